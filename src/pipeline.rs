@@ -1,0 +1,296 @@
+//! One alert to one branch: repository and base → plan → render → commit.
+//!
+//! `generate` is what both the CLI (`sentry-repro generate`) and the server's jobs call. It reads the
+//! repository only through git objects at the base commit and writes only a new commit and refs, so
+//! it is safe to run concurrently for many alerts on one repository.
+
+use anyhow::{anyhow, bail, Context, Result};
+use git2::{Oid, Repository};
+use serde::Serialize;
+
+use crate::alert::Alert;
+use crate::config::ProjectConfig;
+use crate::contract::{Contract, Expected, CONTRACT_VERSION};
+use crate::git::{self, CommitOutcome, CommitRequest, NewFile};
+use crate::lang::{self, GenInput, GenOutput};
+use crate::plan;
+use crate::render;
+use crate::repo::{is_safe_rel_path, Snapshot};
+
+#[derive(Debug, Clone, Default)]
+pub struct GenerateOptions {
+    /// Base ref (branch, tag, sha); default: project base branch, else HEAD.
+    pub base: Option<String>,
+    /// Render only; create no commit or branch.
+    pub dry_run: bool,
+    /// Timestamp for the branch name (tests pin it); default now.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Result of one generation, as printed by `generate --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Generated {
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    pub files: Vec<String>,
+    pub strategy: String,
+    pub language: String,
+    pub test_command: String,
+    /// False when the issue already had a branch and nothing new was created.
+    pub created: bool,
+    pub reasons: Vec<String>,
+    #[serde(skip)]
+    pub rendered: Vec<NewFile>,
+}
+
+/// Resolve the base commit: explicit ref, project base branch, else HEAD.
+pub fn resolve_base(repo: &Repository, project: &ProjectConfig, base: Option<&str>) -> Result<Oid> {
+    let spec = base.or(project.base_branch.as_deref());
+    let obj = match spec {
+        Some(s) => repo
+            .revparse_single(s)
+            .with_context(|| format!("base ref {s:?} not found in {}", project.repo.display()))?,
+        None => repo
+            .head()
+            .context("repository has no HEAD commit")?
+            .peel(git2::ObjectType::Commit)?,
+    };
+    Ok(obj.peel_to_commit()?.id())
+}
+
+pub fn generate(alert: &Alert, project: &ProjectConfig, opts: &GenerateOptions) -> Result<Generated> {
+    let ident = alert
+        .ident()
+        .ok_or_else(|| anyhow!("the alert has neither an issue id nor an event id"))?;
+    if !git::is_safe_ident(ident) {
+        bail!("issue id {ident:?} is not a safe identifier (ASCII letters, digits, - and _, at most 64)");
+    }
+    let repro_dir = project.repro_dir.trim_end_matches('/');
+    if !is_safe_rel_path(repro_dir) {
+        bail!("repro_dir {repro_dir:?} must be a relative path inside the repository");
+    }
+    let repo = Repository::open(&project.repo)
+        .with_context(|| format!("opening git repository {}", project.repo.display()))?;
+    let base = resolve_base(&repo, project, opts.base.as_deref())?;
+    if !opts.dry_run {
+        if let Some((branch, commit)) = git::existing_branch(&repo, ident) {
+            return Ok(Generated {
+                branch: Some(branch),
+                commit: Some(commit.to_string()),
+                files: vec![],
+                strategy: "existing".into(),
+                language: String::new(),
+                test_command: String::new(),
+                created: false,
+                reasons: vec![format!("issue {ident} already has a branch")],
+                rendered: vec![],
+            });
+        }
+    }
+    let snap = Snapshot::at(&repo, base)?;
+    let language = plan::detect_language(alert, &snap, project.language.as_deref())
+        .ok_or_else(|| anyhow!("cannot tell the language of {} (set `language` for the project)", project.repo.display()))?;
+    let generator = lang::generator_for(language)
+        .ok_or_else(|| anyhow!("no generator for language {language} yet"))?;
+    let out = generator.generate(&GenInput {
+        alert,
+        snap: &snap,
+        project,
+        ident,
+        repro_dir,
+    })?;
+    let contract = contract_for(alert, ident, &out, base);
+    let mut files = out.files.clone();
+    files.push(NewFile {
+        path: Contract::path_for(repro_dir, ident),
+        content: contract.to_json(),
+    });
+    files.push(NewFile {
+        path: format!("{repro_dir}/sentry-{ident}.md"),
+        content: render_note(alert, ident, &out, &contract)?,
+    });
+    let mut generated = Generated {
+        branch: None,
+        commit: None,
+        files: files.iter().map(|f| f.path.clone()).collect(),
+        strategy: out.strategy.as_str().into(),
+        language: out.language.into(),
+        test_command: out.test_command.clone(),
+        created: false,
+        reasons: out.reasons.clone(),
+        rendered: files.clone(),
+    };
+    if opts.dry_run {
+        return Ok(generated);
+    }
+    let now = opts.now.unwrap_or_else(chrono::Utc::now);
+    let branch = git::branch_name(ident, now)?;
+    let mut allowed = vec![repro_dir.to_string()];
+    allowed.extend(out.extra_prefixes.iter().cloned());
+    let message = commit_message(alert, ident, &out);
+    let outcome = git::commit_new_branch(
+        &repo,
+        ident,
+        &CommitRequest {
+            base,
+            files: &files,
+            allowed_prefixes: &allowed,
+            branch,
+            author_name: project.author_name.clone(),
+            author_email: project.author_email.clone(),
+            message,
+        },
+    )?;
+    match outcome {
+        CommitOutcome::Created { branch, commit } => {
+            generated.branch = Some(branch);
+            generated.commit = Some(commit.to_string());
+            generated.created = true;
+        }
+        CommitOutcome::Exists { branch, commit } => {
+            generated.branch = Some(branch);
+            generated.commit = Some(commit.to_string());
+            generated.files.clear();
+            generated.strategy = "existing".into();
+        }
+    }
+    Ok(generated)
+}
+
+fn contract_for(alert: &Alert, ident: &str, out: &GenOutput, base: Oid) -> Contract {
+    Contract {
+        version: CONTRACT_VERSION,
+        issue_id: ident.to_string(),
+        short_id: alert.short_id.clone(),
+        title: alert.title.clone(),
+        event_id: alert.event_id.clone(),
+        web_url: alert.web_url.clone(),
+        language: out.language.to_string(),
+        framework: out.framework.clone(),
+        strategy: out.strategy,
+        expected: Expected {
+            exception_type: alert.exception_type().map(str::to_owned),
+            exception_value: alert.exception_value().map(str::to_owned),
+            server_error: out.strategy == crate::contract::Strategy::RequestReplay,
+        },
+        crash: out.crash.clone(),
+        test_files: out.test_files.clone(),
+        test_command: out.test_command.clone(),
+        suite_command: out.suite_command.clone(),
+        base_commit: Some(base.to_string()),
+    }
+}
+
+fn commit_message(alert: &Alert, ident: &str, out: &GenOutput) -> String {
+    let short = alert.short_id.as_deref().unwrap_or(ident);
+    let title = render::comment(alert.title.as_deref().or(alert.exception_type()).unwrap_or("crash"));
+    let mut msg = format!(
+        "test: reproduce Sentry {} {}\n\nFailing regression test ({}) generated by sentry-repro.\nRun: {}\n\nSentry-Issue: {}\n",
+        render::comment(short),
+        title,
+        out.strategy.as_str(),
+        out.test_command,
+        ident
+    );
+    if let Some(ev) = alert.event_id.as_deref() {
+        msg.push_str(&format!("Sentry-Event: {}\n", render::comment(ev)));
+    }
+    msg
+}
+
+#[derive(Serialize)]
+struct NoteCtx<'a> {
+    ident: &'a str,
+    short_id: String,
+    title: String,
+    exception_type: String,
+    exception_value: String,
+    web_url: String,
+    environment: String,
+    release: String,
+    strategy: &'a str,
+    language: &'a str,
+    crash_file: String,
+    crash_function: String,
+    crash_line: String,
+    test_files: &'a [String],
+    test_command: &'a str,
+    reasons: &'a [String],
+    stack: Vec<String>,
+    request: Option<NoteRequest>,
+    breadcrumbs: Vec<String>,
+    chain: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct NoteRequest {
+    method: String,
+    url: String,
+    body: String,
+}
+
+fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract) -> Result<String> {
+    let crash = out.crash.as_ref();
+    let ctx = NoteCtx {
+        ident,
+        short_id: alert.short_id.clone().unwrap_or_else(|| ident.to_string()),
+        title: alert.title.clone().unwrap_or_default(),
+        exception_type: alert.exception_type().unwrap_or("").into(),
+        exception_value: alert.exception_value().unwrap_or("").into(),
+        web_url: alert.web_url.clone().unwrap_or_default(),
+        environment: alert.environment.clone().unwrap_or_default(),
+        release: alert.release.clone().unwrap_or_default(),
+        strategy: out.strategy.as_str(),
+        language: out.language,
+        crash_file: crash.map(|c| c.file.clone()).unwrap_or_default(),
+        crash_function: crash.and_then(|c| c.function.clone()).unwrap_or_default(),
+        crash_line: crash.and_then(|c| c.line).map(|l| l.to_string()).unwrap_or_default(),
+        test_files: &contract.test_files,
+        test_command: &out.test_command,
+        reasons: &out.reasons,
+        stack: alert
+            .primary_frames()
+            .iter()
+            .rev()
+            .take(30)
+            .map(|f| {
+                format!(
+                    "{}:{} in {}",
+                    f.filename.as_deref().or(f.abs_path.as_deref()).unwrap_or("?"),
+                    f.lineno.unwrap_or(0),
+                    f.function.as_deref().unwrap_or("?")
+                )
+            })
+            .collect(),
+        request: alert.request.as_ref().map(|r| NoteRequest {
+            method: r.method.clone().unwrap_or_default(),
+            url: r.url.clone().unwrap_or_default(),
+            body: match &r.data {
+                Some(serde_json::Value::String(s)) => s.chars().take(2000).collect(),
+                Some(v) => v.to_string().chars().take(2000).collect(),
+                None => String::new(),
+            },
+        }),
+        breadcrumbs: alert
+            .breadcrumbs
+            .iter()
+            .rev()
+            .take(15)
+            .rev()
+            .map(|b| {
+                format!(
+                    "{} {} {}",
+                    b.category.as_deref().unwrap_or(""),
+                    b.message.as_deref().unwrap_or(""),
+                    if b.data.is_null() { String::new() } else { b.data.to_string() }
+                )
+            })
+            .collect(),
+        chain: alert
+            .exceptions
+            .iter()
+            .map(|e| format!("{}: {}", e.ty.as_deref().unwrap_or("?"), e.value.as_deref().unwrap_or("")))
+            .collect(),
+    };
+    render::render("common/note.md.tera", &ctx)
+}

@@ -1,0 +1,340 @@
+//! Templates and the filters that make event data safe to put into code.
+//!
+//! One `Tera` is built once from the templates embedded in the binary (`templates/<language>/…`).
+//! Autoescaping is off (it is HTML escaping, meaningless in code); instead, every event-derived value
+//! must go through a language filter: `py_str`, `js_str`, `go_str`, `rust_str`, `java_str` produce
+//! ASCII-only string literals (every quote, backslash, control, line terminator, bidi and zero-width
+//! character escaped), `*_ident` refuse anything that is not a plain identifier, `comment` makes a value
+//! safe on one comment line, `md_code` fences a value in Markdown. Templates are reviewed for this rule;
+//! the injection tests check it.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use anyhow::{Context, Result};
+use include_dir::{include_dir, Dir};
+use serde::Serialize;
+use serde_json::Value;
+use tera::Tera;
+
+static TEMPLATE_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+static TERA: LazyLock<Tera> = LazyLock::new(|| build().expect("embedded templates compile"));
+
+fn build() -> Result<Tera> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![]);
+    let mut files = Vec::new();
+    collect(&TEMPLATE_DIR, &mut files);
+    tera.add_raw_templates(files)?;
+    register_filters(&mut tera);
+    Ok(tera)
+}
+
+fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(String, &'a str)>) {
+    for f in dir.files() {
+        if let Some(text) = f.contents_utf8() {
+            out.push((f.path().to_string_lossy().replace('\\', "/"), text));
+        }
+    }
+    for d in dir.dirs() {
+        collect(d, out);
+    }
+}
+
+/// Render an embedded template (`python/call_replay.py.tera`) with a typed, serializable context.
+pub fn render<C: Serialize>(template: &str, ctx: &C) -> Result<String> {
+    let ctx = tera::Context::from_serialize(ctx).context("template context")?;
+    TERA.render(template, &ctx)
+        .map_err(|e| anyhow::anyhow!("rendering {template}: {}", error_chain(&e)))
+}
+
+/// Names of all embedded templates (for tests).
+pub fn template_names() -> Vec<String> {
+    TERA.get_template_names().map(str::to_owned).collect()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+type Filter = fn(&str) -> String;
+
+fn register_filters(tera: &mut Tera) {
+    let string_filters: &[(&str, Filter)] = &[
+        ("py_str", py_str),
+        ("js_str", js_str),
+        ("go_str", go_str),
+        ("rust_str", rust_str),
+        ("java_str", java_str),
+        ("comment", comment),
+        ("md_code", md_code),
+        ("md_inline", md_inline),
+        ("ident_suffix", ident_suffix),
+    ];
+    for (name, f) in string_filters {
+        let f = *f;
+        tera.register_filter(name, move |v: &Value, _: &HashMap<String, Value>| {
+            Ok(Value::String(f(&value_as_text(v))))
+        });
+    }
+    let ident_filters: &[(&str, fn(&str) -> bool)] = &[
+        ("py_ident", is_py_ident),
+        ("js_ident", is_js_ident),
+        ("go_ident", is_c_ident),
+        ("rust_ident", is_c_ident),
+        ("java_ident", is_java_ident),
+    ];
+    for (name, check) in ident_filters {
+        let check = *check;
+        let name = name.to_string();
+        tera.register_filter(&name.clone(), move |v: &Value, _: &HashMap<String, Value>| {
+            let s = value_as_text(v);
+            if check(&s) {
+                Ok(Value::String(s))
+            } else {
+                Err(tera::Error::msg(format!("{name}: {s:?} is not a safe identifier")))
+            }
+        });
+    }
+}
+
+fn value_as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Characters that are invisible or reorder text: escaped in literals, replaced in comments.
+pub fn is_sneaky(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{2028}' | '\u{2029}' | '\u{00AD}' | '\u{061C}'
+        | '\u{180E}')
+}
+
+/// A double-quoted, ASCII-only literal. `esc` escapes one non-printable or non-ASCII char.
+fn ascii_literal(s: &str, extra: &[char], esc: impl Fn(char, &mut String)) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if extra.contains(&c) => esc(c, &mut out),
+            ' '..='~' => out.push(c),
+            c => esc(c, &mut out),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Python `str` literal.
+pub fn py_str(s: &str) -> String {
+    ascii_literal(s, &[], |c, out| {
+        let n = c as u32;
+        if n <= 0xFF {
+            out.push_str(&format!("\\x{n:02x}"));
+        } else if n <= 0xFFFF {
+            out.push_str(&format!("\\u{n:04x}"));
+        } else {
+            out.push_str(&format!("\\U{n:08x}"));
+        }
+    })
+}
+
+fn utf16_escape(c: char, out: &mut String) {
+    let mut buf = [0u16; 2];
+    for unit in c.encode_utf16(&mut buf) {
+        out.push_str(&format!("\\u{unit:04x}"));
+    }
+}
+
+/// JavaScript string literal (also safe inside `<script>`: `<` and `>` escaped).
+pub fn js_str(s: &str) -> String {
+    ascii_literal(s, &['<', '>', '`', '$'], utf16_escape)
+}
+
+/// Java string literal (`\u` escapes are processed before lexing in Java, so even `\u000a` would
+/// break out of a string: emit octal-free `\uXXXX` only for code points that are not line
+/// terminators or quotes, and use the named escapes for those).
+pub fn java_str(s: &str) -> String {
+    ascii_literal(s, &[], |c, out| match c {
+        '\u{0}'..='\u{1f}' | '\u{7f}' => out.push_str(&format!("\\{:03o}", c as u32)),
+        c => utf16_escape(c, out),
+    })
+}
+
+/// Go interpreted string literal.
+pub fn go_str(s: &str) -> String {
+    ascii_literal(s, &[], |c, out| {
+        let n = c as u32;
+        if n <= 0x7F {
+            out.push_str(&format!("\\x{n:02x}"));
+        } else if n <= 0xFFFF {
+            out.push_str(&format!("\\u{n:04x}"));
+        } else {
+            out.push_str(&format!("\\U{n:08x}"));
+        }
+    })
+}
+
+/// Rust string literal.
+pub fn rust_str(s: &str) -> String {
+    ascii_literal(s, &['{', '}'], |c, out| match c {
+        // braces are fine in literals but escaping them keeps format!-misuse impossible
+        '{' | '}' => out.push(c),
+        c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+    })
+}
+
+/// One comment line: no line terminators, no control or invisible characters, no comment closers,
+/// bounded length. Safe after `#`, `//` and inside `/* */`.
+pub fn comment(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(400) {
+        match c {
+            c if c.is_control() || is_sneaky(c) => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    let out = out.replace("*/", "* /").replace("/*", "/ *");
+    if s.chars().count() > 400 {
+        format!("{out}…")
+    } else {
+        out
+    }
+}
+
+/// A fenced Markdown code block whose fence is longer than any backtick run in the value.
+pub fn md_code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if (c.is_control() && c != '\n') || is_sneaky(c) { ' ' } else { c })
+        .collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in clean.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    format!("{fence}text\n{clean}\n{fence}")
+}
+
+/// Any text as a suffix for an identifier: ASCII alphanumerics kept, the rest `_`, at most 64.
+pub fn ident_suffix(s: &str) -> String {
+    s.chars()
+        .take(64)
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// A value inside Markdown inline code on one line.
+pub fn md_inline(s: &str) -> String {
+    let line = comment(s).replace('`', "'");
+    format!("`{line}`")
+}
+
+const PY_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
+    "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
+
+const JS_RESERVED: &[&str] = &[
+    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do",
+    "else", "export", "extends", "finally", "for", "function", "if", "import", "in", "instanceof",
+    "new", "return", "super", "switch", "this", "throw", "try", "typeof", "var", "void", "while",
+    "with", "yield", "let", "static", "enum", "await", "implements", "package", "protected",
+    "interface", "private", "public", "null", "true", "false", "eval", "arguments",
+];
+
+fn is_c_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+}
+
+pub fn is_py_ident(s: &str) -> bool {
+    is_c_ident(s) && !PY_KEYWORDS.contains(&s)
+}
+
+pub fn is_js_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && s.len() <= 128
+        && !JS_RESERVED.contains(&s)
+}
+
+pub fn is_java_ident(s: &str) -> bool {
+    is_js_ident(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_ascii_and_escaped() {
+        let nasty = "a\"b'c\\d\ne\r\u{2028}\u{202E}`${x}`\0é😀*/";
+        for f in [py_str, js_str, go_str, rust_str, java_str] {
+            let lit = f(nasty);
+            assert!(lit.is_ascii(), "{lit}");
+            assert!(!lit[1..lit.len() - 1].contains('\n'));
+            // the only unescaped quotes are the delimiters
+            let inner = &lit[1..lit.len() - 1];
+            let mut prev_bs = false;
+            for c in inner.chars() {
+                if c == '"' {
+                    assert!(prev_bs, "{lit}");
+                }
+                prev_bs = c == '\\' && !prev_bs;
+            }
+        }
+        assert_eq!(py_str("x\u{2028}"), "\"x\\u2028\"");
+        assert_eq!(js_str("${a}"), "\"\\u0024{a}\"");
+    }
+
+    #[test]
+    fn comments_are_one_line() {
+        let c = comment("a\nb\r\u{2028}*/ evil()");
+        assert!(!c.contains('\n') && !c.contains("*/") && !c.contains('\u{2028}'));
+    }
+
+    #[test]
+    fn md_fence_outlasts_backticks() {
+        let s = md_code("```\nrm -rf /\n```");
+        assert!(s.starts_with("````text"));
+    }
+
+    #[test]
+    fn idents() {
+        assert!(is_py_ident("average_rating"));
+        assert!(!is_py_ident("class"));
+        assert!(!is_py_ident("a;b"));
+        assert!(is_js_ident("$x_1"));
+        assert!(!is_js_ident("a-b"));
+    }
+}
