@@ -227,8 +227,15 @@ impl Alert {
             .or(o.get("sentry.interfaces.Http"))
             .and_then(parse_request);
         a.tags = pairs(o.get("tags"));
-        a.breadcrumbs = parse_breadcrumbs(o.get("breadcrumbs"));
-        a.contexts = o.get("contexts").cloned().unwrap_or(Value::Null);
+        a.breadcrumbs = parse_breadcrumbs(
+            o.get("breadcrumbs")
+                .or(o.get("sentry.interfaces.Breadcrumbs")),
+        );
+        a.contexts = o
+            .get("contexts")
+            .or(o.get("sentry.interfaces.Contexts"))
+            .cloned()
+            .unwrap_or(Value::Null);
         if let Some(sdk) = o.get("sdk").and_then(Value::as_object) {
             a.sdk_name = str_field(sdk, "name");
             a.sdk_version = str_field(sdk, "version");
