@@ -271,8 +271,11 @@ pub fn slug_from_event_url(url: &str) -> Option<String> {
 /// `.../issues/{id}/...` → `id` when it is all digits (API issue URL or web URL).
 pub fn issue_id_from_url(url: &str) -> Option<String> {
     let idx = url.find("/issues/")?;
-    let id = url[idx + "/issues/".len()..].split(['/', '?', '#']).next()?;
-    (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
+    let id = url[idx + "/issues/".len()..]
+        .split(['/', '?', '#'])
+        .next()?;
+    (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| id.to_string())
 }
 
 /// A scalar as a string: strings as-is, numbers and bools printed; null/containers give `None`.
@@ -538,13 +541,19 @@ mod tests {
         assert_eq!(a.exception_type(), Some("ValueError"));
         assert_eq!(a.primary_frames()[0].lineno, Some(12));
         let r = a.request.unwrap();
-        assert_eq!(r.query, vec![("x".into(), "1".into()), ("y".into(), "a b".into())]);
+        assert_eq!(
+            r.query,
+            vec![("x".into(), "1".into()), ("y".into(), "a b".into())]
+        );
         assert_eq!(a.environment.as_deref(), Some("prod"));
     }
 
     #[test]
     fn issue_id_from_links() {
-        assert_eq!(issue_id_from_url("https://sentry.io/api/0/issues/1637164584/").as_deref(), Some("1637164584"));
+        assert_eq!(
+            issue_id_from_url("https://sentry.io/api/0/issues/1637164584/").as_deref(),
+            Some("1637164584")
+        );
         assert_eq!(
             issue_id_from_url("https://sentry.io/organizations/o/issues/17/events/abc/").as_deref(),
             Some("17")

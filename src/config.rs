@@ -285,9 +285,15 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("allow_unsigned", &self.allow_unsigned)
-            .field("legacy_token", &self.legacy_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "legacy_token",
+                &self.legacy_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("body_limit", &self.body_limit)
             .field("timestamp_window", &self.timestamp_window)
             .field("request_timeout", &self.request_timeout)
@@ -339,10 +345,11 @@ impl Settings {
 
     /// file < environment < flags. `env` looks a variable up (tests pass a map).
     pub fn resolve(args: &ServeArgs, env: impl Fn(&str) -> Option<String>) -> Result<Settings> {
-        let config_path = args
-            .config
-            .clone()
-            .or_else(|| env(env::CONFIG).filter(|s| !s.is_empty()).map(PathBuf::from));
+        let config_path = args.config.clone().or_else(|| {
+            env(env::CONFIG)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
         let file = match &config_path {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
@@ -493,8 +500,14 @@ impl Settings {
             bail!("legacy_token is empty");
         }
         for p in &self.projects {
-            if p.repro_dir.is_empty() || !crate::repo::is_safe_rel_path(p.repro_dir.trim_end_matches('/')) {
-                bail!("project {:?}: repro_dir {:?} must be a relative path inside the repository", p.slug, p.repro_dir);
+            if p.repro_dir.is_empty()
+                || !crate::repo::is_safe_rel_path(p.repro_dir.trim_end_matches('/'))
+            {
+                bail!(
+                    "project {:?}: repro_dir {:?} must be a relative path inside the repository",
+                    p.slug,
+                    p.repro_dir
+                );
             }
         }
         Ok(())
@@ -519,7 +532,8 @@ impl Settings {
         let id = alert.project_id.as_deref();
         let slug = alert.project_slug.as_deref();
         let exact = self.projects.iter().find(|p| {
-            (p.id.is_some() && p.id.as_deref() == id) || (p.slug.is_some() && p.slug.as_deref() == slug)
+            (p.id.is_some() && p.id.as_deref() == id)
+                || (p.slug.is_some() && p.slug.as_deref() == slug)
         });
         if let Some(p) = exact.or_else(|| self.projects.iter().find(|p| p.is_catch_all())) {
             return Ok(p);
@@ -536,8 +550,10 @@ impl Settings {
             .collect();
         Err(Unmapped(format!(
             "no [[project]] entry matches Sentry project id {} / slug {}; configured: {}",
-            id.map(|s| format!("{s:?}")).unwrap_or_else(|| "(none)".into()),
-            slug.map(|s| format!("{s:?}")).unwrap_or_else(|| "(none)".into()),
+            id.map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "(none)".into()),
+            slug.map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "(none)".into()),
             known.join(", ")
         )))
     }
@@ -567,7 +583,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn resolve(args: &ServeArgs, env: &[(&str, &str)]) -> Result<Settings> {
-        let m: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::resolve(args, |k| m.get(k).cloned())
     }
 
@@ -616,17 +635,28 @@ mod tests {
         assert_eq!(s.projects[0].repo, d.path().join("api-repo"));
         assert_eq!(s.projects[0].author_email, "bot@x");
         assert!(!s.implicit_project);
-        let s = resolve(&args, &[(env::CLIENT_SECRET, "env"), (env::BODY_LIMIT, "20")]).unwrap();
+        let s = resolve(
+            &args,
+            &[(env::CLIENT_SECRET, "env"), (env::BODY_LIMIT, "20")],
+        )
+        .unwrap();
         assert_eq!(s.client_secret.as_deref(), Some("env"));
         assert_eq!(s.body_limit, 20);
         args.body_limit = Some(30);
         args.listen = Some("127.0.0.1:9".into());
-        let s = resolve(&args, &[(env::BODY_LIMIT, "20"), (env::LISTEN, "1.1.1.1:1")]).unwrap();
+        let s = resolve(
+            &args,
+            &[(env::BODY_LIMIT, "20"), (env::LISTEN, "1.1.1.1:1")],
+        )
+        .unwrap();
         assert_eq!(s.body_limit, 30);
         assert_eq!(s.listen, "127.0.0.1:9");
         assert_eq!(s.workers, 3);
         args.repo = Some("x".into());
-        assert!(resolve(&args, &[]).is_err(), "--repo with [[project]] is ambiguous");
+        assert!(
+            resolve(&args, &[]).is_err(),
+            "--repo with [[project]] is ambiguous"
+        );
     }
 
     #[test]
@@ -639,7 +669,10 @@ mod tests {
         assert!(s.implicit_project);
         assert_eq!(s.projects[0].repo, PathBuf::from("/r"));
         let e = s.require_secret().unwrap_err().to_string();
-        assert!(e.contains(env::CLIENT_SECRET) && e.contains("--allow-unsigned"), "{e}");
+        assert!(
+            e.contains(env::CLIENT_SECRET) && e.contains("--allow-unsigned"),
+            "{e}"
+        );
         let a = Alert {
             project_id: Some("1".into()),
             ..Default::default()
@@ -649,7 +682,10 @@ mod tests {
         assert!(s.require_secret().is_ok());
         let s = resolve(&args, &[(env::CLIENT_SECRET, "hunter2-secret")]).unwrap();
         assert!(s.require_secret().is_ok());
-        assert!(!format!("{s:?}").contains("hunter2"), "Debug must redact the secret");
+        assert!(
+            !format!("{s:?}").contains("hunter2"),
+            "Debug must redact the secret"
+        );
     }
 
     #[test]
@@ -671,7 +707,8 @@ mod tests {
                 project_slug: slug.map(Into::into),
                 ..Default::default()
             };
-            s.project_for(&a).map(|p| p.repo.file_name().unwrap().to_string_lossy().into_owned())
+            s.project_for(&a)
+                .map(|p| p.repo.file_name().unwrap().to_string_lossy().into_owned())
         };
         assert_eq!(by(Some("1"), Some("api")).unwrap(), "a");
         assert_eq!(by(Some("7"), None).unwrap(), "b");

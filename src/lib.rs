@@ -14,7 +14,7 @@ pub mod lang;
 pub mod pipeline;
 pub mod plan;
 pub mod render;
+pub mod repo;
 pub mod server;
 pub mod sink;
-pub mod repo;
 pub mod webhook;

@@ -12,7 +12,11 @@ use sentry_repro::sink::SpawnSink;
 use sentry_repro::webhook;
 
 #[derive(Parser)]
-#[command(name = "sentry-repro", version, about = "Turn a Sentry crash into a failing regression test on a new branch")]
+#[command(
+    name = "sentry-repro",
+    version,
+    about = "Turn a Sentry crash into a failing regression test on a new branch"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,17 +61,34 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Generate { repo, base, json, dry_run, language, file } => {
+        Command::Generate {
+            repo,
+            base,
+            json,
+            dry_run,
+            language,
+            file,
+        } => {
             let raw = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
-                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
             };
-            let value: serde_json::Value = serde_json::from_str(&raw).context("the file is not valid JSON")?;
+            let value: serde_json::Value =
+                serde_json::from_str(&raw).context("the file is not valid JSON")?;
             let alert = webhook::alert_from_any_json(&value);
             let mut project = ProjectConfig::for_repo(repo);
             project.language = language;
-            let out = pipeline::generate(&alert, &project, &GenerateOptions { base, dry_run, now: None })?;
+            let out = pipeline::generate(
+                &alert,
+                &project,
+                &GenerateOptions {
+                    base,
+                    dry_run,
+                    now: None,
+                },
+            )?;
             if dry_run && !json {
                 for f in &out.rendered {
                     println!("==> {} <==\n{}", f.path, f.content);
@@ -93,7 +114,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

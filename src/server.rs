@@ -66,7 +66,8 @@ impl ResponseError for HookError {
         let mut resp = HttpResponse::build(self.status_code()).json(self.to_json());
         let hv = header_safe(&format!("{}: {}", self.code(), self));
         if let Ok(v) = HeaderValue::from_str(&hv) {
-            resp.headers_mut().insert(header::HeaderName::from_static(HEADER_HOOK_ERROR), v);
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static(HEADER_HOOK_ERROR), v);
         }
         resp
     }
@@ -75,7 +76,13 @@ impl ResponseError for HookError {
 /// Visible ASCII only, at most 200 characters: a header value built from anything.
 fn header_safe(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(200)
         .collect()
 }
@@ -94,21 +101,29 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone +
 pub fn no_extra(_: &mut web::ServiceConfig) {}
 
 /// Build the server on an already bound listener (tests bind port 0). `extra` mounts more routes.
-pub fn build<F>(listener: TcpListener, state: AppState, extra: F) -> std::io::Result<actix_web::dev::Server>
+pub fn build<F>(
+    listener: TcpListener,
+    state: AppState,
+    extra: F,
+) -> std::io::Result<actix_web::dev::Server>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let timeout = state.settings.request_timeout;
     let workers = state.settings.workers.clamp(1, 16);
     let routes = app_config(state);
-    let server = HttpServer::new(move || App::new().configure(routes.clone()).configure(extra.clone()))
-        // Headers must arrive within the timeout; the body has its own limit in the handler.
-        .client_request_timeout(timeout)
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .shutdown_timeout(5)
-        .workers(workers)
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(routes.clone())
+            .configure(extra.clone())
+    })
+    // Headers must arrive within the timeout; the body has its own limit in the handler.
+    .client_request_timeout(timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(5)
+    .workers(workers)
+    .listen(listener)?
+    .run();
     Ok(server)
 }
 
@@ -127,10 +142,7 @@ async fn handle_alert(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HookError> {
     let headers = req.headers();
-    let peer = req
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let result = process(&req, payload, &state).await;
     if let Err(e) = &result {
         tracing::warn!(
@@ -155,25 +167,36 @@ async fn process(
 
     check_content_type(headers)?;
     let limit = settings.body_limit;
-    if let Some(len) = header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(len) =
+        header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
+    {
         if len > limit as u64 {
             return Err(HookError::TooLarge { limit });
         }
     }
-    let raw = match tokio::time::timeout(settings.request_timeout, payload.to_bytes_limited(limit)).await {
-        Err(_) => return Err(HookError::BodyTimeout(settings.request_timeout.as_millis() as u64)),
+    let raw = match tokio::time::timeout(settings.request_timeout, payload.to_bytes_limited(limit))
+        .await
+    {
+        Err(_) => {
+            return Err(HookError::BodyTimeout(
+                settings.request_timeout.as_millis() as u64
+            ))
+        }
         Ok(Err(_)) => return Err(HookError::TooLarge { limit }),
         Ok(Ok(Err(e))) => return Err(HookError::BodyRead(e.to_string())),
         Ok(Ok(Ok(b))) => b,
     };
 
     check_timestamp(headers, settings.timestamp_window)?;
-    let resource = header_str(headers, HEADER_RESOURCE).map(str::trim).filter(|r| !r.is_empty());
+    let resource = header_str(headers, HEADER_RESOURCE)
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
     authenticate(req, &raw, settings, resource.is_some())?;
 
     // Only now is the body parsed. The parser does not panic, but a bug must cost one 500, not a worker.
-    let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| webhook::parse_delivery(resource, &raw)))
-        .map_err(|_| HookError::Internal("the webhook parser panicked".into()))??;
+    let parsed =
+        std::panic::catch_unwind(AssertUnwindSafe(|| webhook::parse_delivery(resource, &raw)))
+            .map_err(|_| HookError::Internal("the webhook parser panicked".into()))??;
 
     let alert = match parsed.outcome {
         Outcome::Acknowledge(what) => {
@@ -190,7 +213,11 @@ async fn process(
     let project = match settings.project_for(&alert) {
         Ok(p) => p.clone(),
         Err(unmapped) => {
-            tracing::info!(issue = alert.ident().unwrap_or(""), "ignored: {}", unmapped.0);
+            tracing::info!(
+                issue = alert.ident().unwrap_or(""),
+                "ignored: {}",
+                unmapped.0
+            );
             return Ok(HttpResponse::Ok().json(json!({
                 "status": "ignored",
                 "resource": parsed.resource,
@@ -257,7 +284,9 @@ fn check_timestamp(headers: &HeaderMap, window: Option<Duration>) -> Result<(), 
         .parse()
         .ok()
         .filter(|t: &f64| t.is_finite())
-        .ok_or_else(|| HookError::StaleTimestamp(format!("{:?} is not Unix seconds", header_safe(raw))))?;
+        .ok_or_else(|| {
+            HookError::StaleTimestamp(format!("{:?} is not Unix seconds", header_safe(raw)))
+        })?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -275,7 +304,12 @@ fn check_timestamp(headers: &HeaderMap, window: Option<Duration>) -> Result<(), 
 
 /// Signed deliveries verify against the raw bytes; unsigned ones (legacy plugin, bare event) need our
 /// `?token=`; `allow_unsigned` lets requests without either through (a wrong signature never passes).
-fn authenticate(req: &HttpRequest, raw: &[u8], settings: &Settings, has_resource: bool) -> Result<(), HookError> {
+fn authenticate(
+    req: &HttpRequest,
+    raw: &[u8],
+    settings: &Settings,
+    has_resource: bool,
+) -> Result<(), HookError> {
     let headers = req.headers();
     let sig = header_str(headers, HEADER_SIGNATURE)
         .or_else(|| header_str(headers, HEADER_APP_SIGNATURE))
@@ -331,7 +365,8 @@ pub fn sign(secret: &[u8], raw: &[u8]) -> String {
 /// fixed key (the MAC comparison is constant time; lengths leak nothing useful).
 fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
     let tag = |m: &[u8]| {
-        let mut mac = HmacSha256::new_from_slice(b"sentry-repro token compare").expect("any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(b"sentry-repro token compare").expect("any key length");
         mac.update(m);
         mac
     };
@@ -366,7 +401,10 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert_eq!(query_param("x=1&token=a%20b", "token").as_deref(), Some("a b"));
+        assert_eq!(
+            query_param("x=1&token=a%20b", "token").as_deref(),
+            Some("a b")
+        );
         assert_eq!(query_param("tokens=1", "token"), None);
     }
 

@@ -36,7 +36,12 @@ pub struct Accepted {
 
 pub trait AlertSink: Send + Sync + 'static {
     /// Store or schedule the alert for `project`. Must not block on git or the network.
-    fn accept(&self, alert: Alert, project: ProjectConfig, delivery: Delivery) -> anyhow::Result<Accepted>;
+    fn accept(
+        &self,
+        alert: Alert,
+        project: ProjectConfig,
+        delivery: Delivery,
+    ) -> anyhow::Result<Accepted>;
 }
 
 /// A sink that runs [`pipeline::generate`] in the background right away (no durability: an alert in
@@ -66,7 +71,12 @@ impl SpawnSink {
 }
 
 impl AlertSink for SpawnSink {
-    fn accept(&self, alert: Alert, project: ProjectConfig, delivery: Delivery) -> anyhow::Result<Accepted> {
+    fn accept(
+        &self,
+        alert: Alert,
+        project: ProjectConfig,
+        delivery: Delivery,
+    ) -> anyhow::Result<Accepted> {
         let key = format!(
             "{}\u{0}{}\u{0}{}\u{0}{}",
             delivery.resource,

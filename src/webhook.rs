@@ -25,8 +25,13 @@ pub enum HookError {
     #[error("missing required field `{0}`")]
     MissingField(String),
     #[error("field `{path}` must be {expected}")]
-    WrongType { path: String, expected: &'static str },
-    #[error("field `{path}` is not a usable identifier (ASCII letters, digits, `-`, `_`, at most 64)")]
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
+    #[error(
+        "field `{path}` is not a usable identifier (ASCII letters, digits, `-`, `_`, at most 64)"
+    )]
     BadIdentifier { path: String },
     #[error("missing signature: send `Sentry-Hook-Signature` (hex HMAC-SHA256 of the raw body)")]
     MissingSignature,
@@ -169,9 +174,15 @@ pub fn parse_integration(resource: &str, body: &Value) -> Result<Parsed, HookErr
             ))
         }
         ("event_alert" | "error", a) => {
-            return ack(format!("{resource_s}.{a} acknowledged: not an action we reproduce"))
+            return ack(format!(
+                "{resource_s}.{a} acknowledged: not an action we reproduce"
+            ))
         }
-        ("installation" | "metric_alert" | "comment" | "seer" | "activity_alert" | "preprod_artifact", a) => {
+        (
+            "installation" | "metric_alert" | "comment" | "seer" | "activity_alert"
+            | "preprod_artifact",
+            a,
+        ) => {
             return ack(format!(
                 "{resource_s}.{a} acknowledged: this resource carries no crash to reproduce"
             ))
@@ -265,7 +276,11 @@ fn event_in(top: &Map<String, Value>, key: &str, source: &str) -> Result<Alert, 
     if alert.ident().is_none() {
         return Err(HookError::MissingField(format!("data.{key}.issue_id")));
     }
-    check_ident(&alert, &format!("data.{key}.issue_id"), &format!("data.{key}.event_id"))?;
+    check_ident(
+        &alert,
+        &format!("data.{key}.issue_id"),
+        &format!("data.{key}.event_id"),
+    )?;
     Ok(alert)
 }
 
@@ -300,7 +315,9 @@ fn issue_from_summary(issue: &Map<String, Value>) -> Alert {
         web_url: s("web_url").or_else(|| s("permalink")),
         issue_api_url: s("url"),
         metadata_type: metadata.and_then(|m| m.get("type")).and_then(scalar_string),
-        metadata_value: metadata.and_then(|m| m.get("value")).and_then(scalar_string),
+        metadata_value: metadata
+            .and_then(|m| m.get("value"))
+            .and_then(scalar_string),
         message: metadata
             .and_then(|m| m.get("title"))
             .and_then(scalar_string),
@@ -328,7 +345,9 @@ fn legacy_lenient(top: &Map<String, Value>) -> Alert {
     if let Some(id) = s("id") {
         a.issue_id = Some(id);
     }
-    a.project_slug = s("project_slug").or_else(|| s("project")).or(a.project_slug);
+    a.project_slug = s("project_slug")
+        .or_else(|| s("project"))
+        .or(a.project_slug);
     if let Some(url) = s("url") {
         let clean = url
             .split_once("?referrer=")
@@ -404,25 +423,38 @@ mod tests {
 
     #[test]
     fn event_alert_requires_event_and_names_it() {
-        let e = parse_integration("event_alert", &json!({"action": "triggered", "data": {}})).unwrap_err();
+        let e = parse_integration("event_alert", &json!({"action": "triggered", "data": {}}))
+            .unwrap_err();
         assert_eq!(e.field(), Some("data.event"));
         assert_eq!(e.status(), 400);
-        let e = parse_integration("event_alert", &json!({"action": "triggered", "data": {"event": 3}}))
-            .unwrap_err();
+        let e = parse_integration(
+            "event_alert",
+            &json!({"action": "triggered", "data": {"event": 3}}),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "wrong_type");
         assert_eq!(e.field(), Some("data.event"));
-        let e = parse_integration("event_alert", &json!({"action": "triggered", "data": {"event": {}}}))
-            .unwrap_err();
+        let e = parse_integration(
+            "event_alert",
+            &json!({"action": "triggered", "data": {"event": {}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), Some("data.event.issue_id"));
     }
 
     #[test]
     fn issue_requires_id() {
-        let e = parse_integration("issue", &json!({"action": "created", "data": {"issue": {"title": "x"}}}))
-            .unwrap_err();
+        let e = parse_integration(
+            "issue",
+            &json!({"action": "created", "data": {"issue": {"title": "x"}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), Some("data.issue.id"));
-        let e = parse_integration("issue", &json!({"action": "created", "data": {"issue": {"id": "../x"}}}))
-            .unwrap_err();
+        let e = parse_integration(
+            "issue",
+            &json!({"action": "created", "data": {"issue": {"id": "../x"}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "bad_identifier");
         let a = alert_of(
             parse_integration(
@@ -450,7 +482,11 @@ mod tests {
             let p = parse_integration(r, &json!({"action": a, "data": {}})).unwrap();
             assert!(matches!(p.outcome, Outcome::Acknowledge(_)), "{r}.{a}");
         }
-        let e = parse_integration("event_alert", &json!({"data": {"event": {"event_id": "a"}}})).unwrap_err();
+        let e = parse_integration(
+            "event_alert",
+            &json!({"data": {"event": {"event_id": "a"}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), Some("action"));
     }
 

@@ -38,7 +38,12 @@ struct RecordingSink {
 
 impl RecordingSink {
     fn last(&self) -> (Alert, ProjectConfig, Delivery) {
-        self.got.lock().unwrap().last().cloned().expect("the sink received nothing")
+        self.got
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the sink received nothing")
     }
     fn count(&self) -> usize {
         self.got.lock().unwrap().len()
@@ -46,7 +51,12 @@ impl RecordingSink {
 }
 
 impl AlertSink for RecordingSink {
-    fn accept(&self, alert: Alert, project: ProjectConfig, delivery: Delivery) -> anyhow::Result<Accepted> {
+    fn accept(
+        &self,
+        alert: Alert,
+        project: ProjectConfig,
+        delivery: Delivery,
+    ) -> anyhow::Result<Accepted> {
         let mut got = self.got.lock().unwrap();
         got.push((alert, project, delivery));
         Ok(Accepted {
@@ -71,7 +81,10 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         let h = self.handle.clone();
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             rt.block_on(h.stop(false));
         }
     }
@@ -89,7 +102,10 @@ fn test_settings() -> Settings {
 }
 
 /// Start the real server on a free port with `make_sink` building the sink inside its runtime.
-fn start_with(settings: Settings, make_sink: impl FnOnce(tokio::runtime::Handle) -> Arc<dyn AlertSink> + Send + 'static) -> (SocketAddr, actix_web::dev::ServerHandle) {
+fn start_with(
+    settings: Settings,
+    make_sink: impl FnOnce(tokio::runtime::Handle) -> Arc<dyn AlertSink> + Send + 'static,
+) -> (SocketAddr, actix_web::dev::ServerHandle) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -101,12 +117,15 @@ fn start_with(settings: Settings, make_sink: impl FnOnce(tokio::runtime::Handle)
             .unwrap();
         rt.block_on(async move {
             let sink = make_sink(tokio::runtime::Handle::current());
-            let srv = server::build(listener, AppState::new(settings, sink), server::no_extra).unwrap();
+            let srv =
+                server::build(listener, AppState::new(settings, sink), server::no_extra).unwrap();
             tx.send(srv.handle()).unwrap();
             srv.await.unwrap();
         });
     });
-    let handle = rx.recv_timeout(Duration::from_secs(10)).expect("server did not start");
+    let handle = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server did not start");
     (addr, handle)
 }
 
@@ -124,7 +143,9 @@ struct Resp {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build()
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build()
 }
 
 fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
@@ -173,7 +194,10 @@ fn post_legacy(s: &TestServer, token: Option<&str>, body: &[u8]) -> Resp {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn healthy(s: &TestServer) -> bool {
@@ -183,7 +207,8 @@ fn healthy(s: &TestServer) -> bool {
 /// A raw request over TCP; returns the status line's code (0 when the connection closed first).
 fn raw_request(addr: SocketAddr, head: &str, body_parts: &[(&[u8], Duration)]) -> (u16, String) {
     let mut sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     sock.write_all(head.as_bytes()).unwrap();
     for (part, pause) in body_parts {
         if sock.write_all(part).is_err() {
@@ -200,7 +225,8 @@ fn raw_request(addr: SocketAddr, head: &str, body_parts: &[(&[u8], Duration)]) -
                 out.extend_from_slice(&buf[..n]);
                 if out.windows(4).any(|w| w == b"\r\n\r\n") && out.len() > 12 {
                     // Enough for the status line and headers; read what else is there quickly.
-                    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+                    sock.set_read_timeout(Some(Duration::from_millis(300)))
+                        .unwrap();
                 }
             }
             Err(_) => break,
@@ -238,7 +264,15 @@ type Expect = (
 );
 
 const PAYLOADS: &[Expect] = &[
-    ("comment.created.sentry-docs.json", Some("comment"), 200, None, None, 0, None),
+    (
+        "comment.created.sentry-docs.json",
+        Some("comment"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
     (
         "error.created.javascript.sentry-docs.json",
         Some("error"),
@@ -264,7 +298,11 @@ const PAYLOADS: &[Expect] = &[
         Some("1731239773"),
         Some("Error"),
         1,
-        Some(("/mnt/data/Documents/Stuff%20for%20Zulip/Repos/sentry/js/external.js", None, 4)),
+        Some((
+            "/mnt/data/Documents/Stuff%20for%20Zulip/Repos/sentry/js/external.js",
+            None,
+            4,
+        )),
     ),
     (
         "event_alert.triggered.javascript.sentry-docs.json",
@@ -293,8 +331,24 @@ const PAYLOADS: &[Expect] = &[
         1,
         Some(("trigger-exception.py", Some("<module>"), 7)),
     ),
-    ("installation.created.sentry-docs.json", Some("installation"), 200, None, None, 0, None),
-    ("issue.assigned.go.zulip.json", Some("issue"), 200, None, None, 0, None),
+    (
+        "installation.created.sentry-docs.json",
+        Some("installation"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
+    (
+        "issue.assigned.go.zulip.json",
+        Some("issue"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
     (
         "issue.created.javascript.sentry-docs.json",
         Some("issue"),
@@ -313,8 +367,24 @@ const PAYLOADS: &[Expect] = &[
         0,
         None,
     ),
-    ("issue.ignored.python.zulip.json", Some("issue"), 200, None, None, 0, None),
-    ("issue.resolved.python.zulip.json", Some("issue"), 200, None, None, 0, None),
+    (
+        "issue.ignored.python.zulip.json",
+        Some("issue"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
+    (
+        "issue.resolved.python.zulip.json",
+        Some("issue"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
     (
         "legacy_plugin.exception.python.zulip.json",
         None,
@@ -342,9 +412,33 @@ const PAYLOADS: &[Expect] = &[
         5,
         Some(("raven/scripts/runner.py", Some("main"), 112)),
     ),
-    ("metric_alert.resolved.sentry-docs.json", Some("metric_alert"), 200, None, None, 0, None),
-    ("seer.pr_created.sentry-docs.json", Some("seer"), 200, None, None, 0, None),
-    ("seer.root_cause_completed.sentry-docs.json", Some("seer"), 200, None, None, 0, None),
+    (
+        "metric_alert.resolved.sentry-docs.json",
+        Some("metric_alert"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
+    (
+        "seer.pr_created.sentry-docs.json",
+        Some("seer"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
+    (
+        "seer.root_cause_completed.sentry-docs.json",
+        Some("seer"),
+        200,
+        None,
+        None,
+        0,
+        None,
+    ),
 ];
 
 fn check_alert(file: &str, a: &Alert, e: &Expect) {
@@ -359,7 +453,8 @@ fn check_alert(file: &str, a: &Alert, e: &Expect) {
             f.lineno.unwrap_or(0),
         )
     });
-    let want = e.6.map(|(f, func, l)| (f.to_string(), func.map(str::to_owned), l));
+    let want =
+        e.6.map(|(f, func, l)| (f.to_string(), func.map(str::to_owned), l));
     assert_eq!(crash, want, "{file}: crash frame");
 }
 
@@ -371,8 +466,12 @@ fn every_payload_fixture_is_accepted_with_the_right_outcome() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".json"))
         .collect();
-    let covered: std::collections::BTreeSet<String> = PAYLOADS.iter().map(|e| e.0.to_string()).collect();
-    assert_eq!(listed, covered, "every payload fixture must have an expectation");
+    let covered: std::collections::BTreeSet<String> =
+        PAYLOADS.iter().map(|e| e.0.to_string()).collect();
+    assert_eq!(
+        listed, covered,
+        "every payload fixture must have an expectation"
+    );
 
     let s = start(test_settings());
     for e in PAYLOADS {
@@ -389,14 +488,20 @@ fn every_payload_fixture_is_accepted_with_the_right_outcome() {
             assert_eq!(s.sink.count(), before + 1, "{file}");
             let (alert, _, delivery) = s.sink.last();
             check_alert(file, &alert, e);
-            assert_eq!(delivery.raw_body, body, "{file}: the sink gets the exact raw body");
+            assert_eq!(
+                delivery.raw_body, body,
+                "{file}: the sink gets the exact raw body"
+            );
             assert_eq!(delivery.resource, resource.unwrap_or("legacy"));
             // The same body through the library parser (what `generate` reads) agrees.
             let v: Value = serde_json::from_slice(&body).unwrap();
             check_alert(file, &webhook::alert_from_any_json(&v), e);
         } else {
             assert_eq!(r.body["status"], "acknowledged", "{file}: {}", r.body);
-            assert!(r.body["detail"].as_str().unwrap().contains("acknowledged"), "{file}");
+            assert!(
+                r.body["detail"].as_str().unwrap().contains("acknowledged"),
+                "{file}"
+            );
             assert_eq!(s.sink.count(), before, "{file}: nothing queued");
         }
     }
@@ -404,21 +509,31 @@ fn every_payload_fixture_is_accepted_with_the_right_outcome() {
 
 #[test]
 fn payload_details_project_links_and_issue_fields() {
-    let v: Value = serde_json::from_slice(&read_fixture("payloads/event_alert.triggered.go.zulip.json")).unwrap();
+    let v: Value = serde_json::from_slice(&read_fixture(
+        "payloads/event_alert.triggered.go.zulip.json",
+    ))
+    .unwrap();
     let a = expect_alert(webhook::parse_integration("event_alert", &v).unwrap());
     assert_eq!(a.project_id.as_deref(), Some("5216640"));
     assert_eq!(a.project_slug.as_deref(), Some("zulip-integration-testing"));
     assert_eq!(a.exceptions.len(), 2, "Go chain: root cause first");
     assert_eq!(a.exceptions[0].ty.as_deref(), Some("*http.badStringError"));
-    let v: Value = serde_json::from_slice(&read_fixture("payloads/issue.created.python.zulip.json")).unwrap();
+    let v: Value =
+        serde_json::from_slice(&read_fixture("payloads/issue.created.python.zulip.json")).unwrap();
     let a = expect_alert(webhook::parse_integration("issue", &v).unwrap());
     assert_eq!(a.short_id.as_deref(), Some("ZULIP-INTEGRATION-TESTING-2"));
     assert_eq!(a.project_slug.as_deref(), Some("zulip-integration-testing"));
     assert!(a.title.as_deref().unwrap().starts_with("Exception"));
     assert!(!a.has_stack());
-    let v: Value = serde_json::from_slice(&read_fixture("payloads/legacy_plugin.exception.python.zulip.json")).unwrap();
+    let v: Value = serde_json::from_slice(&read_fixture(
+        "payloads/legacy_plugin.exception.python.zulip.json",
+    ))
+    .unwrap();
     let a = expect_alert(webhook::parse_unsigned(&v).unwrap());
-    assert_eq!(a.project_slug.as_deref(), Some(v["project_slug"].as_str().unwrap()));
+    assert_eq!(
+        a.project_slug.as_deref(),
+        Some(v["project_slug"].as_str().unwrap())
+    );
     assert!(!a.web_url.as_deref().unwrap().contains("referrer"));
 }
 
@@ -427,14 +542,32 @@ fn payload_details_project_links_and_issue_fields() {
 #[test]
 fn sample_events_parse_and_need_an_id_over_http() {
     let cases: &[(&str, &str, usize, (&str, &str, u64))] = &[
-        ("elixir", "exit", 6, ("lib/hello_http2/www.ex", "HelloHTTP2.WWW.handle_request/2", 9)),
-        ("java", "ApiException", 57, ("ApiRequest.java", "perform", 8)),
+        (
+            "elixir",
+            "exit",
+            6,
+            (
+                "lib/hello_http2/www.ex",
+                "HelloHTTP2.WWW.handle_request/2",
+                9,
+            ),
+        ),
+        (
+            "java",
+            "ApiException",
+            57,
+            ("ApiRequest.java", "perform", 8),
+        ),
         ("javascript", "TypeError", 4, ("raven.js", "apply", 62)),
         (
             "php",
             "Exception",
             4,
-            ("/Users/example/Development/raven-php/bin/raven", "raven_cli_test", 16),
+            (
+                "/Users/example/Development/raven-php/bin/raven",
+                "raven_cli_test",
+                16,
+            ),
         ),
         ("python-modern", "Exception", 2, ("main.py", "main", 26)),
         ("ruby", "ZeroDivisionError", 3, ("raven/cli.rb", "/", 31)),
@@ -449,7 +582,11 @@ fn sample_events_parse_and_need_an_id_over_http() {
         assert_eq!(frames.len(), *n, "{name}");
         let last = frames.last().unwrap();
         assert_eq!(
-            (last.filename.as_deref(), last.function.as_deref(), last.lineno),
+            (
+                last.filename.as_deref(),
+                last.function.as_deref(),
+                last.lineno
+            ),
             (Some(*file), Some(*func), Some(*line)),
             "{name}"
         );
@@ -460,7 +597,10 @@ fn sample_events_parse_and_need_an_id_over_http() {
     let java: Value = serde_json::from_slice(&read_fixture("payloads/samples/java.json")).unwrap();
     let a = webhook::alert_from_any_json(&java);
     assert!(a.request.is_some(), "sentry.interfaces.Http is read");
-    assert!(!a.breadcrumbs.is_empty(), "sentry.interfaces.Breadcrumbs is read");
+    assert!(
+        !a.breadcrumbs.is_empty(),
+        "sentry.interfaces.Breadcrumbs is read"
+    );
     assert!(a.message.is_some(), "sentry.interfaces.Message is read");
 }
 
@@ -496,7 +636,11 @@ fn corpus_events_parse_bare_and_wrapped_to_the_same_alert() {
         assert_eq!(bare.source, "event");
         assert!(!bare.exceptions.is_empty(), "{case}: exception chain");
         assert!(bare.has_stack(), "{case}: frames");
-        assert_eq!(webhook::alert_from_any_json(&v), bare, "{case}: CLI and server read alike");
+        assert_eq!(
+            webhook::alert_from_any_json(&v),
+            bare,
+            "{case}: CLI and server read alike"
+        );
 
         for (kind, resource) in [
             ("event_alert", Some("event_alert")),
@@ -505,7 +649,8 @@ fn corpus_events_parse_bare_and_wrapped_to_the_same_alert() {
             ("legacy", None),
         ] {
             let body = read_fixture(&format!("events/wrapped/{case}.{kind}.json"));
-            let parsed = webhook::parse_delivery(resource, &body).unwrap_or_else(|e| panic!("{case}.{kind}: {e}"));
+            let parsed = webhook::parse_delivery(resource, &body)
+                .unwrap_or_else(|e| panic!("{case}.{kind}: {e}"));
             let a = expect_alert(parsed);
             assert_eq!(a.issue_id.as_deref(), Some("4504123456"), "{case}.{kind}");
             assert_eq!(a.exception_type(), bare.exception_type(), "{case}.{kind}");
@@ -513,7 +658,10 @@ fn corpus_events_parse_bare_and_wrapped_to_the_same_alert() {
                 assert!(!a.has_stack(), "{case}: an issue summary has no stack");
                 assert_eq!(a.project_slug.as_deref(), Some("backend"));
             } else {
-                assert_eq!(a.exceptions, bare.exceptions, "{case}.{kind}: exception chain and frames");
+                assert_eq!(
+                    a.exceptions, bare.exceptions,
+                    "{case}.{kind}: exception chain and frames"
+                );
                 assert_eq!(a.thread_frames, bare.thread_frames, "{case}.{kind}");
                 assert_eq!(a.request, bare.request, "{case}.{kind}: request");
                 assert_eq!(a.breadcrumbs, bare.breadcrumbs, "{case}.{kind}");
@@ -525,7 +673,11 @@ fn corpus_events_parse_bare_and_wrapped_to_the_same_alert() {
                 assert_eq!(sorted_tags(&a), sorted_tags(&bare), "{case}.{kind}: tags");
                 assert_eq!(a.project_slug.as_deref(), Some("backend"), "{case}.{kind}");
                 if kind != "legacy" {
-                    assert_eq!(a.project_id.as_deref(), Some("4504000000000001"), "{case}.{kind}");
+                    assert_eq!(
+                        a.project_id.as_deref(),
+                        Some("4504000000000001"),
+                        "{case}.{kind}"
+                    );
                 }
             }
             // And through the server.
@@ -565,7 +717,11 @@ fn wrong_or_missing_signature_is_401() {
     let r = post(&url, &[ct, res, ("Sentry-Hook-Signature", &wrong)], &body);
     assert_eq!(r.status, 401);
     assert_eq!(r.body["error"], "bad_signature");
-    let r = post(&url, &[ct, res, ("Sentry-Hook-Signature", "not-hex")], &body);
+    let r = post(
+        &url,
+        &[ct, res, ("Sentry-Hook-Signature", "not-hex")],
+        &body,
+    );
     assert_eq!(r.status, 401);
     // The signature is checked before parsing: garbage with a wrong signature is 401, not 400.
     for junk in [&b"not json"[..], "[".repeat(10_000).as_bytes()] {
@@ -575,12 +731,32 @@ fn wrong_or_missing_signature_is_401() {
     // A correct signature of a different body.
     let mut tampered = body.clone();
     tampered.push(b' ');
-    let r = post(&url, &[ct, res, ("Sentry-Hook-Signature", &sign(SECRET.as_bytes(), &body))], &tampered);
+    let r = post(
+        &url,
+        &[
+            ct,
+            res,
+            ("Sentry-Hook-Signature", &sign(SECRET.as_bytes(), &body)),
+        ],
+        &tampered,
+    );
     assert_eq!(r.status, 401);
     // Sentry-App-Signature (UI components) is accepted like Sentry-Hook-Signature.
-    let r = post(&url, &[ct, res, ("Sentry-App-Signature", &sign(SECRET.as_bytes(), &body))], &body);
+    let r = post(
+        &url,
+        &[
+            ct,
+            res,
+            ("Sentry-App-Signature", &sign(SECRET.as_bytes(), &body)),
+        ],
+        &body,
+    );
     assert_eq!(r.status, 202, "{}", r.body);
-    assert_eq!(s.sink.count(), 1, "only the correctly signed delivery reached the sink");
+    assert_eq!(
+        s.sink.count(),
+        1,
+        "only the correctly signed delivery reached the sink"
+    );
 }
 
 #[test]
@@ -589,7 +765,11 @@ fn signature_over_reserialized_json_is_401_and_escaped_non_ascii_verifies() {
     // Compact ASCII JSON with escaped non-ASCII, as Sentry sends it.
     let raw = br#"{"action":"triggered","data":{"event":{"event_id":"abc123","issue_id":"42","title":"caf\u00e9 \ud83d\ude00 \u2028","exception":{"values":[{"type":"ValueError","value":"na\u00efve"}]}}}}"#;
     let reserialized = serde_json::to_vec(&serde_json::from_slice::<Value>(raw).unwrap()).unwrap();
-    assert_ne!(&reserialized[..], &raw[..], "the test needs bodies that differ");
+    assert_ne!(
+        &reserialized[..],
+        &raw[..],
+        "the test needs bodies that differ"
+    );
     let url = s.url("/handle-sentry-alert");
     let headers = |sig: &str| {
         vec![
@@ -619,7 +799,10 @@ fn legacy_bodies_need_the_token() {
     let r = post_legacy(&s, Some("wrong-token"), &body);
     assert_eq!(r.status, 401);
     assert_eq!(r.body["error"], "unauthorized");
-    assert_eq!(post_legacy(&s, Some(&format!("{TOKEN}x")), &body).status, 401);
+    assert_eq!(
+        post_legacy(&s, Some(&format!("{TOKEN}x")), &body).status,
+        401
+    );
     assert_eq!(s.sink.count(), 0);
     assert_eq!(post_legacy(&s, Some(TOKEN), &body).status, 202);
     // Without a configured token, legacy bodies are refused outright.
@@ -643,7 +826,10 @@ fn allow_unsigned_accepts_unsigned_but_never_a_wrong_signature() {
     let ct = ("Content-Type", "application/json");
     let res = ("Sentry-Hook-Resource", "event_alert");
     assert_eq!(post(&url, &[ct, res], &body).status, 202);
-    assert_eq!(post(&url, &[ct, res, ("Sentry-Hook-Signature", "00")], &body).status, 401);
+    assert_eq!(
+        post(&url, &[ct, res, ("Sentry-Hook-Signature", "00")], &body).status,
+        401
+    );
 }
 
 #[test]
@@ -670,7 +856,11 @@ fn old_timestamp_is_rejected() {
     let r = send((now_secs() - 3600).to_string());
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.body["error"], "stale_timestamp");
-    assert_eq!(send((now_secs() + 3600).to_string()).status, 401, "far future too");
+    assert_eq!(
+        send((now_secs() + 3600).to_string()).status,
+        401,
+        "far future too"
+    );
     assert_eq!(send("yesterday".into()).status, 401);
     assert_eq!(send((now_secs() - 60).to_string()).status, 202);
     assert_eq!(s.sink.count(), 1);
@@ -725,12 +915,23 @@ fn slow_partial_body_times_out() {
     });
     let head = "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nSentry-Hook-Resource: event_alert\r\nContent-Length: 1000\r\n\r\n";
     let started = Instant::now();
-    let (code, text) = raw_request(s.addr, head, &[(b"{\"action\":", Duration::from_millis(50))]);
-    assert!(started.elapsed() < Duration::from_secs(10), "the server must not wait forever");
+    let (code, text) = raw_request(
+        s.addr,
+        head,
+        &[(b"{\"action\":", Duration::from_millis(50))],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the server must not wait forever"
+    );
     assert_eq!(code, 408, "{text}");
     // Headers that never finish are cut too (actix client_request_timeout).
     let started = Instant::now();
-    let (code, _) = raw_request(s.addr, "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\n", &[]);
+    let (code, _) = raw_request(
+        s.addr,
+        "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\n",
+        &[],
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(code == 408 || code == 0, "got {code}");
     assert!(healthy(&s));
@@ -771,15 +972,47 @@ fn content_type_not_json_and_wrong_shape() {
     assert!(r.hook_error.is_some());
 
     let cases: &[(&str, &[u8], &str)] = &[
-        ("event_alert", br#"{"action":"triggered","data":{}}"#, "data.event"),
-        ("event_alert", br#"{"action":"triggered","data":{"event":"x"}}"#, "data.event"),
+        (
+            "event_alert",
+            br#"{"action":"triggered","data":{}}"#,
+            "data.event",
+        ),
+        (
+            "event_alert",
+            br#"{"action":"triggered","data":{"event":"x"}}"#,
+            "data.event",
+        ),
         ("event_alert", br#"{"action":"triggered"}"#, "data"),
-        ("event_alert", br#"{"action":"triggered","data":{"event":{"title":"t"}}}"#, "data.event.issue_id"),
-        ("error", br#"{"action":"created","data":{"event":{}}}"#, "data.error"),
-        ("issue", br#"{"action":"created","data":{"issue":{"title":"x"}}}"#, "data.issue.id"),
-        ("issue", br#"{"action":"created","data":{"issue":{"id":{"a":1}}}}"#, "data.issue.id"),
-        ("issue", br#"{"action":"created","data":{"issue":{"id":"../../etc"}}}"#, "data.issue.id"),
-        ("event_alert", br#"{"data":{"event":{"event_id":"a"}}}"#, "action"),
+        (
+            "event_alert",
+            br#"{"action":"triggered","data":{"event":{"title":"t"}}}"#,
+            "data.event.issue_id",
+        ),
+        (
+            "error",
+            br#"{"action":"created","data":{"event":{}}}"#,
+            "data.error",
+        ),
+        (
+            "issue",
+            br#"{"action":"created","data":{"issue":{"title":"x"}}}"#,
+            "data.issue.id",
+        ),
+        (
+            "issue",
+            br#"{"action":"created","data":{"issue":{"id":{"a":1}}}}"#,
+            "data.issue.id",
+        ),
+        (
+            "issue",
+            br#"{"action":"created","data":{"issue":{"id":"../../etc"}}}"#,
+            "data.issue.id",
+        ),
+        (
+            "event_alert",
+            br#"{"data":{"event":{"event_id":"a"}}}"#,
+            "action",
+        ),
         ("event_alert", br#"{"action":7}"#, "action"),
         ("event_alert", br#"[1,2,3]"#, "$"),
     ];
@@ -788,7 +1021,10 @@ fn content_type_not_json_and_wrong_shape() {
         let shown = String::from_utf8_lossy(body);
         assert_eq!(r.status, 400, "{shown}: {}", r.body);
         assert_eq!(r.body["field"], *field, "{shown}: {}", r.body);
-        assert!(r.body["detail"].as_str().unwrap().contains(field), "{shown}: detail names the field");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(field),
+            "{shown}: detail names the field"
+        );
     }
     assert_eq!(s.sink.count(), 1);
 }
@@ -799,7 +1035,11 @@ fn deep_nesting_is_400_and_the_server_keeps_answering() {
     for body in [
         format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
         format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000)),
-        format!(r#"{{"action":"triggered","data":{{"event":{}{}}}}}"#, "[".repeat(10_000), "]".repeat(10_000)),
+        format!(
+            r#"{{"action":"triggered","data":{{"event":{}{}}}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        ),
         "[".repeat(10_000), // unterminated
     ] {
         let r = post_signed(&s, "event_alert", body.as_bytes());
@@ -826,7 +1066,11 @@ fn valid_alerts_are_served_during_a_flood_of_invalid_ones() {
                     0 => post_signed(&s, "event_alert", deep.as_bytes()),
                     _ => post(
                         &s.url("/handle-sentry-alert"),
-                        &[("Content-Type", "application/json"), ("Sentry-Hook-Resource", "event_alert"), ("Sentry-Hook-Signature", "00")],
+                        &[
+                            ("Content-Type", "application/json"),
+                            ("Sentry-Hook-Resource", "event_alert"),
+                            ("Sentry-Hook-Signature", "00"),
+                        ],
                         b"{}",
                     ),
                 };
@@ -841,7 +1085,11 @@ fn valid_alerts_are_served_during_a_flood_of_invalid_ones() {
         let t = Instant::now();
         let r = post_signed(&s, "event_alert", &body);
         assert_eq!(r.status, 202);
-        assert!(t.elapsed() < Duration::from_secs(1), "a valid alert took {:?} under the flood", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a valid alert took {:?} under the flood",
+            t.elapsed()
+        );
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let total: usize = flooders.into_iter().map(|h| h.join().unwrap()).sum();
@@ -872,11 +1120,18 @@ fn unmapped_project_is_200_ignored_and_mapped_ones_route() {
     assert_eq!(s.sink.last().1.repo, PathBuf::from("/repos/a"));
     // Docs example: project 1, slug front-end → ignored with the reason.
     let before = s.sink.count();
-    let r = post_signed(&s, "event_alert", &read_fixture("payloads/event_alert.triggered.javascript.sentry-docs.json"));
+    let r = post_signed(
+        &s,
+        "event_alert",
+        &read_fixture("payloads/event_alert.triggered.javascript.sentry-docs.json"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["status"], "ignored");
     let reason = r.body["reason"].as_str().unwrap();
-    assert!(reason.contains("front-end") && reason.contains("\"1\""), "{reason}");
+    assert!(
+        reason.contains("front-end") && reason.contains("\"1\""),
+        "{reason}"
+    );
     assert_eq!(s.sink.count(), before);
 }
 
@@ -899,7 +1154,11 @@ fn healthz_and_methods() {
 fn init_repo(dir: &Path) {
     let repo = git2::Repository::init(dir).unwrap();
     std::fs::create_dir_all(dir.join("app")).unwrap();
-    std::fs::write(dir.join("pyproject.toml"), "[project]\nname = \"app\"\nversion = \"0.1.0\"\n").unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("app/__init__.py"), "").unwrap();
     std::fs::write(
         dir.join("app/stats.py"),
@@ -913,7 +1172,8 @@ fn init_repo(dir: &Path) {
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig = git2::Signature::now("Test", "test@example.com").unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "init", &tree, &[]).unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+        .unwrap();
 }
 
 #[test]
@@ -945,7 +1205,10 @@ fn spawn_sink_creates_the_branch_in_the_background() {
     let t = Instant::now();
     let r = post_signed(&s, "event_alert", body.as_bytes());
     assert_eq!(r.status, 202, "{}", r.body);
-    assert!(t.elapsed() < Duration::from_secs(1), "the answer must not wait on git");
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "the answer must not wait on git"
+    );
     let job = r.body["job_id"].as_str().unwrap().to_string();
     // A retry of the same delivery is a duplicate of the same job.
     let r2 = post_signed(&s, "event_alert", body.as_bytes());
@@ -964,7 +1227,10 @@ fn spawn_sink_creates_the_branch_in_the_background() {
         if let Some(b) = found {
             break b;
         }
-        assert!(Instant::now() < deadline, "no fix/sentry-777001-* branch appeared");
+        assert!(
+            Instant::now() < deadline,
+            "no fix/sentry-777001-* branch appeared"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let repo = git2::Repository::open(dir.path()).unwrap();
@@ -975,7 +1241,10 @@ fn spawn_sink_creates_the_branch_in_the_background() {
         .unwrap()
         .tree()
         .unwrap();
-    assert!(tree.get_path(Path::new("repro/sentry-777001.json")).is_ok(), "contract committed");
+    assert!(
+        tree.get_path(Path::new("repro/sentry-777001.json")).is_ok(),
+        "contract committed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -986,30 +1255,60 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)),
         ".{0,12}".prop_map(Value::String),
         prop_oneof![
-            Just("event"), Just("data"), Just("exception"), Just("values"), Just("frames"), Just("stacktrace"),
-            Just("issue"), Just("id"), Just("request"), Just("tags"), Just("url"), Just("event_id"),
+            Just("event"),
+            Just("data"),
+            Just("exception"),
+            Just("values"),
+            Just("frames"),
+            Just("stacktrace"),
+            Just("issue"),
+            Just("id"),
+            Just("request"),
+            Just("tags"),
+            Just("url"),
+            Just("event_id"),
         ]
         .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(6, 64, 6, |inner| {
         let key = prop_oneof![
-            Just("action".to_string()), Just("data".to_string()), Just("event".to_string()),
-            Just("error".to_string()), Just("issue".to_string()), Just("id".to_string()),
-            Just("exception".to_string()), Just("values".to_string()), Just("stacktrace".to_string()),
-            Just("frames".to_string()), Just("request".to_string()), Just("headers".to_string()),
-            Just("cookies".to_string()), Just("query_string".to_string()), Just("tags".to_string()),
-            Just("breadcrumbs".to_string()), Just("project".to_string()), Just("project_slug".to_string()),
-            Just("sentry.interfaces.Exception".to_string()), Just("threads".to_string()),
-            Just("lineno".to_string()), Just("vars".to_string()), Just("issue_url".to_string()),
-            Just("url".to_string()), Just("event_id".to_string()), Just("issue_id".to_string()),
+            Just("action".to_string()),
+            Just("data".to_string()),
+            Just("event".to_string()),
+            Just("error".to_string()),
+            Just("issue".to_string()),
+            Just("id".to_string()),
+            Just("exception".to_string()),
+            Just("values".to_string()),
+            Just("stacktrace".to_string()),
+            Just("frames".to_string()),
+            Just("request".to_string()),
+            Just("headers".to_string()),
+            Just("cookies".to_string()),
+            Just("query_string".to_string()),
+            Just("tags".to_string()),
+            Just("breadcrumbs".to_string()),
+            Just("project".to_string()),
+            Just("project_slug".to_string()),
+            Just("sentry.interfaces.Exception".to_string()),
+            Just("threads".to_string()),
+            Just("lineno".to_string()),
+            Just("vars".to_string()),
+            Just("issue_url".to_string()),
+            Just("url".to_string()),
+            Just("event_id".to_string()),
+            Just("issue_id".to_string()),
             ".{0,6}",
         ];
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(key, inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
