@@ -1358,3 +1358,119 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sentry-repro"));
+    for k in sentry_repro::config::env::ALL {
+        c.env_remove(k);
+    }
+    c
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_secret() {
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--repo", "."])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SENTRY_CLIENT_SECRET") && err.contains("--allow-unsigned"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_rejects_unknown_config_keys_naming_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("conf.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nbody_limt = 5\n").unwrap();
+    let out = bin()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("SENTRY_CLIENT_SECRET", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("body_limt") && err.contains("conf.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_binary_answers_signed_deliveries() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    init_repo(dir.path());
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+            "--repo",
+        ])
+        .arg(dir.path())
+        .env("SENTRY_CLIENT_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().unwrap();
+    let _guard = Kill(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while agent().get(&format!("{base}/healthz")).call().is_err() {
+        assert!(Instant::now() < deadline, "serve did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = read_fixture("events/wrapped/py-rating-average-empty.event_alert.json");
+    let sig = sign(SECRET.as_bytes(), &body);
+    let url = format!("{base}/handle-sentry-alert");
+    let r = post(
+        &url,
+        &[
+            ("Content-Type", "application/json"),
+            ("Sentry-Hook-Resource", "event_alert"),
+            ("Sentry-Hook-Signature", &sig),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = post(
+        &url,
+        &[
+            ("Content-Type", "application/json"),
+            ("Sentry-Hook-Resource", "event_alert"),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 401);
+    drop(_guard);
+    // JSON logs: every line parses.
+    let logs = std::io::read_to_string(stderr).unwrap();
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for l in lines {
+        serde_json::from_str::<Value>(l)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"));
+    }
+}
