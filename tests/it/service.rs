@@ -1086,7 +1086,7 @@ fn valid_alerts_are_served_during_a_flood_of_invalid_ones() {
         let r = post_signed(&s, "event_alert", &body);
         assert_eq!(r.status, 202);
         assert!(
-            t.elapsed() < Duration::from_secs(1),
+            t.elapsed() < Duration::from_secs(3),
             "a valid alert took {:?} under the flood",
             t.elapsed()
         );
