@@ -15,5 +15,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod repo;
+pub mod server;
 pub mod sink;
 pub mod webhook;

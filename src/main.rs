@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use sentry_repro::config::ProjectConfig;
+use sentry_repro::config::{LogFormat, ProjectConfig, ServeArgs, Settings};
 use sentry_repro::pipeline::{self, GenerateOptions};
+use sentry_repro::server::{self, AppState};
+use sentry_repro::sink::SpawnSink;
 use sentry_repro::webhook;
 
 #[derive(Parser)]
@@ -42,6 +44,8 @@ enum Command {
         /// Webhook body or event JSON file (`-` for stdin).
         file: PathBuf,
     },
+    /// Run the webhook receiver: `POST /handle-sentry-alert`, `GET /healthz`.
+    Serve(ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,5 +107,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => serve(args),
     }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let settings = Settings::from_args(&args)?;
+    init_tracing(settings.log_format);
+    settings.require_secret()?;
+    if settings.allow_unsigned {
+        tracing::warn!(
+            "!!! UNSIGNED REQUESTS ARE ACCEPTED (--allow-unsigned): anyone who can reach {} can make this \
+             service write branches. Use only for local trials. !!!",
+            settings.listen
+        );
+    }
+    let listener = std::net::TcpListener::bind(&settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        projects = settings.projects.len(),
+        implicit_project = settings.implicit_project,
+        legacy_plugin = settings.legacy_token.is_some(),
+        body_limit = settings.body_limit,
+        "sentry-repro serving POST /handle-sentry-alert"
+    );
+    for p in &settings.projects {
+        tracing::info!(
+            slug = p.slug.as_deref().unwrap_or("*"),
+            id = p.id.as_deref().unwrap_or("*"),
+            repo = %p.repo.display(),
+            "project"
+        );
+    }
+    let workers = settings.workers;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    rt.block_on(async move {
+        let sink = std::sync::Arc::new(SpawnSink::new(tokio::runtime::Handle::current(), workers));
+        server::run(listener, AppState::new(settings, sink)).await
+    })
+    .context("server stopped with an error")?;
+    Ok(ExitCode::SUCCESS)
 }
