@@ -16,4 +16,5 @@ pub mod plan;
 pub mod render;
 pub mod sink;
 pub mod repo;
+pub mod verify;
 pub mod webhook;
