@@ -116,7 +116,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { repo, base, head, tests, runs, json, junit, no_suite, timeout, resolve_sentry } => {
+        Command::Verify {
+            repo,
+            base,
+            head,
+            tests,
+            runs,
+            json,
+            junit,
+            no_suite,
+            timeout,
+            resolve_sentry,
+        } => {
             let opts = verify::VerifyOptions {
                 repo,
                 base,

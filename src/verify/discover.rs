@@ -79,7 +79,10 @@ pub fn changed_contracts(repo: &Repository, merge_base: Oid, head: Oid) -> Resul
     let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut opts))?;
     let mut out = Vec::new();
     for delta in diff.deltas() {
-        if !matches!(delta.status(), Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied) {
+        if !matches!(
+            delta.status(),
+            Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied
+        ) {
             continue;
         }
         let Some(path) = delta.new_file().path().and_then(Path::to_str) else {
@@ -117,7 +120,12 @@ pub fn parse_contract(text: &str) -> Result<Contract> {
 }
 
 /// Tests named with `--test`: the head contract that lists the path, or a contract inferred from it.
-pub fn explicit_tests(repo: &Repository, head: Oid, paths: &[String], all_contracts: &[ReproTest]) -> Result<Vec<ReproTest>> {
+pub fn explicit_tests(
+    repo: &Repository,
+    head: Oid,
+    paths: &[String],
+    all_contracts: &[ReproTest],
+) -> Result<Vec<ReproTest>> {
     let mut out: Vec<ReproTest> = Vec::new();
     for raw in paths {
         let p = raw.trim_start_matches("./").to_string();
@@ -127,7 +135,10 @@ pub fn explicit_tests(repo: &Repository, head: Oid, paths: &[String], all_contra
         if read_file(repo, head, &p).is_none() {
             bail!("--test {raw:?}: no such file on head");
         }
-        if let Some(t) = all_contracts.iter().find(|t| t.contract.test_files.contains(&p)) {
+        if let Some(t) = all_contracts
+            .iter()
+            .find(|t| t.contract.test_files.contains(&p))
+        {
             if !out.iter().any(|o| o.contract_path == t.contract_path) {
                 out.push(t.clone());
             }
@@ -136,7 +147,10 @@ pub fn explicit_tests(repo: &Repository, head: Oid, paths: &[String], all_contra
         if is_contract_path(&p) {
             let c = parse_contract(&read_file(repo, head, &p).unwrap_or_default())
                 .with_context(|| format!("--test {p}"))?;
-            out.push(ReproTest { contract_path: Some(p), contract: c });
+            out.push(ReproTest {
+                contract_path: Some(p),
+                contract: c,
+            });
             continue;
         }
         out.push(ReproTest {
@@ -156,9 +170,15 @@ pub fn head_contracts(repo: &Repository, head: Oid) -> Vec<ReproTest> {
     let _ = tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
         let name = entry.name().unwrap_or("");
         let path = format!("{parent}{name}");
-        if entry.kind() == Some(git2::ObjectType::Blob) && parent.split('/').any(|c| c == "repro") && is_contract_path(&path) {
+        if entry.kind() == Some(git2::ObjectType::Blob)
+            && parent.split('/').any(|c| c == "repro")
+            && is_contract_path(&path)
+        {
             if let Some(c) = read_file(repo, head, &path).and_then(|t| parse_contract(&t).ok()) {
-                out.push(ReproTest { contract_path: Some(path), contract: c });
+                out.push(ReproTest {
+                    contract_path: Some(path),
+                    contract: c,
+                });
             }
         }
         git2::TreeWalkResult::Ok
@@ -169,7 +189,10 @@ pub fn head_contracts(repo: &Repository, head: Oid) -> Vec<ReproTest> {
 fn inferred_contract(path: &str) -> Result<Contract> {
     let (language, framework) = if path.ends_with(".py") {
         ("python", "pytest")
-    } else if [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"].iter().any(|e| path.ends_with(e)) {
+    } else if [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"]
+        .iter()
+        .any(|e| path.ends_with(e))
+    {
         ("javascript", "")
     } else if path.ends_with(".rs") {
         ("rust", "cargo")

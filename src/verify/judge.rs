@@ -79,7 +79,10 @@ const WRONG_REASONS: &[(&str, &str)] = &[
     ("Cannot find module", "module not found"),
     ("ERR_MODULE_NOT_FOUND", "module not found"),
     ("ERR_REQUIRE_ESM", "module format error"),
-    ("Cannot use import statement outside a module", "module format error"),
+    (
+        "Cannot use import statement outside a module",
+        "module format error",
+    ),
     ("could not compile", "compile error"),
     ("[build failed]", "build failed"),
     ("[setup failed]", "setup failed"),
@@ -117,7 +120,10 @@ pub fn wrong_reason(out: &str, contract: &Contract) -> Option<String> {
         return Some(format!("compile error ({})", m.as_str()));
     }
     if !contract.strategy.reproduces() {
-        return Some(format!("a {} test never reproduces the crash", contract.strategy.as_str()));
+        return Some(format!(
+            "a {} test never reproduces the crash",
+            contract.strategy.as_str()
+        ));
     }
     None
 }
@@ -131,7 +137,12 @@ pub fn right_reason(out: &str, contract: &Contract) -> Option<String> {
     if contract.expected.server_error && out.contains(MARKER_SERVER_ERROR) {
         return Some("server error (5xx)".into());
     }
-    let Some(full) = contract.expected.exception_type.as_deref().filter(|t| !t.trim().is_empty()) else {
+    let Some(full) = contract
+        .expected
+        .exception_type
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    else {
         // No contract (a bare --test path): any failure that is not a load failure counts.
         return Some("failed (no expected exception type known)".into());
     };
@@ -141,7 +152,10 @@ pub fn right_reason(out: &str, contract: &Contract) -> Option<String> {
     }
     // The type as an exception header (`TypeError: msg`, `E   ZeroDivisionError`), a repr
     // (`KeyError('x')`), a quoted name (`name: 'TypeError'`) or a qualified name (`java.lang.X`).
-    let pat = format!(r"(?m)(?:^|[^\w])(?:[\w$]+\.)*{}(?::|\(|'|\x22|\]|\s*$)", regex::escape(t));
+    let pat = format!(
+        r"(?m)(?:^|[^\w])(?:[\w$]+\.)*{}(?::|\(|'|\x22|\]|\s*$)",
+        regex::escape(t)
+    );
     let found = Regex::new(&pat).map(|r| r.is_match(out)).unwrap_or(false);
     found.then(|| t.to_string())
 }
@@ -168,7 +182,11 @@ pub fn classify(run: &RunOutput, contract: &Contract) -> Outcome {
         Some(why) => Outcome::FailRight(why),
         None => Outcome::FailWrong(format!(
             "the output does not show the expected {}",
-            contract.expected.exception_type.as_deref().unwrap_or("exception")
+            contract
+                .expected
+                .exception_type
+                .as_deref()
+                .unwrap_or("exception")
         )),
     }
 }
@@ -176,17 +194,33 @@ pub fn classify(run: &RunOutput, contract: &Contract) -> Outcome {
 /// The verdict for one repro test from its runs on base (red side) and head (green side).
 pub fn verdict(base: &[Outcome], head: &[Outcome]) -> (Verdict, String) {
     if base.iter().chain(head).any(|o| *o == Outcome::NoTests) {
-        let side = if base.contains(&Outcome::NoTests) { "base" } else { "head" };
-        return (Verdict::NoTests, format!("the runner ran no test on {side}"));
+        let side = if base.contains(&Outcome::NoTests) {
+            "base"
+        } else {
+            "head"
+        };
+        return (
+            Verdict::NoTests,
+            format!("the runner ran no test on {side}"),
+        );
     }
     let base_pass = base.iter().filter(|o| o.is_pass()).count();
     if base_pass > 0 && base_pass < base.len() {
-        return (Verdict::Flaky, format!("base: {base_pass} of {} runs passed", base.len()));
+        return (
+            Verdict::Flaky,
+            format!("base: {base_pass} of {} runs passed", base.len()),
+        );
     }
     if base_pass == base.len() {
-        return (Verdict::NotRed, "passes on base: it reproduces nothing".into());
+        return (
+            Verdict::NotRed,
+            "passes on base: it reproduces nothing".into(),
+        );
     }
-    if let Some(o) = base.iter().find(|o| matches!(o, Outcome::FailWrong(_) | Outcome::Timeout)) {
+    if let Some(o) = base
+        .iter()
+        .find(|o| matches!(o, Outcome::FailWrong(_) | Outcome::Timeout))
+    {
         return (Verdict::RedWrongReason, format!("base: {}", o.label()));
     }
     let head_pass = head.iter().filter(|o| o.is_pass()).count();
@@ -195,10 +229,16 @@ pub fn verdict(base: &[Outcome], head: &[Outcome]) -> (Verdict, String) {
             Outcome::FailRight(r) => r.clone(),
             o => o.label(),
         };
-        return (Verdict::Flipped, format!("red on base ({why}), green on head"));
+        return (
+            Verdict::Flipped,
+            format!("red on base ({why}), green on head"),
+        );
     }
     if head_pass > 0 {
-        return (Verdict::Flaky, format!("head: {head_pass} of {} runs passed", head.len()));
+        return (
+            Verdict::Flaky,
+            format!("head: {head_pass} of {} runs passed", head.len()),
+        );
     }
     let last = head.last().map(|o| o.label()).unwrap_or_default();
     (Verdict::StillRed, format!("still fails on head: {last}"))
@@ -220,7 +260,11 @@ mod tests {
             language: "python".into(),
             framework: "pytest".into(),
             strategy,
-            expected: Expected { exception_type: Some(t.into()), exception_value: None, server_error: false },
+            expected: Expected {
+                exception_type: Some(t.into()),
+                exception_value: None,
+                server_error: false,
+            },
             crash: None,
             test_files: vec!["repro/test_x.py".into()],
             test_command: String::new(),
@@ -230,38 +274,87 @@ mod tests {
     }
 
     fn run(code: i32, out: &str) -> RunOutput {
-        RunOutput { command: "t".into(), exit_code: Some(code), timed_out: false, duration_ms: 1, output: out.into() }
+        RunOutput {
+            command: "t".into(),
+            exit_code: Some(code),
+            timed_out: false,
+            duration_ms: 1,
+            output: out.into(),
+        }
     }
 
     #[test]
     fn reasons() {
         let c = contract("ZeroDivisionError", Strategy::CallReplay);
         let ok = "E       ZeroDivisionError: division by zero\n1 failed in 0.1s\n";
-        assert_eq!(classify(&run(1, ok), &c), Outcome::FailRight("ZeroDivisionError".into()));
+        assert_eq!(
+            classify(&run(1, ok), &c),
+            Outcome::FailRight("ZeroDivisionError".into())
+        );
         let imp = "E   ModuleNotFoundError: No module named 'x'\n1 error in 0.1s\n";
         assert!(matches!(classify(&run(2, imp), &c), Outcome::FailWrong(_)));
         let other = "E   AssertionError: nope\n1 failed in 0.1s\n";
-        assert!(matches!(classify(&run(1, other), &c), Outcome::FailWrong(_)));
+        assert!(matches!(
+            classify(&run(1, other), &c),
+            Outcome::FailWrong(_)
+        ));
         let scaffold = contract("ZeroDivisionError", Strategy::Scaffold);
-        assert!(matches!(classify(&run(1, ok), &scaffold), Outcome::FailWrong(_)));
+        assert!(matches!(
+            classify(&run(1, ok), &scaffold),
+            Outcome::FailWrong(_)
+        ));
         let js = contract("TypeError", Strategy::CallReplay);
-        assert!(matches!(classify(&run(1, "  name: 'TypeError'\n# pass 0\n# fail 1\n"), &js), Outcome::FailRight(_)));
+        assert!(matches!(
+            classify(&run(1, "  name: 'TypeError'\n# pass 0\n# fail 1\n"), &js),
+            Outcome::FailRight(_)
+        ));
         assert_eq!(classify(&run(0, "1 passed in 0.01s"), &c), Outcome::Pass);
         assert_eq!(classify(&run(0, "ok"), &c), Outcome::NoTests);
-        assert_eq!(classify(&run(5, "no tests ran in 0.01s"), &c), Outcome::NoTests);
+        assert_eq!(
+            classify(&run(5, "no tests ran in 0.01s"), &c),
+            Outcome::NoTests
+        );
         let imp_crash = contract("ImportError", Strategy::CallReplay);
-        assert!(matches!(classify(&run(1, "E  ImportError: boom\n1 failed in 0.1s"), &imp_crash), Outcome::FailRight(_)));
+        assert!(matches!(
+            classify(
+                &run(1, "E  ImportError: boom\n1 failed in 0.1s"),
+                &imp_crash
+            ),
+            Outcome::FailRight(_)
+        ));
     }
 
     #[test]
     fn verdicts() {
         let red = Outcome::FailRight("X".into());
-        assert_eq!(verdict(&[red.clone(), red.clone()], &[Outcome::Pass, Outcome::Pass]).0, Verdict::Flipped);
-        assert_eq!(verdict(&[red.clone(), red.clone()], &[red.clone(), red.clone()]).0, Verdict::StillRed);
-        assert_eq!(verdict(&[red.clone(), Outcome::Pass], &[Outcome::Pass, Outcome::Pass]).0, Verdict::Flaky);
-        assert_eq!(verdict(&[red.clone(), red.clone()], &[red.clone(), Outcome::Pass]).0, Verdict::Flaky);
-        assert_eq!(verdict(&[Outcome::Pass], &[Outcome::Pass]).0, Verdict::NotRed);
-        assert_eq!(verdict(&[Outcome::FailWrong("i".into())], &[Outcome::Pass]).0, Verdict::RedWrongReason);
+        assert_eq!(
+            verdict(&[red.clone(), red.clone()], &[Outcome::Pass, Outcome::Pass]).0,
+            Verdict::Flipped
+        );
+        assert_eq!(
+            verdict(&[red.clone(), red.clone()], &[red.clone(), red.clone()]).0,
+            Verdict::StillRed
+        );
+        assert_eq!(
+            verdict(
+                &[red.clone(), Outcome::Pass],
+                &[Outcome::Pass, Outcome::Pass]
+            )
+            .0,
+            Verdict::Flaky
+        );
+        assert_eq!(
+            verdict(&[red.clone(), red.clone()], &[red.clone(), Outcome::Pass]).0,
+            Verdict::Flaky
+        );
+        assert_eq!(
+            verdict(&[Outcome::Pass], &[Outcome::Pass]).0,
+            Verdict::NotRed
+        );
+        assert_eq!(
+            verdict(&[Outcome::FailWrong("i".into())], &[Outcome::Pass]).0,
+            Verdict::RedWrongReason
+        );
         assert_eq!(verdict(&[red], &[Outcome::NoTests]).0, Verdict::NoTests);
     }
 }

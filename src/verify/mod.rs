@@ -73,9 +73,16 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
     if opts.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let progress = Progress { tty: std::io::stderr().is_terminal() };
-    let repo = Repository::discover(&opts.repo)
-        .map_err(|e| anyhow!("{} is not a git repository: {}", opts.repo.display(), e.message()))?;
+    let progress = Progress {
+        tty: std::io::stderr().is_terminal(),
+    };
+    let repo = Repository::discover(&opts.repo).map_err(|e| {
+        anyhow!(
+            "{} is not a git repository: {}",
+            opts.repo.display(),
+            e.message()
+        )
+    })?;
     let head = discover::resolve_commit(&repo, &opts.head)?;
     let base_spec = match &opts.base {
         Some(b) => b.clone(),
@@ -108,7 +115,11 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
             opts.head
         );
     }
-    let sentry_api = if opts.resolve_sentry { Some(sentry::SentryApi::from_env()?) } else { None };
+    let sentry_api = if opts.resolve_sentry {
+        Some(sentry::SentryApi::from_env()?)
+    } else {
+        None
+    };
     let workdir = repo.workdir().map(Path::to_path_buf);
     progress.step(&format!(
         "{} repro test(s); base {base_spec} (merge-base {}), head {} ({}); {} run(s) each, timeout {}s",
@@ -137,7 +148,9 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
 
     let mut reports = Vec::new();
     for t in &tests {
-        reports.push(judge_test(t, &settings, &base_x, &head_x, opts.runs, timeout, &progress)?);
+        reports.push(judge_test(
+            t, &settings, &base_x, &head_x, opts.runs, timeout, &progress,
+        )?);
     }
     // Suite commands are resolved against head's files (package.json scripts, pom.xml).
     let mut commands: Vec<String> = Vec::new();
@@ -153,7 +166,15 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
     let mut suites = Vec::new();
     if !opts.no_suite {
         for cmd in &commands {
-            suites.push(run_suite(&repo, cmd, head, merge_base, workdir.as_deref(), timeout, &progress)?);
+            suites.push(run_suite(
+                &repo,
+                cmd,
+                head,
+                merge_base,
+                workdir.as_deref(),
+                timeout,
+                &progress,
+            )?);
         }
     } else {
         progress.step("suite skipped (--no-suite)");
@@ -218,7 +239,12 @@ fn short(s: &str) -> &str {
 /// Make an export runnable: JavaScript projects need `node_modules`. The repository's own
 /// `node_modules` is symlinked when present (fast, same versions the developer uses); otherwise
 /// dependencies are installed with `npm ci` (or `npm install` without a lockfile).
-fn prepare(x: &Export, workdir: Option<&Path>, timeout: Duration, progress: &Progress) -> Result<()> {
+fn prepare(
+    x: &Export,
+    workdir: Option<&Path>,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<()> {
     let root = x.path();
     let Ok(pkg) = std::fs::read_to_string(root.join("package.json")) else {
         return Ok(());
@@ -226,27 +252,38 @@ fn prepare(x: &Export, workdir: Option<&Path>, timeout: Duration, progress: &Pro
     if root.join("node_modules").exists() {
         return Ok(());
     }
-    if let Some(nm) = workdir.map(|w| w.join("node_modules")).filter(|p| p.is_dir()) {
+    if let Some(nm) = workdir
+        .map(|w| w.join("node_modules"))
+        .filter(|p| p.is_dir())
+    {
         #[cfg(unix)]
-        std::os::unix::fs::symlink(&nm, root.join("node_modules")).context("linking node_modules")?;
+        std::os::unix::fs::symlink(&nm, root.join("node_modules"))
+            .context("linking node_modules")?;
         return Ok(());
     }
     let v: serde_json::Value = serde_json::from_str(&pkg).unwrap_or_default();
-    let has_deps = ["dependencies", "devDependencies"]
-        .iter()
-        .any(|k| v.get(k).and_then(|d| d.as_object()).is_some_and(|o| !o.is_empty()));
+    let has_deps = ["dependencies", "devDependencies"].iter().any(|k| {
+        v.get(k)
+            .and_then(|d| d.as_object())
+            .is_some_and(|o| !o.is_empty())
+    });
     if !has_deps {
         return Ok(());
     }
-    let cmd = if root.join("package-lock.json").exists() || root.join("npm-shrinkwrap.json").exists() {
-        "npm ci --no-audit --no-fund"
-    } else {
-        "npm install --no-audit --no-fund"
-    };
+    let cmd =
+        if root.join("package-lock.json").exists() || root.join("npm-shrinkwrap.json").exists() {
+            "npm ci --no-audit --no-fund"
+        } else {
+            "npm install --no-audit --no-fund"
+        };
     progress.step(&format!("installing JavaScript dependencies: {cmd}"));
     let out = runner::run_shell(cmd, root, timeout)?;
     if !out.passed() {
-        bail!("`{cmd}` failed (exit {:?}):\n{}", out.exit_code, runner::tail(&out.output, 20));
+        bail!(
+            "`{cmd}` failed (exit {:?}):\n{}",
+            out.exit_code,
+            runner::tail(&out.output, 20)
+        );
     }
     Ok(())
 }
@@ -288,7 +325,11 @@ fn judge_test(
         for i in 1..=runs {
             let out = run_once(&cmd, x.path(), timeout)?;
             let outcome = judge::classify(&out, &t.contract);
-            progress.step(&format!("{label}: {name} run {i}/{runs}: {} ({} ms)", outcome.label(), out.duration_ms));
+            progress.step(&format!(
+                "{label}: {name} run {i}/{runs}: {} ({} ms)",
+                outcome.label(),
+                out.duration_ms
+            ));
             side.push(run_report(&out, outcome));
         }
         sides.push(side);
@@ -321,7 +362,17 @@ fn suite_outcome(out: &RunOutput) -> Outcome {
     } else if out.passed() {
         Outcome::Pass
     } else {
-        Outcome::FailWrong(format!("exit {:?}", out.exit_code))
+        Outcome::FailWrong(match out.exit_code {
+            Some(c) => format!("exit {c}"),
+            None => "killed by a signal".into(),
+        })
+    }
+}
+
+fn suite_label(out: &RunOutput) -> String {
+    match suite_outcome(out) {
+        Outcome::FailWrong(why) => format!("failed ({why})"),
+        o => o.label(),
     }
 }
 
@@ -347,7 +398,11 @@ fn run_suite(
     let hx = tree::export_commit(repo, head, "suite-head")?;
     prepare(&hx, workdir, timeout, progress)?;
     let h = run_once(cmd, hx.path(), timeout)?;
-    progress.step(&format!("suite on head: `{cmd}`: {} ({} ms)", suite_outcome(&h).label(), h.duration_ms));
+    progress.step(&format!(
+        "suite on head: `{cmd}`: {} ({} ms)",
+        suite_label(&h),
+        h.duration_ms
+    ));
     let head_names = failing_names(&h, hx.path());
     let head_report = run_report(&h, suite_outcome(&h));
     if h.passed() {
@@ -355,7 +410,14 @@ fn run_suite(
             Some(c) => format!("{} passed, {} skipped on head", c.passed, c.skipped),
             None => "passed on head".into(),
         };
-        return Ok(SuiteReport { command: cmd.into(), verdict: "PASSED".into(), detail, head: head_report, base: None, new_failures: vec![] });
+        return Ok(SuiteReport {
+            command: cmd.into(),
+            verdict: "PASSED".into(),
+            detail,
+            head: head_report,
+            base: None,
+            new_failures: vec![],
+        });
     }
     if h.timed_out {
         return Ok(SuiteReport {
@@ -370,26 +432,52 @@ fn run_suite(
     let bx = tree::export_commit(repo, merge_base, "suite-base")?;
     prepare(&bx, workdir, timeout, progress)?;
     let b = run_once(cmd, bx.path(), timeout)?;
-    progress.step(&format!("suite on base: `{cmd}`: {} ({} ms)", suite_outcome(&b).label(), b.duration_ms));
+    progress.step(&format!(
+        "suite on base: `{cmd}`: {} ({} ms)",
+        suite_label(&b),
+        b.duration_ms
+    ));
     let base_names = failing_names(&b, bx.path());
     let base_report = run_report(&b, suite_outcome(&b));
-    let new_failures: Vec<String> = head_names.iter().filter(|n| !base_names.contains(n)).cloned().collect();
+    let new_failures: Vec<String> = head_names
+        .iter()
+        .filter(|n| !base_names.contains(n))
+        .cloned()
+        .collect();
     let (verdict, detail) = if b.passed() {
-        let what = if head_names.is_empty() { "the suite".to_string() } else { head_names.join(", ") };
-        ("REGRESSION", format!("fails on head, passes on base: {what}"))
+        let what = if head_names.is_empty() {
+            "the suite".to_string()
+        } else {
+            head_names.join(", ")
+        };
+        (
+            "REGRESSION",
+            format!("fails on head, passes on base: {what}"),
+        )
     } else if !head_names.is_empty() {
         if new_failures.is_empty() {
-            ("PREEXISTING", format!("fails on base too: {}", head_names.join(", ")))
+            (
+                "PREEXISTING",
+                format!("fails on base too: {}", head_names.join(", ")),
+            )
         } else {
-            ("REGRESSION", format!("new failures on head: {}", new_failures.join(", ")))
+            (
+                "REGRESSION",
+                format!("new failures on head: {}", new_failures.join(", ")),
+            )
         }
     } else {
         let hf = runner::parse_counts(&h.output).map(|c| c.failed);
         let bf = runner::parse_counts(&b.output).map(|c| c.failed);
         match (hf, bf) {
-            (Some(hf), Some(bf)) if hf > bf => ("REGRESSION", format!("{hf} failing on head, {bf} on base")),
+            (Some(hf), Some(bf)) if hf > bf => {
+                ("REGRESSION", format!("{hf} failing on head, {bf} on base"))
+            }
             (Some(hf), Some(bf)) => ("PREEXISTING", format!("{hf} failing on head, {bf} on base")),
-            _ => ("PREEXISTING", "fails on base too (failing tests could not be named)".to_string()),
+            _ => (
+                "PREEXISTING",
+                "fails on base too (failing tests could not be named)".to_string(),
+            ),
         }
     };
     Ok(SuiteReport {

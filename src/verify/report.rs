@@ -68,7 +68,9 @@ pub struct Report {
 
 impl Report {
     pub fn regressed(&self) -> bool {
-        self.suites.iter().any(|s| s.verdict == "REGRESSION" || s.verdict == "ERROR")
+        self.suites
+            .iter()
+            .any(|s| s.verdict == "REGRESSION" || s.verdict == "ERROR")
     }
 }
 
@@ -108,38 +110,93 @@ pub fn print_summary(report: &Report, tty: bool) {
     let mut rows: Vec<(String, String, String)> = report
         .tests
         .iter()
-        .map(|t| (t.verdict.as_str().to_string(), t.test.clone(), t.detail.clone()))
+        .map(|t| {
+            (
+                t.verdict.as_str().to_string(),
+                t.test.clone(),
+                t.detail.clone(),
+            )
+        })
         .collect();
     for s in &report.suites {
-        rows.push((s.verdict.clone(), format!("suite: {}", s.command), s.detail.clone()));
+        rows.push((
+            s.verdict.clone(),
+            format!("suite: {}", s.command),
+            s.detail.clone(),
+        ));
     }
     if tty {
         let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(7).max(7);
-        let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(4).max(4);
+        let w1 = rows
+            .iter()
+            .map(|r| r.1.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         let _ = writeln!(out, "\n{:<w0$}  {:<w1$}  DETAIL", "VERDICT", "TEST");
-        let _ = writeln!(out, "{}  {}  {}", "─".repeat(w0), "─".repeat(w1), "─".repeat(30));
+        let _ = writeln!(
+            out,
+            "{}  {}  {}",
+            "─".repeat(w0),
+            "─".repeat(w1),
+            "─".repeat(30)
+        );
         for (v, t, d) in &rows {
             let pad = w0 - v.len();
-            let _ = writeln!(out, "{}{}  {:<w1$}  {}", paint(true, v), " ".repeat(pad), t, d);
+            let _ = writeln!(
+                out,
+                "{}{}  {:<w1$}  {}",
+                paint(true, v),
+                " ".repeat(pad),
+                t,
+                d
+            );
         }
     } else {
         for (v, t, d) in &rows {
             let _ = writeln!(out, "{v} {t}: {d}");
         }
     }
-    for t in report.tests.iter().filter(|t| t.verdict != Verdict::Flipped) {
+    for t in report
+        .tests
+        .iter()
+        .filter(|t| t.verdict != Verdict::Flipped)
+    {
         let run = t
             .base_runs
             .iter()
             .chain(&t.head_runs)
-            .find(|r| !r.tail.is_empty() && matches!(t.verdict, Verdict::NotRed) == r.outcome.is_pass())
+            .find(|r| {
+                !r.tail.is_empty() && matches!(t.verdict, Verdict::NotRed) == r.outcome.is_pass()
+            })
             .or_else(|| t.head_runs.last());
         if let Some(r) = run {
-            let _ = writeln!(out, "\n--- {} ({}): `{}` → {}\n{}", t.test, t.verdict.as_str(), r.command, r.outcome.label(), r.tail);
+            let _ = writeln!(
+                out,
+                "\n--- {} ({}): `{}` → {}\n{}",
+                t.test,
+                t.verdict.as_str(),
+                r.command,
+                r.outcome.label(),
+                r.tail
+            );
         }
     }
-    for s in report.suites.iter().filter(|s| s.verdict == "REGRESSION" || s.verdict == "ERROR") {
-        let _ = writeln!(out, "\n--- suite on head: `{}` → exit {:?}\n{}", s.command, s.head.exit_code, s.head.tail);
+    for s in report
+        .suites
+        .iter()
+        .filter(|s| s.verdict == "REGRESSION" || s.verdict == "ERROR")
+    {
+        let how = match (&s.head.outcome, s.head.exit_code) {
+            (Outcome::Timeout, _) => "timed out".to_string(),
+            (_, Some(code)) => format!("exit {code}"),
+            _ => "killed by a signal".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "\n--- suite on head: `{}` → {how}\n{}",
+            s.command, s.head.tail
+        );
     }
     let verdict = if report.ok { "PASSED" } else { "FAILED" };
     let _ = writeln!(
@@ -181,8 +238,20 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
             s
         };
         let mut case = TestCase::new(t.test.clone(), status);
-        case.set_classname(format!("sentry.{}", if t.issue_id.is_empty() { "test" } else { &t.issue_id }));
-        let ms: u64 = t.base_runs.iter().chain(&t.head_runs).map(|r| r.duration_ms).sum();
+        case.set_classname(format!(
+            "sentry.{}",
+            if t.issue_id.is_empty() {
+                "test"
+            } else {
+                &t.issue_id
+            }
+        ));
+        let ms: u64 = t
+            .base_runs
+            .iter()
+            .chain(&t.head_runs)
+            .map(|r| r.duration_ms)
+            .sum();
         case.set_time(Duration::from_millis(ms));
         case.add_property(("verdict", t.verdict.as_str()));
         suite.add_test_case(case);
@@ -192,7 +261,9 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
             "PASSED" | "PREEXISTING" => TestCaseStatus::success(),
             v => {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                st.set_type(v).set_message(s.detail.clone()).set_description(s.head.tail.clone());
+                st.set_type(v)
+                    .set_message(s.detail.clone())
+                    .set_description(s.head.tail.clone());
                 st
             }
         };

@@ -43,7 +43,10 @@ impl RepoSettings {
 
 /// Single-quote a path for `sh`.
 pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -51,12 +54,17 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 fn quoted_tests(c: &Contract) -> String {
-    c.test_files.iter().map(|f| sh_quote(f)).collect::<Vec<_>>().join(" ")
+    c.test_files
+        .iter()
+        .map(|f| sh_quote(f))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The JS runner named by package.json (`jest`, `vitest`, `mocha`) or `node:test`.
 pub fn js_framework(package_json: Option<&str>) -> &'static str {
-    let Some(v) = package_json.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()) else {
+    let Some(v) = package_json.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+    else {
         return "node:test";
     };
     let has = |name: &str| {
@@ -64,7 +72,10 @@ pub fn js_framework(package_json: Option<&str>) -> &'static str {
             .iter()
             .any(|k| v.get(k).and_then(|d| d.get(name)).is_some())
     };
-    let script = v.pointer("/scripts/test").and_then(|s| s.as_str()).unwrap_or("");
+    let script = v
+        .pointer("/scripts/test")
+        .and_then(|s| s.as_str())
+        .unwrap_or("");
     for fw in ["vitest", "jest", "mocha"] {
         if has(fw) || script.contains(fw) {
             return fw;
@@ -86,7 +97,11 @@ pub fn test_command(c: &Contract, settings: &VerifySettings, root: &Path) -> Str
     match c.language.as_str() {
         "python" => format!("python -m pytest -q {tests}"),
         "javascript" | "typescript" => {
-            let fw = if c.framework.is_empty() { js_framework(pkg.as_deref()) } else { c.framework.as_str() };
+            let fw = if c.framework.is_empty() {
+                js_framework(pkg.as_deref())
+            } else {
+                c.framework.as_str()
+            };
             match fw {
                 "jest" => format!("npx --no-install jest {tests}"),
                 "vitest" => format!("npx --no-install vitest run {tests}"),
@@ -95,7 +110,11 @@ pub fn test_command(c: &Contract, settings: &VerifySettings, root: &Path) -> Str
             }
         }
         "rust" => {
-            let stem = c.test_files[0].rsplit('/').next().unwrap_or("").trim_end_matches(".rs");
+            let stem = c.test_files[0]
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(".rs");
             if c.test_files[0].starts_with("tests/") {
                 format!("cargo test --test {}", sh_quote(stem))
             } else {
@@ -103,13 +122,28 @@ pub fn test_command(c: &Contract, settings: &VerifySettings, root: &Path) -> Str
             }
         }
         "go" => {
-            let dir = c.test_files[0].rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
-            format!("go test -count=1 -v ./{}", sh_quote(dir.trim_start_matches("./")))
+            let dir = c.test_files[0]
+                .rsplit_once('/')
+                .map(|(d, _)| d)
+                .unwrap_or(".");
+            format!(
+                "go test -count=1 -v ./{}",
+                sh_quote(dir.trim_start_matches("./"))
+            )
         }
         "java" => {
-            let class = c.test_files[0].rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("");
+            let class = c.test_files[0]
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .next()
+                .unwrap_or("");
             if root.join("pom.xml").exists() {
-                format!("mvn -q -B test -Dtest={} -Dsurefire.failIfNoSpecifiedTests=false", sh_quote(class))
+                format!(
+                    "mvn -q -B test -Dtest={} -Dsurefire.failIfNoSpecifiedTests=false",
+                    sh_quote(class)
+                )
             } else {
                 format!("{} test --tests {}", gradle(root), sh_quote(class))
             }
@@ -139,9 +173,17 @@ pub fn suite_command(c: &Contract, settings: &VerifySettings, root: &Path) -> St
             let pkg = std::fs::read_to_string(root.join("package.json")).unwrap_or_default();
             let has_script = serde_json::from_str::<serde_json::Value>(&pkg)
                 .ok()
-                .and_then(|v| v.pointer("/scripts/test").and_then(|s| s.as_str()).map(str::to_string))
+                .and_then(|v| {
+                    v.pointer("/scripts/test")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                })
                 .is_some_and(|s| !s.contains("no test specified"));
-            if has_script { "npm test".into() } else { "node --test".into() }
+            if has_script {
+                "npm test".into()
+            } else {
+                "node --test".into()
+            }
         }
         "rust" => "cargo test".into(),
         "go" => "go test -count=1 ./...".into(),
@@ -238,7 +280,10 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
     log.read_to_end(&mut bytes)?;
     let mut output = String::from_utf8_lossy(&bytes).into_owned();
     if timed_out {
-        output.push_str(&format!("\n[sentry-repro: killed after {}s timeout]\n", timeout.as_secs()));
+        output.push_str(&format!(
+            "\n[sentry-repro: killed after {}s timeout]\n",
+            timeout.as_secs()
+        ));
     }
     Ok(RunOutput {
         command: command.to_string(),
@@ -264,10 +309,18 @@ fn kill_group(pid: u32) {
 /// Whether the output says the runner itself is missing (an environment error, not a verdict).
 pub fn runner_missing(run: &RunOutput) -> Option<String> {
     if run.exit_code == Some(127) {
-        let line = run.output.lines().find(|l| l.contains("not found")).unwrap_or("command not found");
+        let line = run
+            .output
+            .lines()
+            .find(|l| l.contains("not found"))
+            .unwrap_or("command not found");
         return Some(format!("`{}`: {}", run.command, line.trim()));
     }
-    for pat in ["No module named pytest", "could not determine executable to run", "npm ERR! could not determine"] {
+    for pat in [
+        "No module named pytest",
+        "could not determine executable to run",
+        "npm ERR! could not determine",
+    ] {
         if run.output.contains(pat) {
             return Some(format!("`{}`: {pat}", run.command));
         }
@@ -313,8 +366,14 @@ pub fn parse_counts(out: &str) -> Option<Counts> {
 fn parse_pytest(out: &str) -> Option<Counts> {
     static LINE: OnceLock<Regex> = OnceLock::new();
     static ITEM: OnceLock<Regex> = OnceLock::new();
-    let line_re = re(&LINE, r"(?m)^=*\s*((?:no tests ran|\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed|deselected|warnings?))(?:, \d+ \w+)*) in [\d.]+s");
-    let item_re = re(&ITEM, r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)");
+    let line_re = re(
+        &LINE,
+        r"(?m)^=*\s*((?:no tests ran|\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed|deselected|warnings?))(?:, \d+ \w+)*) in [\d.]+s",
+    );
+    let item_re = re(
+        &ITEM,
+        r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)",
+    );
     let caps = line_re.captures_iter(out).last()?;
     let mut c = Counts::default();
     for m in item_re.captures_iter(&caps[1]) {
@@ -340,13 +399,23 @@ fn parse_node_tap(out: &str) -> Option<Counts> {
     let pass = pass_re.captures_iter(out).last()?;
     let mut c = Counts {
         passed: num(&pass[1]),
-        failed: fail_re.captures_iter(out).last().map(|m| num(&m[1])).unwrap_or(0),
+        failed: fail_re
+            .captures_iter(out)
+            .last()
+            .map(|m| num(&m[1]))
+            .unwrap_or(0),
         skipped: skip_re.captures_iter(out).map(|m| num(&m[1])).sum(),
     };
     // Node 20 reports a file without any test as one passing "test" named after the file: only
     // entries that are not bare file paths are real tests.
-    let ok_re = re(&OK, r"(?m)^\s*(?:not )?ok \d+ - (.*?)\s*(?:# (?:SKIP|TODO).*)?$");
-    let names: Vec<&str> = ok_re.captures_iter(out).map(|m| m.get(1).map_or("", |g| g.as_str())).collect();
+    let ok_re = re(
+        &OK,
+        r"(?m)^\s*(?:not )?ok \d+ - (.*?)\s*(?:# (?:SKIP|TODO).*)?$",
+    );
+    let names: Vec<&str> = ok_re
+        .captures_iter(out)
+        .map(|m| m.get(1).map_or("", |g| g.as_str()))
+        .collect();
     if !names.is_empty() && names.iter().all(|n| looks_like_file(n)) && c.failed == 0 {
         c.passed = 0;
     }
@@ -355,7 +424,10 @@ fn parse_node_tap(out: &str) -> Option<Counts> {
 
 fn looks_like_file(name: &str) -> bool {
     let n = name.trim_matches(|ch| ch == '\'' || ch == '"');
-    n.contains('/') && [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"].iter().any(|e| n.ends_with(e))
+    n.contains('/')
+        && [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"]
+            .iter()
+            .any(|e| n.ends_with(e))
 }
 
 fn parse_jest(out: &str) -> Option<Counts> {
@@ -364,7 +436,9 @@ fn parse_jest(out: &str) -> Option<Counts> {
     if out.contains("No tests found") {
         return Some(Counts::default());
     }
-    let line = re(&TESTS, r"(?m)^Tests:\s+(.*\d+ total)").captures_iter(out).last()?;
+    let line = re(&TESTS, r"(?m)^Tests:\s+(.*\d+ total)")
+        .captures_iter(out)
+        .last()?;
     let mut c = Counts::default();
     for m in re(&ITEM, r"(\d+) (passed|failed|skipped|todo|pending)").captures_iter(&line[1]) {
         match &m[2] {
@@ -382,7 +456,9 @@ fn parse_vitest(out: &str) -> Option<Counts> {
     if out.contains("No test files found") {
         return Some(Counts::default());
     }
-    let line = re(&TESTS, r"(?m)^\s*Tests\s+(.*)\(\d+\)").captures_iter(out).last()?;
+    let line = re(&TESTS, r"(?m)^\s*Tests\s+(.*)\(\d+\)")
+        .captures_iter(out)
+        .last()?;
     let mut c = Counts::default();
     for m in re(&ITEM, r"(\d+) (passed|failed|skipped|todo)").captures_iter(&line[1]) {
         match &m[2] {
@@ -398,17 +474,28 @@ fn parse_mocha(out: &str) -> Option<Counts> {
     static PASSING: OnceLock<Regex> = OnceLock::new();
     static FAILING: OnceLock<Regex> = OnceLock::new();
     static PENDING: OnceLock<Regex> = OnceLock::new();
-    let p = re(&PASSING, r"(?m)^\s+(\d+) passing \(").captures_iter(out).last()?;
+    let p = re(&PASSING, r"(?m)^\s+(\d+) passing \(")
+        .captures_iter(out)
+        .last()?;
     Some(Counts {
         passed: num(&p[1]),
-        failed: re(&FAILING, r"(?m)^\s+(\d+) failing\s*$").captures_iter(out).last().map_or(0, |m| num(&m[1])),
-        skipped: re(&PENDING, r"(?m)^\s+(\d+) pending\s*$").captures_iter(out).last().map_or(0, |m| num(&m[1])),
+        failed: re(&FAILING, r"(?m)^\s+(\d+) failing\s*$")
+            .captures_iter(out)
+            .last()
+            .map_or(0, |m| num(&m[1])),
+        skipped: re(&PENDING, r"(?m)^\s+(\d+) pending\s*$")
+            .captures_iter(out)
+            .last()
+            .map_or(0, |m| num(&m[1])),
     })
 }
 
 fn parse_cargo(out: &str) -> Option<Counts> {
     static RESULT: OnceLock<Regex> = OnceLock::new();
-    let r = re(&RESULT, r"(?m)^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored; \d+ measured; (\d+) filtered out");
+    let r = re(
+        &RESULT,
+        r"(?m)^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored; \d+ measured; (\d+) filtered out",
+    );
     let mut found = false;
     let mut c = Counts::default();
     for m in r.captures_iter(out) {
@@ -429,7 +516,11 @@ fn parse_go(out: &str) -> Option<Counts> {
     let fail = re(&FAIL, r"(?m)^\s*--- FAIL: ").find_iter(out).count() as u64;
     let skip = re(&SKIP, r"(?m)^\s*--- SKIP: ").find_iter(out).count() as u64;
     if pass + fail + skip > 0 {
-        return Some(Counts { passed: pass, failed: fail, skipped: skip });
+        return Some(Counts {
+            passed: pass,
+            failed: fail,
+            skipped: skip,
+        });
     }
     // Without -v go prints one line per package: count packages that ran tests.
     let pkg = re(&PKG, r"(?m)^(ok|FAIL|\?)\s+\S+\s*(.*)$");
@@ -449,9 +540,12 @@ fn parse_go(out: &str) -> Option<Counts> {
 
 fn parse_maven(out: &str) -> Option<Counts> {
     static RUN: OnceLock<Regex> = OnceLock::new();
-    let m = re(&RUN, r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)")
-        .captures_iter(out)
-        .last()?;
+    let m = re(
+        &RUN,
+        r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)",
+    )
+    .captures_iter(out)
+    .last()?;
     let (run, fail, err, skip) = (num(&m[1]), num(&m[2]), num(&m[3]), num(&m[4]));
     Some(Counts {
         passed: run.saturating_sub(fail + err + skip),
@@ -507,11 +601,24 @@ mod tests {
     fn pytest_counts() {
         assert_eq!(
             parse_counts("F..\n1 failed, 2 passed in 0.03s\n"),
-            Some(Counts { passed: 2, failed: 1, skipped: 0 })
+            Some(Counts {
+                passed: 2,
+                failed: 1,
+                skipped: 0
+            })
         );
-        assert_eq!(parse_counts("\nno tests ran in 0.01s\n").map(|c| c.ran()), Some(0));
-        assert_eq!(parse_counts("===== 3 skipped in 0.01s =====").map(|c| c.ran()), Some(0));
-        assert_eq!(parse_counts("=== 1 error in 0.05s ===").map(|c| c.failed), Some(1));
+        assert_eq!(
+            parse_counts("\nno tests ran in 0.01s\n").map(|c| c.ran()),
+            Some(0)
+        );
+        assert_eq!(
+            parse_counts("===== 3 skipped in 0.01s =====").map(|c| c.ran()),
+            Some(0)
+        );
+        assert_eq!(
+            parse_counts("=== 1 error in 0.05s ===").map(|c| c.failed),
+            Some(1)
+        );
     }
 
     #[test]
@@ -526,25 +633,66 @@ mod tests {
 
     #[test]
     fn other_runner_counts() {
-        assert_eq!(parse_counts("Tests:       1 failed, 2 passed, 3 total").map(|c| c.failed), Some(1));
-        assert_eq!(parse_counts(" Tests  2 passed (2)").map(|c| c.passed), Some(2));
-        assert_eq!(parse_counts("  3 passing (5ms)\n  1 failing\n").map(|c| c.ran()), Some(4));
+        assert_eq!(
+            parse_counts("Tests:       1 failed, 2 passed, 3 total").map(|c| c.failed),
+            Some(1)
+        );
+        assert_eq!(
+            parse_counts(" Tests  2 passed (2)").map(|c| c.passed),
+            Some(2)
+        );
+        assert_eq!(
+            parse_counts("  3 passing (5ms)\n  1 failing\n").map(|c| c.ran()),
+            Some(4)
+        );
         let cargo = "test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s";
-        assert_eq!(parse_counts(cargo), Some(Counts { passed: 2, failed: 0, skipped: 1 }));
-        assert_eq!(parse_counts("ok  \texample.com/x\t0.01s\n").map(|c| c.ran()), Some(1));
-        assert_eq!(parse_counts("?   \texample.com/x\t[no test files]\n").map(|c| c.ran()), Some(0));
-        assert_eq!(parse_counts("ok  \tx\t0.01s [no tests to run]\n").map(|c| c.ran()), Some(0));
+        assert_eq!(
+            parse_counts(cargo),
+            Some(Counts {
+                passed: 2,
+                failed: 0,
+                skipped: 1
+            })
+        );
+        assert_eq!(
+            parse_counts("ok  \texample.com/x\t0.01s\n").map(|c| c.ran()),
+            Some(1)
+        );
+        assert_eq!(
+            parse_counts("?   \texample.com/x\t[no test files]\n").map(|c| c.ran()),
+            Some(0)
+        );
+        assert_eq!(
+            parse_counts("ok  \tx\t0.01s [no tests to run]\n").map(|c| c.ran()),
+            Some(0)
+        );
         let mvn = "Tests run: 4, Failures: 1, Errors: 0, Skipped: 1";
-        assert_eq!(parse_counts(mvn), Some(Counts { passed: 2, failed: 1, skipped: 1 }));
+        assert_eq!(
+            parse_counts(mvn),
+            Some(Counts {
+                passed: 2,
+                failed: 1,
+                skipped: 1
+            })
+        );
         assert_eq!(parse_counts("all good"), None);
     }
 
     #[test]
     fn failing_names() {
         let py = "FAILED tests/test_a.py::test_x - assert 1 == 2\nERROR tests/test_b.py\n";
-        assert_eq!(failing_tests(py), vec!["tests/test_a.py::test_x", "tests/test_b.py"]);
-        assert_eq!(failing_tests("not ok 2 - formatRow pads\n  ---\n"), vec!["formatRow pads"]);
-        assert_eq!(failing_tests("test a::b ... FAILED\n--- FAIL: TestX (0.00s)\n"), vec!["a::b", "TestX"]);
+        assert_eq!(
+            failing_tests(py),
+            vec!["tests/test_a.py::test_x", "tests/test_b.py"]
+        );
+        assert_eq!(
+            failing_tests("not ok 2 - formatRow pads\n  ---\n"),
+            vec!["formatRow pads"]
+        );
+        assert_eq!(
+            failing_tests("test a::b ... FAILED\n--- FAIL: TestX (0.00s)\n"),
+            vec!["a::b", "TestX"]
+        );
     }
 
     #[test]
@@ -555,8 +703,17 @@ mod tests {
 
     #[test]
     fn js_frameworks() {
-        assert_eq!(js_framework(Some(r#"{"devDependencies":{"jest":"29"}}"#)), "jest");
-        assert_eq!(js_framework(Some(r#"{"scripts":{"test":"vitest run"}}"#)), "vitest");
-        assert_eq!(js_framework(Some(r#"{"scripts":{"test":"node --test"}}"#)), "node:test");
+        assert_eq!(
+            js_framework(Some(r#"{"devDependencies":{"jest":"29"}}"#)),
+            "jest"
+        );
+        assert_eq!(
+            js_framework(Some(r#"{"scripts":{"test":"vitest run"}}"#)),
+            "vitest"
+        );
+        assert_eq!(
+            js_framework(Some(r#"{"scripts":{"test":"node --test"}}"#)),
+            "node:test"
+        );
     }
 }

@@ -26,8 +26,14 @@ impl SentryApi {
             .ok()
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| "https://sentry.io".into());
-        let org = std::env::var("SENTRY_ORG").ok().filter(|s| is_safe_ident(s));
-        Ok(SentryApi { base_url: base_url.trim_end_matches('/').to_string(), token, org })
+        let org = std::env::var("SENTRY_ORG")
+            .ok()
+            .filter(|s| is_safe_ident(s));
+        Ok(SentryApi {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            org,
+        })
     }
 
     pub fn resolve_in_next_release(&self, issue_id: &str) -> Result<()> {
@@ -35,10 +41,15 @@ impl SentryApi {
             bail!("issue id {issue_id:?} is not a plain identifier");
         }
         let url = match &self.org {
-            Some(org) => format!("{}/api/0/organizations/{org}/issues/{issue_id}/", self.base_url),
+            Some(org) => format!(
+                "{}/api/0/organizations/{org}/issues/{issue_id}/",
+                self.base_url
+            ),
             None => format!("{}/api/0/issues/{issue_id}/", self.base_url),
         };
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
         match agent
             .put(&url)
             .set("Authorization", &format!("Bearer {}", self.token))
@@ -47,7 +58,10 @@ impl SentryApi {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(code, resp)) => {
                 let body = resp.into_string().unwrap_or_default();
-                bail!("Sentry answered {code} for issue {issue_id}: {}", body.chars().take(300).collect::<String>())
+                bail!(
+                    "Sentry answered {code} for issue {issue_id}: {}",
+                    body.chars().take(300).collect::<String>()
+                )
             }
             Err(e) => bail!("Sentry API request for issue {issue_id} failed: {e}"),
         }

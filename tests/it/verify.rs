@@ -19,12 +19,18 @@ const JS_CONTRACT: &str = "repro/sentry-4502.json";
 const BRANCH: &str = "fix/sentry-4501-20240101T000000Z";
 
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/verify")
+        .join(case)
 }
 
 /// Whether a toolchain is present; absent: skip locally, fail on CI.
 fn have(program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program).args(args).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{program} {args:?} is required on CI");
@@ -56,7 +62,11 @@ impl Repo {
         let home = tmp.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         copy_dir(&fixture(case).join("app"), &dir);
-        let r = Repo { _tmp: tmp, dir, home };
+        let r = Repo {
+            _tmp: tmp,
+            dir,
+            home,
+        };
         r.git(&["init", "-q"]);
         r.git(&["symbolic-ref", "HEAD", "refs/heads/main"]);
         r.git(&["add", "-A"]);
@@ -78,7 +88,11 @@ impl Repo {
             .env("GIT_COMMITTER_EMAIL", "t@example.com")
             .output()
             .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -93,11 +107,22 @@ impl Repo {
     }
 
     /// Commit the repro test `variant` (a file of the fixture's repro/) at `test_path` with the contract.
-    fn add_repro(&self, case: &str, variant: &str, test_path: &str, contract: &str, edit: impl FnOnce(&mut Value)) {
+    fn add_repro(
+        &self,
+        case: &str,
+        variant: &str,
+        test_path: &str,
+        contract: &str,
+        edit: impl FnOnce(&mut Value),
+    ) {
         let repro = fixture(case).join("repro");
-        self.write(test_path, &std::fs::read_to_string(repro.join(variant)).unwrap());
+        self.write(
+            test_path,
+            &std::fs::read_to_string(repro.join(variant)).unwrap(),
+        );
         let name = contract.rsplit('/').next().unwrap();
-        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(repro.join(name)).unwrap()).unwrap();
+        let mut c: Value =
+            serde_json::from_str(&std::fs::read_to_string(repro.join(name)).unwrap()).unwrap();
         edit(&mut c);
         // Through the real type: the contract must stay in contract.rs's format.
         let typed: sentry_repro::contract::Contract = serde_json::from_value(c).unwrap();
@@ -139,10 +164,16 @@ struct Outcome {
 
 impl Outcome {
     fn verdict(&self) -> String {
-        self.json.as_ref().unwrap()["tests"][0]["verdict"].as_str().unwrap().to_string()
+        self.json.as_ref().unwrap()["tests"][0]["verdict"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
     fn suite_verdict(&self) -> String {
-        self.json.as_ref().unwrap()["suites"][0]["verdict"].as_str().unwrap_or("").to_string()
+        self.json.as_ref().unwrap()["suites"][0]["verdict"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -170,10 +201,15 @@ fn verify(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        json: std::fs::read_to_string(&json).ok().map(|t| serde_json::from_str(&t).unwrap()),
+        json: std::fs::read_to_string(&json)
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap()),
         junit: std::fs::read_to_string(&junit).ok(),
     };
-    eprintln!("--- verify {args:?}: exit {}\n{}\n{}", o.code, o.stdout, o.stderr);
+    eprintln!(
+        "--- verify {args:?}: exit {}\n{}\n{}",
+        o.code, o.stdout, o.stderr
+    );
     o
 }
 
@@ -203,8 +239,14 @@ fn python_without_fix_is_still_red() {
     let t = &o.json.as_ref().unwrap()["tests"][0];
     assert_eq!(t["base_runs"].as_array().unwrap().len(), 2);
     assert_eq!(t["base_runs"][0]["outcome"], "fail_right");
-    assert!(t["head_runs"][1]["tail"].as_str().unwrap().contains("ZeroDivisionError"));
-    assert!(o.stdout.contains("STILL_RED repro/test_sentry_4501.py"), "plain lines off a terminal");
+    assert!(t["head_runs"][1]["tail"]
+        .as_str()
+        .unwrap()
+        .contains("ZeroDivisionError"));
+    assert!(
+        o.stdout.contains("STILL_RED repro/test_sentry_4501.py"),
+        "plain lines off a terminal"
+    );
     // The failing run's output tail is shown.
     assert!(o.stdout.contains("ZeroDivisionError: division by zero"));
 }
@@ -218,9 +260,16 @@ fn python_with_human_fix_flips_and_reports() {
     r.apply_fix(PY);
     // The user's checkout is on main with a dirty file: verify must not look at it or change it.
     r.git(&["checkout", "-q", "main"]);
-    r.write("reviewhub/ratings.py", "raise SystemExit('the working tree must not be imported')\n");
+    r.write(
+        "reviewhub/ratings.py",
+        "raise SystemExit('the working tree must not be imported')\n",
+    );
     let status_before = r.git(&["status", "--porcelain"]);
-    let o = verify(&r, &["--base", "main", "--head", BRANCH, "--runs", "3"], &[]);
+    let o = verify(
+        &r,
+        &["--base", "main", "--head", BRANCH, "--runs", "3"],
+        &[],
+    );
     assert_eq!(o.code, 0, "{}", o.stdout);
     assert_eq!(o.verdict(), "FLIPPED");
     let j = o.json.as_ref().unwrap();
@@ -237,7 +286,10 @@ fn python_with_human_fix_flips_and_reports() {
     let suite = &junit.test_suites[0];
     assert_eq!(suite.test_cases.len(), 2);
     assert_eq!(suite.test_cases[0].name.as_str(), PY_TEST);
-    assert!(matches!(suite.test_cases[0].status, quick_junit::TestCaseStatus::Success { .. }));
+    assert!(matches!(
+        suite.test_cases[0].status,
+        quick_junit::TestCaseStatus::Success { .. }
+    ));
     assert_eq!(suite.failures, 0);
 }
 
@@ -254,7 +306,9 @@ fn python_weakened_repro_is_not_red() {
     let junit = quick_junit::Report::deserialize_from_str(o.junit.as_deref().unwrap()).unwrap();
     let case = &junit.test_suites[0].test_cases[0];
     match &case.status {
-        quick_junit::TestCaseStatus::NonSuccess { ty, .. } => assert_eq!(ty.as_ref().unwrap().as_str(), "NOT_RED"),
+        quick_junit::TestCaseStatus::NonSuccess { ty, .. } => {
+            assert_eq!(ty.as_ref().unwrap().as_str(), "NOT_RED")
+        }
         other => panic!("expected a failure, got {other:?}"),
     }
 }
@@ -268,7 +322,10 @@ fn python_unfinished_scaffold_is_red_for_the_wrong_reason() {
     let o = verify(&r, &["--base", "main", "--no-suite"], &[]);
     assert_eq!(o.code, 1);
     assert_eq!(o.verdict(), "RED_WRONG_REASON");
-    assert!(o.json.unwrap()["tests"][0]["detail"].as_str().unwrap().contains("not yet reproduced"));
+    assert!(o.json.unwrap()["tests"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not yet reproduced"));
 }
 
 #[test]
@@ -277,7 +334,9 @@ fn python_scaffold_strategy_never_counts_even_with_the_right_text() {
         return;
     }
     // The real call-replay test (fails with ZeroDivisionError) under a contract that says scaffold.
-    let r = py_repo("test_sentry_4501.py", |c| c["strategy"] = "boilerplate".into());
+    let r = py_repo("test_sentry_4501.py", |c| {
+        c["strategy"] = "boilerplate".into()
+    });
     r.apply_fix(PY);
     let o = verify(&r, &["--base", "main", "--no-suite", "--runs", "1"], &[]);
     assert_eq!(o.code, 1);
@@ -293,7 +352,10 @@ fn python_import_error_is_red_for_the_wrong_reason() {
     let o = verify(&r, &["--base", "main", "--no-suite"], &[]);
     assert_eq!(o.code, 1);
     assert_eq!(o.verdict(), "RED_WRONG_REASON");
-    assert!(o.json.unwrap()["tests"][0]["detail"].as_str().unwrap().contains("ModuleNotFoundError"));
+    assert!(o.json.unwrap()["tests"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("ModuleNotFoundError"));
 }
 
 #[test]
@@ -303,7 +365,10 @@ fn python_fix_that_breaks_an_app_test_is_a_regression() {
     }
     let r = py_repo("test_sentry_4501.py", |_| {});
     r.apply_fix(PY);
-    let src = r.read("reviewhub/ratings.py").replace("round(total / len(ratings), 1)", "round(total / len(ratings), 2)");
+    let src = r.read("reviewhub/ratings.py").replace(
+        "round(total / len(ratings), 1)",
+        "round(total / len(ratings), 2)",
+    );
     r.write("reviewhub/ratings.py", &src);
     r.commit("round to 2 places");
     let o = verify(&r, &["--base", "main"], &[]);
@@ -312,8 +377,16 @@ fn python_fix_that_breaks_an_app_test_is_a_regression() {
     assert_eq!(o.suite_verdict(), "REGRESSION");
     let j = o.json.as_ref().unwrap();
     assert_eq!(j["ok"], false);
-    let new: Vec<&str> = j["suites"][0]["new_failures"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(new, vec!["tests/test_ratings.py::test_average_rounds_to_one_decimal"]);
+    let new: Vec<&str> = j["suites"][0]["new_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        new,
+        vec!["tests/test_ratings.py::test_average_rounds_to_one_decimal"]
+    );
     let junit = quick_junit::Report::deserialize_from_str(o.junit.as_deref().unwrap()).unwrap();
     assert_eq!(junit.test_suites[0].failures, 1);
 }
@@ -325,7 +398,10 @@ fn python_preexisting_suite_failure_is_not_a_regression() {
     }
     let r = Repo::new(PY);
     r.git(&["checkout", "-q", "main"]);
-    r.write("tests/test_broken.py", "def test_already_broken():\n    assert 1 == 2\n");
+    r.write(
+        "tests/test_broken.py",
+        "def test_already_broken():\n    assert 1 == 2\n",
+    );
     r.commit("a test that already fails on main");
     r.git(&["checkout", "-q", BRANCH]);
     r.git(&["reset", "-q", "--hard", "main"]);
@@ -377,7 +453,10 @@ fn settings_file_overrides_the_test_command() {
     r.apply_fix(PY);
     let o = verify(&r, &["--base", "main", "--no-suite", "--runs", "1"], &[]);
     assert_eq!(o.verdict(), "NO_TESTS");
-    assert!(o.json.unwrap()["tests"][0]["base_runs"][0]["command"].as_str().unwrap().contains("-k nothing_matches"));
+    assert!(o.json.unwrap()["tests"][0]["base_runs"][0]["command"]
+        .as_str()
+        .unwrap()
+        .contains("-k nothing_matches"));
 }
 
 #[test]
@@ -385,13 +464,30 @@ fn timeout_kills_the_run() {
     if !have_pytest() {
         return;
     }
-    let r = py_repo("test_sentry_4501.py", |c| c["test_command"] = "sleep 30; python -m pytest -q repro/test_sentry_4501.py".into());
+    let r = py_repo("test_sentry_4501.py", |c| {
+        c["test_command"] = "sleep 30; python -m pytest -q repro/test_sentry_4501.py".into()
+    });
     let start = std::time::Instant::now();
-    let o = verify(&r, &["--base", "main", "--no-suite", "--runs", "1", "--timeout", "1"], &[]);
+    let o = verify(
+        &r,
+        &[
+            "--base",
+            "main",
+            "--no-suite",
+            "--runs",
+            "1",
+            "--timeout",
+            "1",
+        ],
+        &[],
+    );
     assert!(start.elapsed().as_secs() < 20, "the sleep was killed");
     assert_eq!(o.code, 1);
     assert_eq!(o.verdict(), "RED_WRONG_REASON");
-    assert_eq!(o.json.unwrap()["tests"][0]["base_runs"][0]["timed_out"], true);
+    assert_eq!(
+        o.json.unwrap()["tests"][0]["base_runs"][0]["timed_out"],
+        true
+    );
 }
 
 #[test]
@@ -401,9 +497,24 @@ fn explicit_test_path_uses_its_contract() {
     }
     let r = py_repo("test_sentry_4501.py", |_| {});
     r.apply_fix(PY);
-    let o = verify(&r, &["--base", "main", "--no-suite", "--runs", "1", "--test", PY_TEST], &[]);
+    let o = verify(
+        &r,
+        &[
+            "--base",
+            "main",
+            "--no-suite",
+            "--runs",
+            "1",
+            "--test",
+            PY_TEST,
+        ],
+        &[],
+    );
     assert_eq!(o.code, 0);
-    assert_eq!(o.json.as_ref().unwrap()["tests"][0]["contract"], PY_CONTRACT);
+    assert_eq!(
+        o.json.as_ref().unwrap()["tests"][0]["contract"],
+        PY_CONTRACT
+    );
 }
 
 #[test]
@@ -434,7 +545,9 @@ fn default_base_is_main() {
 
 #[test]
 fn missing_runner_is_an_environment_error() {
-    let r = py_repo("test_sentry_4501.py", |c| c["test_command"] = "no-such-runner-xyz repro/test_sentry_4501.py".into());
+    let r = py_repo("test_sentry_4501.py", |c| {
+        c["test_command"] = "no-such-runner-xyz repro/test_sentry_4501.py".into()
+    });
     let o = verify(&r, &["--base", "main", "--no-suite"], &[]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("runner missing"), "{}", o.stderr);
@@ -449,7 +562,10 @@ fn javascript_without_fix_is_still_red() {
     let o = verify(&r, &["--base", "main", "--no-suite"], &[]);
     assert_eq!(o.code, 1);
     assert_eq!(o.verdict(), "STILL_RED");
-    assert_eq!(o.json.unwrap()["tests"][0]["base_runs"][0]["reason"], "TypeError");
+    assert_eq!(
+        o.json.unwrap()["tests"][0]["base_runs"][0]["reason"],
+        "TypeError"
+    );
 }
 
 #[test]
@@ -521,13 +637,22 @@ fn resolve_sentry_after_a_passing_gate() {
     let url = format!("http://127.0.0.1:{port}");
     let o = verify(
         &r,
-        &["--base", "main", "--no-suite", "--runs", "1", "--resolve-sentry"],
+        &[
+            "--base",
+            "main",
+            "--no-suite",
+            "--runs",
+            "1",
+            "--resolve-sentry",
+        ],
         &[("SENTRY_AUTH_TOKEN", "tok-123"), ("SENTRY_URL", &url)],
     );
     assert_eq!(o.code, 0);
     let req = server.join().unwrap();
     assert!(req.starts_with("PUT /api/0/issues/4501/ HTTP/1.1"), "{req}");
-    assert!(req.to_ascii_lowercase().contains("authorization: bearer tok-123"));
+    assert!(req
+        .to_ascii_lowercase()
+        .contains("authorization: bearer tok-123"));
     assert!(req.contains(r#""status":"resolvedInNextRelease""#));
     assert_eq!(o.json.unwrap()["sentry"][0], "4501");
 }
@@ -544,8 +669,18 @@ fn resolve_sentry_needs_a_token_and_skips_failed_gates() {
     // A failing gate never calls Sentry: the address below has nothing listening.
     let o = verify(
         &r,
-        &["--base", "main", "--no-suite", "--runs", "1", "--resolve-sentry"],
-        &[("SENTRY_AUTH_TOKEN", "t"), ("SENTRY_URL", "http://127.0.0.1:9")],
+        &[
+            "--base",
+            "main",
+            "--no-suite",
+            "--runs",
+            "1",
+            "--resolve-sentry",
+        ],
+        &[
+            ("SENTRY_AUTH_TOKEN", "t"),
+            ("SENTRY_URL", "http://127.0.0.1:9"),
+        ],
     );
     assert_eq!(o.code, 1);
     assert_eq!(o.verdict(), "STILL_RED");
