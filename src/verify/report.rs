@@ -162,14 +162,7 @@ pub fn print_summary(report: &Report, tty: bool) {
         .iter()
         .filter(|t| t.verdict != Verdict::Flipped)
     {
-        let run = t
-            .base_runs
-            .iter()
-            .chain(&t.head_runs)
-            .find(|r| {
-                !r.tail.is_empty() && matches!(t.verdict, Verdict::NotRed) == r.outcome.is_pass()
-            })
-            .or_else(|| t.head_runs.last());
+        let run = telling_run(t);
         if let Some(r) = run {
             let _ = writeln!(
                 out,
@@ -208,6 +201,28 @@ pub fn print_summary(report: &Report, tty: bool) {
         &report.merge_base[..report.merge_base.len().min(10)],
         &report.head_commit[..report.head_commit.len().min(10)],
     );
+}
+
+/// The run whose output explains the verdict.
+fn telling_run(t: &TestReport) -> Option<&RunReport> {
+    let base = t.base_runs.iter();
+    let head = t.head_runs.iter();
+    let found = match t.verdict {
+        Verdict::NotRed => base.clone().find(|r| r.outcome.is_pass()),
+        Verdict::RedWrongReason => base
+            .clone()
+            .find(|r| matches!(r.outcome, Outcome::FailWrong(_) | Outcome::Timeout)),
+        Verdict::StillRed => head.clone().find(|r| !r.outcome.is_pass()),
+        Verdict::NoTests => base
+            .clone()
+            .chain(head.clone())
+            .find(|r| r.outcome == Outcome::NoTests),
+        _ => base
+            .clone()
+            .chain(head.clone())
+            .find(|r| !r.outcome.is_pass()),
+    };
+    found.or_else(|| t.head_runs.last())
 }
 
 pub fn tail_lines() -> usize {
