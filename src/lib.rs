@@ -17,4 +17,5 @@ pub mod render;
 pub mod repo;
 pub mod server;
 pub mod sink;
+pub mod verify;
 pub mod webhook;

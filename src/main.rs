@@ -9,6 +9,7 @@ use sentry_repro::config::{LogFormat, ProjectConfig, ServeArgs, Settings};
 use sentry_repro::pipeline::{self, GenerateOptions};
 use sentry_repro::server::{self, AppState};
 use sentry_repro::sink::SpawnSink;
+use sentry_repro::verify;
 use sentry_repro::webhook;
 
 #[derive(Parser)]
@@ -46,6 +47,40 @@ enum Command {
     },
     /// Run the webhook receiver: `POST /handle-sentry-alert`, `GET /healthz`.
     Serve(ServeArgs),
+    /// Gate a fix branch: repro tests red on base for the right reason, green on head, no regressions.
+    Verify {
+        /// Git repository (any folder inside it).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Base ref; default: origin/HEAD, else main or master (or its upstream).
+        #[arg(long)]
+        base: Option<String>,
+        /// Head ref: the fix branch.
+        #[arg(long, default_value = "HEAD")]
+        head: String,
+        /// Repro test (or contract) path on head; default: the contracts the branch added or changed.
+        #[arg(long = "test", value_name = "PATH")]
+        tests: Vec<String>,
+        /// Runs per side; every run must agree.
+        #[arg(long, default_value_t = sentry_repro::verify::DEFAULT_RUNS)]
+        runs: u32,
+        /// Write a JSON report.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Write JUnit XML.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Skip the project's whole suite (no regression check).
+        #[arg(long)]
+        no_suite: bool,
+        /// Timeout per run in seconds (default: .sentry-repro.toml, else 600).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// After a passing gate, mark the Sentry issue resolved in the next release
+        /// (SENTRY_AUTH_TOKEN, SENTRY_URL, optional SENTRY_ORG).
+        #[arg(long)]
+        resolve_sentry: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,6 +143,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
+        Command::Verify {
+            repo,
+            base,
+            head,
+            tests,
+            runs,
+            json,
+            junit,
+            no_suite,
+            timeout,
+            resolve_sentry,
+        } => {
+            let opts = verify::VerifyOptions {
+                repo,
+                base,
+                head,
+                tests,
+                runs,
+                json,
+                junit,
+                no_suite,
+                timeout_secs: timeout,
+                resolve_sentry,
+            };
+            let report = verify::run(&opts)?;
+            Ok(ExitCode::from(report.exit_code))
+        }
     }
 }
 

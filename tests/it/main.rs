@@ -1,3 +1,4 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
 mod service;
+mod verify;

@@ -1,0 +1,491 @@
+//! `sentry-repro verify`: the gate a fix branch must pass before merge.
+//!
+//! Agents (and people) claim "tests pass" when they did not run, or when zero tests ran. This gate
+//! re-runs everything itself from git objects: each repro test must fail on the merge-base (with
+//! head's repro files laid over it) for the reported reason every time, pass on head every time with
+//! at least one test really run, and the project's suite must not fail on head where it passed on
+//! base. Nothing touches the user's working tree, index or HEAD: both sides are exported to
+//! temporary directories.
+//!
+//! Submodules: `discover` (refs, merge-base, contracts), `tree` (exports), `runner` (commands,
+//! timeouts, runner output parsing), `judge` (outcomes and verdicts), `report` (terminal, JSON,
+//! JUnit), `sentry` (optional issue resolution).
+
+pub mod discover;
+pub mod judge;
+pub mod report;
+pub mod runner;
+pub mod sentry;
+pub mod tree;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use git2::Repository;
+
+use discover::ReproTest;
+use judge::{Outcome, Verdict};
+use report::{Progress, Report, RunReport, SuiteReport, TestReport};
+use runner::{RepoSettings, RunOutput};
+use tree::Export;
+
+pub const DEFAULT_RUNS: u32 = 2;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
+/// Read from the merge-base, so a fix branch cannot loosen its own gate.
+pub const SETTINGS_FILE: &str = ".sentry-repro.toml";
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub repo: PathBuf,
+    pub base: Option<String>,
+    pub head: String,
+    pub tests: Vec<String>,
+    pub runs: u32,
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub no_suite: bool,
+    pub timeout_secs: Option<u64>,
+    pub resolve_sentry: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            repo: ".".into(),
+            base: None,
+            head: "HEAD".into(),
+            tests: vec![],
+            runs: DEFAULT_RUNS,
+            json: None,
+            junit: None,
+            no_suite: false,
+            timeout_secs: None,
+            resolve_sentry: false,
+        }
+    }
+}
+
+/// Run the gate, print the outcome, write the requested reports. `Err` is a usage or environment
+/// error (exit 2); otherwise the report's `exit_code` is 0 (passed) or 1 (gate failed).
+pub fn run(opts: &VerifyOptions) -> Result<Report> {
+    if opts.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let progress = Progress {
+        tty: std::io::stderr().is_terminal(),
+    };
+    let repo = Repository::discover(&opts.repo).map_err(|e| {
+        anyhow!(
+            "{} is not a git repository: {}",
+            opts.repo.display(),
+            e.message()
+        )
+    })?;
+    let head = discover::resolve_commit(&repo, &opts.head)?;
+    let base_spec = match &opts.base {
+        Some(b) => b.clone(),
+        None => discover::default_base(&repo)?,
+    };
+    let base = discover::resolve_commit(&repo, &base_spec)?;
+    let merge_base = repo
+        .merge_base(base, head)
+        .map_err(|_| anyhow!("{base_spec} and {} have no common ancestor", opts.head))?;
+    let settings = match tree::read_file(&repo, merge_base, SETTINGS_FILE) {
+        Some(text) => RepoSettings::parse(&text)?,
+        None => RepoSettings::default(),
+    };
+    let timeout = Duration::from_secs(
+        opts.timeout_secs
+            .or(settings.verify.timeout_secs)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+            .max(1),
+    );
+    let tests = if opts.tests.is_empty() {
+        discover::changed_contracts(&repo, merge_base, head)?
+    } else {
+        let all = discover::head_contracts(&repo, head);
+        discover::explicit_tests(&repo, head, &opts.tests, &all)?
+    };
+    if tests.is_empty() {
+        bail!(
+            "no repro contract (repro/sentry-*.json) added or changed between {} ({base_spec}) and {}; pass --test PATH",
+            short(&merge_base.to_string()),
+            opts.head
+        );
+    }
+    let sentry_api = if opts.resolve_sentry {
+        Some(sentry::SentryApi::from_env()?)
+    } else {
+        None
+    };
+    let workdir = repo.workdir().map(Path::to_path_buf);
+    progress.step(&format!(
+        "{} repro test(s); base {base_spec} (merge-base {}), head {} ({}); {} run(s) each, timeout {}s",
+        tests.len(),
+        short(&merge_base.to_string()),
+        opts.head,
+        short(&head.to_string()),
+        opts.runs,
+        timeout.as_secs()
+    ));
+
+    // Red side: the merge-base with head's repro files (and only them) laid over it.
+    let mut overlay: Vec<String> = Vec::new();
+    for t in &tests {
+        for f in t.contract.test_files.iter().chain(t.contract_path.iter()) {
+            if !overlay.contains(f) {
+                overlay.push(f.clone());
+            }
+        }
+    }
+    let base_x = tree::export_commit(&repo, merge_base, "base")?;
+    tree::overlay(&repo, head, &overlay, &base_x)?;
+    prepare(&base_x, workdir.as_deref(), timeout, &progress)?;
+    let head_x = tree::export_commit(&repo, head, "head")?;
+    prepare(&head_x, workdir.as_deref(), timeout, &progress)?;
+
+    let mut reports = Vec::new();
+    for t in &tests {
+        reports.push(judge_test(
+            t, &settings, &base_x, &head_x, opts.runs, timeout, &progress,
+        )?);
+    }
+    // Suite commands are resolved against head's files (package.json scripts, pom.xml).
+    let mut commands: Vec<String> = Vec::new();
+    for t in &tests {
+        let cmd = runner::suite_command(&t.contract, &settings.verify, head_x.path());
+        if !commands.contains(&cmd) {
+            commands.push(cmd);
+        }
+    }
+    drop(base_x);
+    drop(head_x);
+
+    let mut suites = Vec::new();
+    if !opts.no_suite {
+        for cmd in &commands {
+            suites.push(run_suite(
+                &repo,
+                cmd,
+                head,
+                merge_base,
+                workdir.as_deref(),
+                timeout,
+                &progress,
+            )?);
+        }
+    } else {
+        progress.step("suite skipped (--no-suite)");
+    }
+
+    let all_flipped = reports.iter().all(|r| r.verdict == Verdict::Flipped);
+    let mut report = Report {
+        ok: false,
+        exit_code: 1,
+        base: base_spec,
+        head: opts.head.clone(),
+        merge_base: merge_base.to_string(),
+        head_commit: head.to_string(),
+        runs: opts.runs,
+        tests: reports,
+        suites,
+        sentry: None,
+    };
+    report.ok = all_flipped && !report.regressed();
+    report.exit_code = if report.ok { 0 } else { 1 };
+
+    let mut sentry_error = None;
+    if let (true, Some(api)) = (report.ok, &sentry_api) {
+        let mut resolved = Vec::new();
+        for t in &tests {
+            let id = &t.contract.issue_id;
+            if id.is_empty() || resolved.contains(id) {
+                continue;
+            }
+            match api.resolve_in_next_release(id) {
+                Ok(()) => {
+                    progress.step(&format!("Sentry issue {id}: resolved in next release"));
+                    resolved.push(id.clone());
+                }
+                Err(e) => {
+                    sentry_error = Some(e);
+                    break;
+                }
+            }
+        }
+        report.sentry = Some(resolved);
+    }
+
+    report::print_summary(&report, std::io::stdout().is_terminal());
+    if let Some(p) = &opts.json {
+        report::write_json(&report, p)?;
+    }
+    if let Some(p) = &opts.junit {
+        report::write_junit(&report, p)?;
+    }
+    if let Some(e) = sentry_error {
+        // The gate passed but the requested resolution did not happen: an environment error.
+        return Err(e.context("the gate passed, but resolving the Sentry issue failed"));
+    }
+    Ok(report)
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(10)]
+}
+
+/// Make an export runnable: JavaScript projects need `node_modules`. The repository's own
+/// `node_modules` is symlinked when present (fast, same versions the developer uses); otherwise
+/// dependencies are installed with `npm ci` (or `npm install` without a lockfile).
+fn prepare(
+    x: &Export,
+    workdir: Option<&Path>,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<()> {
+    let root = x.path();
+    let Ok(pkg) = std::fs::read_to_string(root.join("package.json")) else {
+        return Ok(());
+    };
+    if root.join("node_modules").exists() {
+        return Ok(());
+    }
+    if let Some(nm) = workdir
+        .map(|w| w.join("node_modules"))
+        .filter(|p| p.is_dir())
+    {
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&nm, root.join("node_modules"))
+            .context("linking node_modules")?;
+        return Ok(());
+    }
+    let v: serde_json::Value = serde_json::from_str(&pkg).unwrap_or_default();
+    let has_deps = ["dependencies", "devDependencies"].iter().any(|k| {
+        v.get(k)
+            .and_then(|d| d.as_object())
+            .is_some_and(|o| !o.is_empty())
+    });
+    if !has_deps {
+        return Ok(());
+    }
+    let cmd =
+        if root.join("package-lock.json").exists() || root.join("npm-shrinkwrap.json").exists() {
+            "npm ci --no-audit --no-fund"
+        } else {
+            "npm install --no-audit --no-fund"
+        };
+    progress.step(&format!("installing JavaScript dependencies: {cmd}"));
+    let out = runner::run_shell(cmd, root, timeout)?;
+    if !out.passed() {
+        bail!(
+            "`{cmd}` failed (exit {:?}):\n{}",
+            out.exit_code,
+            runner::tail(&out.output, 20)
+        );
+    }
+    Ok(())
+}
+
+fn run_once(cmd: &str, root: &Path, timeout: Duration) -> Result<RunOutput> {
+    let out = runner::run_shell(cmd, root, timeout)?;
+    if let Some(why) = runner::runner_missing(&out) {
+        bail!("test runner missing: {why}");
+    }
+    Ok(out)
+}
+
+fn run_report(out: &RunOutput, outcome: Outcome) -> RunReport {
+    RunReport {
+        command: out.command.clone(),
+        exit_code: out.exit_code,
+        timed_out: out.timed_out,
+        duration_ms: out.duration_ms,
+        counts: runner::parse_counts(&out.output),
+        outcome,
+        tail: runner::tail(&out.output, report::tail_lines()),
+    }
+}
+
+fn judge_test(
+    t: &ReproTest,
+    settings: &RepoSettings,
+    base_x: &Export,
+    head_x: &Export,
+    runs: u32,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<TestReport> {
+    let name = t.name();
+    let mut sides: Vec<Vec<RunReport>> = Vec::new();
+    for (label, x) in [("red on base", base_x), ("green on head", head_x)] {
+        let cmd = runner::test_command(&t.contract, &settings.verify, x.path());
+        let mut side = Vec::new();
+        for i in 1..=runs {
+            let out = run_once(&cmd, x.path(), timeout)?;
+            let outcome = judge::classify(&out, &t.contract);
+            progress.step(&format!(
+                "{label}: {name} run {i}/{runs}: {} ({} ms)",
+                outcome.label(),
+                out.duration_ms
+            ));
+            side.push(run_report(&out, outcome));
+        }
+        sides.push(side);
+    }
+    let head_runs = sides.pop().unwrap_or_default();
+    let base_runs = sides.pop().unwrap_or_default();
+    let base_o: Vec<Outcome> = base_runs.iter().map(|r| r.outcome.clone()).collect();
+    let head_o: Vec<Outcome> = head_runs.iter().map(|r| r.outcome.clone()).collect();
+    let (verdict, detail) = judge::verdict(&base_o, &head_o);
+    progress.step(&format!("{name}: {}", verdict.as_str()));
+    let c = &t.contract;
+    Ok(TestReport {
+        test: name,
+        contract: t.contract_path.clone(),
+        issue_id: c.issue_id.clone(),
+        short_id: c.short_id.clone(),
+        language: c.language.clone(),
+        strategy: c.strategy.as_str().into(),
+        expected_exception: c.expected.exception_type.clone(),
+        verdict,
+        detail,
+        base_runs,
+        head_runs,
+    })
+}
+
+fn suite_outcome(out: &RunOutput) -> Outcome {
+    if out.timed_out {
+        Outcome::Timeout
+    } else if out.passed() {
+        Outcome::Pass
+    } else {
+        Outcome::FailWrong(match out.exit_code {
+            Some(c) => format!("exit {c}"),
+            None => "killed by a signal".into(),
+        })
+    }
+}
+
+fn suite_label(out: &RunOutput) -> String {
+    match suite_outcome(out) {
+        Outcome::FailWrong(why) => format!("failed ({why})"),
+        o => o.label(),
+    }
+}
+
+/// Failing test names with the export's temporary path removed, so head and base compare.
+fn failing_names(out: &RunOutput, root: &Path) -> Vec<String> {
+    let prefix = format!("{}/", root.display());
+    runner::failing_tests(&out.output)
+        .into_iter()
+        .map(|n| n.replace(&prefix, ""))
+        .collect()
+}
+
+/// The project's suite on head; on failure also on the merge-base, to tell new failures from old.
+fn run_suite(
+    repo: &Repository,
+    cmd: &str,
+    head: git2::Oid,
+    merge_base: git2::Oid,
+    workdir: Option<&Path>,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<SuiteReport> {
+    let hx = tree::export_commit(repo, head, "suite-head")?;
+    prepare(&hx, workdir, timeout, progress)?;
+    let h = run_once(cmd, hx.path(), timeout)?;
+    progress.step(&format!(
+        "suite on head: `{cmd}`: {} ({} ms)",
+        suite_label(&h),
+        h.duration_ms
+    ));
+    let head_names = failing_names(&h, hx.path());
+    let head_report = run_report(&h, suite_outcome(&h));
+    if h.passed() {
+        let detail = match runner::parse_counts(&h.output) {
+            Some(c) => format!("{} passed, {} skipped on head", c.passed, c.skipped),
+            None => "passed on head".into(),
+        };
+        return Ok(SuiteReport {
+            command: cmd.into(),
+            verdict: "PASSED".into(),
+            detail,
+            head: head_report,
+            base: None,
+            new_failures: vec![],
+        });
+    }
+    if h.timed_out {
+        return Ok(SuiteReport {
+            command: cmd.into(),
+            verdict: "ERROR".into(),
+            detail: format!("timed out on head after {}s", timeout.as_secs()),
+            head: head_report,
+            base: None,
+            new_failures: vec![],
+        });
+    }
+    let bx = tree::export_commit(repo, merge_base, "suite-base")?;
+    prepare(&bx, workdir, timeout, progress)?;
+    let b = run_once(cmd, bx.path(), timeout)?;
+    progress.step(&format!(
+        "suite on base: `{cmd}`: {} ({} ms)",
+        suite_label(&b),
+        b.duration_ms
+    ));
+    let base_names = failing_names(&b, bx.path());
+    let base_report = run_report(&b, suite_outcome(&b));
+    let new_failures: Vec<String> = head_names
+        .iter()
+        .filter(|n| !base_names.contains(n))
+        .cloned()
+        .collect();
+    let (verdict, detail) = if b.passed() {
+        let what = if head_names.is_empty() {
+            "the suite".to_string()
+        } else {
+            head_names.join(", ")
+        };
+        (
+            "REGRESSION",
+            format!("fails on head, passes on base: {what}"),
+        )
+    } else if !head_names.is_empty() {
+        if new_failures.is_empty() {
+            (
+                "PREEXISTING",
+                format!("fails on base too: {}", head_names.join(", ")),
+            )
+        } else {
+            (
+                "REGRESSION",
+                format!("new failures on head: {}", new_failures.join(", ")),
+            )
+        }
+    } else {
+        let hf = runner::parse_counts(&h.output).map(|c| c.failed);
+        let bf = runner::parse_counts(&b.output).map(|c| c.failed);
+        match (hf, bf) {
+            (Some(hf), Some(bf)) if hf > bf => {
+                ("REGRESSION", format!("{hf} failing on head, {bf} on base"))
+            }
+            (Some(hf), Some(bf)) => ("PREEXISTING", format!("{hf} failing on head, {bf} on base")),
+            _ => (
+                "PREEXISTING",
+                "fails on base too (failing tests could not be named)".to_string(),
+            ),
+        }
+    };
+    Ok(SuiteReport {
+        command: cmd.into(),
+        verdict: verdict.into(),
+        detail,
+        head: head_report,
+        base: Some(base_report),
+        new_failures,
+    })
+}

@@ -1,0 +1,719 @@
+//! Running a test command: which command, in which environment, with a timeout, and what it printed.
+//!
+//! Commands come from `.sentry-repro.toml` (`[verify] test_command`, `suite_command`), else the
+//! contract, else a default per language and framework (pytest; node --test / jest / vitest / mocha
+//! from package.json; cargo test; go test; mvn / gradle). They run through `sh -c` in the exported
+//! tree, in their own process group, with stdout and stderr merged into one file (in order, no pipe
+//! to fill); on timeout the whole group is killed. The output is then parsed for the runner's own
+//! counts, because an exit code of 0 with zero tests run proves nothing.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Contract;
+
+/// `.sentry-repro.toml`, `[verify]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RepoSettings {
+    #[serde(default)]
+    pub verify: VerifySettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VerifySettings {
+    /// Runs the repro test(s); `{tests}` is replaced by the quoted test paths.
+    pub test_command: Option<String>,
+    /// The project's whole suite.
+    pub suite_command: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl RepoSettings {
+    pub fn parse(text: &str) -> Result<Self> {
+        toml::from_str(text).context(".sentry-repro.toml is not valid")
+    }
+}
+
+/// Single-quote a path for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn quoted_tests(c: &Contract) -> String {
+    c.test_files
+        .iter()
+        .map(|f| sh_quote(f))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The JS runner named by package.json (`jest`, `vitest`, `mocha`) or `node:test`.
+pub fn js_framework(package_json: Option<&str>) -> &'static str {
+    let Some(v) = package_json.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+    else {
+        return "node:test";
+    };
+    let has = |name: &str| {
+        ["dependencies", "devDependencies"]
+            .iter()
+            .any(|k| v.get(k).and_then(|d| d.get(name)).is_some())
+    };
+    let script = v
+        .pointer("/scripts/test")
+        .and_then(|s| s.as_str())
+        .unwrap_or("");
+    for fw in ["vitest", "jest", "mocha"] {
+        if has(fw) || script.contains(fw) {
+            return fw;
+        }
+    }
+    "node:test"
+}
+
+/// Command that runs one repro test.
+pub fn test_command(c: &Contract, settings: &VerifySettings, root: &Path) -> String {
+    let tests = quoted_tests(c);
+    if let Some(cmd) = &settings.test_command {
+        return cmd.replace("{tests}", &tests);
+    }
+    if !c.test_command.trim().is_empty() {
+        return c.test_command.clone();
+    }
+    let pkg = std::fs::read_to_string(root.join("package.json")).ok();
+    match c.language.as_str() {
+        "python" => format!("python -m pytest -q {tests}"),
+        "javascript" | "typescript" => {
+            let fw = if c.framework.is_empty() {
+                js_framework(pkg.as_deref())
+            } else {
+                c.framework.as_str()
+            };
+            match fw {
+                "jest" => format!("npx --no-install jest {tests}"),
+                "vitest" => format!("npx --no-install vitest run {tests}"),
+                "mocha" => format!("npx --no-install mocha {tests}"),
+                _ => format!("node --test {tests}"),
+            }
+        }
+        "rust" => {
+            let stem = c.test_files[0]
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(".rs");
+            if c.test_files[0].starts_with("tests/") {
+                format!("cargo test --test {}", sh_quote(stem))
+            } else {
+                "cargo test".into()
+            }
+        }
+        "go" => {
+            let dir = c.test_files[0]
+                .rsplit_once('/')
+                .map(|(d, _)| d)
+                .unwrap_or(".");
+            format!(
+                "go test -count=1 -v ./{}",
+                sh_quote(dir.trim_start_matches("./"))
+            )
+        }
+        "java" => {
+            let class = c.test_files[0]
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .next()
+                .unwrap_or("");
+            if root.join("pom.xml").exists() {
+                format!(
+                    "mvn -q -B test -Dtest={} -Dsurefire.failIfNoSpecifiedTests=false",
+                    sh_quote(class)
+                )
+            } else {
+                format!("{} test --tests {}", gradle(root), sh_quote(class))
+            }
+        }
+        _ => format!("python -m pytest -q {tests}"),
+    }
+}
+
+fn gradle(root: &Path) -> &'static str {
+    if root.join("gradlew").exists() {
+        "./gradlew -q"
+    } else {
+        "gradle -q"
+    }
+}
+
+/// The project's whole test command.
+pub fn suite_command(c: &Contract, settings: &VerifySettings, root: &Path) -> String {
+    if let Some(cmd) = &settings.suite_command {
+        return cmd.clone();
+    }
+    if let Some(cmd) = c.suite_command.as_ref().filter(|s| !s.trim().is_empty()) {
+        return cmd.clone();
+    }
+    match c.language.as_str() {
+        "javascript" | "typescript" => {
+            let pkg = std::fs::read_to_string(root.join("package.json")).unwrap_or_default();
+            let has_script = serde_json::from_str::<serde_json::Value>(&pkg)
+                .ok()
+                .and_then(|v| {
+                    v.pointer("/scripts/test")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                })
+                .is_some_and(|s| !s.contains("no test specified"));
+            if has_script {
+                "npm test".into()
+            } else {
+                "node --test".into()
+            }
+        }
+        "rust" => "cargo test".into(),
+        "go" => "go test -count=1 ./...".into(),
+        "java" if root.join("pom.xml").exists() => "mvn -q -B test".into(),
+        "java" => format!("{} test", gradle(root)),
+        _ => "python -m pytest -q".into(),
+    }
+}
+
+/// What one run printed and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutput {
+    pub command: String,
+    /// None when killed (timeout or signal).
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub output: String,
+}
+
+impl RunOutput {
+    pub fn passed(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+}
+
+/// Environment for every run: no bytecode in the tree, no colors, and the exported tree first on
+/// Python's path so an editable install of the user's checkout cannot shadow the code under test.
+fn run_env(root: &Path) -> Vec<(String, String)> {
+    let mut py_path = vec![root.display().to_string()];
+    if root.join("src").is_dir() {
+        py_path.push(root.join("src").display().to_string());
+    }
+    if let Ok(old) = std::env::var("PYTHONPATH") {
+        if !old.is_empty() {
+            py_path.push(old);
+        }
+    }
+    vec![
+        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ("PYTHONPATH".into(), py_path.join(":")),
+        ("PYTEST_ADDOPTS".into(), "-p no:cacheprovider".into()),
+        ("PYTHONUNBUFFERED".into(), "1".into()),
+        ("NO_COLOR".into(), "1".into()),
+        ("FORCE_COLOR".into(), "0".into()),
+        ("NODE_DISABLE_COLORS".into(), "1".into()),
+        ("CARGO_TERM_COLOR".into(), "never".into()),
+    ]
+}
+
+const MAX_OUTPUT: u64 = 4 << 20;
+
+/// Run `command` with `sh -c` in `root`, killing its process group after `timeout`.
+pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOutput> {
+    let log = tempfile::tempfile().context("creating an output file")?;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log.try_clone()?));
+    for (k, v) in run_env(root) {
+        cmd.env(k, v);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().context("starting sh")?;
+    let pid = child.id();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if start.elapsed() >= timeout {
+            timed_out = true;
+            kill_group(pid);
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Reap stray background processes the tests left behind (servers, watchers).
+    kill_group(pid);
+    let duration_ms = start.elapsed().as_millis() as u64;
+    let mut log = log;
+    let len = log.seek(SeekFrom::End(0))?;
+    log.seek(SeekFrom::Start(len.saturating_sub(MAX_OUTPUT)))?;
+    let mut bytes = Vec::new();
+    log.read_to_end(&mut bytes)?;
+    let mut output = String::from_utf8_lossy(&bytes).into_owned();
+    if timed_out {
+        output.push_str(&format!(
+            "\n[sentry-repro: killed after {}s timeout]\n",
+            timeout.as_secs()
+        ));
+    }
+    Ok(RunOutput {
+        command: command.to_string(),
+        exit_code: status.code(),
+        timed_out,
+        duration_ms,
+        output,
+    })
+}
+
+fn kill_group(pid: u32) {
+    #[cfg(unix)]
+    {
+        if let Ok(pid) = i32::try_from(pid) {
+            // SAFETY: kill(2) with a negative pid signals the process group we created; no memory involved.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Whether the output says the runner itself is missing (an environment error, not a verdict).
+pub fn runner_missing(run: &RunOutput) -> Option<String> {
+    if run.exit_code == Some(127) {
+        let line = run
+            .output
+            .lines()
+            .find(|l| l.contains("not found"))
+            .unwrap_or("command not found");
+        return Some(format!("`{}`: {}", run.command, line.trim()));
+    }
+    for pat in [
+        "No module named pytest",
+        "could not determine executable to run",
+        "npm ERR! could not determine",
+    ] {
+        if run.output.contains(pat) {
+            return Some(format!("`{}`: {pat}", run.command));
+        }
+    }
+    None
+}
+
+/// Tests counted from the runner's own summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    /// Tests that really executed (skipped and todo excluded).
+    pub fn ran(&self) -> u64 {
+        self.passed + self.failed
+    }
+}
+
+fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pat).expect("valid regex"))
+}
+
+fn num(s: &str) -> u64 {
+    s.parse().unwrap_or(0)
+}
+
+/// Parse the runner's summary; None when no known summary is in the output.
+pub fn parse_counts(out: &str) -> Option<Counts> {
+    parse_pytest(out)
+        .or_else(|| parse_node_tap(out))
+        .or_else(|| parse_jest(out))
+        .or_else(|| parse_vitest(out))
+        .or_else(|| parse_mocha(out))
+        .or_else(|| parse_cargo(out))
+        .or_else(|| parse_go(out))
+        .or_else(|| parse_maven(out))
+}
+
+fn parse_pytest(out: &str) -> Option<Counts> {
+    static LINE: OnceLock<Regex> = OnceLock::new();
+    static ITEM: OnceLock<Regex> = OnceLock::new();
+    let line_re = re(
+        &LINE,
+        r"(?m)^=*\s*((?:no tests ran|\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed|deselected|warnings?))(?:, \d+ \w+)*) in [\d.]+s",
+    );
+    let item_re = re(
+        &ITEM,
+        r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)",
+    );
+    let caps = line_re.captures_iter(out).last()?;
+    let mut c = Counts::default();
+    for m in item_re.captures_iter(&caps[1]) {
+        let n = num(&m[1]);
+        match &m[2] {
+            "passed" | "xpassed" => c.passed += n,
+            "failed" | "error" | "errors" => c.failed += n,
+            "skipped" | "xfailed" | "deselected" => c.skipped += n,
+            _ => {}
+        }
+    }
+    Some(c)
+}
+
+fn parse_node_tap(out: &str) -> Option<Counts> {
+    static PASS: OnceLock<Regex> = OnceLock::new();
+    static FAIL: OnceLock<Regex> = OnceLock::new();
+    static SKIP: OnceLock<Regex> = OnceLock::new();
+    static OK: OnceLock<Regex> = OnceLock::new();
+    let pass_re = re(&PASS, r"(?m)^(?:#|ℹ) pass (\d+)\s*$");
+    let fail_re = re(&FAIL, r"(?m)^(?:#|ℹ) fail (\d+)\s*$");
+    let skip_re = re(&SKIP, r"(?m)^(?:#|ℹ) (?:skipped|todo) (\d+)\s*$");
+    let pass = pass_re.captures_iter(out).last()?;
+    let mut c = Counts {
+        passed: num(&pass[1]),
+        failed: fail_re
+            .captures_iter(out)
+            .last()
+            .map(|m| num(&m[1]))
+            .unwrap_or(0),
+        skipped: skip_re.captures_iter(out).map(|m| num(&m[1])).sum(),
+    };
+    // Node 20 reports a file without any test as one passing "test" named after the file: only
+    // entries that are not bare file paths are real tests.
+    let ok_re = re(
+        &OK,
+        r"(?m)^\s*(?:not )?ok \d+ - (.*?)\s*(?:# (?:SKIP|TODO).*)?$",
+    );
+    let names: Vec<&str> = ok_re
+        .captures_iter(out)
+        .map(|m| m.get(1).map_or("", |g| g.as_str()))
+        .collect();
+    if !names.is_empty() && names.iter().all(|n| looks_like_file(n)) && c.failed == 0 {
+        c.passed = 0;
+    }
+    Some(c)
+}
+
+fn looks_like_file(name: &str) -> bool {
+    let n = name.trim_matches(|ch| ch == '\'' || ch == '"');
+    n.contains('/')
+        && [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"]
+            .iter()
+            .any(|e| n.ends_with(e))
+}
+
+fn parse_jest(out: &str) -> Option<Counts> {
+    static TESTS: OnceLock<Regex> = OnceLock::new();
+    static ITEM: OnceLock<Regex> = OnceLock::new();
+    if out.contains("No tests found") {
+        return Some(Counts::default());
+    }
+    let line = re(&TESTS, r"(?m)^Tests:\s+(.*\d+ total)")
+        .captures_iter(out)
+        .last()?;
+    let mut c = Counts::default();
+    for m in re(&ITEM, r"(\d+) (passed|failed|skipped|todo|pending)").captures_iter(&line[1]) {
+        match &m[2] {
+            "passed" => c.passed += num(&m[1]),
+            "failed" => c.failed += num(&m[1]),
+            _ => c.skipped += num(&m[1]),
+        }
+    }
+    Some(c)
+}
+
+fn parse_vitest(out: &str) -> Option<Counts> {
+    static TESTS: OnceLock<Regex> = OnceLock::new();
+    static ITEM: OnceLock<Regex> = OnceLock::new();
+    if out.contains("No test files found") {
+        return Some(Counts::default());
+    }
+    let line = re(&TESTS, r"(?m)^\s*Tests\s+(.*)\(\d+\)")
+        .captures_iter(out)
+        .last()?;
+    let mut c = Counts::default();
+    for m in re(&ITEM, r"(\d+) (passed|failed|skipped|todo)").captures_iter(&line[1]) {
+        match &m[2] {
+            "passed" => c.passed += num(&m[1]),
+            "failed" => c.failed += num(&m[1]),
+            _ => c.skipped += num(&m[1]),
+        }
+    }
+    Some(c)
+}
+
+fn parse_mocha(out: &str) -> Option<Counts> {
+    static PASSING: OnceLock<Regex> = OnceLock::new();
+    static FAILING: OnceLock<Regex> = OnceLock::new();
+    static PENDING: OnceLock<Regex> = OnceLock::new();
+    let p = re(&PASSING, r"(?m)^\s+(\d+) passing \(")
+        .captures_iter(out)
+        .last()?;
+    Some(Counts {
+        passed: num(&p[1]),
+        failed: re(&FAILING, r"(?m)^\s+(\d+) failing\s*$")
+            .captures_iter(out)
+            .last()
+            .map_or(0, |m| num(&m[1])),
+        skipped: re(&PENDING, r"(?m)^\s+(\d+) pending\s*$")
+            .captures_iter(out)
+            .last()
+            .map_or(0, |m| num(&m[1])),
+    })
+}
+
+fn parse_cargo(out: &str) -> Option<Counts> {
+    static RESULT: OnceLock<Regex> = OnceLock::new();
+    let r = re(
+        &RESULT,
+        r"(?m)^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored; \d+ measured; (\d+) filtered out",
+    );
+    let mut found = false;
+    let mut c = Counts::default();
+    for m in r.captures_iter(out) {
+        found = true;
+        c.passed += num(&m[1]);
+        c.failed += num(&m[2]);
+        c.skipped += num(&m[3]);
+    }
+    found.then_some(c)
+}
+
+fn parse_go(out: &str) -> Option<Counts> {
+    static PASS: OnceLock<Regex> = OnceLock::new();
+    static FAIL: OnceLock<Regex> = OnceLock::new();
+    static SKIP: OnceLock<Regex> = OnceLock::new();
+    static PKG: OnceLock<Regex> = OnceLock::new();
+    let pass = re(&PASS, r"(?m)^\s*--- PASS: ").find_iter(out).count() as u64;
+    let fail = re(&FAIL, r"(?m)^\s*--- FAIL: ").find_iter(out).count() as u64;
+    let skip = re(&SKIP, r"(?m)^\s*--- SKIP: ").find_iter(out).count() as u64;
+    if pass + fail + skip > 0 {
+        return Some(Counts {
+            passed: pass,
+            failed: fail,
+            skipped: skip,
+        });
+    }
+    // Without -v go prints one line per package: count packages that ran tests.
+    let pkg = re(&PKG, r"(?m)^(ok|FAIL|\?)\s+\S+\s*(.*)$");
+    let mut found = false;
+    let mut c = Counts::default();
+    for m in pkg.captures_iter(out) {
+        found = true;
+        let rest = &m[2];
+        match &m[1] {
+            "ok" if !rest.contains("[no tests to run]") => c.passed += 1,
+            "FAIL" => c.failed += 1,
+            _ => {}
+        }
+    }
+    found.then_some(c)
+}
+
+fn parse_maven(out: &str) -> Option<Counts> {
+    static RUN: OnceLock<Regex> = OnceLock::new();
+    let m = re(
+        &RUN,
+        r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)",
+    )
+    .captures_iter(out)
+    .last()?;
+    let (run, fail, err, skip) = (num(&m[1]), num(&m[2]), num(&m[3]), num(&m[4]));
+    Some(Counts {
+        passed: run.saturating_sub(fail + err + skip),
+        failed: fail + err,
+        skipped: skip,
+    })
+}
+
+/// Names of the failing tests, as far as the output tells (pytest, node TAP/spec, jest, mocha,
+/// cargo, go, maven).
+pub fn failing_tests(out: &str) -> Vec<String> {
+    static PATS: OnceLock<Vec<Regex>> = OnceLock::new();
+    let pats = PATS.get_or_init(|| {
+        [
+            r"(?m)^(?:FAILED|ERROR) (\S+)",
+            r"(?m)^\s*not ok \d+ - (.+?)\s*$",
+            r"(?m)^\s*✖ (.+?)(?: \([\d.]+m?s\))?\s*$",
+            r"(?m)^\s*● (.+?)\s*$",
+            r"(?m)^test (\S+) \.\.\. FAILED",
+            r"(?m)^\s*--- FAIL: (\S+)",
+            r"(?m)^\[ERROR\]\s+([\w$.]+\.[\w$]+)[:(]",
+        ]
+        .iter()
+        .map(|p| Regex::new(p).expect("valid regex"))
+        .collect()
+    });
+    let mut names: Vec<String> = Vec::new();
+    for p in pats {
+        for m in p.captures_iter(out) {
+            let n = m[1].trim().to_string();
+            if n.contains("# TODO") || n.contains("# SKIP") || n.starts_with("failing tests:") {
+                continue;
+            }
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    names
+}
+
+/// The last `n` lines of the output.
+pub fn tail(out: &str, n: usize) -> String {
+    let lines: Vec<&str> = out.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytest_counts() {
+        assert_eq!(
+            parse_counts("F..\n1 failed, 2 passed in 0.03s\n"),
+            Some(Counts {
+                passed: 2,
+                failed: 1,
+                skipped: 0
+            })
+        );
+        assert_eq!(
+            parse_counts("\nno tests ran in 0.01s\n").map(|c| c.ran()),
+            Some(0)
+        );
+        assert_eq!(
+            parse_counts("===== 3 skipped in 0.01s =====").map(|c| c.ran()),
+            Some(0)
+        );
+        assert_eq!(
+            parse_counts("=== 1 error in 0.05s ===").map(|c| c.failed),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn node_counts() {
+        let tap = "TAP version 13\nok 1 - x\n1..1\n# tests 1\n# pass 1\n# fail 0\n# skipped 0\n# todo 0\n";
+        assert_eq!(parse_counts(tap).map(|c| c.ran()), Some(1));
+        let empty = "TAP version 13\n# Subtest: /tmp/x/b.test.js\nok 1 - /tmp/x/b.test.js\n# tests 1\n# pass 1\n# fail 0\n";
+        assert_eq!(parse_counts(empty).map(|c| c.ran()), Some(0));
+        let zero = "# tests 0\n# suites 0\n# pass 0\n# fail 0\n";
+        assert_eq!(parse_counts(zero).map(|c| c.ran()), Some(0));
+    }
+
+    #[test]
+    fn other_runner_counts() {
+        assert_eq!(
+            parse_counts("Tests:       1 failed, 2 passed, 3 total").map(|c| c.failed),
+            Some(1)
+        );
+        assert_eq!(
+            parse_counts(" Tests  2 passed (2)").map(|c| c.passed),
+            Some(2)
+        );
+        assert_eq!(
+            parse_counts("  3 passing (5ms)\n  1 failing\n").map(|c| c.ran()),
+            Some(4)
+        );
+        let cargo = "test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s";
+        assert_eq!(
+            parse_counts(cargo),
+            Some(Counts {
+                passed: 2,
+                failed: 0,
+                skipped: 1
+            })
+        );
+        assert_eq!(
+            parse_counts("ok  \texample.com/x\t0.01s\n").map(|c| c.ran()),
+            Some(1)
+        );
+        assert_eq!(
+            parse_counts("?   \texample.com/x\t[no test files]\n").map(|c| c.ran()),
+            Some(0)
+        );
+        assert_eq!(
+            parse_counts("ok  \tx\t0.01s [no tests to run]\n").map(|c| c.ran()),
+            Some(0)
+        );
+        let mvn = "Tests run: 4, Failures: 1, Errors: 0, Skipped: 1";
+        assert_eq!(
+            parse_counts(mvn),
+            Some(Counts {
+                passed: 2,
+                failed: 1,
+                skipped: 1
+            })
+        );
+        assert_eq!(parse_counts("all good"), None);
+    }
+
+    #[test]
+    fn failing_names() {
+        let py = "FAILED tests/test_a.py::test_x - assert 1 == 2\nERROR tests/test_b.py\n";
+        assert_eq!(
+            failing_tests(py),
+            vec!["tests/test_a.py::test_x", "tests/test_b.py"]
+        );
+        assert_eq!(
+            failing_tests("not ok 2 - formatRow pads\n  ---\n"),
+            vec!["formatRow pads"]
+        );
+        assert_eq!(
+            failing_tests("test a::b ... FAILED\n--- FAIL: TestX (0.00s)\n"),
+            vec!["a::b", "TestX"]
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("repro/test_a.py"), "repro/test_a.py");
+        assert_eq!(sh_quote("a b'c"), "'a b'\\''c'");
+    }
+
+    #[test]
+    fn js_frameworks() {
+        assert_eq!(
+            js_framework(Some(r#"{"devDependencies":{"jest":"29"}}"#)),
+            "jest"
+        );
+        assert_eq!(
+            js_framework(Some(r#"{"scripts":{"test":"vitest run"}}"#)),
+            "vitest"
+        );
+        assert_eq!(
+            js_framework(Some(r#"{"scripts":{"test":"node --test"}}"#)),
+            "node:test"
+        );
+    }
+}
