@@ -516,7 +516,10 @@ mod tests {
         assert_eq!(a.exception_type(), Some("ValueError"));
         assert_eq!(a.primary_frames()[0].lineno, Some(12));
         let r = a.request.unwrap();
-        assert_eq!(r.query, vec![("x".into(), "1".into()), ("y".into(), "a b".into())]);
+        assert_eq!(
+            r.query,
+            vec![("x".into(), "1".into()), ("y".into(), "a b".into())]
+        );
         assert_eq!(a.environment.as_deref(), Some("prod"));
     }
 

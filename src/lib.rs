@@ -14,6 +14,6 @@ pub mod lang;
 pub mod pipeline;
 pub mod plan;
 pub mod render;
-pub mod sink;
 pub mod repo;
+pub mod sink;
 pub mod webhook;

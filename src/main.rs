@@ -10,7 +10,11 @@ use sentry_repro::pipeline::{self, GenerateOptions};
 use sentry_repro::webhook;
 
 #[derive(Parser)]
-#[command(name = "sentry-repro", version, about = "Turn a Sentry crash into a failing regression test on a new branch")]
+#[command(
+    name = "sentry-repro",
+    version,
+    about = "Turn a Sentry crash into a failing regression test on a new branch"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,17 +57,34 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Generate { repo, base, json, dry_run, language, file } => {
+        Command::Generate {
+            repo,
+            base,
+            json,
+            dry_run,
+            language,
+            file,
+        } => {
             let raw = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
-                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
             };
-            let value: serde_json::Value = serde_json::from_str(&raw).context("the file is not valid JSON")?;
+            let value: serde_json::Value =
+                serde_json::from_str(&raw).context("the file is not valid JSON")?;
             let alert = webhook::alert_from_any_json(&value);
             let mut project = ProjectConfig::for_repo(repo);
             project.language = language;
-            let out = pipeline::generate(&alert, &project, &GenerateOptions { base, dry_run, now: None })?;
+            let out = pipeline::generate(
+                &alert,
+                &project,
+                &GenerateOptions {
+                    base,
+                    dry_run,
+                    now: None,
+                },
+            )?;
             if dry_run && !json {
                 for f in &out.rendered {
                     println!("==> {} <==\n{}", f.path, f.content);

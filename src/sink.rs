@@ -31,5 +31,10 @@ pub struct Accepted {
 
 pub trait AlertSink: Send + Sync + 'static {
     /// Store or schedule the alert for `project`. Must not block on git or the network.
-    fn accept(&self, alert: Alert, project: ProjectConfig, delivery: Delivery) -> anyhow::Result<Accepted>;
+    fn accept(
+        &self,
+        alert: Alert,
+        project: ProjectConfig,
+        delivery: Delivery,
+    ) -> anyhow::Result<Accepted>;
 }

@@ -34,7 +34,10 @@ pub fn alert_from_any_json(v: &Value) -> Alert {
         a.metadata_value = issue.pointer("/metadata/value").and_then(scalar_string);
         return a;
     }
-    if let Some(ev) = v.get("event").filter(|_| v.get("project_slug").is_some() || v.get("triggering_rules").is_some()) {
+    if let Some(ev) = v
+        .get("event")
+        .filter(|_| v.get("project_slug").is_some() || v.get("triggering_rules").is_some())
+    {
         let mut a = Alert::from_event(ev);
         a.source = "legacy".into();
         a.issue_id = v.get("id").and_then(scalar_string).or(a.issue_id);
