@@ -196,9 +196,16 @@ impl Generator for JavaScript {
             }
         }
 
-        // Call replay.
+        // Call replay: the test tells the reported error from others by its name, so the reported type
+        // must be one a JavaScript error can have.
         let test_sources: Vec<&SourceFile> = sources.iter().collect();
-        match plan_call(input, &project, &mapped, &test_sources) {
+        let type_ok = alert.exception_type().is_some_and(is_js_ident);
+        let call = if type_ok {
+            plan_call(input, &project, &mapped, &test_sources)
+        } else {
+            Err(vec!["the reported exception type is not a JavaScript error name, so a call replay could not tell it from other errors".into()])
+        };
+        match call {
             Ok(mut ctx) => {
                 common.strategy = Strategy::CallReplay.as_str();
                 common.test_name = format!(
@@ -280,9 +287,16 @@ fn common_ctx(
         }
     }
     context.truncate(30);
+    let title = alert.title.clone().unwrap_or_else(|| {
+        format!(
+            "{}: {}",
+            alert.exception_type().unwrap_or("Error"),
+            alert.exception_value().unwrap_or("")
+        )
+    });
     Common {
         ident: ident.to_string(),
-        title: alert.title.clone().unwrap_or_default(),
+        title,
         exception_type: alert.exception_type().unwrap_or("Error").to_string(),
         exception_value: alert.exception_value().unwrap_or("").to_string(),
         web_url: alert.web_url.clone().unwrap_or_default(),

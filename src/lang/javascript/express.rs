@@ -306,6 +306,12 @@ pub fn build_replay(req: &Request) -> Result<Replay, String> {
         target.push('?');
         target.push_str(&q.join("&"));
     }
+    if target.len() > 8000 {
+        return Err(format!(
+            "the request target is {} bytes long: a server rejects such a head (431) before any route runs",
+            target.len()
+        ));
+    }
     let mut notes = Vec::new();
     let mut headers: Vec<(String, String)> = req
         .headers
@@ -314,6 +320,14 @@ pub fn build_replay(req: &Request) -> Result<Replay, String> {
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect();
     headers.dedup_by(|a, b| a.0 == b.0);
+    if headers
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 4)
+        .sum::<usize>()
+        > 8000
+    {
+        return Err("the request headers are too large to replay".into());
+    }
     let content_type = headers
         .iter()
         .find(|(k, _)| k == "content-type")
