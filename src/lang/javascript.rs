@@ -146,7 +146,8 @@ impl Generator for JavaScript {
         let mut common = common_ctx(alert, input.ident, &project, mapped.last());
         let mut reasons: Vec<String> = Vec::new();
 
-        let finish = |strategy: Strategy, content: String, reasons: Vec<String>| GenOutput {
+        let ts_note = project.typescript_note(crash.as_ref().map(|c| c.file.as_str()));
+        let finish = |strategy: Strategy, content: String, mut reasons: Vec<String>| GenOutput {
             language: "javascript",
             framework: project.framework.name().into(),
             strategy,
@@ -164,7 +165,10 @@ impl Generator for JavaScript {
                     .unwrap_or_else(|| project.suite_command()),
             ),
             crash: crash.clone(),
-            reasons,
+            reasons: {
+                reasons.extend(ts_note.clone());
+                reasons
+            },
             extra_prefixes: vec![],
         };
 

@@ -643,3 +643,151 @@ fn js_hostile_events_render_inert_tests() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Call replay on small synthetic projects (vars in the shape @sentry/node's LocalVariables sends).
+
+fn synthetic_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let repo = Repository::init(dir.path()).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = Signature::new("t", "t@example.com", &Time::new(1_700_000_000, 0)).unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+        .unwrap();
+    dir
+}
+
+fn node_event(ty: &str, value: &str, frames: Value) -> Alert {
+    Alert::from_event(&json!({
+        "event_id": "fedcba9876543210fedcba9876543210", "issue_id": "5150", "platform": "node",
+        "exception": {"values": [{"type": ty, "value": value, "stacktrace": {"frames": frames}}]},
+    }))
+}
+
+/// Generate, run red, apply `fix` (path, new content), run green.
+fn red_then_green(repo: &Path, alert: &Alert, strategy: &str, expected: &str, fix: (&str, &str)) {
+    let g = generate(repo, alert, false);
+    assert_eq!(g.strategy, strategy, "{:#?}", g.reasons);
+    let work = checkout(repo, g.branch.as_deref().unwrap());
+    let red = run_sh(work.path(), &g.test_command);
+    assert!(
+        !red.ok && red.output.contains(expected),
+        "not red with {expected}:\n{}",
+        red.output
+    );
+    assert!(!red.output.contains(MARKER_NOT_REPRODUCED));
+    std::fs::write(work.path().join(fix.0), fix.1).unwrap();
+    let green = run_sh(work.path(), &g.test_command);
+    assert!(green.ok, "not green after the fix:\n{}", green.output);
+}
+
+#[test]
+fn js_call_replay_commonjs_function() {
+    if !node_available() {
+        return;
+    }
+    let lib = "'use strict';\n\nfunction initials(fullName, sep = '.') {\n  const [first, last] = fullName.split(' ');\n  return first[0] + sep + last[0] + sep;\n}\n\nmodule.exports = { initials };\n";
+    let repo = synthetic_repo(&[
+        ("package.json", r#"{"name":"names","version":"1.0.0","scripts":{"test":"node --test"}}"#),
+        ("src/names.js", lib),
+        ("test/names.test.js", "const { test } = require('node:test');\nconst assert = require('node:assert');\nconst { initials } = require('../src/names');\ntest('x', () => assert.equal(initials('Ada Lovelace'), 'A.L.'));\n"),
+    ]);
+    let alert = node_event(
+        "TypeError",
+        "Cannot read properties of undefined (reading '0')",
+        json!([
+            {"filename": "/srv/names/bin/cli.js", "function": "main", "lineno": 3, "in_app": true},
+            {"filename": "/srv/names/src/names.js", "module": "names", "function": "initials", "lineno": 5, "in_app": true,
+             "vars": {"fullName": "Cher", "sep": ".", "first": "Cher", "last": "<undefined>"}},
+        ]),
+    );
+    let fixed = lib.replace("last[0] + sep", "(last ? last[0] + sep : '')");
+    red_then_green(
+        repo.path(),
+        &alert,
+        "call_replay",
+        "TypeError",
+        ("src/names.js", &fixed),
+    );
+}
+
+#[test]
+fn js_call_replay_esm_async_destructured() {
+    if !node_available() {
+        return;
+    }
+    let lib = "export async function quote({ qty, unitPrice }, currency) {\n  await null;\n  const total = qty * unitPrice;\n  return total.toFixed(2) + ' ' + currency.toUpperCase();\n}\n";
+    let repo = synthetic_repo(&[
+        (
+            "package.json",
+            r#"{"name":"quotes","version":"1.0.0","type":"module","scripts":{"test":"node --test"}}"#,
+        ),
+        ("src/quote.js", lib),
+    ]);
+    let alert = node_event(
+        "TypeError",
+        "Cannot read properties of null (reading 'toUpperCase')",
+        json!([
+            {"filename": "/app/src/quote.js", "function": "quote", "lineno": 4, "in_app": true,
+             "vars": {"qty": 3, "unitPrice": 2.5, "currency": "<null>", "total": 7.5}},
+        ]),
+    );
+    let g = generate(repo.path(), &alert, true);
+    assert!(
+        g.files.iter().any(|f| f.ends_with(".test.mjs")),
+        "{:?}",
+        g.files
+    );
+    let test_file = g
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".test.mjs"))
+        .unwrap();
+    insta::assert_snapshot!("synthetic_esm_call_replay", test_file.content);
+    let fixed = lib.replace(
+        "currency.toUpperCase()",
+        "(currency ?? 'USD').toUpperCase()",
+    );
+    red_then_green(
+        repo.path(),
+        &alert,
+        "call_replay",
+        "TypeError",
+        ("src/quote.js", &fixed),
+    );
+}
+
+#[test]
+fn js_call_replay_refuses_incomplete_values_and_climbs() {
+    // The crashing method needs `this`; its caller got an object (captured one level deep): no
+    // replay is faithful, so the generator must scaffold and say why.
+    let lib = "class Cart {\n  total(items) {\n    return items.reduce((s, i) => s + i.price, 0);\n  }\n}\nfunction checkout(cart, order) {\n  return cart.total(order.items);\n}\nmodule.exports = { Cart, checkout };\n";
+    let repo = synthetic_repo(&[
+        ("package.json", r#"{"name":"c","version":"1.0.0"}"#),
+        ("src/cart.js", lib),
+    ]);
+    let alert = node_event(
+        "TypeError",
+        "Cannot read properties of undefined (reading 'reduce')",
+        json!([
+            {"filename": "src/cart.js", "function": "checkout", "lineno": 7, "in_app": true,
+             "vars": {"cart": "<Cart>", "order": {"id": 3}}},
+            {"filename": "src/cart.js", "function": "Cart.total", "lineno": 3, "in_app": true,
+             "vars": {"items": "<undefined>"}},
+        ]),
+    );
+    let g = generate(repo.path(), &alert, true);
+    assert_eq!(g.strategy, "scaffold");
+    let why = g.reasons.join("\n");
+    assert!(why.contains("is a method"), "{why}");
+    assert!(why.contains("object the SDK only names"), "{why}");
+}

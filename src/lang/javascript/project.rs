@@ -132,7 +132,7 @@ impl JsProject {
     /// transforms `.js` only, so ESM jest projects get `.test.js`.
     pub fn test_path(&self, repro_dir: &str, ident: &str) -> String {
         let ext =
-            if self.esm_syntax() && !(self.framework == Framework::Jest && !self.jest_vm_modules) {
+            if self.esm_syntax() && (self.framework != Framework::Jest || self.jest_vm_modules) {
                 "test.mjs"
             } else {
                 "test.js"
@@ -156,6 +156,18 @@ impl JsProject {
             Framework::Vitest => format!("npx vitest run {path}"),
             Framework::Mocha => format!("npx mocha {path}"),
         }
+    }
+
+    /// A limit worth telling the fixer about, for TypeScript projects.
+    pub fn typescript_note(&self, crash_file: Option<&str>) -> Option<String> {
+        let ts = crash_file.is_some_and(|f| {
+            [".ts", ".mts", ".cts", ".tsx"]
+                .iter()
+                .any(|e| f.ends_with(e))
+        });
+        (self.typescript && ts && self.framework == Framework::NodeTest && self.node_flags.is_empty()).then(|| {
+            "TypeScript with node:test and no loader in scripts.test: the JavaScript test imports .ts sources, which needs Node's type stripping (22.6+) or a loader such as tsx".to_string()
+        })
     }
 
     pub fn suite_command(&self) -> String {

@@ -311,11 +311,8 @@ fn skip_type_annotation(masked: &str, at: usize) -> usize {
     while i < b.len() {
         match b[i] {
             b'<' | b'(' | b'[' => depth += 1,
-            b'>' if i > 0 && b[i - 1] == b'=' => {
-                if depth == 0 {
-                    return i - 1;
-                }
-            }
+            b'>' if i > 0 && b[i - 1] == b'=' && depth == 0 => return i - 1,
+            b'>' if i > 0 && b[i - 1] == b'=' => {}
             b'>' | b')' | b']' => depth -= 1,
             b'{' if depth == 0 => {
                 // `{` opens the body unless the type is an object type (`: { a: T } {`).
