@@ -728,7 +728,7 @@ fn plan_frame(
         let mut seen: BTreeSet<&'static str> = BTreeSet::new();
         let mut example = None;
         let mut same = false;
-        for f in sources {
+        for f in sources.iter().filter(|f| f.text.contains(name.as_str())) {
             for call in source::call_site_kinds(&f.text, &name) {
                 let Some(k) = call.get(pos) else { continue };
                 if !k.concrete() {

@@ -735,4 +735,20 @@ mod tests {
         let k = call_site_kinds("formatRow('meals', 18.25, 'USD');\nformatRow(row.category, x, c);\nfunction formatRow(a, b, c) {}", "formatRow");
         assert_eq!(k, vec![vec![Kind::Str, Kind::Num, Kind::Str]]);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(120))]
+        #[test]
+        fn never_panics_on_any_text(src in "(?s)[a-z(){}\\[\\]'\"`/*=>,:.$ \n\u{e9}\u{2028}\u{1F600}<>?!;-]{0,200}") {
+            let m = mask(&src);
+            proptest::prop_assert_eq!(m.len(), src.len());
+            let _ = find_function(&src, "f", Some(3));
+            let _ = find_function(&src, "f", None);
+            let _ = export_of(&src, "f");
+            let _ = call_site_kinds(&src, "f");
+            if let Some(d) = find_function(&src, "a", None) {
+                let _ = reassigned(&src, d.body, "a", Some(2));
+            }
+        }
+    }
 }
