@@ -1,23 +1,129 @@
 //! JavaScript / TypeScript: `node:test`, jest, vitest or mocha tests under `repro/`.
+//!
+//! Strategies, strongest first:
+//! - **request replay** (the event has a `request` and the app is Express): the same method, path,
+//!   query, body and content headers sent with `fetch` to the app started in-process; the test fails
+//!   with `SENTRY-REPRO: SERVER ERROR` and the server-side exception when the answer is a 5xx. Chosen
+//!   before call replay for web requests because it exercises the whole path, so it stays faithful
+//!   wherever the fix lands (validation in the handler, a guard in a helper).
+//! - **call replay**: the crashing function, or the nearest mapped caller, exported by its module,
+//!   whose parameters (read from its definition at the base commit) all rebuild exactly from the
+//!   frame's `vars`. A captured argument of another type than the repository's own literal calls
+//!   pass (a string where tests pass a number) means the bad value came from upstream: the frame is
+//!   refused and the search climbs, so the test does not pin a contract the fix will not change.
+//! - **scaffold**: crash site known, inputs not: imports the function when exported and fails with
+//!   `NOT YET REPRODUCED`, naming what the event lacked, with the source context in comments.
+//! - **boilerplate**: nothing maps.
+//!
+//! Event values reach the generated code only through `render`'s `js_str`/`js_ident`/`comment`
+//! filters or `values::rebuild_*`, which emit `js_str` literals and fixed tokens only.
+
+mod express;
+mod project;
+mod source;
+mod values;
+
+use std::collections::BTreeSet;
 
 use anyhow::Result;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{GenInput, GenOutput, Generator};
-use crate::contract::{CrashSite, Strategy};
+use crate::alert::{Alert, Frame};
+use crate::contract::{
+    CrashSite, Strategy, MARKER_NOT_REPRODUCED, MARKER_REPRODUCED, MARKER_SERVER_ERROR,
+};
 use crate::git::NewFile;
-use crate::plan::mapped_frames;
-use crate::render;
+use crate::plan::{mapped_frames, MappedFrame};
+use crate::render::{self, is_js_ident};
+use crate::repo::Snapshot;
+
+use express::AppSource;
+use project::{Framework, JsProject};
+use source::{Export, Kind, Param};
+use values::Rebuilt;
+
+pub use source::{call_site_kinds, export_of, find_function, mask};
 
 pub struct JavaScript;
 
-#[derive(Serialize)]
-struct BoilerplateCtx<'a> {
-    ident: &'a str,
+const SOURCE_EXTS: &[&str] = &["js", "mjs", "cjs", "ts", "mts", "cts", "jsx", "tsx"];
+const MAX_FILES: usize = 4000;
+const MAX_BYTES: usize = 24 * 1024 * 1024;
+
+/// Fields every template gets.
+#[derive(Serialize, Clone)]
+struct Common {
+    ident: String,
     title: String,
     exception_type: String,
     exception_value: String,
     web_url: String,
+    strategy: &'static str,
+    esm: bool,
+    framework: &'static str,
+    test_fn: &'static str,
+    test_name: String,
+    marker_reproduced: &'static str,
+    marker_not_reproduced: &'static str,
+    marker_server_error: &'static str,
+    stack: Vec<String>,
+    crash_file: String,
+    crash_line: String,
+    crash_function: String,
+    context: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CallCtx {
+    #[serde(flatten)]
+    common: Common,
+    import_path: String,
+    export_key: String,
+    is_default: bool,
+    /// Static method name on the exported class (else the export is the function).
+    method: Option<String>,
+    function: String,
+    file: String,
+    line: String,
+    args: Vec<String>,
+    arg_notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct RequestCtx {
+    #[serde(flatten)]
+    common: Common,
+    app_mode: &'static str,
+    app_path: String,
+    app_file: String,
+    export_key: String,
+    is_default: bool,
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ScaffoldCtx {
+    #[serde(flatten)]
+    common: Common,
+    import_path: String,
+    export_key: String,
+    is_default: bool,
+    function: String,
+    details: String,
+    lacked: Vec<String>,
+    captured: Vec<String>,
+}
+
+/// A repository source file read for static checks.
+struct SourceFile {
+    path: String,
+    text: String,
+    is_test: bool,
 }
 
 impl Generator for JavaScript {
@@ -27,35 +133,748 @@ impl Generator for JavaScript {
 
     fn generate(&self, input: &GenInput) -> Result<GenOutput> {
         let alert = input.alert;
-        let mapped = mapped_frames(alert, input.snap, &["js", "mjs", "cjs", "ts"]);
+        let snap = input.snap;
+        let project = JsProject::read(snap);
+        let mapped = mapped_frames(alert, snap, SOURCE_EXTS);
         let crash = mapped.last().map(|m| CrashSite {
             file: m.path.clone(),
             function: m.frame.function.clone(),
             line: m.frame.lineno,
         });
-        let ctx = BoilerplateCtx {
-            ident: input.ident,
-            title: alert.title.clone().unwrap_or_default(),
-            exception_type: alert.exception_type().unwrap_or("Error").to_string(),
-            exception_value: alert.exception_value().unwrap_or("").to_string(),
-            web_url: alert.web_url.clone().unwrap_or_default(),
-        };
-        let path = format!("{}/sentry-{}.test.js", input.repro_dir, input.ident);
-        let content = render::render("javascript/boilerplate.test.js.tera", &ctx)?;
-        Ok(GenOutput {
+        let test_path = project.test_path(input.repro_dir, input.ident);
+        let sources = walk_sources(snap, input.repro_dir);
+        let mut common = common_ctx(alert, input.ident, &project, mapped.last());
+        let mut reasons: Vec<String> = Vec::new();
+
+        let ts_note = project.typescript_note(crash.as_ref().map(|c| c.file.as_str()));
+        let finish = |strategy: Strategy, content: String, mut reasons: Vec<String>| GenOutput {
             language: "javascript",
-            framework: "node:test".into(),
-            strategy: Strategy::Boilerplate,
+            framework: project.framework.name().into(),
+            strategy,
             files: vec![NewFile {
-                path: path.clone(),
+                path: test_path.clone(),
                 content,
             }],
-            test_command: format!("node --test {path}"),
-            test_files: vec![path],
-            suite_command: Some("npm test".into()),
-            crash,
-            reasons: vec!["no JavaScript generator strategy implemented yet".into()],
+            test_files: vec![test_path.clone()],
+            test_command: project.test_command(&test_path),
+            suite_command: Some(
+                input
+                    .project
+                    .test_command
+                    .clone()
+                    .unwrap_or_else(|| project.suite_command()),
+            ),
+            crash: crash.clone(),
+            reasons: {
+                reasons.extend(ts_note.clone());
+                reasons
+            },
             extra_prefixes: vec![],
+        };
+
+        // Request replay.
+        if let Some(req) = &alert.request {
+            match plan_request(input, &project, &sources, req, &mapped) {
+                Ok((mut ctx_parts, notes)) => {
+                    common.strategy = Strategy::RequestReplay.as_str();
+                    common.test_name = format!(
+                        "sentry {}: {} {} does not answer 5xx ({})",
+                        input.ident,
+                        ctx_parts.method,
+                        truncate(&ctx_parts.target, 200),
+                        alert.exception_type().unwrap_or("error")
+                    );
+                    ctx_parts.common = common;
+                    let content =
+                        render::render("javascript/request_replay.test.js.tera", &ctx_parts)?;
+                    let mut r = vec![format!(
+                        "request replay: the event carries the {} {} request and the repository has an Express app ({}); the replay goes through every layer, so it holds wherever the fix lands",
+                        ctx_parts.method,
+                        render::comment(&truncate(&ctx_parts.target, 200)),
+                        ctx_parts.app_file
+                    )];
+                    r.extend(notes);
+                    return Ok(finish(Strategy::RequestReplay, content, r));
+                }
+                Err(why) => reasons.push(format!("no request replay: {why}")),
+            }
+        }
+
+        // Call replay: the test tells the reported error from others by its name, so the reported type
+        // must be one a JavaScript error can have.
+        let test_sources: Vec<&SourceFile> = sources.iter().collect();
+        let type_ok = alert.exception_type().is_some_and(is_js_ident);
+        let call = if type_ok {
+            plan_call(input, &project, &mapped, &test_sources)
+        } else {
+            Err(vec!["the reported exception type is not a JavaScript error name, so a call replay could not tell it from other errors".into()])
+        };
+        match call {
+            Ok(mut ctx) => {
+                common.strategy = Strategy::CallReplay.as_str();
+                common.test_name = format!(
+                    "sentry {}: {} does not throw {}",
+                    input.ident,
+                    ctx.function,
+                    alert.exception_type().unwrap_or("the reported error")
+                );
+                let mut r = vec![format!(
+                    "call replay: {} ({}:{}) is exported and every argument rebuilds exactly from the frame's local variables",
+                    ctx.function, ctx.file, ctx.line
+                )];
+                r.extend(reasons);
+                ctx.common = common;
+                let content = render::render("javascript/call_replay.test.js.tera", &ctx)?;
+                return Ok(finish(Strategy::CallReplay, content, r));
+            }
+            Err(why) => reasons.extend(why.into_iter().map(|w| format!("no call replay: {w}"))),
+        }
+
+        // Scaffold.
+        if let Some(m) = mapped.last() {
+            common.strategy = Strategy::Scaffold.as_str();
+            let ctx = scaffold_ctx(input, &project, m, common, &reasons);
+            let content = render::render("javascript/scaffold.test.js.tera", &ctx)?;
+            let mut r = vec![format!(
+                "scaffold: the crash site {}:{} is known but the event does not carry inputs that rebuild a call or a request",
+                m.path,
+                m.frame.lineno.unwrap_or(0)
+            )];
+            r.extend(reasons);
+            return Ok(finish(Strategy::Scaffold, content, r));
+        }
+
+        common.strategy = Strategy::Boilerplate.as_str();
+        common.test_name = format!("sentry {} is reproduced", input.ident);
+        let content = render::render("javascript/boilerplate.test.js.tera", &common)?;
+        reasons.insert(
+            0,
+            "boilerplate: no stack frame maps to a file of this repository".into(),
+        );
+        Ok(finish(Strategy::Boilerplate, content, reasons))
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() > n {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+fn common_ctx(
+    alert: &Alert,
+    ident: &str,
+    project: &JsProject,
+    crash: Option<&MappedFrame>,
+) -> Common {
+    let frame = crash.map(|m| m.frame);
+    let mut context: Vec<String> = Vec::new();
+    if let Some(f) = frame {
+        let first = f
+            .lineno
+            .unwrap_or(0)
+            .saturating_sub(f.pre_context.len() as u64);
+        for (i, l) in f.pre_context.iter().enumerate() {
+            context.push(format!("{:>5}   {}", first + i as u64, l));
+        }
+        if let Some(l) = &f.context_line {
+            context.push(format!("{:>5} > {}", f.lineno.unwrap_or(0), l));
+        }
+        for (i, l) in f.post_context.iter().enumerate() {
+            context.push(format!(
+                "{:>5}   {}",
+                f.lineno.unwrap_or(0) + 1 + i as u64,
+                l
+            ));
+        }
+    }
+    context.truncate(30);
+    let title = alert.title.clone().unwrap_or_else(|| {
+        format!(
+            "{}: {}",
+            alert.exception_type().unwrap_or("Error"),
+            alert.exception_value().unwrap_or("")
+        )
+    });
+    Common {
+        ident: ident.to_string(),
+        title,
+        exception_type: alert.exception_type().unwrap_or("Error").to_string(),
+        exception_value: alert.exception_value().unwrap_or("").to_string(),
+        web_url: alert.web_url.clone().unwrap_or_default(),
+        strategy: "",
+        esm: project.esm_syntax(),
+        framework: project.framework.name(),
+        test_fn: if project.framework == Framework::Mocha {
+            "it"
+        } else {
+            "test"
+        },
+        test_name: String::new(),
+        marker_reproduced: MARKER_REPRODUCED,
+        marker_not_reproduced: MARKER_NOT_REPRODUCED,
+        marker_server_error: MARKER_SERVER_ERROR,
+        stack: alert
+            .primary_frames()
+            .iter()
+            .rev()
+            .take(20)
+            .map(|f| {
+                format!(
+                    "at {} ({}:{})",
+                    f.function.as_deref().unwrap_or("?"),
+                    f.filename
+                        .as_deref()
+                        .or(f.abs_path.as_deref())
+                        .unwrap_or("?"),
+                    f.lineno.unwrap_or(0)
+                )
+            })
+            .collect(),
+        crash_file: crash.map(|m| m.path.clone()).unwrap_or_default(),
+        crash_line: frame
+            .and_then(|f| f.lineno)
+            .map(|l| l.to_string())
+            .unwrap_or_default(),
+        crash_function: frame.and_then(|f| f.function.clone()).unwrap_or_default(),
+        context,
+    }
+}
+
+/// Repository-relative path → specifier relative to the repro folder (`../src/report.js`).
+fn import_path(repro_dir: &str, file: &str) -> String {
+    let depth = repro_dir.split('/').filter(|s| !s.is_empty()).count();
+    format!("{}{}", "../".repeat(depth), file)
+}
+
+/// Source files of the repository (bounded), skipping dependencies, build output and our own folder.
+fn walk_sources(snap: &Snapshot, repro_dir: &str) -> Vec<SourceFile> {
+    let skip = [
+        "node_modules",
+        "dist",
+        "build",
+        "coverage",
+        "out",
+        "vendor",
+        "bower_components",
+        "tmp",
+    ];
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    let mut dirs = vec![String::new()];
+    while let Some(dir) = dirs.pop() {
+        let mut entries = snap.list_dir(&dir);
+        entries.sort();
+        for (name, is_dir) in entries {
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = if dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            };
+            if is_dir {
+                if !skip.contains(&name.as_str()) && path != repro_dir {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let ext = name.rsplit('.').next().unwrap_or("");
+            let wanted = SOURCE_EXTS.contains(&ext)
+                || (ext == "json" && !name.ends_with("-lock.json") && name != "package.json");
+            if !wanted || out.len() >= MAX_FILES || total >= MAX_BYTES {
+                continue;
+            }
+            if let Some(text) = snap.read(&path) {
+                if text.len() > 2 * 1024 * 1024 {
+                    continue;
+                }
+                total += text.len();
+                let is_test = path
+                    .split('/')
+                    .any(|c| matches!(c, "test" | "tests" | "__tests__" | "spec" | "e2e"))
+                    || name.contains(".test.")
+                    || name.contains(".spec.");
+                out.push(SourceFile {
+                    path,
+                    text,
+                    is_test,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn plan_request(
+    input: &GenInput,
+    project: &JsProject,
+    sources: &[SourceFile],
+    req: &crate::alert::Request,
+    mapped: &[MappedFrame],
+) -> Result<(RequestCtx, Vec<String>), String> {
+    if mapped.is_empty() {
+        return Err("no stack frame maps to the repository, so nothing shows the request reached this app's code".into());
+    }
+    let app_sources: Vec<(String, String)> = sources
+        .iter()
+        .filter(|s| !s.is_test && !s.path.ends_with(".json"))
+        .map(|s| (s.path.clone(), s.text.clone()))
+        .collect();
+    let app = express::find_app(
+        input.snap,
+        project,
+        input.project.app.as_deref(),
+        &app_sources,
+    )?;
+    let replay = express::build_replay(req)?;
+    let data_sources: Vec<(String, String)> = sources
+        .iter()
+        .filter(|s| !s.is_test)
+        .map(|s| (s.path.clone(), s.text.clone()))
+        .collect();
+    let unknown = express::unknown_segments(&replay.target, &data_sources);
+    if !unknown.is_empty() {
+        return Err(format!(
+            "path segment(s) {} occur nowhere in the repository (route strings or seeded data): the in-process app would likely answer 404 and the test would pass on the buggy code",
+            unknown.iter().map(|s| render::md_inline(&truncate(s, 60))).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let (app_mode, file, export_key, is_default) = match &app {
+        AppSource::Export { file, export } => (
+            "export",
+            file.clone(),
+            match export {
+                Export::Named(k) => k.clone(),
+                Export::Default => "default".into(),
+            },
+            *export == Export::Default,
+        ),
+        AppSource::Entry { file } => ("entry", file.clone(), String::new(), false),
+    };
+    if !is_default && app_mode == "export" && !is_js_ident(&export_key) {
+        return Err(format!("app export {export_key:?} is not an identifier"));
+    }
+    let mut notes = replay.notes.clone();
+    notes.push(match &app {
+        AppSource::Export { .. } => format!("the app is the export `{export_key}` of {file} (started with listen(0))"),
+        AppSource::Entry { .. } => format!("the app is started by loading the entry {file} with listen() redirected to an ephemeral port, keeping the project's own wiring"),
+    });
+    let dropped: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .filter(|k| !replay.headers.iter().any(|(h, _)| h == k))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "headers not replayed (credentials, cookies, hop-by-hop, scrubbed or irrelevant): {}",
+            render::comment(&truncate(&dropped.join(", "), 300))
+        ));
+    }
+    Ok((
+        RequestCtx {
+            common: common_placeholder(),
+            app_mode,
+            app_path: import_path(input.repro_dir, &file),
+            app_file: file,
+            export_key,
+            is_default,
+            method: replay.method,
+            target: replay.target,
+            headers: replay.headers,
+            body: replay.body,
+        },
+        notes,
+    ))
+}
+
+fn common_placeholder() -> Common {
+    Common {
+        ident: String::new(),
+        title: String::new(),
+        exception_type: String::new(),
+        exception_value: String::new(),
+        web_url: String::new(),
+        strategy: "",
+        esm: false,
+        framework: "",
+        test_fn: "test",
+        test_name: String::new(),
+        marker_reproduced: MARKER_REPRODUCED,
+        marker_not_reproduced: MARKER_NOT_REPRODUCED,
+        marker_server_error: MARKER_SERVER_ERROR,
+        stack: vec![],
+        crash_file: String::new(),
+        crash_line: String::new(),
+        crash_function: String::new(),
+        context: vec![],
+    }
+}
+
+/// `Object.formatRow` → (`None`, `formatRow`); `CartStore.getCart` → (`Some("CartStore")`, `getCart`);
+/// `?`, `<anonymous>` → `None`.
+fn function_name(raw: &str) -> Option<(Option<String>, String)> {
+    let mut s = raw.trim();
+    for p in ["async ", "new "] {
+        s = s.strip_prefix(p).unwrap_or(s);
+    }
+    let s = s.split(" [as ").next().unwrap_or(s).trim();
+    let (recv, name) = match s.rsplit_once('.') {
+        Some((r, n)) => (
+            Some(r.rsplit('.').next().unwrap_or(r).to_string()),
+            n.to_string(),
+        ),
+        None => (None, s.to_string()),
+    };
+    if !is_js_ident(&name) {
+        return None;
+    }
+    let recv = recv.filter(|r| {
+        !matches!(
+            r.as_str(),
+            "Object" | "Module" | "exports" | "module" | "global" | "globalThis"
+        ) && is_js_ident(r)
+    });
+    Some((recv, name))
+}
+
+/// Var names under this frame that Sentry's `_meta` marks as trimmed or scrubbed.
+fn meta_tainted(alert: &Alert, frame: &Frame, frame_index: usize) -> BTreeSet<String> {
+    let Some(exc_index) = alert
+        .exceptions
+        .iter()
+        .position(|e| e.frames.as_ptr_range().contains(&(frame as *const Frame)))
+    else {
+        return BTreeSet::new();
+    };
+    let vars_meta = alert.meta.pointer(&format!(
+        "/exception/values/{exc_index}/stacktrace/frames/{frame_index}/vars"
+    ));
+    match vars_meta {
+        Some(Value::Object(m)) => {
+            if m.contains_key("") {
+                // the whole vars object was trimmed
+                frame
+                    .vars
+                    .as_ref()
+                    .map(|v| v.keys().cloned().collect())
+                    .unwrap_or_default()
+            } else {
+                m.keys().cloned().collect()
+            }
+        }
+        _ => BTreeSet::new(),
+    }
+}
+
+fn plan_call(
+    input: &GenInput,
+    project: &JsProject,
+    mapped: &[MappedFrame],
+    sources: &[&SourceFile],
+) -> Result<CallCtx, Vec<String>> {
+    let _ = project;
+    let mut why = Vec::new();
+    for m in mapped.iter().rev() {
+        let label = format!(
+            "{} ({}:{})",
+            render::comment(&truncate(m.frame.function.as_deref().unwrap_or("?"), 80)),
+            m.path,
+            m.frame.lineno.unwrap_or(0)
+        );
+        match plan_frame(input, m, sources) {
+            Ok(ctx) => return Ok(ctx),
+            Err(r) => why.push(format!("{label}: {r}")),
+        }
+    }
+    if why.is_empty() {
+        why.push("no stack frame maps to a file of the repository".into());
+    }
+    Err(why)
+}
+
+fn plan_frame(
+    input: &GenInput,
+    m: &MappedFrame,
+    sources: &[&SourceFile],
+) -> Result<CallCtx, String> {
+    let (recv, name) = m
+        .frame
+        .function
+        .as_deref()
+        .and_then(function_name)
+        .ok_or("anonymous function: a test cannot call it by name")?;
+    let vars = m
+        .frame
+        .vars
+        .as_ref()
+        .ok_or("the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)")?;
+    let text = input.snap.read(&m.path).ok_or("file unreadable")?;
+    let def = source::find_function(&text, &name, m.frame.lineno).ok_or_else(|| {
+        format!(
+            "no definition of `{name}` enclosing line {} found in {}",
+            m.frame.lineno.unwrap_or(0),
+            m.path
+        )
+    })?;
+    let (export, method) = if def.is_method {
+        if !def.is_static {
+            return Err(format!(
+                "`{name}` is a method: calling it needs the object it ran on, whose state the event does not carry"
+            ));
+        }
+        let class = recv.ok_or("static method without a class name in the frame")?;
+        let e = source::export_of(&text, &class)
+            .ok_or_else(|| format!("class `{class}` is not exported by {}", m.path))?;
+        (e, Some(name.clone()))
+    } else {
+        let e = source::export_of(&text, &name).ok_or_else(|| {
+            format!(
+                "`{name}` is not exported by {}, so a test cannot import it",
+                m.path
+            )
+        })?;
+        (e, None)
+    };
+    let tainted = meta_tainted(input.alert, m.frame, m.index);
+    let get = |var: &str| -> Result<Rebuilt, String> {
+        if tainted.contains(var) {
+            return Err(format!("`{var}` was trimmed or scrubbed by Sentry (_meta)"));
+        }
+        let v = vars.get(var).ok_or_else(|| {
+            format!("`{var}` was not captured (the SDK leaves out functions and, for some frames, everything)")
+        })?;
+        if source::reassigned(&text, def.body, var, m.frame.lineno) {
+            return Err(format!(
+                "`{var}` is reassigned inside `{name}` before the crash line, so the captured value may not be the argument"
+            ));
+        }
+        values::rebuild_var(v).map_err(|e| format!("`{var}` {e}"))
+    };
+    let mut args = Vec::new();
+    let mut notes = Vec::new();
+    let mut simple_kinds: Vec<Option<(String, Kind)>> = Vec::new();
+    for p in &def.params {
+        match p {
+            Param::Simple { name: var, .. } => {
+                let r = get(var)?;
+                notes.push(format!("{var} = {}", values::preview(&vars[var])));
+                simple_kinds.push(Some((var.clone(), r.kind)));
+                args.push(r.code);
+            }
+            Param::Object { fields, has_rest } => {
+                if *has_rest {
+                    return Err(
+                        "a destructured parameter has a ...rest member the event cannot show"
+                            .into(),
+                    );
+                }
+                let mut parts = Vec::new();
+                for (key, var) in fields {
+                    parts.push((key.clone(), get(var)?));
+                    notes.push(format!("{key} = {}", values::preview(&vars[var])));
+                }
+                simple_kinds.push(None);
+                args.push(values::rebuild_object(&parts).code);
+            }
+            Param::Array {
+                vars: names,
+                has_rest,
+            } => {
+                if *has_rest {
+                    return Err(
+                        "a destructured parameter has a ...rest member the event cannot show"
+                            .into(),
+                    );
+                }
+                let mut parts = Vec::new();
+                for var in names {
+                    parts.push(get(var)?.code);
+                    notes.push(format!("{var} = {}", values::preview(&vars[var])));
+                }
+                simple_kinds.push(None);
+                args.push(format!("[{}]", parts.join(", ")));
+            }
+            Param::Rest(var) => {
+                let r = get(var)?;
+                if r.kind != Kind::Arr {
+                    return Err(format!(
+                        "rest parameter `{var}` was not captured as an array"
+                    ));
+                }
+                notes.push(format!("...{var} = {}", values::preview(&vars[var])));
+                args.push(format!("...{}", r.code));
+            }
+            Param::Unknown(raw) => {
+                return Err(format!(
+                    "cannot read parameter `{}`",
+                    render::comment(&truncate(raw, 60))
+                ));
+            }
+        }
+    }
+    // The captured arguments must be of the kinds the repository's own code passes.
+    for (pos, sk) in simple_kinds.iter().enumerate() {
+        let Some((var, kind)) = sk else { continue };
+        if !kind.concrete() {
+            continue;
+        }
+        let mut seen: BTreeSet<&'static str> = BTreeSet::new();
+        let mut example = None;
+        let mut same = false;
+        for f in sources.iter().filter(|f| f.text.contains(name.as_str())) {
+            for call in source::call_site_kinds(&f.text, &name) {
+                let Some(k) = call.get(pos) else { continue };
+                if !k.concrete() {
+                    continue;
+                }
+                if k == kind {
+                    same = true;
+                } else {
+                    seen.insert(k.describe());
+                    example.get_or_insert_with(|| f.path.clone());
+                }
+            }
+        }
+        if !same && !seen.is_empty() {
+            return Err(format!(
+                "argument `{var}` was {} but the repository's own calls of `{name}` pass {} (e.g. {}): the bad value was produced upstream, so replaying this call would pin a contract the fix need not change",
+                kind.describe(),
+                seen.into_iter().collect::<Vec<_>>().join(" or "),
+                example.unwrap_or_default()
+            ));
+        }
+    }
+    let (export_key, is_default) = match export {
+        Export::Named(k) => (k, false),
+        Export::Default => ("default".to_string(), true),
+    };
+    if !is_default && !is_js_ident(&export_key) {
+        return Err(format!("export name {export_key:?} is not an identifier"));
+    }
+    let function = match &method {
+        Some(meth) => format!("{export_key}.{meth}"),
+        None => name.clone(),
+    };
+    Ok(CallCtx {
+        common: common_placeholder(),
+        import_path: import_path(input.repro_dir, &m.path),
+        export_key,
+        is_default,
+        method,
+        function,
+        file: m.path.clone(),
+        line: m.frame.lineno.unwrap_or(0).to_string(),
+        args,
+        arg_notes: notes,
+    })
+}
+
+fn scaffold_ctx(
+    input: &GenInput,
+    project: &JsProject,
+    m: &MappedFrame,
+    common: Common,
+    reasons: &[String],
+) -> ScaffoldCtx {
+    let _ = project;
+    let name = m.frame.function.as_deref().and_then(function_name);
+    let text = input.snap.read(&m.path).unwrap_or_default();
+    let export = name
+        .as_ref()
+        .filter(|(recv, _)| recv.is_none())
+        .and_then(|(_, n)| source::export_of(&text, n).map(|e| (n.clone(), e)));
+    let (import_path, export_key, is_default, function) = match export {
+        Some((n, Export::Named(k))) if is_js_ident(&k) => {
+            (import_path(input.repro_dir, &m.path), k, false, n)
+        }
+        Some((n, Export::Default)) => (
+            import_path(input.repro_dir, &m.path),
+            "default".into(),
+            true,
+            n,
+        ),
+        _ => (
+            String::new(),
+            String::new(),
+            false,
+            name.map(|n| n.1).unwrap_or_default(),
+        ),
+    };
+    let shown = m.frame.function.as_deref().unwrap_or("?");
+    let details = format!(
+        "{} ({}:{}) raised {}: {}. The event lacked the inputs to replay it; see the comments in this file.",
+        truncate(shown, 100),
+        m.path,
+        m.frame.lineno.unwrap_or(0),
+        truncate(input.alert.exception_type().unwrap_or("an error"), 100),
+        truncate(input.alert.exception_value().unwrap_or(""), 300)
+    );
+    let captured = m
+        .frame
+        .vars
+        .as_ref()
+        .map(|v| {
+            v.iter()
+                .take(30)
+                .map(|(k, v)| format!("{} = {}", truncate(k, 60), values::preview(v)))
+                .collect()
         })
+        .unwrap_or_default();
+    let mut test_common = common;
+    test_common.test_name = format!(
+        "sentry {}: {} does not throw {}",
+        input.ident,
+        truncate(shown, 100),
+        input.alert.exception_type().unwrap_or("the reported error")
+    );
+    ScaffoldCtx {
+        common: test_common,
+        import_path,
+        export_key,
+        is_default,
+        function,
+        details,
+        lacked: reasons.to_vec(),
+        captured,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names() {
+        assert_eq!(
+            function_name("Object.formatRow"),
+            Some((None, "formatRow".into()))
+        );
+        assert_eq!(
+            function_name("CartStore.getCart"),
+            Some((Some("CartStore".into()), "getCart".into()))
+        );
+        assert_eq!(
+            function_name("async checkout"),
+            Some((None, "checkout".into()))
+        );
+        assert_eq!(function_name("?"), None);
+        assert_eq!(function_name("Object.?"), None);
+        assert_eq!(
+            function_name("Module.wrappedCompile [as _compile]"),
+            Some((None, "wrappedCompile".into()))
+        );
+    }
+
+    #[test]
+    fn import_paths() {
+        assert_eq!(import_path("repro", "src/a.js"), "../src/a.js");
+        assert_eq!(import_path("tests/repro", "src/a.js"), "../../src/a.js");
     }
 }

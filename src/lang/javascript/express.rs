@@ -1,0 +1,449 @@
+//! Request replay for Express apps: find the app in the repository, turn the event's `request` into
+//! a `fetch` against the app started in-process on an ephemeral port, and refuse replays that could
+//! not reach the crash.
+//!
+//! The app is found, in order: the project config's `app` (`src/app.js:app` or `…:createApp`); a
+//! module exporting the object made by `express()`; an exported factory that needs no arguments; the
+//! entry that `scripts.start` / `main` / `server.js` runs, loaded with `net.Server#listen` redirected
+//! to port 0 on 127.0.0.1 (this keeps the project's own wiring, e.g. a seeded store passed to a
+//! factory). A replay that answers 404 on the buggy code would pass while the bug is still there, so
+//! every path segment of the request must occur in the repository's sources (route strings, seeded
+//! ids); otherwise request replay is refused and the generator falls back to call replay/scaffold.
+
+use serde_json::Value;
+
+use super::project::JsProject;
+use super::source::{export_of, find_function, mask, Export, Param};
+use crate::alert::Request;
+use crate::repo::Snapshot;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppSource {
+    /// `module[export]` is the app, or a factory called with no arguments.
+    Export { file: String, export: Export },
+    /// The entry file listens itself; load it with `listen` redirected.
+    Entry { file: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub method: String,
+    /// Path and query, percent-encoded, starting with `/`.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub notes: Vec<String>,
+}
+
+const JS_EXTS: &[&str] = &["js", "cjs", "mjs", "ts", "mts", "cts"];
+
+fn resolve_file(snap: &Snapshot, path: &str) -> Option<String> {
+    let p = path.trim_start_matches("./");
+    if snap.is_file(p) {
+        return Some(p.to_string());
+    }
+    JS_EXTS
+        .iter()
+        .map(|e| format!("{p}.{e}"))
+        .chain(JS_EXTS.iter().map(|e| format!("{p}/index.{e}")))
+        .find(|c| snap.is_file(c))
+}
+
+/// Where the Express app comes from, or why none was found.
+pub fn find_app(
+    snap: &Snapshot,
+    project: &JsProject,
+    config_app: Option<&str>,
+    sources: &[(String, String)],
+) -> Result<AppSource, String> {
+    if !project.deps.contains("express") {
+        return Err(
+            "the project does not depend on express (request replay supports Express)".into(),
+        );
+    }
+    if let Some(spec) = config_app {
+        let (file, name) = spec
+            .rsplit_once(':')
+            .ok_or_else(|| format!("project config app {spec:?} is not `file:export`"))?;
+        let file = resolve_file(snap, file)
+            .ok_or_else(|| format!("project config app file {file:?} is not in the repository"))?;
+        if !crate::render::is_js_ident(name) && name != "default" {
+            return Err(format!(
+                "project config app export {name:?} is not an identifier"
+            ));
+        }
+        let export = if name == "default" {
+            Export::Default
+        } else {
+            Export::Named(name.into())
+        };
+        return Ok(AppSource::Export { file, export });
+    }
+    let app_var =
+        regex::Regex::new(r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*express\s*\(\s*\)")
+            .unwrap();
+    // 1. a module exporting the app object itself.
+    for (file, text) in sources {
+        let masked = mask(text);
+        for c in app_var.captures_iter(&masked) {
+            let var = &c[1];
+            let start = c.get(0).unwrap().start();
+            // Module level only: the `const app = express()` is not inside a function body.
+            if depth_at(&masked, start) != 0 {
+                continue;
+            }
+            if let Some(export) = export_of(text, var) {
+                return Ok(AppSource::Export {
+                    file: file.clone(),
+                    export,
+                });
+            }
+        }
+    }
+    // 2. an exported factory that builds the app and needs no arguments.
+    let func = regex::Regex::new(r"(?:function\s+([A-Za-z_$][\w$]*)|(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?(?:function\b|\())").unwrap();
+    for (file, text) in sources {
+        let masked = mask(text);
+        if !masked.contains("express(") {
+            continue;
+        }
+        for c in func.captures_iter(&masked) {
+            let name = c.get(1).or(c.get(2)).unwrap().as_str();
+            let line = super::source::line_of(text, c.get(0).unwrap().start());
+            let Some(def) = find_function(text, name, None) else {
+                continue;
+            };
+            if def.line != line || def.is_method {
+                continue;
+            }
+            let body = &masked[def.body.0..def.body.1.min(masked.len())];
+            if !body.contains("express(") {
+                continue;
+            }
+            let no_args = def.params.iter().all(|p| {
+                matches!(
+                    p,
+                    Param::Simple {
+                        has_default: true,
+                        ..
+                    }
+                )
+            });
+            if !no_args {
+                continue;
+            }
+            if let Some(export) = export_of(text, name) {
+                return Ok(AppSource::Export {
+                    file: file.clone(),
+                    export,
+                });
+            }
+        }
+    }
+    // 3. the entry the project starts with, when it listens at module level.
+    let mut entries: Vec<String> = Vec::new();
+    entries.extend(project.start_entry());
+    entries.extend(project.main.clone());
+    for e in [
+        "server.js",
+        "index.js",
+        "app.js",
+        "src/server.js",
+        "src/index.js",
+        "bin/www",
+        "server.mjs",
+        "index.mjs",
+    ] {
+        entries.push(e.to_string());
+    }
+    for entry in entries {
+        let Some(file) = resolve_file(snap, &entry) else {
+            continue;
+        };
+        let Some(text) = snap.read(&file) else {
+            continue;
+        };
+        let masked = mask(&text);
+        if !masked.contains(".listen(") {
+            continue;
+        }
+        if masked.contains("require.main")
+            || masked.contains("import.meta.main")
+            || masked.contains("process.argv[1]")
+        {
+            continue;
+        }
+        if file.ends_with(".ts") || file.ends_with(".mts") || file.ends_with(".cts") {
+            continue;
+        }
+        return Ok(AppSource::Entry { file });
+    }
+    Err("no Express app found: no module exports the `express()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
+}
+
+fn depth_at(masked: &str, at: usize) -> i32 {
+    let mut d = 0;
+    for c in masked.as_bytes()[..at].iter() {
+        match c {
+            b'{' => d += 1,
+            b'}' => d -= 1,
+            _ => {}
+        }
+    }
+    d
+}
+
+/// Headers worth replaying: content negotiation and custom `x-` headers; never credentials,
+/// cookies, hop-by-hop or proxy headers, nor scrubbed values.
+fn keep_header(name: &str, value: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let token = !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+.^_|~-".contains(&c));
+    let value_ok = value.len() <= 4096
+        && !value.contains("[Filtered]")
+        && value.chars().all(|c| c == '\t' || (!c.is_control()));
+    let sensitive = [
+        "auth",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "session",
+        "csrf",
+        "xsrf",
+        "signature",
+        "password",
+        "forwarded",
+        "real-ip",
+        "client-ip",
+    ]
+    .iter()
+    .any(|s| n.contains(s));
+    let allowed = matches!(
+        n.as_str(),
+        "content-type"
+            | "accept"
+            | "accept-language"
+            | "user-agent"
+            | "referer"
+            | "origin"
+            | "x-requested-with"
+    ) || n.starts_with("x-");
+    token && value_ok && !sensitive && allowed
+}
+
+/// RFC 3986 unreserved characters kept, everything else percent-encoded (UTF-8).
+fn encode_component(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The path of the request URL, percent-encoded where needed.
+fn url_path(url: &str) -> Option<String> {
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            match after.find('/') {
+                Some(j) => &after[j..],
+                None => "/",
+            }
+        }
+        None if url.starts_with('/') => url,
+        None => return None,
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("/");
+    let mut out = String::new();
+    for c in path.chars() {
+        if c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%".contains(c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    if out.split('/').any(|seg| seg == ".." || seg == ".") {
+        return None;
+    }
+    Some(out)
+}
+
+/// The replayed request, or why the event's request cannot be replayed faithfully.
+pub fn build_replay(req: &Request) -> Result<Replay, String> {
+    let method = req
+        .method
+        .clone()
+        .unwrap_or_else(|| "GET".into())
+        .to_ascii_uppercase();
+    if !matches!(
+        method.as_str(),
+        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS"
+    ) {
+        return Err(format!(
+            "request method {:?} is not replayable",
+            crate::render::comment(&method)
+        ));
+    }
+    let url = req.url.as_deref().ok_or("the request has no url")?;
+    let path = url_path(url).ok_or("the request url has no usable path")?;
+    let mut target = path;
+    if !req.query.is_empty() {
+        let q: Vec<String> = req
+            .query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .collect();
+        target.push('?');
+        target.push_str(&q.join("&"));
+    }
+    if target.len() > 8000 {
+        return Err(format!(
+            "the request target is {} bytes long: a server rejects such a head (431) before any route runs",
+            target.len()
+        ));
+    }
+    let mut notes = Vec::new();
+    let mut headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(k, v)| keep_header(k, v))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    headers.dedup_by(|a, b| a.0 == b.0);
+    if headers
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 4)
+        .sum::<usize>()
+        > 8000
+    {
+        return Err("the request headers are too large to replay".into());
+    }
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.to_ascii_lowercase());
+    let body = match (&req.data, method.as_str()) {
+        (None, _) | (_, "GET") | (_, "HEAD") => None,
+        (Some(Value::String(s)), _) => {
+            if content_type.as_deref().is_some_and(|c| c.contains("json"))
+                && serde_json::from_str::<Value>(s).is_err()
+            {
+                return Err(
+                    "the JSON request body does not parse (truncated by the SDK or Sentry?)".into(),
+                );
+            }
+            Some(s.clone())
+        }
+        (Some(v), _) => {
+            if content_type
+                .as_deref()
+                .is_some_and(|c| c.contains("x-www-form-urlencoded"))
+            {
+                let obj = v.as_object().ok_or("the form body is not an object")?;
+                let mut parts = Vec::new();
+                for (k, v) in obj {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(_) | Value::Bool(_) => v.to_string(),
+                        _ => return Err("the form body has nested values".into()),
+                    };
+                    parts.push(format!("{}={}", encode_component(k), encode_component(&v)));
+                }
+                Some(parts.join("&"))
+            } else {
+                if content_type.is_none() {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+                Some(v.to_string())
+            }
+        }
+    };
+    if let Some(b) = &body {
+        if b.contains("[Filtered]") {
+            notes.push("the request body holds values Sentry scrubbed ([Filtered]); they are replayed as that text".into());
+        }
+        if b.len() > super::values::MAX_LITERAL {
+            return Err(format!(
+                "the request body is too large to inline ({} bytes)",
+                b.len()
+            ));
+        }
+    }
+    Ok(Replay {
+        method,
+        target,
+        headers,
+        body,
+        notes,
+    })
+}
+
+/// Path segments of the replay that occur nowhere in the repository's sources: with such a
+/// segment (an id from the production database) the in-process app would answer 404.
+pub fn unknown_segments(target: &str, sources: &[(String, String)]) -> Vec<String> {
+    let path = target.split('?').next().unwrap_or("");
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(crate::alert::percent_decode)
+        .filter(|seg| {
+            !sources.iter().any(|(_, text)| {
+                text.match_indices(seg.as_str()).any(|(i, _)| {
+                    let before = text[..i].chars().next_back();
+                    let after = text[i + seg.len()..].chars().next();
+                    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                    !word(before) && !word(after)
+                })
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_from_event_request() {
+        let req = Request {
+            method: Some("POST".into()),
+            url: Some("http://127.0.0.1:38057/api/carts/c_1042/checkout".into()),
+            query: vec![],
+            data: Some(Value::String("{\"a\":1}".into())),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cookie".into(), "[Filtered]".into()),
+                ("authorization".into(), "Bearer x".into()),
+                ("x-api-key".into(), "k".into()),
+                ("host".into(), "127.0.0.1".into()),
+                ("x-request-id".into(), "9f1c".into()),
+            ],
+            cookies: vec![],
+            env: Value::Null,
+        };
+        let r = build_replay(&req).unwrap();
+        assert_eq!(r.target, "/api/carts/c_1042/checkout");
+        let names: Vec<_> = r.headers.iter().map(|h| h.0.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-request-id"]);
+        assert_eq!(r.body.as_deref(), Some("{\"a\":1}"));
+    }
+
+    #[test]
+    fn segments() {
+        let src = vec![(
+            "a.js".to_string(),
+            "router.post('/:cartId/checkout'); app.use('/api/carts'); id: 'c_1042'".to_string(),
+        )];
+        assert!(unknown_segments("/api/carts/c_1042/checkout?x=1", &src).is_empty());
+        assert_eq!(unknown_segments("/api/carts/c_9/checkout", &src), ["c_9"]);
+    }
+}
