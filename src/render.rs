@@ -66,6 +66,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 type Filter = fn(&str) -> String;
+type IdentCheck = fn(&str) -> bool;
 
 fn register_filters(tera: &mut Tera) {
     let string_filters: &[(&str, Filter)] = &[
@@ -85,7 +86,7 @@ fn register_filters(tera: &mut Tera) {
             Ok(Value::String(f(&value_as_text(v))))
         });
     }
-    let ident_filters: &[(&str, fn(&str) -> bool)] = &[
+    let ident_filters: &[(&str, IdentCheck)] = &[
         ("py_ident", is_py_ident),
         ("py_module", is_py_module),
         ("js_ident", is_js_ident),

@@ -165,7 +165,15 @@ impl Generator for Python {
         let Some(crash_mf) = mapped.last() else {
             reasons.push("no stack frame maps to a Python file of this repository".to_string());
             let content = render::render("python/boilerplate.py.tera", &boilerplate_ctx(input))?;
-            return Ok(output(Strategy::Boilerplate, path, content, test_command, suite_command, None, reasons));
+            return Ok(output(
+                Strategy::Boilerplate,
+                path,
+                content,
+                test_command,
+                suite_command,
+                None,
+                reasons,
+            ));
         };
         let crash = CrashSite {
             file: crash_mf.path.clone(),
@@ -201,7 +209,15 @@ impl Generator for Python {
                     plan.qualname, plan.file
                 ));
                 let content = render_call(input, plan, &crash, vec![])?;
-                return Ok(output(Strategy::CallReplay, path, content, test_command, suite_command, Some(crash), reasons));
+                return Ok(output(
+                    Strategy::CallReplay,
+                    path,
+                    content,
+                    test_command,
+                    suite_command,
+                    Some(crash),
+                    reasons,
+                ));
             }
         }
         if crash_is_handler {
@@ -222,7 +238,15 @@ impl Generator for Python {
             Ok((ctx_parts, mut why)) => {
                 reasons.append(&mut why);
                 let content = render_request(input, &crash, ctx_parts)?;
-                return Ok(output(Strategy::RequestReplay, path, content, test_command, suite_command, Some(crash), reasons));
+                return Ok(output(
+                    Strategy::RequestReplay,
+                    path,
+                    content,
+                    test_command,
+                    suite_command,
+                    Some(crash),
+                    reasons,
+                ));
             }
             Err(why) => {
                 if alert.request.is_some() {
@@ -243,7 +267,15 @@ impl Generator for Python {
                     p.line.unwrap_or(0)
                 ));
                 let content = render_call(input, p, &crash, vec![])?;
-                return Ok(output(Strategy::CallReplay, path, content, test_command, suite_command, Some(crash), reasons));
+                return Ok(output(
+                    Strategy::CallReplay,
+                    path,
+                    content,
+                    test_command,
+                    suite_command,
+                    Some(crash),
+                    reasons,
+                ));
             }
         }
         // 4. post-mutation state, innermost first
@@ -253,16 +285,35 @@ impl Generator for Python {
                 p.qualname,
                 p.mutated.join(", ")
             );
-            reasons.push(format!("call replay of {} ({}); {note}", p.qualname, p.file));
+            reasons.push(format!(
+                "call replay of {} ({}); {note}",
+                p.qualname, p.file
+            ));
             let content = render_call(input, p, &crash, vec![note])?;
-            return Ok(output(Strategy::CallReplay, path, content, test_command, suite_command, Some(crash), reasons));
+            return Ok(output(
+                Strategy::CallReplay,
+                path,
+                content,
+                test_command,
+                suite_command,
+                Some(crash),
+                reasons,
+            ));
         }
 
         // 5. scaffold
         lacked.dedup();
         reasons.push(format!("scaffold: {}", lacked.join("; ")));
         let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
-        Ok(output(Strategy::Scaffold, path, content, test_command, suite_command, Some(crash), reasons))
+        Ok(output(
+            Strategy::Scaffold,
+            path,
+            content,
+            test_command,
+            suite_command,
+            Some(crash),
+            reasons,
+        ))
     }
 }
 
@@ -279,7 +330,10 @@ fn output(
         language: "python",
         framework: "pytest".into(),
         strategy,
-        files: vec![NewFile { path: path.clone(), content }],
+        files: vec![NewFile {
+            path: path.clone(),
+            content,
+        }],
         test_files: vec![path],
         test_command,
         suite_command,
@@ -294,7 +348,11 @@ fn pytest_overrides(snap: &Snapshot) -> String {
     let custom = ["pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini"]
         .iter()
         .filter_map(|f| snap.read(f))
-        .any(|t| t.contains("python_functions") || t.contains("python_files") || t.contains("python_classes"));
+        .any(|t| {
+            t.contains("python_functions")
+                || t.contains("python_files")
+                || t.contains("python_classes")
+        });
     if custom {
         " -o python_files=test_*.py -o python_functions=test_* -o python_classes=Test*".into()
     } else {
@@ -323,7 +381,10 @@ fn stack_lines(alert: &Alert) -> Vec<String> {
         .map(|f| {
             format!(
                 "{}:{} in {}",
-                f.filename.as_deref().or(f.abs_path.as_deref()).unwrap_or("?"),
+                f.filename
+                    .as_deref()
+                    .or(f.abs_path.as_deref())
+                    .unwrap_or("?"),
                 f.lineno.unwrap_or(0),
                 f.function.as_deref().unwrap_or("?")
             )
@@ -352,12 +413,15 @@ fn frame_vars_meta(alert: &Alert, exc: usize, frame: usize) -> Option<&Value> {
         .get("vars")
 }
 
+/// Class name → (module, repr fields when trustworthy, defined in a stack file).
+type ClassIndex = HashMap<String, Vec<(String, Option<Vec<String>>, bool)>>;
+
 /// Classes a repr may name: dataclasses / NamedTuples defined in the crash's package.
 struct RepoClasses<'s, 'r> {
     snap: &'s Snapshot<'r>,
     preferred: Vec<String>,
     anchor: String,
-    index: Mutex<Option<HashMap<String, Vec<(String, Option<Vec<String>>, bool)>>>>,
+    index: Mutex<Option<ClassIndex>>,
 }
 
 impl<'s, 'r> RepoClasses<'s, 'r> {
@@ -370,23 +434,29 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
         }
     }
 
-    fn build(&self) -> HashMap<String, Vec<(String, Option<Vec<String>>, bool)>> {
+    fn build(&self) -> ClassIndex {
         let mut files = source::package_files(self.snap, &self.anchor, MAX_PACKAGE_FILES);
         for p in &self.preferred {
             if !files.contains(p) {
                 files.push(p.clone());
             }
         }
-        let mut idx: HashMap<String, Vec<(String, Option<Vec<String>>, bool)>> = HashMap::new();
+        let mut idx: ClassIndex = HashMap::new();
         for f in files {
-            let Some(src) = self.snap.read(&f) else { continue };
+            let Some(src) = self.snap.read(&f) else {
+                continue;
+            };
             if !src.contains("dataclass") && !src.contains("NamedTuple") {
                 continue;
             }
-            let Some((module, _root)) = source::module_for_path(self.snap, &f, None) else { continue };
+            let Some((module, _root)) = source::module_for_path(self.snap, &f, None) else {
+                continue;
+            };
             let preferred = self.preferred.contains(&f);
             for (name, fields) in source::dataclasses_in(&src) {
-                idx.entry(name).or_default().push((module.clone(), fields, preferred));
+                idx.entry(name)
+                    .or_default()
+                    .push((module.clone(), fields, preferred));
             }
         }
         idx
@@ -428,12 +498,20 @@ fn frame_label(mf: &MappedFrame) -> String {
 
 /// A frame whose function is an HTTP handler of a framework with request-bound globals/objects.
 fn is_request_bound(snap: &Snapshot, mf: &MappedFrame) -> bool {
-    let Some(src) = snap.read(&mf.path) else { return false };
-    let Some(function) = mf.frame.function.as_deref() else { return false };
-    let Some(def) = source::find_def(&src, function, mf.frame.lineno) else { return false };
+    let Some(src) = snap.read(&mf.path) else {
+        return false;
+    };
+    let Some(function) = mf.frame.function.as_deref() else {
+        return false;
+    };
+    let Some(def) = source::find_def(&src, function, mf.frame.lineno) else {
+        return false;
+    };
     def.is_route_handler()
-        && (matches!(source::framework_of(&src), Some(Framework::Flask | Framework::Django))
-            || def.params.iter().any(|p| p.name == "request"))
+        && (matches!(
+            source::framework_of(&src),
+            Some(Framework::Flask | Framework::Django)
+        ) || def.params.iter().any(|p| p.name == "request"))
 }
 
 /// Rebuild one var or say why not.
@@ -444,7 +522,9 @@ fn rebuild_var(
     classes: &dyn ClassResolver,
     imports: &mut Imports,
 ) -> Result<Option<String>, String> {
-    let Some(v) = vars.get(name) else { return Ok(None) };
+    let Some(v) = vars.get(name) else {
+        return Ok(None);
+    };
     let m = meta.and_then(|m| m.get(name));
     let val = pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;
     pyrepr::emit(&val, classes, imports)
@@ -466,17 +546,24 @@ fn plan_call(
         .as_deref()
         .filter(|f| is_py_ident(f))
         .ok_or_else(|| format!("{label}: not a named function"))?;
-    let src = snap.read(&mf.path).ok_or_else(|| format!("{label}: file unreadable"))?;
-    let def: FnDef = source::find_def(&src, function, mf.frame.lineno)
-        .ok_or_else(|| format!("{label}: no `def {function}` found in the repository at the base commit"))?;
+    let src = snap
+        .read(&mf.path)
+        .ok_or_else(|| format!("{label}: file unreadable"))?;
+    let def: FnDef = source::find_def(&src, function, mf.frame.lineno).ok_or_else(|| {
+        format!("{label}: no `def {function}` found in the repository at the base commit")
+    })?;
     if def.nested {
-        return Err(format!("{label}: {function} is nested in another function and cannot be imported"));
+        return Err(format!(
+            "{label}: {function} is nested in another function and cannot be imported"
+        ));
     }
     if def.is_property() {
         return Err(format!("{label}: {function} is a property"));
     }
     if is_request_bound(snap, mf) {
-        return Err(format!("{label}: {function} is a route handler bound to the request"));
+        return Err(format!(
+            "{label}: {function} is a route handler bound to the request"
+        ));
     }
     let (module, root) = source::module_for_path(snap, &mf.path, mf.frame.module.as_deref())
         .ok_or_else(|| format!("{label}: {} is not importable as a module", mf.path))?;
@@ -505,7 +592,9 @@ fn plan_call(
                 params.next();
                 receiver = class.clone();
             } else {
-                let me = params.next().ok_or_else(|| format!("{label}: method without self"))?;
+                let me = params
+                    .next()
+                    .ok_or_else(|| format!("{label}: method without self"))?;
                 let raw = vars
                     .get(&me.name)
                     .ok_or_else(|| format!("{label}: {} is missing from vars", me.name))?;
@@ -513,11 +602,19 @@ fn plan_call(
                     .map_err(|r| format!("{label}: {} {}", me.name, r.describe()))?;
                 match &val {
                     PyVal::Call { func, .. } if func.len() == 1 && &func[0] == class => {}
-                    _ => return Err(format!("{label}: {} is not a repr of a {class} whose state is fully shown", me.name)),
+                    _ => {
+                        return Err(format!(
+                            "{label}: {} is not a repr of a {class} whose state is fully shown",
+                            me.name
+                        ))
+                    }
                 }
                 let code = pyrepr::emit(&val, classes, &mut imports)
                     .map_err(|r| format!("{label}: {} {}", me.name, r.describe()))?;
-                assigns.push(Assign { name: "instance".into(), code });
+                assigns.push(Assign {
+                    name: "instance".into(),
+                    code,
+                });
                 receiver = "instance".into();
             }
         }
@@ -535,7 +632,10 @@ fn plan_call(
             Ok(None) => {
                 if p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw) {
                     if p.kind == ParamKind::PositionalOnly {
-                        return Err(format!("{label}: positional-only argument {} is missing from vars", p.name));
+                        return Err(format!(
+                            "{label}: positional-only argument {} is missing from vars",
+                            p.name
+                        ));
                     }
                     keyword_mode = true;
                     continue;
@@ -556,9 +656,16 @@ fn plan_call(
     taken.insert(import_name.clone());
     taken.extend(["asyncio", "sys", "pathlib", "instance", "exc", "pytest"].map(String::from));
     for (name, kind, code) in pending {
-        let local = if taken.contains(&name) { format!("{name}_arg") } else { name.clone() };
+        let local = if taken.contains(&name) {
+            format!("{name}_arg")
+        } else {
+            name.clone()
+        };
         taken.insert(local.clone());
-        assigns.push(Assign { name: local.clone(), code });
+        assigns.push(Assign {
+            name: local.clone(),
+            code,
+        });
         args.push(match kind {
             ParamKind::PositionalOnly | ParamKind::Regular => local,
             ParamKind::VarArgs => format!("*{local}"),
@@ -566,12 +673,21 @@ fn plan_call(
             ParamKind::VarKw => format!("**{local}"),
         });
     }
-    if imports.names.iter().any(|(_, n)| n == &import_name && def.class.is_none())
+    if imports
+        .names
+        .iter()
+        .any(|(_, n)| n == &import_name && def.class.is_none())
         || imports.modules.contains(&import_name)
     {
-        return Err(format!("{label}: {function} collides with a name the test must import"));
+        return Err(format!(
+            "{label}: {function} collides with a name the test must import"
+        ));
     }
-    let callee = if receiver.is_empty() { function.to_string() } else { format!("{receiver}.{function}") };
+    let callee = if receiver.is_empty() {
+        function.to_string()
+    } else {
+        format!("{receiver}.{function}")
+    };
     let call = format!("{callee}({})", args.join(", "));
     let mutated = source::mutated_params(&src, &def, mf.frame.lineno);
     Ok(CallPlan {
@@ -591,9 +707,18 @@ fn plan_call(
     })
 }
 
-fn common_ctx(input: &GenInput, crash: &CrashSite, notes: Vec<String>, roots: &[&str]) -> CommonCtx {
+fn common_ctx(
+    input: &GenInput,
+    crash: &CrashSite,
+    notes: Vec<String>,
+    roots: &[&str],
+) -> CommonCtx {
     let alert = input.alert;
-    let mut sys_path: Vec<String> = roots.iter().filter(|r| !r.is_empty()).map(|r| r.to_string()).collect();
+    let mut sys_path: Vec<String> = roots
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.to_string())
+        .collect();
     sys_path.sort();
     sys_path.dedup();
     CommonCtx {
@@ -614,7 +739,12 @@ fn common_ctx(input: &GenInput, crash: &CrashSite, notes: Vec<String>, roots: &[
     }
 }
 
-fn render_call(input: &GenInput, plan: &CallPlan, crash: &CrashSite, notes: Vec<String>) -> Result<String> {
+fn render_call(
+    input: &GenInput,
+    plan: &CallPlan,
+    crash: &CrashSite,
+    notes: Vec<String>,
+) -> Result<String> {
     let mut common = common_ctx(input, crash, notes, &[plan.root.as_str()]);
     common.test_name = format!(
         "test_sentry_{}_{}_does_not_raise",
@@ -659,7 +789,11 @@ struct RequestParts {
     content_type: String,
 }
 
-fn plan_request(input: &GenInput, mapped: &[MappedFrame], crash: &CrashSite) -> Result<(RequestParts, Vec<String>), String> {
+fn plan_request(
+    input: &GenInput,
+    mapped: &[MappedFrame],
+    crash: &CrashSite,
+) -> Result<(RequestParts, Vec<String>), String> {
     let alert = input.alert;
     let req = alert.request.as_ref().ok_or("the event has no request")?;
     let snap = input.snap;
@@ -677,7 +811,10 @@ fn plan_request(input: &GenInput, mapped: &[MappedFrame], crash: &CrashSite) -> 
     let hint = format!(
         "{} {}",
         alert.sdk_name.as_deref().unwrap_or(""),
-        alert.primary_exception().and_then(|e| e.mechanism_type.as_deref()).unwrap_or("")
+        alert
+            .primary_exception()
+            .and_then(|e| e.mechanism_type.as_deref())
+            .unwrap_or("")
     )
     .to_ascii_lowercase();
     if framework.is_none() {
@@ -695,7 +832,9 @@ fn plan_request(input: &GenInput, mapped: &[MappedFrame], crash: &CrashSite) -> 
     let files = source::package_files(snap, &crash.file, MAX_PACKAGE_FILES);
     let (app, django_settings) = match (&input.project.app, framework) {
         (Some(spec), _) => {
-            let (m, a) = spec.split_once(':').ok_or("project `app` must be `module:attr`")?;
+            let (m, a) = spec
+                .split_once(':')
+                .ok_or("project `app` must be `module:attr`")?;
             if !m.split('.').all(is_py_ident) || !is_py_ident(a) {
                 return Err("project `app` is not `module:attr` of identifiers".into());
             }
@@ -706,14 +845,27 @@ fn plan_request(input: &GenInput, mapped: &[MappedFrame], crash: &CrashSite) -> 
                 .and_then(|s| source::find_def(&s, a, None))
                 .is_some();
             (
-                AppRef { framework, module: m.into(), attr: a.into(), factory, root: String::new() },
+                AppRef {
+                    framework,
+                    module: m.into(),
+                    attr: a.into(),
+                    factory,
+                    root: String::new(),
+                },
                 String::new(),
             )
         }
         (None, Framework::Django) => {
-            let s = source::django_settings(snap, &files).ok_or("no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py")?;
+            let s = source::django_settings(snap, &files)
+                .ok_or("no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py")?;
             (
-                AppRef { framework, module: String::new(), attr: String::new(), factory: false, root: String::new() },
+                AppRef {
+                    framework,
+                    module: String::new(),
+                    attr: String::new(),
+                    factory: false,
+                    root: String::new(),
+                },
                 s,
             )
         }
@@ -743,17 +895,27 @@ fn plan_request(input: &GenInput, mapped: &[MappedFrame], crash: &CrashSite) -> 
     let query = req.query.clone();
     let (headers, dropped) = replay_headers(req);
     if !dropped.is_empty() {
-        why.push(format!("headers not replayed (credentials, cookies, hop-by-hop): {}", dropped.join(", ")));
+        why.push(format!(
+            "headers not replayed (credentials, cookies, hop-by-hop): {}",
+            dropped.join(", ")
+        ));
     }
     if !req.cookies.is_empty() {
         why.push("cookies are never replayed".into());
     }
-    let content_type = header(req, "content-type").unwrap_or_default().to_ascii_lowercase();
+    let content_type = header(req, "content-type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let body_meta = alert.meta.get("request").and_then(|r| r.get("data"));
     let (body_kind, body_code, raw_body) = match &req.data {
         None | Some(Value::Null) => {
-            if header(req, "content-length").map(|l| l.trim() != "0").unwrap_or(false) {
-                why.push("the request had a body the SDK did not capture: replayed without it".into());
+            if header(req, "content-length")
+                .map(|l| l.trim() != "0")
+                .unwrap_or(false)
+            {
+                why.push(
+                    "the request had a body the SDK did not capture: replayed without it".into(),
+                );
             }
             ("none", String::new(), String::new())
         }
@@ -761,21 +923,36 @@ fn plan_request(input: &GenInput, mapped: &[MappedFrame], crash: &CrashSite) -> 
         Some(v) => {
             let lit = pyrepr::emit(&pyrepr::from_plain_json(v), &(), &mut Imports::default())
                 .map_err(|_| "the request body cannot be written as a Python literal")?;
-            if content_type.contains("x-www-form-urlencoded") || content_type.contains("multipart/form-data") {
+            if content_type.contains("x-www-form-urlencoded")
+                || content_type.contains("multipart/form-data")
+            {
                 ("form", lit, String::new())
             } else {
                 ("json", lit, String::new())
             }
         }
     };
-    if req.data.as_ref().map(|d| d.to_string().contains("[Filtered]")).unwrap_or(false) {
-        why.push("body fields Sentry scrubbed are replayed as the placeholder \"[Filtered]\"".into());
+    if req
+        .data
+        .as_ref()
+        .map(|d| d.to_string().contains("[Filtered]"))
+        .unwrap_or(false)
+    {
+        why.push(
+            "body fields Sentry scrubbed are replayed as the placeholder \"[Filtered]\"".into(),
+        );
     }
-    if body_meta.map(|m| m.to_string().contains("\"len\"")).unwrap_or(false) {
+    if body_meta
+        .map(|m| m.to_string().contains("\"len\""))
+        .unwrap_or(false)
+    {
         why.push("the request body was truncated by Sentry: replayed as captured".into());
     }
     let headers = if body_kind == "json" || body_kind == "form" {
-        headers.into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("content-type")).collect()
+        headers
+            .into_iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+            .collect()
     } else {
         headers
     };
@@ -824,23 +1001,57 @@ fn url_path(req: &Request) -> Option<String> {
 /// hop-by-hop headers never leave the event.
 fn replay_headers(req: &Request) -> (Vec<(String, String)>, Vec<String>) {
     const HOP: &[&str] = &[
-        "host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade",
-        "accept-encoding", "expect", "trailer", "proxy-connection", "forwarded", "via",
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        "expect",
+        "trailer",
+        "proxy-connection",
+        "forwarded",
+        "via",
     ];
     const SECRET: &[&str] = &[
-        "auth", "cookie", "token", "secret", "key", "session", "csrf", "xsrf", "password", "passwd",
-        "signature", "credential", "jwt", "bearer", "forwarded", "real-ip", "client-ip",
+        "auth",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "session",
+        "csrf",
+        "xsrf",
+        "password",
+        "passwd",
+        "signature",
+        "credential",
+        "jwt",
+        "bearer",
+        "forwarded",
+        "real-ip",
+        "client-ip",
     ];
     let mut keep = Vec::new();
     let mut dropped = Vec::new();
     for (k, v) in &req.headers {
         let lk = k.to_ascii_lowercase();
-        let token_ok = !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        let value_ok = v.len() <= 8192 && !v.chars().any(|c| c.is_control() && c != '\t') && v.is_ascii();
+        let token_ok = !k.is_empty()
+            && k.len() <= 100
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let value_ok =
+            v.len() <= 8192 && !v.chars().any(|c| c.is_control() && c != '\t') && v.is_ascii();
         if HOP.contains(&lk.as_str()) {
             continue;
         }
-        if !token_ok || !value_ok || SECRET.iter().any(|s| lk.contains(s)) || v.contains("[Filtered]") {
+        if !token_ok
+            || !value_ok
+            || SECRET.iter().any(|s| lk.contains(s))
+            || v.contains("[Filtered]")
+        {
             if token_ok {
                 dropped.push(k.clone());
             } else {
@@ -880,7 +1091,12 @@ fn render_request(input: &GenInput, crash: &CrashSite, parts: RequestParts) -> R
     render::render("python/request_replay.py.tera", &ctx)
 }
 
-fn render_scaffold(input: &GenInput, mf: &MappedFrame, crash: &CrashSite, lacked: &[String]) -> Result<String> {
+fn render_scaffold(
+    input: &GenInput,
+    mf: &MappedFrame,
+    crash: &CrashSite,
+    lacked: &[String],
+) -> Result<String> {
     let snap = input.snap;
     let mut common = common_ctx(input, crash, vec![], &[]);
     common.test_name = format!(
@@ -905,7 +1121,11 @@ fn render_scaffold(input: &GenInput, mf: &MappedFrame, crash: &CrashSite, lacked
             common.sys_path = vec![root.clone()];
         }
     }
-    let import_name = if is_py_ident(&import_name) { import_name } else { String::new() };
+    let import_name = if is_py_ident(&import_name) {
+        import_name
+    } else {
+        String::new()
+    };
     // frame's source context, else the repository's lines around the crash line
     let mut context: Vec<String> = Vec::new();
     let mut context_start = 0;
@@ -913,10 +1133,19 @@ fn render_scaffold(input: &GenInput, mf: &MappedFrame, crash: &CrashSite, lacked
         context.extend(mf.frame.pre_context.iter().cloned());
         context.extend(mf.frame.context_line.iter().cloned());
         context.extend(mf.frame.post_context.iter().cloned());
-        context_start = mf.frame.lineno.unwrap_or(0).saturating_sub(mf.frame.pre_context.len() as u64);
+        context_start = mf
+            .frame
+            .lineno
+            .unwrap_or(0)
+            .saturating_sub(mf.frame.pre_context.len() as u64);
     } else if let Some(l) = mf.frame.lineno {
         let from = l.saturating_sub(5).max(1);
-        context = src.lines().skip(from as usize - 1).take(10).map(str::to_owned).collect();
+        context = src
+            .lines()
+            .skip(from as usize - 1)
+            .take(10)
+            .map(str::to_owned)
+            .collect();
         context_start = from;
     }
     let context = context.into_iter().take(30).collect();

@@ -45,15 +45,19 @@ pub struct FnDef {
 
 impl FnDef {
     pub fn is_staticmethod(&self) -> bool {
-        self.decorators.iter().any(|d| d.starts_with("@staticmethod"))
-    }
-    pub fn is_classmethod(&self) -> bool {
-        self.decorators.iter().any(|d| d.starts_with("@classmethod"))
-    }
-    pub fn is_property(&self) -> bool {
         self.decorators
             .iter()
-            .any(|d| d.starts_with("@property") || d.contains(".setter") || d.contains("cached_property"))
+            .any(|d| d.starts_with("@staticmethod"))
+    }
+    pub fn is_classmethod(&self) -> bool {
+        self.decorators
+            .iter()
+            .any(|d| d.starts_with("@classmethod"))
+    }
+    pub fn is_property(&self) -> bool {
+        self.decorators.iter().any(|d| {
+            d.starts_with("@property") || d.contains(".setter") || d.contains("cached_property")
+        })
     }
     /// Decorated as an HTTP route (`@app.route`, `@bp.post`, `@router.get`, `@api_view`…).
     pub fn is_route_handler(&self) -> bool {
@@ -78,7 +82,10 @@ static CLASS_RE: LazyLock<Regex> =
 /// or when no line is known, the first one.
 pub fn find_def(src: &str, function: &str, lineno: Option<u64>) -> Option<FnDef> {
     let lines: Vec<&str> = src.lines().collect();
-    let limit = lineno.map(|l| l as usize).unwrap_or(lines.len()).min(lines.len());
+    let limit = lineno
+        .map(|l| l as usize)
+        .unwrap_or(lines.len())
+        .min(lines.len());
     let mut found = None;
     for (i, line) in lines.iter().enumerate().take(limit) {
         if let Some(c) = DEF_RE.captures(line) {
@@ -247,7 +254,11 @@ fn split_top_level(s: &str) -> Vec<String> {
     if !cur.trim().is_empty() {
         parts.push(cur);
     }
-    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn parse_params(lines: &[&str], i: usize) -> Option<Vec<Param>> {
@@ -289,7 +300,11 @@ fn parse_params(lines: &[&str], i: usize) -> Option<Vec<Param>> {
             let after = &rest[name_end..];
             split_default(after)
         };
-        params.push(Param { name, kind, has_default });
+        params.push(Param {
+            name,
+            kind,
+            has_default,
+        });
     }
     Some(params)
 }
@@ -336,15 +351,20 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
         let n = regex::escape(&p.name);
         let pats = [
             // rebinding, item or attribute assignment, augmented assignment
-            format!(r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[[^\]]*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"),
+            format!(
+                r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[[^\]]*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"
+            ),
             format!(r"^\s*for\s+[^:]*\b{n}\b[^:]*\s+in\s"),
-            format!(r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse)\("),
+            format!(
+                r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse)\("
+            ),
             format!(r"^\s*del\s+{n}\b"),
             format!(r"\bwith\s+.*\bas\s+{n}\b"),
         ];
         let hit = body.iter().any(|l| {
             let code = l.split('#').next().unwrap_or("");
-            pats.iter().any(|pat| Regex::new(pat).map(|r| r.is_match(code)).unwrap_or(false))
+            pats.iter()
+                .any(|pat| Regex::new(pat).map(|r| r.is_match(code)).unwrap_or(false))
         });
         if hit {
             out.push(p.name.clone());
@@ -362,7 +382,9 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
     let lines: Vec<&str> = src.lines().collect();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let Some(c) = CLASS_RE.captures(line) else { continue };
+        let Some(c) = CLASS_RE.captures(line) else {
+            continue;
+        };
         let indent = c[1].len();
         let name = c[2].to_string();
         let mut decos = Vec::new();
@@ -371,12 +393,16 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
             decos.push(lines[j - 1].trim().to_string());
             j -= 1;
         }
-        let is_dc = decos.iter().any(|d| d.starts_with("@dataclass") || d.starts_with("@dataclasses.dataclass"));
+        let is_dc = decos
+            .iter()
+            .any(|d| d.starts_with("@dataclass") || d.starts_with("@dataclasses.dataclass"));
         let is_nt = line.contains("NamedTuple)");
         if !is_dc && !is_nt {
             continue;
         }
-        let mut ok = !decos.iter().any(|d| d.replace(' ', "").contains("repr=False"));
+        let mut ok = !decos
+            .iter()
+            .any(|d| d.replace(' ', "").contains("repr=False"));
         let mut fields = Vec::new();
         let mut body_indent = None;
         for l in lines.iter().skip(i + 1) {
@@ -392,7 +418,10 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
                 continue;
             }
             let t = l.trim();
-            if t.starts_with("def __repr__") || t.starts_with("def __post_init__") || t.starts_with("__repr__") {
+            if t.starts_with("def __repr__")
+                || t.starts_with("def __post_init__")
+                || t.starts_with("__repr__")
+            {
                 ok = false;
             }
             if let Some(f) = FIELD.captures(t) {
@@ -401,7 +430,10 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
                     continue;
                 }
                 let compact = ann.replace(' ', "");
-                if compact.contains("repr=False") || compact.contains("init=False") || ann.starts_with("InitVar") {
+                if compact.contains("repr=False")
+                    || compact.contains("init=False")
+                    || ann.starts_with("InitVar")
+                {
                     ok = false;
                 }
                 fields.push(f[1].to_string());
@@ -414,13 +446,21 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
 
 /// Importable module name for a repository `.py` path and the folder that must be on `sys.path`
 /// (`""` for the repository root). Uses the frame's `module` when it agrees with the path.
-pub fn module_for_path(snap: &Snapshot, path: &str, frame_module: Option<&str>) -> Option<(String, String)> {
+pub fn module_for_path(
+    snap: &Snapshot,
+    path: &str,
+    frame_module: Option<&str>,
+) -> Option<(String, String)> {
     let stem = path.strip_suffix(".py")?;
     let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
     if let Some(m) = frame_module {
         let as_path = m.replace('.', "/");
-        if m.split('.').all(is_py_ident) && (stem == as_path || stem.ends_with(&format!("/{as_path}"))) {
-            let root = stem[..stem.len() - as_path.len()].trim_end_matches('/').to_string();
+        if m.split('.').all(is_py_ident)
+            && (stem == as_path || stem.ends_with(&format!("/{as_path}")))
+        {
+            let root = stem[..stem.len() - as_path.len()]
+                .trim_end_matches('/')
+                .to_string();
             return Some((m.to_string(), root));
         }
     }
@@ -437,11 +477,12 @@ pub fn module_for_path(snap: &Snapshot, path: &str, frame_module: Option<&str>) 
     }
     // The file's own folder is not a package: a `src/`-style root goes on sys.path, any other
     // folder is imported from the repository root as a namespace package.
-    let (root, module_parts) = if start == parts.len() - 1 && start > 0 && !matches!(parts[start - 1], "src" | "lib") {
-        (String::new(), parts.clone())
-    } else {
-        (parts[..start].join("/"), parts[start..].to_vec())
-    };
+    let (root, module_parts) =
+        if start == parts.len() - 1 && start > 0 && !matches!(parts[start - 1], "src" | "lib") {
+            (String::new(), parts.clone())
+        } else {
+            (parts[..start].join("/"), parts[start..].to_vec())
+        };
     if !module_parts.iter().all(|p| is_py_ident(p)) {
         return None;
     }
@@ -470,7 +511,11 @@ pub fn package_files(snap: &Snapshot, crash_path: &str, limit: usize) -> Vec<Str
             }
             let p = format!("{dir}/{name}");
             if is_dir {
-                if !name.starts_with('.') && name != "node_modules" && name != "__pycache__" && !name.contains("venv") {
+                if !name.starts_with('.')
+                    && name != "node_modules"
+                    && name != "__pycache__"
+                    && !name.contains("venv")
+                {
                     stack.push(p);
                 }
             } else if name.ends_with(".py") {
@@ -479,7 +524,12 @@ pub fn package_files(snap: &Snapshot, crash_path: &str, limit: usize) -> Vec<Str
         }
     }
     for (name, is_dir) in snap.list_dir("") {
-        if !is_dir && name.ends_with(".py") && out.len() < limit && name != "setup.py" && name != "conftest.py" {
+        if !is_dir
+            && name.ends_with(".py")
+            && out.len() < limit
+            && name != "setup.py"
+            && name != "conftest.py"
+        {
             out.push(name);
         }
     }
@@ -519,7 +569,8 @@ pub struct AppRef {
 /// Which framework a source file uses, from its imports.
 pub fn framework_of(src: &str) -> Option<Framework> {
     static IMPORT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?m)^\s*(?:from|import)\s+(flask|fastapi|starlette|django)\b").expect("import regex")
+        Regex::new(r"(?m)^\s*(?:from|import)\s+(flask|fastapi|starlette|django)\b")
+            .expect("import regex")
     });
     IMPORT.captures(src).map(|c| match &c[1] {
         "flask" => Framework::Flask,
@@ -528,7 +579,15 @@ pub fn framework_of(src: &str) -> Option<Framework> {
     })
 }
 
-static FACTORY_NAMES: &[&str] = &["create_app", "make_app", "build_app", "get_app", "app_factory", "create_application", "application_factory"];
+static FACTORY_NAMES: &[&str] = &[
+    "create_app",
+    "make_app",
+    "build_app",
+    "get_app",
+    "app_factory",
+    "create_application",
+    "application_factory",
+];
 
 /// Find the app object in `files` for `framework`: a module-level `app = Flask(...)` /
 /// `FastAPI(...)` / `Starlette(...)`, else a factory (`create_app()`) whose parameters all have
@@ -539,16 +598,27 @@ pub fn find_app(snap: &Snapshot, files: &[String], framework: Framework) -> Opti
         Framework::Starlette => r"(?:fastapi\.|starlette\.applications\.)?(?:FastAPI|Starlette)",
         Framework::Django => return None,
     };
-    let assign = Regex::new(&format!(r"(?m)^([A-Za-z_]\w*)\s*(?::\s*[\w.]+\s*)?=\s*{ctor}\s*\(")).ok()?;
+    let assign = Regex::new(&format!(
+        r"(?m)^([A-Za-z_]\w*)\s*(?::\s*[\w.]+\s*)?=\s*{ctor}\s*\("
+    ))
+    .ok()?;
     let mut factory: Option<AppRef> = None;
     for f in files {
         let Some(src) = snap.read(f) else { continue };
         if framework_of(&src) != Some(framework) {
             continue;
         }
-        let Some((module, root)) = module_for_path(snap, f, None) else { continue };
+        let Some((module, root)) = module_for_path(snap, f, None) else {
+            continue;
+        };
         if let Some(c) = assign.captures(&src) {
-            return Some(AppRef { framework, module, attr: c[1].to_string(), factory: false, root });
+            return Some(AppRef {
+                framework,
+                module,
+                attr: c[1].to_string(),
+                factory: false,
+                root,
+            });
         }
         if factory.is_none() {
             for name in FACTORY_NAMES {
@@ -556,9 +626,17 @@ pub fn find_app(snap: &Snapshot, files: &[String], framework: Framework) -> Opti
                     let callable = !def.nested
                         && def.class.is_none()
                         && def.indent_zero(&src)
-                        && def.params.iter().all(|p| p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw));
+                        && def.params.iter().all(|p| {
+                            p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw)
+                        });
                     if callable {
-                        factory = Some(AppRef { framework, module: module.clone(), attr: name.to_string(), factory: true, root: root.clone() });
+                        factory = Some(AppRef {
+                            framework,
+                            module: module.clone(),
+                            attr: name.to_string(),
+                            factory: true,
+                            root: root.clone(),
+                        });
                         break;
                     }
                 }
@@ -570,17 +648,28 @@ pub fn find_app(snap: &Snapshot, files: &[String], framework: Framework) -> Opti
 
 impl FnDef {
     fn indent_zero(&self, src: &str) -> bool {
-        src.lines().nth(self.line - 1).map(|l| indent_of(l) == 0).unwrap_or(false)
+        src.lines()
+            .nth(self.line - 1)
+            .map(|l| indent_of(l) == 0)
+            .unwrap_or(false)
     }
 }
 
 /// Django settings module named by `manage.py` / `wsgi.py` / `asgi.py`.
 pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<String> {
     static SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#).expect("settings regex")
+        Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#)
+            .expect("settings regex")
     });
     let mut cands: Vec<String> = vec!["manage.py".into()];
-    cands.extend(files.iter().filter(|f| f.ends_with("wsgi.py") || f.ends_with("asgi.py") || f.ends_with("manage.py")).cloned());
+    cands.extend(
+        files
+            .iter()
+            .filter(|f| {
+                f.ends_with("wsgi.py") || f.ends_with("asgi.py") || f.ends_with("manage.py")
+            })
+            .cloned(),
+    );
     for f in cands {
         if let Some(src) = snap.read(&f) {
             if let Some(c) = SETTINGS.captures(&src) {
@@ -645,7 +734,11 @@ def outer(x):
         assert_eq!(mutated_params(SRC, &d, Some(25)), vec!["self".to_string()]);
         let f = find_def(SRC, "fetch", Some(29)).unwrap();
         assert!(f.is_async);
-        let kinds: Vec<_> = f.params.iter().map(|p| (p.name.as_str(), p.kind, p.has_default)).collect();
+        let kinds: Vec<_> = f
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind, p.has_default))
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -666,8 +759,21 @@ def outer(x):
     #[test]
     fn finds_dataclasses() {
         let dcs = dataclasses_in(SRC);
-        assert_eq!(dcs[0], ("Track".to_string(), Some(vec!["title".to_string(), "duration_s".to_string()])));
-        assert_eq!(dcs[1].1.as_ref().unwrap(), &vec!["name".to_string(), "tracks".to_string(), "position".to_string()]);
+        assert_eq!(
+            dcs[0],
+            (
+                "Track".to_string(),
+                Some(vec!["title".to_string(), "duration_s".to_string()])
+            )
+        );
+        assert_eq!(
+            dcs[1].1.as_ref().unwrap(),
+            &vec![
+                "name".to_string(),
+                "tracks".to_string(),
+                "position".to_string()
+            ]
+        );
     }
 
     #[test]
