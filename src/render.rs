@@ -88,6 +88,7 @@ fn register_filters(tera: &mut Tera) {
     }
     let ident_filters: &[(&str, IdentCheck)] = &[
         ("py_ident", is_py_ident),
+        ("py_module", is_py_module),
         ("js_ident", is_js_ident),
         ("go_ident", is_c_ident),
         ("rust_ident", is_c_ident),
@@ -334,6 +335,11 @@ fn is_c_ident(s: &str) -> bool {
 
 pub fn is_py_ident(s: &str) -> bool {
     is_c_ident(s) && !PY_KEYWORDS.contains(&s)
+}
+
+/// A dotted Python module path (`pkg.sub.mod`) of plain identifiers.
+pub fn is_py_module(s: &str) -> bool {
+    s.len() <= 512 && s.split('.').all(is_py_ident)
 }
 
 pub fn is_js_ident(s: &str) -> bool {

@@ -1,15 +1,136 @@
-//! Python: pytest tests under `repro/`.
+//! Python: pytest tests under `repro/test_sentry_<id>.py`.
+//!
+//! Strategies, strongest first:
+//! 1. **call replay** of the crashing function when its arguments rebuild exactly from the frame's
+//!    `vars` (repr strings, see `pyrepr`), it is importable, not a request-bound route handler, and it
+//!    did not rebind or mutate its parameters before the crash line (vars are post-mutation);
+//! 2. **request replay** when the event has a `request` and the repository has a Flask,
+//!    FastAPI/Starlette or Django app we can build in the test (module-level app or `create_app()`);
+//! 3. **call replay** of the nearest mapped caller whose arguments all rebuild;
+//! 4. **call replay** from post-mutation state as a last resort (said so in the reasons);
+//! 5. **scaffold** (crash site known, inputs not), or **boilerplate** (nothing maps).
+//!
+//! Replay tests fail only with the reported exception (marked `REPRODUCED`) or a 5xx (marked
+//! `SERVER ERROR`); any other exception propagates as itself, so a wrong replay is visibly wrong
+//! rather than silently green.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use anyhow::Result;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{GenInput, GenOutput, Generator};
-use crate::contract::{CrashSite, Strategy};
+use crate::alert::{Alert, Frame, Request};
+use crate::contract::{self, CrashSite, Strategy};
 use crate::git::NewFile;
-use crate::plan::mapped_frames;
-use crate::render;
+use crate::plan::{mapped_frames, MappedFrame};
+use crate::render::{self, is_py_ident};
+use crate::repo::Snapshot;
+
+pub mod pyrepr;
+pub mod source;
+
+use pyrepr::{ClassInfo, ClassResolver, Imports, PyVal};
+use source::{AppRef, FnDef, Framework, ParamKind};
 
 pub struct Python;
+
+const MAX_PACKAGE_FILES: usize = 400;
+
+/// One argument of a replayed call.
+#[derive(Debug, Clone, Serialize)]
+struct Assign {
+    /// Local variable name (validated identifier).
+    name: String,
+    /// Python source built by `pyrepr::emit` (literals only).
+    code: String,
+}
+
+/// A call replay the template can render.
+#[derive(Debug, Clone)]
+struct CallPlan {
+    frame_pos: usize,
+    file: String,
+    line: Option<u64>,
+    function: String,
+    /// `Class.method` or `function`.
+    qualname: String,
+    module: String,
+    root: String,
+    /// Name imported from `module` (function or class).
+    import_name: String,
+    assigns: Vec<Assign>,
+    call: String,
+    is_async: bool,
+    imports: Imports,
+    mutated: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CommonCtx {
+    ident: String,
+    test_name: String,
+    title: String,
+    exception_type: String,
+    exception_value: String,
+    web_url: String,
+    crash_file: String,
+    crash_line: String,
+    crash_function: String,
+    marker_reproduced: &'static str,
+    marker_server_error: &'static str,
+    marker_not_reproduced: &'static str,
+    notes: Vec<String>,
+    sys_path: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CallCtx {
+    #[serde(flatten)]
+    common: CommonCtx,
+    stdlib_imports: Vec<String>,
+    from_imports: Vec<(String, String)>,
+    target: String,
+    target_location: String,
+    assigns: Vec<Assign>,
+    call: String,
+    is_async: bool,
+}
+
+#[derive(Serialize)]
+struct RequestCtx {
+    #[serde(flatten)]
+    common: CommonCtx,
+    framework: Framework,
+    app_module: String,
+    app_attr: String,
+    app_factory: bool,
+    django_settings: String,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    /// `json`, `form`, `raw` or `none`.
+    body_kind: &'static str,
+    /// Literal built by `pyrepr::emit` (json/form) — literals only.
+    body_code: String,
+    raw_body: String,
+    content_type: String,
+}
+
+#[derive(Serialize)]
+struct ScaffoldCtx {
+    #[serde(flatten)]
+    common: CommonCtx,
+    module: String,
+    import_name: String,
+    lacked: String,
+    context: Vec<String>,
+    context_start: u64,
+    stack: Vec<String>,
+}
 
 #[derive(Serialize)]
 struct BoilerplateCtx<'a> {
@@ -28,50 +149,1014 @@ impl Generator for Python {
 
     fn generate(&self, input: &GenInput) -> Result<GenOutput> {
         let alert = input.alert;
-        let mapped = mapped_frames(alert, input.snap, &["py"]);
-        let crash = mapped.last().map(|m| CrashSite {
-            file: m.path.clone(),
-            function: m.frame.function.clone(),
-            line: m.frame.lineno,
-        });
-        let ctx = BoilerplateCtx {
-            ident: input.ident,
-            title: alert.title.clone().unwrap_or_default(),
-            exception_type: alert.exception_type().unwrap_or("Exception").to_string(),
-            exception_value: alert.exception_value().unwrap_or("").to_string(),
-            web_url: alert.web_url.clone().unwrap_or_default(),
-            stack: alert
-                .primary_frames()
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}:{} in {}",
-                        f.filename
-                            .as_deref()
-                            .or(f.abs_path.as_deref())
-                            .unwrap_or("?"),
-                        f.lineno.unwrap_or(0),
-                        f.function.as_deref().unwrap_or("?")
-                    )
-                })
-                .collect(),
-        };
+        let snap = input.snap;
+        let mapped = mapped_frames(alert, snap, &["py"]);
         let path = format!("{}/test_sentry_{}.py", input.repro_dir, input.ident);
-        let content = render::render("python/boilerplate.py.tera", &ctx)?;
-        Ok(GenOutput {
-            language: "python",
-            framework: "pytest".into(),
-            strategy: Strategy::Boilerplate,
-            files: vec![NewFile {
-                path: path.clone(),
+        let mut reasons = Vec::new();
+        let extra_opts = pytest_overrides(snap);
+        let test_command = format!("python -m pytest -q{extra_opts} {path}");
+        let suite_command = Some(
+            input
+                .project
+                .test_command
+                .clone()
+                .unwrap_or_else(|| "python -m pytest -q".to_string()),
+        );
+        let Some(crash_mf) = mapped.last() else {
+            reasons.push("no stack frame maps to a Python file of this repository".to_string());
+            let content = render::render("python/boilerplate.py.tera", &boilerplate_ctx(input))?;
+            return Ok(output(
+                Strategy::Boilerplate,
+                path,
                 content,
-            }],
-            test_command: format!("python -m pytest -q {path}"),
-            test_files: vec![path],
-            suite_command: Some("python -m pytest -q".into()),
-            crash,
-            reasons: vec!["no Python generator strategy implemented yet".into()],
-            extra_prefixes: vec![],
+                test_command,
+                suite_command,
+                None,
+                reasons,
+            ));
+        };
+        let crash = CrashSite {
+            file: crash_mf.path.clone(),
+            function: crash_mf.frame.function.clone(),
+            line: crash_mf.frame.lineno,
+        };
+        let exc_index = exception_index(alert, crash_mf.frame);
+        let resolver = RepoClasses::new(snap, &mapped);
+
+        // Analyse every mapped frame, innermost first.
+        let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
+        let mut crash_is_handler = false;
+        for (pos, mf) in mapped.iter().enumerate().rev() {
+            let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
+            let plan = plan_call(snap, mf, pos, meta, &resolver);
+            if pos == mapped.len() - 1 {
+                crash_is_handler = is_request_bound(snap, mf);
+            }
+            plans.push(plan);
+        }
+        let mut lacked: Vec<String> = Vec::new();
+        for p in &plans {
+            if let Err(e) = p {
+                lacked.push(e.clone());
+            }
+        }
+
+        // 1. the crashing function itself, inputs exact and unmutated
+        if let Some(Ok(plan)) = plans.first() {
+            if plan.mutated.is_empty() && !crash_is_handler {
+                reasons.push(format!(
+                    "call replay of {} ({}): every argument rebuilt exactly from the crash frame's vars",
+                    plan.qualname, plan.file
+                ));
+                let content = render_call(input, plan, &crash, vec![])?;
+                return Ok(output(
+                    Strategy::CallReplay,
+                    path,
+                    content,
+                    test_command,
+                    suite_command,
+                    Some(crash),
+                    reasons,
+                ));
+            }
+        }
+        if crash_is_handler {
+            reasons.push(format!(
+                "{} is a web route handler: its inputs are the HTTP request, not plain arguments",
+                crash.function.as_deref().unwrap_or("?")
+            ));
+        } else if let Some(Ok(plan)) = plans.first() {
+            reasons.push(format!(
+                "{} rebinds or mutates {} before the crash line, so its vars show post-mutation values",
+                plan.qualname,
+                plan.mutated.join(", ")
+            ));
+        }
+
+        // 2. request replay
+        match plan_request(input, &mapped, &crash) {
+            Ok((ctx_parts, mut why)) => {
+                reasons.append(&mut why);
+                let content = render_request(input, &crash, ctx_parts)?;
+                return Ok(output(
+                    Strategy::RequestReplay,
+                    path,
+                    content,
+                    test_command,
+                    suite_command,
+                    Some(crash),
+                    reasons,
+                ));
+            }
+            Err(why) => {
+                if alert.request.is_some() {
+                    reasons.push(format!("no request replay: {why}"));
+                } else {
+                    lacked.push("the event has no HTTP request".into());
+                }
+            }
+        }
+
+        // 3. nearest caller whose inputs rebuild and were not mutated
+        for p in plans.iter().skip(1).flatten() {
+            if p.mutated.is_empty() {
+                reasons.push(format!(
+                    "call replay of the caller {} ({}:{}): the crashing function's own inputs could not be used, the caller's all rebuilt",
+                    p.qualname,
+                    p.file,
+                    p.line.unwrap_or(0)
+                ));
+                let content = render_call(input, p, &crash, vec![])?;
+                return Ok(output(
+                    Strategy::CallReplay,
+                    path,
+                    content,
+                    test_command,
+                    suite_command,
+                    Some(crash),
+                    reasons,
+                ));
+            }
+        }
+        // 4. post-mutation state, innermost first
+        if let Some(p) = plans.iter().flatten().next() {
+            let note = format!(
+                "replayed from the state captured at the crash: {} had already changed {} before it raised, no caller's inputs could be rebuilt",
+                p.qualname,
+                p.mutated.join(", ")
+            );
+            reasons.push(format!(
+                "call replay of {} ({}); {note}",
+                p.qualname, p.file
+            ));
+            let content = render_call(input, p, &crash, vec![note])?;
+            return Ok(output(
+                Strategy::CallReplay,
+                path,
+                content,
+                test_command,
+                suite_command,
+                Some(crash),
+                reasons,
+            ));
+        }
+
+        // 5. scaffold
+        lacked.dedup();
+        reasons.push(format!("scaffold: {}", lacked.join("; ")));
+        let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
+        Ok(output(
+            Strategy::Scaffold,
+            path,
+            content,
+            test_command,
+            suite_command,
+            Some(crash),
+            reasons,
+        ))
+    }
+}
+
+fn output(
+    strategy: Strategy,
+    path: String,
+    content: String,
+    test_command: String,
+    suite_command: Option<String>,
+    crash: Option<CrashSite>,
+    reasons: Vec<String>,
+) -> GenOutput {
+    GenOutput {
+        language: "python",
+        framework: "pytest".into(),
+        strategy,
+        files: vec![NewFile {
+            path: path.clone(),
+            content,
+        }],
+        test_files: vec![path],
+        test_command,
+        suite_command,
+        crash,
+        reasons,
+        extra_prefixes: vec![],
+    }
+}
+
+/// `-o` overrides when the project's pytest config renames test files or functions.
+fn pytest_overrides(snap: &Snapshot) -> String {
+    let custom = ["pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini"]
+        .iter()
+        .filter_map(|f| snap.read(f))
+        .any(|t| {
+            t.contains("python_functions")
+                || t.contains("python_files")
+                || t.contains("python_classes")
+        });
+    if custom {
+        " -o python_files=test_*.py -o python_functions=test_* -o python_classes=Test*".into()
+    } else {
+        String::new()
+    }
+}
+
+fn boilerplate_ctx<'a>(input: &'a GenInput) -> BoilerplateCtx<'a> {
+    let alert = input.alert;
+    BoilerplateCtx {
+        ident: input.ident,
+        title: alert.title.clone().unwrap_or_default(),
+        exception_type: alert.exception_type().unwrap_or("Exception").to_string(),
+        exception_value: alert.exception_value().unwrap_or("").to_string(),
+        web_url: alert.web_url.clone().unwrap_or_default(),
+        stack: stack_lines(alert),
+    }
+}
+
+fn stack_lines(alert: &Alert) -> Vec<String> {
+    alert
+        .primary_frames()
+        .iter()
+        .rev()
+        .take(40)
+        .map(|f| {
+            format!(
+                "{}:{} in {}",
+                f.filename
+                    .as_deref()
+                    .or(f.abs_path.as_deref())
+                    .unwrap_or("?"),
+                f.lineno.unwrap_or(0),
+                f.function.as_deref().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// Index in `alert.exceptions` of the exception whose frame list holds `frame`.
+fn exception_index(alert: &Alert, frame: &Frame) -> Option<usize> {
+    alert
+        .exceptions
+        .iter()
+        .position(|e| e.frames.iter().any(|f| std::ptr::eq(f, frame)))
+}
+
+/// `_meta` for one frame's vars: `exception.values.<e>.stacktrace.frames.<f>.vars`.
+fn frame_vars_meta(alert: &Alert, exc: usize, frame: usize) -> Option<&Value> {
+    alert
+        .meta
+        .get("exception")?
+        .get("values")?
+        .get(exc.to_string())?
+        .get("stacktrace")?
+        .get("frames")?
+        .get(frame.to_string())?
+        .get("vars")
+}
+
+/// Class name → (module, repr fields when trustworthy, defined in a stack file).
+type ClassIndex = HashMap<String, Vec<(String, Option<Vec<String>>, bool)>>;
+
+/// Classes a repr may name: dataclasses / NamedTuples defined in the crash's package.
+struct RepoClasses<'s, 'r> {
+    snap: &'s Snapshot<'r>,
+    preferred: Vec<String>,
+    anchor: String,
+    index: Mutex<Option<ClassIndex>>,
+}
+
+impl<'s, 'r> RepoClasses<'s, 'r> {
+    fn new(snap: &'s Snapshot<'r>, mapped: &[MappedFrame]) -> Self {
+        RepoClasses {
+            snap,
+            preferred: mapped.iter().map(|m| m.path.clone()).collect(),
+            anchor: mapped.last().map(|m| m.path.clone()).unwrap_or_default(),
+            index: Mutex::new(None),
+        }
+    }
+
+    fn build(&self) -> ClassIndex {
+        let mut files = source::package_files(self.snap, &self.anchor, MAX_PACKAGE_FILES);
+        for p in &self.preferred {
+            if !files.contains(p) {
+                files.push(p.clone());
+            }
+        }
+        let mut idx: ClassIndex = HashMap::new();
+        for f in files {
+            let Some(src) = self.snap.read(&f) else {
+                continue;
+            };
+            if !src.contains("dataclass") && !src.contains("NamedTuple") {
+                continue;
+            }
+            let Some((module, _root)) = source::module_for_path(self.snap, &f, None) else {
+                continue;
+            };
+            let preferred = self.preferred.contains(&f);
+            for (name, fields) in source::dataclasses_in(&src) {
+                idx.entry(name)
+                    .or_default()
+                    .push((module.clone(), fields, preferred));
+            }
+        }
+        idx
+    }
+}
+
+impl ClassResolver for RepoClasses<'_, '_> {
+    fn resolve(&self, name: &str) -> Option<ClassInfo> {
+        let mut guard = self.index.lock().ok()?;
+        if guard.is_none() {
+            *guard = Some(self.build());
+        }
+        let cands = guard.as_ref()?.get(name)?;
+        let pick = if cands.len() == 1 {
+            &cands[0]
+        } else {
+            let pref: Vec<_> = cands.iter().filter(|c| c.2).collect();
+            if pref.len() != 1 {
+                return None; // ambiguous
+            }
+            pref[0]
+        };
+        Some(ClassInfo {
+            module: pick.0.clone(),
+            name: name.to_string(),
+            fields: pick.1.clone()?,
         })
     }
+}
+
+fn frame_label(mf: &MappedFrame) -> String {
+    format!(
+        "{}:{} in {}",
+        mf.path,
+        mf.frame.lineno.unwrap_or(0),
+        mf.frame.function.as_deref().unwrap_or("?")
+    )
+}
+
+/// A frame whose function is an HTTP handler of a framework with request-bound globals/objects.
+fn is_request_bound(snap: &Snapshot, mf: &MappedFrame) -> bool {
+    let Some(src) = snap.read(&mf.path) else {
+        return false;
+    };
+    let Some(function) = mf.frame.function.as_deref() else {
+        return false;
+    };
+    let Some(def) = source::find_def(&src, function, mf.frame.lineno) else {
+        return false;
+    };
+    def.is_route_handler()
+        && (matches!(
+            source::framework_of(&src),
+            Some(Framework::Flask | Framework::Django)
+        ) || def.params.iter().any(|p| p.name == "request"))
+}
+
+/// Rebuild one var or say why not.
+fn rebuild_var(
+    vars: &serde_json::Map<String, Value>,
+    meta: Option<&Value>,
+    name: &str,
+    classes: &dyn ClassResolver,
+    imports: &mut Imports,
+) -> Result<Option<String>, String> {
+    let Some(v) = vars.get(name) else {
+        return Ok(None);
+    };
+    let m = meta.and_then(|m| m.get(name));
+    let val = pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;
+    pyrepr::emit(&val, classes, imports)
+        .map(Some)
+        .map_err(|r| format!("argument {name} {}", r.describe()))
+}
+
+fn plan_call(
+    snap: &Snapshot,
+    mf: &MappedFrame,
+    pos: usize,
+    meta: Option<&Value>,
+    classes: &dyn ClassResolver,
+) -> Result<CallPlan, String> {
+    let label = frame_label(mf);
+    let function = mf
+        .frame
+        .function
+        .as_deref()
+        .filter(|f| is_py_ident(f))
+        .ok_or_else(|| format!("{label}: not a named function"))?;
+    let src = snap
+        .read(&mf.path)
+        .ok_or_else(|| format!("{label}: file unreadable"))?;
+    let def: FnDef = source::find_def(&src, function, mf.frame.lineno).ok_or_else(|| {
+        format!("{label}: no `def {function}` found in the repository at the base commit")
+    })?;
+    if def.nested {
+        return Err(format!(
+            "{label}: {function} is nested in another function and cannot be imported"
+        ));
+    }
+    if def.is_property() {
+        return Err(format!("{label}: {function} is a property"));
+    }
+    if is_request_bound(snap, mf) {
+        return Err(format!(
+            "{label}: {function} is a route handler bound to the request"
+        ));
+    }
+    let (module, root) = source::module_for_path(snap, &mf.path, mf.frame.module.as_deref())
+        .ok_or_else(|| format!("{label}: {} is not importable as a module", mf.path))?;
+    let vars = mf
+        .frame
+        .vars
+        .as_ref()
+        .ok_or_else(|| format!("{label}: the frame carries no local variables"))?;
+    let mut imports = Imports::default();
+    let mut assigns = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut params = def.params.iter().peekable();
+    let receiver;
+    let import_name;
+    let qualname;
+    match &def.class {
+        Some(class) => {
+            if !is_py_ident(class) {
+                return Err(format!("{label}: class name not usable"));
+            }
+            import_name = class.clone();
+            qualname = format!("{class}.{function}");
+            if def.is_staticmethod() {
+                receiver = class.clone();
+            } else if def.is_classmethod() {
+                params.next();
+                receiver = class.clone();
+            } else {
+                let me = params
+                    .next()
+                    .ok_or_else(|| format!("{label}: method without self"))?;
+                let raw = vars
+                    .get(&me.name)
+                    .ok_or_else(|| format!("{label}: {} is missing from vars", me.name))?;
+                let val = pyrepr::from_var(raw, meta.and_then(|m| m.get(&me.name)))
+                    .map_err(|r| format!("{label}: {} {}", me.name, r.describe()))?;
+                match &val {
+                    PyVal::Call { func, .. } if func.len() == 1 && &func[0] == class => {}
+                    _ => {
+                        return Err(format!(
+                            "{label}: {} is not a repr of a {class} whose state is fully shown",
+                            me.name
+                        ))
+                    }
+                }
+                let code = pyrepr::emit(&val, classes, &mut imports)
+                    .map_err(|r| format!("{label}: {} {}", me.name, r.describe()))?;
+                assigns.push(Assign {
+                    name: "instance".into(),
+                    code,
+                });
+                receiver = "instance".into();
+            }
+        }
+        None => {
+            import_name = function.to_string();
+            qualname = function.to_string();
+            receiver = String::new();
+        }
+    }
+    let mut keyword_mode = false;
+    let mut pending: Vec<(String, ParamKind, String)> = Vec::new();
+    for p in params {
+        match rebuild_var(vars, meta, &p.name, classes, &mut imports) {
+            Ok(Some(code)) => pending.push((p.name.clone(), p.kind, code)),
+            Ok(None) => {
+                if p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw) {
+                    if p.kind == ParamKind::PositionalOnly {
+                        return Err(format!(
+                            "{label}: positional-only argument {} is missing from vars",
+                            p.name
+                        ));
+                    }
+                    keyword_mode = true;
+                    continue;
+                }
+                return Err(format!("{label}: argument {} is missing from vars", p.name));
+            }
+            Err(e) => return Err(format!("{label}: {e}")),
+        }
+        if keyword_mode && matches!(p.kind, ParamKind::Regular) {
+            if let Some(last) = pending.last_mut() {
+                last.1 = ParamKind::KeywordOnly;
+            }
+        }
+    }
+    // local names must not shadow what the test imports
+    let mut taken: BTreeSet<String> = imports.modules.iter().cloned().collect();
+    taken.extend(imports.names.iter().map(|(_, n)| n.clone()));
+    taken.insert(import_name.clone());
+    taken.extend(["asyncio", "sys", "pathlib", "instance", "exc", "pytest"].map(String::from));
+    for (name, kind, code) in pending {
+        let local = if taken.contains(&name) {
+            format!("{name}_arg")
+        } else {
+            name.clone()
+        };
+        taken.insert(local.clone());
+        assigns.push(Assign {
+            name: local.clone(),
+            code,
+        });
+        args.push(match kind {
+            ParamKind::PositionalOnly | ParamKind::Regular => local,
+            ParamKind::VarArgs => format!("*{local}"),
+            ParamKind::KeywordOnly => format!("{name}={local}"),
+            ParamKind::VarKw => format!("**{local}"),
+        });
+    }
+    if imports
+        .names
+        .iter()
+        .any(|(_, n)| n == &import_name && def.class.is_none())
+        || imports.modules.contains(&import_name)
+    {
+        return Err(format!(
+            "{label}: {function} collides with a name the test must import"
+        ));
+    }
+    let callee = if receiver.is_empty() {
+        function.to_string()
+    } else {
+        format!("{receiver}.{function}")
+    };
+    let call = format!("{callee}({})", args.join(", "));
+    let mutated = source::mutated_params(&src, &def, mf.frame.lineno);
+    Ok(CallPlan {
+        frame_pos: pos,
+        file: mf.path.clone(),
+        line: mf.frame.lineno,
+        function: function.to_string(),
+        qualname,
+        module,
+        root,
+        import_name,
+        assigns,
+        call,
+        is_async: def.is_async,
+        imports,
+        mutated,
+    })
+}
+
+fn common_ctx(
+    input: &GenInput,
+    crash: &CrashSite,
+    notes: Vec<String>,
+    roots: &[&str],
+) -> CommonCtx {
+    let alert = input.alert;
+    let mut sys_path: Vec<String> = roots
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.to_string())
+        .collect();
+    sys_path.sort();
+    sys_path.dedup();
+    CommonCtx {
+        ident: input.ident.to_string(),
+        test_name: String::new(),
+        title: alert.title.clone().unwrap_or_default(),
+        exception_type: alert.exception_type().unwrap_or("Exception").to_string(),
+        exception_value: alert.exception_value().unwrap_or("").to_string(),
+        web_url: alert.web_url.clone().unwrap_or_default(),
+        crash_file: crash.file.clone(),
+        crash_line: crash.line.map(|l| l.to_string()).unwrap_or_default(),
+        crash_function: crash.function.clone().unwrap_or_default(),
+        marker_reproduced: contract::MARKER_REPRODUCED,
+        marker_server_error: contract::MARKER_SERVER_ERROR,
+        marker_not_reproduced: contract::MARKER_NOT_REPRODUCED,
+        notes,
+        sys_path,
+    }
+}
+
+fn render_call(
+    input: &GenInput,
+    plan: &CallPlan,
+    crash: &CrashSite,
+    notes: Vec<String>,
+) -> Result<String> {
+    let mut common = common_ctx(input, crash, notes, &[plan.root.as_str()]);
+    common.test_name = format!(
+        "test_sentry_{}_{}_does_not_raise",
+        render::ident_suffix(input.ident),
+        render::ident_suffix(&plan.function)
+    );
+    let mut stdlib: Vec<String> = plan.imports.modules.iter().cloned().collect();
+    if plan.is_async {
+        stdlib.push("asyncio".into());
+    }
+    stdlib.sort();
+    stdlib.dedup();
+    let mut from_imports: Vec<(String, String)> = plan.imports.names.iter().cloned().collect();
+    from_imports.push((plan.module.clone(), plan.import_name.clone()));
+    from_imports.sort();
+    from_imports.dedup();
+    let _ = plan.frame_pos;
+    let ctx = CallCtx {
+        common,
+        stdlib_imports: stdlib,
+        from_imports,
+        target: plan.qualname.clone(),
+        target_location: format!("{}:{}", plan.file, plan.line.unwrap_or(0)),
+        assigns: plan.assigns.clone(),
+        call: plan.call.clone(),
+        is_async: plan.is_async,
+    };
+    render::render("python/call_replay.py.tera", &ctx)
+}
+
+/// Parts of a request replay (framework, app, request) and why it was chosen.
+struct RequestParts {
+    app: AppRef,
+    django_settings: String,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body_kind: &'static str,
+    body_code: String,
+    raw_body: String,
+    content_type: String,
+}
+
+fn plan_request(
+    input: &GenInput,
+    mapped: &[MappedFrame],
+    crash: &CrashSite,
+) -> Result<(RequestParts, Vec<String>), String> {
+    let alert = input.alert;
+    let req = alert.request.as_ref().ok_or("the event has no request")?;
+    let snap = input.snap;
+    let mut why = Vec::new();
+    // framework: from the mapped files' imports, the SDK integration, the mechanism
+    let mut framework = None;
+    for mf in mapped.iter().rev() {
+        if let Some(src) = snap.read(&mf.path) {
+            if let Some(f) = source::framework_of(&src) {
+                framework = Some(f);
+                break;
+            }
+        }
+    }
+    let hint = format!(
+        "{} {}",
+        alert.sdk_name.as_deref().unwrap_or(""),
+        alert
+            .primary_exception()
+            .and_then(|e| e.mechanism_type.as_deref())
+            .unwrap_or("")
+    )
+    .to_ascii_lowercase();
+    if framework.is_none() {
+        framework = if hint.contains("flask") {
+            Some(Framework::Flask)
+        } else if hint.contains("fastapi") || hint.contains("starlette") {
+            Some(Framework::Starlette)
+        } else if hint.contains("django") {
+            Some(Framework::Django)
+        } else {
+            None
+        };
+    }
+    let framework = framework.ok_or("no Flask, FastAPI/Starlette or Django app in the stack")?;
+    let files = source::package_files(snap, &crash.file, MAX_PACKAGE_FILES);
+    let (app, django_settings) = match (&input.project.app, framework) {
+        (Some(spec), _) => {
+            let (m, a) = spec
+                .split_once(':')
+                .ok_or("project `app` must be `module:attr`")?;
+            if !m.split('.').all(is_py_ident) || !is_py_ident(a) {
+                return Err("project `app` is not `module:attr` of identifiers".into());
+            }
+            let path = format!("{}.py", m.replace('.', "/"));
+            let factory = snap
+                .read(&path)
+                .or_else(|| snap.read(&format!("{}/__init__.py", m.replace('.', "/"))))
+                .and_then(|s| source::find_def(&s, a, None))
+                .is_some();
+            (
+                AppRef {
+                    framework,
+                    module: m.into(),
+                    attr: a.into(),
+                    factory,
+                    root: String::new(),
+                },
+                String::new(),
+            )
+        }
+        (None, Framework::Django) => {
+            let s = source::django_settings(snap, &files)
+                .ok_or("no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py")?;
+            (
+                AppRef {
+                    framework,
+                    module: String::new(),
+                    attr: String::new(),
+                    factory: false,
+                    root: String::new(),
+                },
+                s,
+            )
+        }
+        (None, f) => {
+            let app = source::find_app(snap, &files, f).ok_or_else(|| {
+                format!("no module-level {} app object or create_app() factory without required arguments found", f.name())
+            })?;
+            (app, String::new())
+        }
+    };
+    why.push(format!(
+        "request replay through the {} test client: the event carries the request and the app is {}",
+        framework.name(),
+        if app.module.is_empty() {
+            format!("configured by settings {django_settings}")
+        } else {
+            format!("{}:{}{}", app.module, app.attr, if app.factory { "()" } else { "" })
+        }
+    ));
+    let method = req
+        .method
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .filter(|m| !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_uppercase()))
+        .unwrap_or_else(|| "GET".into());
+    let path = url_path(req).ok_or("the request url has no usable path")?;
+    let query = req.query.clone();
+    let (headers, dropped) = replay_headers(req);
+    if !dropped.is_empty() {
+        why.push(format!(
+            "headers not replayed (credentials, cookies, hop-by-hop): {}",
+            dropped.join(", ")
+        ));
+    }
+    if !req.cookies.is_empty() {
+        why.push("cookies are never replayed".into());
+    }
+    let content_type = header(req, "content-type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let body_meta = alert.meta.get("request").and_then(|r| r.get("data"));
+    let (body_kind, body_code, raw_body) = match &req.data {
+        None | Some(Value::Null) => {
+            if header(req, "content-length")
+                .map(|l| l.trim() != "0")
+                .unwrap_or(false)
+            {
+                why.push(
+                    "the request had a body the SDK did not capture: replayed without it".into(),
+                );
+            }
+            ("none", String::new(), String::new())
+        }
+        Some(Value::String(s)) => ("raw", String::new(), s.clone()),
+        Some(v) => {
+            let lit = pyrepr::emit(&pyrepr::from_plain_json(v), &(), &mut Imports::default())
+                .map_err(|_| "the request body cannot be written as a Python literal")?;
+            if content_type.contains("x-www-form-urlencoded")
+                || content_type.contains("multipart/form-data")
+            {
+                ("form", lit, String::new())
+            } else {
+                ("json", lit, String::new())
+            }
+        }
+    };
+    if req
+        .data
+        .as_ref()
+        .map(|d| d.to_string().contains("[Filtered]"))
+        .unwrap_or(false)
+    {
+        why.push(
+            "body fields Sentry scrubbed are replayed as the placeholder \"[Filtered]\"".into(),
+        );
+    }
+    if body_meta
+        .map(|m| m.to_string().contains("\"len\""))
+        .unwrap_or(false)
+    {
+        why.push("the request body was truncated by Sentry: replayed as captured".into());
+    }
+    let headers = if body_kind == "json" || body_kind == "form" {
+        headers
+            .into_iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+            .collect()
+    } else {
+        headers
+    };
+    Ok((
+        RequestParts {
+            app,
+            django_settings,
+            method,
+            path,
+            query,
+            headers,
+            body_kind,
+            body_code,
+            raw_body,
+            content_type,
+        },
+        why,
+    ))
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// Path of the request URL (no scheme, host, query or fragment), starting with `/`.
+fn url_path(req: &Request) -> Option<String> {
+    let url = req.url.as_deref().unwrap_or("/");
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            after.find('/').map(|j| &after[j..]).unwrap_or("/")
+        }
+        None => url,
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("/");
+    if !path.starts_with('/') || path.len() > 8192 {
+        return None;
+    }
+    Some(path.to_string())
+}
+
+/// Headers worth replaying, and the names of those dropped. Credentials, cookies, proxies and
+/// hop-by-hop headers never leave the event.
+fn replay_headers(req: &Request) -> (Vec<(String, String)>, Vec<String>) {
+    const HOP: &[&str] = &[
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "accept-encoding",
+        "expect",
+        "trailer",
+        "proxy-connection",
+        "forwarded",
+        "via",
+    ];
+    const SECRET: &[&str] = &[
+        "auth",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "session",
+        "csrf",
+        "xsrf",
+        "password",
+        "passwd",
+        "signature",
+        "credential",
+        "jwt",
+        "bearer",
+        "forwarded",
+        "real-ip",
+        "client-ip",
+    ];
+    let mut keep = Vec::new();
+    let mut dropped = Vec::new();
+    for (k, v) in &req.headers {
+        let lk = k.to_ascii_lowercase();
+        let token_ok = !k.is_empty()
+            && k.len() <= 100
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let value_ok =
+            v.len() <= 8192 && !v.chars().any(|c| c.is_control() && c != '\t') && v.is_ascii();
+        if HOP.contains(&lk.as_str()) {
+            continue;
+        }
+        if !token_ok
+            || !value_ok
+            || SECRET.iter().any(|s| lk.contains(s))
+            || v.contains("[Filtered]")
+        {
+            if token_ok {
+                dropped.push(k.clone());
+            } else {
+                dropped.push("(invalid header name)".into());
+            }
+            continue;
+        }
+        keep.push((k.clone(), v.clone()));
+    }
+    dropped.dedup();
+    (keep, dropped)
+}
+
+fn render_request(input: &GenInput, crash: &CrashSite, parts: RequestParts) -> Result<String> {
+    let mut common = common_ctx(input, crash, vec![], &[parts.app.root.as_str()]);
+    common.test_name = format!(
+        "test_sentry_{}_{}_request_does_not_fail",
+        render::ident_suffix(input.ident),
+        render::ident_suffix(crash.function.as_deref().unwrap_or("request"))
+    );
+    let ctx = RequestCtx {
+        common,
+        framework: parts.app.framework,
+        app_module: parts.app.module,
+        app_attr: parts.app.attr,
+        app_factory: parts.app.factory,
+        django_settings: parts.django_settings,
+        method: parts.method,
+        path: parts.path,
+        query: parts.query,
+        headers: parts.headers,
+        body_kind: parts.body_kind,
+        body_code: parts.body_code,
+        raw_body: parts.raw_body,
+        content_type: parts.content_type,
+    };
+    render::render("python/request_replay.py.tera", &ctx)
+}
+
+fn render_scaffold(
+    input: &GenInput,
+    mf: &MappedFrame,
+    crash: &CrashSite,
+    lacked: &[String],
+) -> Result<String> {
+    let snap = input.snap;
+    let mut common = common_ctx(input, crash, vec![], &[]);
+    common.test_name = format!(
+        "test_sentry_{}_{}_reproduced",
+        render::ident_suffix(input.ident),
+        render::ident_suffix(crash.function.as_deref().unwrap_or("crash"))
+    );
+    let function = mf.frame.function.clone().unwrap_or_default();
+    let src = snap.read(&mf.path).unwrap_or_default();
+    let def = source::find_def(&src, &function, mf.frame.lineno);
+    let modinfo = source::module_for_path(snap, &mf.path, mf.frame.module.as_deref());
+    let (module, import_name) = match (&modinfo, &def) {
+        (Some((m, _)), Some(d)) if !d.nested => (
+            m.clone(),
+            d.class.clone().unwrap_or_else(|| function.clone()),
+        ),
+        (Some((m, _)), _) => (m.clone(), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    if let Some((_, root)) = &modinfo {
+        if !root.is_empty() {
+            common.sys_path = vec![root.clone()];
+        }
+    }
+    let import_name = if is_py_ident(&import_name) {
+        import_name
+    } else {
+        String::new()
+    };
+    // frame's source context, else the repository's lines around the crash line
+    let mut context: Vec<String> = Vec::new();
+    let mut context_start = 0;
+    if mf.frame.context_line.is_some() {
+        context.extend(mf.frame.pre_context.iter().cloned());
+        context.extend(mf.frame.context_line.iter().cloned());
+        context.extend(mf.frame.post_context.iter().cloned());
+        context_start = mf
+            .frame
+            .lineno
+            .unwrap_or(0)
+            .saturating_sub(mf.frame.pre_context.len() as u64);
+    } else if let Some(l) = mf.frame.lineno {
+        let from = l.saturating_sub(5).max(1);
+        context = src
+            .lines()
+            .skip(from as usize - 1)
+            .take(10)
+            .map(str::to_owned)
+            .collect();
+        context_start = from;
+    }
+    let context = context.into_iter().take(30).collect();
+    let ctx = ScaffoldCtx {
+        common,
+        module,
+        import_name,
+        lacked: lacked.join("; "),
+        context,
+        context_start,
+        stack: stack_lines(input.alert),
+    };
+    render::render("python/scaffold.py.tera", &ctx)
 }

@@ -1,7 +1,6 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
+mod js_cases;
+mod python_cases;
 mod service;
 mod verify;
-//! The one integration-test binary (one module per area, to keep link time down).
-
-mod js_cases;

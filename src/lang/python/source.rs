@@ -1,0 +1,784 @@
+//! Reading Python source at the base commit: `def` signatures, enclosing classes, decorators,
+//! parameter mutation before the crash line, dataclasses, module names and web app objects.
+//!
+//! This is a line-based reader, not a Python parser: it only has to find what a generated test needs
+//! (the real parameter names and kinds of the crashing function, whether it is a route handler,
+//! where a repr's class is defined) and it refuses anything it does not understand, which makes the
+//! generator climb or fall back instead of guessing.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+use crate::render::is_py_ident;
+use crate::repo::Snapshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    PositionalOnly,
+    Regular,
+    VarArgs,
+    KeywordOnly,
+    VarKw,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub has_default: bool,
+}
+
+/// A function definition found in a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FnDef {
+    pub name: String,
+    /// 1-based line of the `def`.
+    pub line: usize,
+    pub is_async: bool,
+    pub params: Vec<Param>,
+    pub decorators: Vec<String>,
+    /// Enclosing class (innermost), when the def is a method.
+    pub class: Option<String>,
+    /// Defined inside another function: not importable.
+    pub nested: bool,
+}
+
+impl FnDef {
+    pub fn is_staticmethod(&self) -> bool {
+        self.decorators
+            .iter()
+            .any(|d| d.starts_with("@staticmethod"))
+    }
+    pub fn is_classmethod(&self) -> bool {
+        self.decorators
+            .iter()
+            .any(|d| d.starts_with("@classmethod"))
+    }
+    pub fn is_property(&self) -> bool {
+        self.decorators.iter().any(|d| {
+            d.starts_with("@property") || d.contains(".setter") || d.contains("cached_property")
+        })
+    }
+    /// Decorated as an HTTP route (`@app.route`, `@bp.post`, `@router.get`, `@api_view`…).
+    pub fn is_route_handler(&self) -> bool {
+        static ROUTE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^@[\w.]*\.(route|get|post|put|patch|delete|head|options|api_route|websocket)\s*\(|^@(api_view|require_http_methods|require_GET|require_POST|csrf_exempt|login_required)\b")
+                .expect("route regex")
+        });
+        self.decorators.iter().any(|d| ROUTE.is_match(d))
+    }
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+static DEF_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\s*)(async\s+)?def\s+([A-Za-z_]\w*)\s*\(").expect("def regex"));
+static CLASS_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\s*)class\s+([A-Za-z_]\w*)\s*[(:]").expect("class regex"));
+
+/// The definition of `function` that encloses line `lineno` (the last `def function(` at or before it),
+/// or when no line is known, the first one.
+pub fn find_def(src: &str, function: &str, lineno: Option<u64>) -> Option<FnDef> {
+    let lines: Vec<&str> = src.lines().collect();
+    let limit = lineno
+        .map(|l| l as usize)
+        .unwrap_or(lines.len())
+        .min(lines.len());
+    let mut found = None;
+    for (i, line) in lines.iter().enumerate().take(limit) {
+        if let Some(c) = DEF_RE.captures(line) {
+            if &c[3] == function {
+                found = Some(i);
+                if lineno.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    let i = found?;
+    let c = DEF_RE.captures(lines[i])?;
+    let indent = c[1].len();
+    let is_async = c.get(2).is_some();
+    let params = parse_params(&lines, i)?;
+    // decorators directly above
+    let mut decorators = Vec::new();
+    let mut j = i;
+    while j > 0 {
+        let l = lines[j - 1].trim();
+        if l.starts_with('@') && indent_of(lines[j - 1]) == indent {
+            decorators.push(l.to_string());
+            j -= 1;
+        } else if l.starts_with('#') {
+            j -= 1;
+        } else {
+            break;
+        }
+    }
+    decorators.reverse();
+    // enclosing scopes
+    let mut class = None;
+    let mut nested = false;
+    let mut threshold = indent;
+    for k in (0..i).rev() {
+        if threshold == 0 {
+            break;
+        }
+        let l = lines[k];
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let ind = indent_of(l);
+        if ind < threshold {
+            if let Some(cc) = CLASS_RE.captures(l) {
+                if class.is_none() && !nested {
+                    class = Some(cc[2].to_string());
+                } else {
+                    nested = true; // class inside class or function: not importable simply
+                }
+            } else if DEF_RE.is_match(l) {
+                nested = true;
+            }
+            threshold = ind;
+        }
+    }
+    Some(FnDef {
+        name: function.to_string(),
+        line: i + 1,
+        is_async,
+        params,
+        decorators,
+        class,
+        nested,
+    })
+}
+
+/// The text between the parentheses of the def at `lines[i]`, comments dropped.
+fn signature_text(lines: &[&str], i: usize) -> Option<String> {
+    let mut text = String::new();
+    let mut depth = 0i32;
+    let mut started = false;
+    let mut quote: Option<char> = None;
+    for line in lines.iter().skip(i).take(60) {
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if let Some(q) = quote {
+                if started {
+                    text.push(c);
+                }
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        text.push(n);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+                continue;
+            }
+            match c {
+                '#' => break,
+                '\'' | '"' => {
+                    quote = Some(c);
+                    if started {
+                        text.push(c);
+                    }
+                }
+                '(' | '[' | '{' => {
+                    if started {
+                        text.push(c);
+                    }
+                    if !started && c == '(' {
+                        started = true;
+                    }
+                    depth += 1;
+                }
+                ')' | ']' | '}' => {
+                    depth -= 1;
+                    if started && depth == 0 {
+                        return Some(text);
+                    }
+                    if started {
+                        text.push(c);
+                    }
+                }
+                _ => {
+                    if started {
+                        text.push(c);
+                    }
+                }
+            }
+        }
+        if started {
+            text.push(' ');
+        }
+    }
+    None
+}
+
+fn split_top_level(s: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut esc = false;
+    for c in s.chars() {
+        if let Some(q) = quote {
+            cur.push(c);
+            if esc {
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                cur.push(c);
+            }
+            ')' | ']' | '}' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() {
+        parts.push(cur);
+    }
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn parse_params(lines: &[&str], i: usize) -> Option<Vec<Param>> {
+    let text = signature_text(lines, i)?;
+    let mut params = Vec::new();
+    let mut kw_only = false;
+    for part in split_top_level(&text) {
+        if part == "/" {
+            for p in params.iter_mut() {
+                let p: &mut Param = p;
+                if p.kind == ParamKind::Regular {
+                    p.kind = ParamKind::PositionalOnly;
+                }
+            }
+            continue;
+        }
+        if part == "*" {
+            kw_only = true;
+            continue;
+        }
+        let (kind, rest) = if let Some(r) = part.strip_prefix("**") {
+            (ParamKind::VarKw, r)
+        } else if let Some(r) = part.strip_prefix('*') {
+            kw_only = true;
+            (ParamKind::VarArgs, r)
+        } else if kw_only {
+            (ParamKind::KeywordOnly, part.as_str())
+        } else {
+            (ParamKind::Regular, part.as_str())
+        };
+        // name[: annotation][= default]
+        let name_end = rest.find([':', '=']).unwrap_or(rest.len());
+        let name = rest[..name_end].trim().to_string();
+        if !is_py_ident(&name) {
+            return None;
+        }
+        let has_default = {
+            // a top-level '=' after the annotation
+            let after = &rest[name_end..];
+            split_default(after)
+        };
+        params.push(Param {
+            name,
+            kind,
+            has_default,
+        });
+    }
+    Some(params)
+}
+
+/// Whether `: ann = default` / `= default` has a top-level `=`.
+fn split_default(s: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let b: Vec<char> = s.chars().collect();
+    for (k, &c) in b.iter().enumerate() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            '=' if depth == 0 => {
+                let prev = if k > 0 { b[k - 1] } else { ' ' };
+                let next = b.get(k + 1).copied().unwrap_or(' ');
+                if !matches!(prev, '=' | '!' | '<' | '>') && next != '=' {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parameters (or `self` attributes) rebound or mutated in the body before `crash_line`.
+pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let end = crash_line.map(|l| l as usize).unwrap_or(0).min(lines.len());
+    if end <= def.line {
+        return vec![];
+    }
+    let body: Vec<&str> = lines[def.line..end.saturating_sub(1)].to_vec();
+    let mut out = Vec::new();
+    for p in &def.params {
+        let n = regex::escape(&p.name);
+        let pats = [
+            // rebinding, item or attribute assignment, augmented assignment
+            format!(
+                r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[[^\]]*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"
+            ),
+            format!(r"^\s*for\s+[^:]*\b{n}\b[^:]*\s+in\s"),
+            format!(
+                r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse)\("
+            ),
+            format!(r"^\s*del\s+{n}\b"),
+            format!(r"\bwith\s+.*\bas\s+{n}\b"),
+        ];
+        let hit = body.iter().any(|l| {
+            let code = l.split('#').next().unwrap_or("");
+            pats.iter()
+                .any(|pat| Regex::new(pat).map(|r| r.is_match(code)).unwrap_or(false))
+        });
+        if hit {
+            out.push(p.name.clone());
+        }
+    }
+    out
+}
+
+/// A dataclass or NamedTuple defined in a file: name and repr fields in order, or `None` when its
+/// repr cannot be trusted to rebuild it (custom `__repr__`, `repr=False` / `init=False` fields,
+/// `__post_init__`).
+pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
+    static FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([A-Za-z_]\w*)\s*:\s*(.+)$").expect("field regex"));
+    let lines: Vec<&str> = src.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(c) = CLASS_RE.captures(line) else {
+            continue;
+        };
+        let indent = c[1].len();
+        let name = c[2].to_string();
+        let mut decos = Vec::new();
+        let mut j = i;
+        while j > 0 && lines[j - 1].trim_start().starts_with('@') {
+            decos.push(lines[j - 1].trim().to_string());
+            j -= 1;
+        }
+        let is_dc = decos
+            .iter()
+            .any(|d| d.starts_with("@dataclass") || d.starts_with("@dataclasses.dataclass"));
+        let is_nt = line.contains("NamedTuple)");
+        if !is_dc && !is_nt {
+            continue;
+        }
+        let mut ok = !decos
+            .iter()
+            .any(|d| d.replace(' ', "").contains("repr=False"));
+        let mut fields = Vec::new();
+        let mut body_indent = None;
+        for l in lines.iter().skip(i + 1) {
+            if l.trim().is_empty() || l.trim_start().starts_with('#') {
+                continue;
+            }
+            let ind = indent_of(l);
+            if ind <= indent {
+                break;
+            }
+            let bi = *body_indent.get_or_insert(ind);
+            if ind != bi {
+                continue;
+            }
+            let t = l.trim();
+            if t.starts_with("def __repr__")
+                || t.starts_with("def __post_init__")
+                || t.starts_with("__repr__")
+            {
+                ok = false;
+            }
+            if let Some(f) = FIELD.captures(t) {
+                let ann = &f[2];
+                if ann.starts_with("ClassVar") || ann.contains("typing.ClassVar") {
+                    continue;
+                }
+                let compact = ann.replace(' ', "");
+                if compact.contains("repr=False")
+                    || compact.contains("init=False")
+                    || ann.starts_with("InitVar")
+                {
+                    ok = false;
+                }
+                fields.push(f[1].to_string());
+            }
+        }
+        out.push((name, ok.then_some(fields)));
+    }
+    out
+}
+
+/// Importable module name for a repository `.py` path and the folder that must be on `sys.path`
+/// (`""` for the repository root). Uses the frame's `module` when it agrees with the path.
+pub fn module_for_path(
+    snap: &Snapshot,
+    path: &str,
+    frame_module: Option<&str>,
+) -> Option<(String, String)> {
+    let stem = path.strip_suffix(".py")?;
+    let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
+    if let Some(m) = frame_module {
+        let as_path = m.replace('.', "/");
+        if m.split('.').all(is_py_ident)
+            && (stem == as_path || stem.ends_with(&format!("/{as_path}")))
+        {
+            let root = stem[..stem.len() - as_path.len()]
+                .trim_end_matches('/')
+                .to_string();
+            return Some((m.to_string(), root));
+        }
+    }
+    // Walk up while the folder is a package.
+    let parts: Vec<&str> = stem.split('/').collect();
+    let mut start = parts.len() - 1;
+    while start > 0 {
+        let dir = parts[..start].join("/");
+        if snap.is_file(&format!("{dir}/__init__.py")) {
+            start -= 1;
+        } else {
+            break;
+        }
+    }
+    // The file's own folder is not a package: a `src/`-style root goes on sys.path, any other
+    // folder is imported from the repository root as a namespace package.
+    let (root, module_parts) =
+        if start == parts.len() - 1 && start > 0 && !matches!(parts[start - 1], "src" | "lib") {
+            (String::new(), parts.clone())
+        } else {
+            (parts[..start].join("/"), parts[start..].to_vec())
+        };
+    if !module_parts.iter().all(|p| is_py_ident(p)) {
+        return None;
+    }
+    Some((module_parts.join("."), root))
+}
+
+/// Python files of the repository worth scanning for classes and app objects: the crash file's
+/// top-level package (bounded) and the root's modules.
+pub fn package_files(snap: &Snapshot, crash_path: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let top = crash_path.split('/').next().unwrap_or("");
+    let mut stack: Vec<String> = Vec::new();
+    if crash_path.contains('/') {
+        stack.push(top.to_string());
+        if top == "src" {
+            // src layout: the package below src
+            if let Some(pkg) = crash_path.split('/').nth(1) {
+                stack = vec![format!("src/{pkg}")];
+            }
+        }
+    }
+    while let Some(dir) = stack.pop() {
+        for (name, is_dir) in snap.list_dir(&dir) {
+            if out.len() >= limit {
+                return out;
+            }
+            let p = format!("{dir}/{name}");
+            if is_dir {
+                if !name.starts_with('.')
+                    && name != "node_modules"
+                    && name != "__pycache__"
+                    && !name.contains("venv")
+                {
+                    stack.push(p);
+                }
+            } else if name.ends_with(".py") {
+                out.push(p);
+            }
+        }
+    }
+    for (name, is_dir) in snap.list_dir("") {
+        if !is_dir
+            && name.ends_with(".py")
+            && out.len() < limit
+            && name != "setup.py"
+            && name != "conftest.py"
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framework {
+    Flask,
+    Starlette,
+    Django,
+}
+
+impl Framework {
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Flask => "Flask",
+            Framework::Starlette => "FastAPI/Starlette",
+            Framework::Django => "Django",
+        }
+    }
+}
+
+/// How the generated test gets the app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppRef {
+    pub framework: Framework,
+    pub module: String,
+    /// Module attribute: the app itself, or a factory called with no arguments.
+    pub attr: String,
+    pub factory: bool,
+    /// Folder to put on sys.path ("" = repository root).
+    pub root: String,
+}
+
+/// Which framework a source file uses, from its imports.
+pub fn framework_of(src: &str) -> Option<Framework> {
+    static IMPORT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?m)^\s*(?:from|import)\s+(flask|fastapi|starlette|django)\b")
+            .expect("import regex")
+    });
+    IMPORT.captures(src).map(|c| match &c[1] {
+        "flask" => Framework::Flask,
+        "django" => Framework::Django,
+        _ => Framework::Starlette,
+    })
+}
+
+static FACTORY_NAMES: &[&str] = &[
+    "create_app",
+    "make_app",
+    "build_app",
+    "get_app",
+    "app_factory",
+    "create_application",
+    "application_factory",
+];
+
+/// Find the app object in `files` for `framework`: a module-level `app = Flask(...)` /
+/// `FastAPI(...)` / `Starlette(...)`, else a factory (`create_app()`) whose parameters all have
+/// defaults.
+pub fn find_app(snap: &Snapshot, files: &[String], framework: Framework) -> Option<AppRef> {
+    let ctor = match framework {
+        Framework::Flask => r"(?:flask\.)?Flask",
+        Framework::Starlette => r"(?:fastapi\.|starlette\.applications\.)?(?:FastAPI|Starlette)",
+        Framework::Django => return None,
+    };
+    let assign = Regex::new(&format!(
+        r"(?m)^([A-Za-z_]\w*)\s*(?::\s*[\w.]+\s*)?=\s*{ctor}\s*\("
+    ))
+    .ok()?;
+    let mut factory: Option<AppRef> = None;
+    for f in files {
+        let Some(src) = snap.read(f) else { continue };
+        if framework_of(&src) != Some(framework) {
+            continue;
+        }
+        let Some((module, root)) = module_for_path(snap, f, None) else {
+            continue;
+        };
+        if let Some(c) = assign.captures(&src) {
+            return Some(AppRef {
+                framework,
+                module,
+                attr: c[1].to_string(),
+                factory: false,
+                root,
+            });
+        }
+        if factory.is_none() {
+            for name in FACTORY_NAMES {
+                if let Some(def) = find_def(&src, name, None) {
+                    let callable = !def.nested
+                        && def.class.is_none()
+                        && def.indent_zero(&src)
+                        && def.params.iter().all(|p| {
+                            p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw)
+                        });
+                    if callable {
+                        factory = Some(AppRef {
+                            framework,
+                            module: module.clone(),
+                            attr: name.to_string(),
+                            factory: true,
+                            root: root.clone(),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    factory
+}
+
+impl FnDef {
+    fn indent_zero(&self, src: &str) -> bool {
+        src.lines()
+            .nth(self.line - 1)
+            .map(|l| indent_of(l) == 0)
+            .unwrap_or(false)
+    }
+}
+
+/// Django settings module named by `manage.py` / `wsgi.py` / `asgi.py`.
+pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<String> {
+    static SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#)
+            .expect("settings regex")
+    });
+    let mut cands: Vec<String> = vec!["manage.py".into()];
+    cands.extend(
+        files
+            .iter()
+            .filter(|f| {
+                f.ends_with("wsgi.py") || f.ends_with("asgi.py") || f.ends_with("manage.py")
+            })
+            .cloned(),
+    );
+    for f in cands {
+        if let Some(src) = snap.read(&f) {
+            if let Some(c) = SETTINGS.captures(&src) {
+                let m = c[1].to_string();
+                if m.split('.').all(is_py_ident) {
+                    return Some(m);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = r#"
+from dataclasses import dataclass, field
+
+@dataclass
+class Track:
+    title: str
+    duration_s: int
+
+
+@dataclass
+class Playlist:
+    name: str
+    tracks: List[Track] = field(default_factory=list)
+    position: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Playlist":
+        return cls(name=data["name"])
+
+    def advance(self) -> Optional[Track]:
+        if self.repeat:
+            self.position = (self.position + 1) % len(self.tracks)
+        else:
+            self.position += 1
+        return self.tracks[self.position]
+
+
+async def fetch(a, /, b: Dict[str, int] = {"x": 1}, *rest, key: str = "k,=", **kw):  # comment (
+    return a
+
+
+def outer(x):
+    def inner(y):
+        y.append(1)
+        return y[5]
+    return inner(x)
+"#;
+
+    #[test]
+    fn finds_defs_and_params() {
+        let d = find_def(SRC, "advance", Some(25)).unwrap();
+        assert_eq!(d.class.as_deref(), Some("Playlist"));
+        assert_eq!(d.params.len(), 1);
+        assert!(!d.nested);
+        assert_eq!(mutated_params(SRC, &d, Some(25)), vec!["self".to_string()]);
+        let f = find_def(SRC, "fetch", Some(29)).unwrap();
+        assert!(f.is_async);
+        let kinds: Vec<_> = f
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind, p.has_default))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("a", ParamKind::PositionalOnly, false),
+                ("b", ParamKind::Regular, true),
+                ("rest", ParamKind::VarArgs, false),
+                ("key", ParamKind::KeywordOnly, true),
+                ("kw", ParamKind::VarKw, false)
+            ]
+        );
+        let i = find_def(SRC, "inner", Some(36)).unwrap();
+        assert!(i.nested);
+        assert_eq!(mutated_params(SRC, &i, Some(36)), vec!["y".to_string()]);
+        let c = find_def(SRC, "from_dict", Some(18)).unwrap();
+        assert!(c.is_classmethod());
+    }
+
+    #[test]
+    fn finds_dataclasses() {
+        let dcs = dataclasses_in(SRC);
+        assert_eq!(
+            dcs[0],
+            (
+                "Track".to_string(),
+                Some(vec!["title".to_string(), "duration_s".to_string()])
+            )
+        );
+        assert_eq!(
+            dcs[1].1.as_ref().unwrap(),
+            &vec![
+                "name".to_string(),
+                "tracks".to_string(),
+                "position".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn route_handlers() {
+        let src = "@bp.post(\"/signup\")\ndef signup():\n    pass\n";
+        assert!(find_def(src, "signup", Some(3)).unwrap().is_route_handler());
+    }
+}
