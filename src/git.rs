@@ -89,7 +89,11 @@ pub fn commit_new_branch(repo: &Repository, issue: &str, req: &CommitRequest) ->
         if !req
             .allowed_prefixes
             .iter()
-            .any(|p| f.path.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+            .any(|p| {
+                // A folder prefix, or exactly one named file (e.g. a manifest a language must edit).
+                let p = p.trim_end_matches('/');
+                f.path == p || f.path.starts_with(&format!("{p}/"))
+            })
         {
             bail!("refusing to write {:?} outside {:?}", f.path, req.allowed_prefixes);
         }

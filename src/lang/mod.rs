@@ -12,6 +12,7 @@ use crate::repo::Snapshot;
 
 pub mod javascript;
 pub mod python;
+pub mod rust;
 
 /// What a generator gets.
 pub struct GenInput<'a, 'r> {
@@ -55,6 +56,7 @@ pub fn generator_for(language: &str) -> Option<&'static dyn Generator> {
     match language {
         "python" => Some(&python::Python),
         "javascript" => Some(&javascript::JavaScript),
+        "rust" => Some(&rust::Rust),
         _ => None,
     }
 }
