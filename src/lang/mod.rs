@@ -10,6 +10,7 @@ use crate::contract::{CrashSite, Strategy};
 use crate::git::NewFile;
 use crate::repo::Snapshot;
 
+pub mod go;
 pub mod javascript;
 pub mod python;
 pub mod rust;
@@ -57,6 +58,7 @@ pub fn generator_for(language: &str) -> Option<&'static dyn Generator> {
         "python" => Some(&python::Python),
         "javascript" => Some(&javascript::JavaScript),
         "rust" => Some(&rust::Rust),
+        "go" => Some(&go::Go),
         _ => None,
     }
 }
