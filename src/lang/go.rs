@@ -492,8 +492,7 @@ impl Generator for Go {
                         Some(r) => format!("{{P}}{r}.{name}"),
                         None => format!("{{P}}{name}"),
                     };
-                    if public && module.is_some() {
-                        let m = module.as_ref().expect("checked");
+                    if let Some(m) = module.as_ref().filter(|_| public) {
                         let rel = dir
                             .strip_prefix(&m.dir)
                             .unwrap_or(&dir)
