@@ -11,6 +11,7 @@ use crate::git::NewFile;
 use crate::repo::Snapshot;
 
 pub mod go;
+pub mod java;
 pub mod javascript;
 pub mod python;
 pub mod rust;
@@ -59,6 +60,7 @@ pub fn generator_for(language: &str) -> Option<&'static dyn Generator> {
         "javascript" => Some(&javascript::JavaScript),
         "rust" => Some(&rust::Rust),
         "go" => Some(&go::Go),
+        "java" => Some(&java::Java),
         _ => None,
     }
 }
