@@ -96,11 +96,11 @@ pub fn commit_new_branch(
         if !is_safe_rel_path(&f.path) {
             bail!("refusing to write unsafe path {:?}", f.path);
         }
-        if !req
-            .allowed_prefixes
-            .iter()
-            .any(|p| f.path.starts_with(&format!("{}/", p.trim_end_matches('/'))))
-        {
+        if !req.allowed_prefixes.iter().any(|p| {
+            // A folder prefix, or exactly one named file (e.g. a manifest a language must edit).
+            let p = p.trim_end_matches('/');
+            f.path == p || f.path.starts_with(&format!("{p}/"))
+        }) {
             bail!(
                 "refusing to write {:?} outside {:?}",
                 f.path,

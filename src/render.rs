@@ -76,6 +76,7 @@ fn register_filters(tera: &mut Tera) {
         ("rust_str", rust_str),
         ("java_str", java_str),
         ("comment", comment),
+        ("java_comment", java_comment),
         ("md_code", md_code),
         ("md_inline", md_inline),
         ("ident_suffix", ident_suffix),
@@ -226,6 +227,13 @@ pub fn comment(s: &str) -> String {
     } else {
         out
     }
+}
+
+/// A comment line for Java source. javac turns `\u000a` into a line break before lexing, even inside
+/// comments, so a backslash is doubled: a `\` preceded by an odd number of backslashes starts no
+/// Unicode escape.
+pub fn java_comment(s: &str) -> String {
+    comment(s).replace('\\', "\\\\")
 }
 
 /// A fenced Markdown code block whose fence is longer than any backtick run in the value.

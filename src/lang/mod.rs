@@ -10,8 +10,11 @@ use crate::contract::{CrashSite, Strategy};
 use crate::git::NewFile;
 use crate::repo::Snapshot;
 
+pub mod go;
+pub mod java;
 pub mod javascript;
 pub mod python;
+pub mod rust;
 
 /// What a generator gets.
 pub struct GenInput<'a, 'r> {
@@ -55,6 +58,9 @@ pub fn generator_for(language: &str) -> Option<&'static dyn Generator> {
     match language {
         "python" => Some(&python::Python),
         "javascript" => Some(&javascript::JavaScript),
+        "rust" => Some(&rust::Rust),
+        "go" => Some(&go::Go),
+        "java" => Some(&java::Java),
         _ => None,
     }
 }

@@ -1,0 +1,617 @@
+//! Go: a `_test.go` run with `go test`, replaying the captured request through `net/http/httptest`
+//! when the event has one and the repository exposes its router, else a scaffold tied to the crashing
+//! function.
+//!
+//! sentry-go events carry no vars: frames have `module` (the import path), `function` (`handleSplit`,
+//! `(*Server).total`, `NewRouter.func1`) and `abs_path`. The crash site is the innermost frame whose
+//! module lies inside the repository's Go module (`go.mod` `module` + folder) or whose path
+//! suffix-matches a `.go` file; GOROOT and module-cache frames (sentryhttp's own middleware is
+//! reported `in_app`) are never the crash site.
+//!
+//! Placement: `repro/sentry_<id>_test.go` (package `repro`, importing the app package) when everything
+//! the test touches is exported; otherwise the crashing package's own folder
+//! (`<pkg>/sentry_<id>_test.go`, same package) because Go gives unexported access only there; that
+//! folder is then the one extra prefix the commit may write to.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::rust::{breadcrumb_lines, stack_lines};
+use super::{GenInput, GenOutput, Generator};
+use crate::alert::{Alert, Frame};
+use crate::contract::{CrashSite, Strategy};
+use crate::git::NewFile;
+use crate::render;
+use crate::repo::Snapshot;
+
+pub struct Go;
+
+/// A Go module of the repository.
+struct GoModule {
+    /// Folder of `go.mod` (`""` for the root).
+    dir: String,
+    path: String,
+}
+
+fn go_module_for(snap: &Snapshot, file: &str) -> Option<GoModule> {
+    let mut dir = file.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
+    loop {
+        let gomod = if dir.is_empty() {
+            "go.mod".to_string()
+        } else {
+            format!("{dir}/go.mod")
+        };
+        if let Some(text) = snap.read(&gomod) {
+            let path = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("module "))
+                .map(|m| m.trim().trim_matches('"').to_string())?;
+            return Some(GoModule { dir, path });
+        }
+        if dir.is_empty() {
+            return None;
+        }
+        dir = dir.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
+    }
+}
+
+fn root_module(snap: &Snapshot) -> Option<GoModule> {
+    go_module_for(snap, "x.go")
+}
+
+fn is_foreign_go_path(p: &str) -> bool {
+    p.contains("/pkg/mod/")
+        || p.contains("/go/src/") && !p.contains("/go/src/github.com")
+        || p.starts_with("/usr/local/go/")
+        || p.contains("/vendor/")
+}
+
+fn map_go_frame(f: &Frame, snap: &Snapshot, root: Option<&GoModule>) -> Option<String> {
+    let file = f.abs_path.as_deref().or(f.filename.as_deref())?;
+    if is_foreign_go_path(file) || !file.ends_with(".go") {
+        return None;
+    }
+    let base = file.rsplit('/').next()?;
+    if let (Some(m), Some(module)) = (root, f.module.as_deref()) {
+        let rel = if module == m.path {
+            Some(String::new())
+        } else {
+            module
+                .strip_prefix(&format!("{}/", m.path))
+                .map(str::to_owned)
+        };
+        if let Some(rel) = rel {
+            let dir = [m.dir.as_str(), rel.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("/");
+            let cand = if dir.is_empty() {
+                base.to_string()
+            } else {
+                format!("{dir}/{base}")
+            };
+            if snap.is_file(&cand) {
+                return Some(cand);
+            }
+        }
+    }
+    snap.match_suffix(file).filter(|p| p.ends_with(".go"))
+}
+
+/// `(*Server).total.func1` → (receiver `*Server`, name `total`); `handleSplit` → (None, `handleSplit`).
+fn go_function(f: &str) -> Option<(Option<String>, String)> {
+    // sentry-go sometimes prefixes the package (`main.(*Handler).Handle`): keep the last qualified part.
+    let mut parts: Vec<&str> = f.split('.').collect();
+    while parts.last().is_some_and(|p| {
+        p.chars().all(|c| c.is_ascii_digit())
+            || p.starts_with("func") && p[4..].chars().all(|c| c.is_ascii_digit())
+            || p.starts_with("gowrap")
+    }) {
+        parts.pop();
+    }
+    let name = parts.pop()?.to_string();
+    let recv = parts.last().map(|r| r.to_string()).filter(|r| {
+        r.starts_with("(*") || r.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+    });
+    let recv = match recv {
+        Some(r) if r.starts_with("(*") => {
+            let t = r.trim_start_matches("(*").trim_end_matches(')');
+            if !is_go_ident(t) {
+                return None;
+            }
+            Some(format!("*{t}"))
+        }
+        Some(r) if is_go_ident(&r) && r != name => Some(r),
+        _ => None,
+    };
+    is_go_ident(&name).then_some((recv, name))
+}
+
+fn is_go_ident(s: &str) -> bool {
+    const KW: &[&str] = &[
+        "break",
+        "case",
+        "chan",
+        "const",
+        "continue",
+        "default",
+        "defer",
+        "else",
+        "fallthrough",
+        "for",
+        "func",
+        "go",
+        "goto",
+        "if",
+        "import",
+        "interface",
+        "map",
+        "package",
+        "range",
+        "return",
+        "select",
+        "struct",
+        "switch",
+        "type",
+        "var",
+    ];
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        && s.len() <= 128
+        && !KW.contains(&s)
+}
+
+fn exported(s: &str) -> bool {
+    s.trim_start_matches('*')
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase())
+}
+
+fn package_name(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("package "))
+        .map(|p| p.split_whitespace().next().unwrap_or("").to_string())
+        .filter(|p| is_go_ident(p))
+}
+
+/// `.go` files (not tests) of a folder.
+fn go_files(snap: &Snapshot, dir: &str) -> Vec<String> {
+    snap.list_dir(dir)
+        .into_iter()
+        .filter(|(n, d)| !d && n.ends_with(".go") && !n.ends_with("_test.go"))
+        .map(|(n, _)| {
+            if dir.is_empty() {
+                n
+            } else {
+                format!("{dir}/{n}")
+            }
+        })
+        .collect()
+}
+
+/// Folders of the module, breadth-first, bounded.
+fn go_dirs(snap: &Snapshot, root: &str) -> Vec<String> {
+    let mut out = vec![root.to_string()];
+    let mut i = 0;
+    while i < out.len() && out.len() < 400 {
+        let d = out[i].clone();
+        for (n, is_dir) in snap.list_dir(&d) {
+            if is_dir
+                && !n.starts_with('.')
+                && !n.starts_with('_')
+                && n != "vendor"
+                && n != "testdata"
+                && n != "node_modules"
+            {
+                out.push(if d.is_empty() { n } else { format!("{d}/{n}") });
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A zero-argument function returning the app's router (`func NewRouter() http.Handler`).
+struct Router {
+    dir: String,
+    package: String,
+    func: String,
+}
+
+fn find_router(snap: &Snapshot, module: &GoModule, prefer: Option<&str>) -> Option<Router> {
+    let re = regex::Regex::new(
+        r"(?m)^func\s+([A-Za-z_][A-Za-z0-9_]*)\(\)\s+(?:http\.Handler|\*http\.ServeMux|\*mux\.Router|\*chi\.Mux|chi\.Router|\*gin\.Engine|\*echo\.Echo)\s*\{",
+    )
+    .ok()?;
+    let mut dirs = go_dirs(snap, &module.dir);
+    if let Some(p) = prefer {
+        dirs.retain(|d| d != p);
+        dirs.insert(0, p.to_string());
+    }
+    for d in dirs {
+        for f in go_files(snap, &d) {
+            let Some(text) = snap.read(&f) else { continue };
+            if let Some(c) = re.captures(&text) {
+                let package = package_name(&text)?;
+                return Some(Router {
+                    dir: d,
+                    package,
+                    func: c[1].to_string(),
+                });
+            }
+        }
+    }
+    None
+}
+
+#[derive(Serialize)]
+struct Header {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize, Default)]
+struct Ctx {
+    ident: String,
+    sfx: String,
+    title: String,
+    exception_type: String,
+    exception_value: String,
+    web_url: String,
+    crash_function: String,
+    crash_file: String,
+    crash_line: String,
+    stack: Vec<String>,
+    breadcrumbs: Vec<String>,
+    reasons: Vec<String>,
+    package: String,
+    /// Import path of the app package when the test lives in `repro/`.
+    import_path: String,
+    import_name: String,
+    /// `handleSplit`, `(*Server).total` or `pkg.Func`: referenced so a rename breaks the test.
+    reference: String,
+    // request replay
+    router: String,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    body: String,
+    headers: Vec<Header>,
+}
+
+/// Headers worth replaying: never credentials, cookies or hop-by-hop/proxy headers.
+pub fn replayable_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !(k.contains("auth")
+                || k.contains("cookie")
+                || k.contains("token")
+                || k.contains("secret")
+                || k.contains("key")
+                || k.contains("session")
+                || k.contains("csrf")
+                || k.starts_with("x-forwarded")
+                || [
+                    "host",
+                    "content-length",
+                    "connection",
+                    "transfer-encoding",
+                    "x-real-ip",
+                    "forwarded",
+                ]
+                .contains(&k.as_str()))
+        })
+        .filter(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .take(30)
+        .cloned()
+        .collect()
+}
+
+/// Path of a request URL (`http://h/p?q` → `/p`), always starting with `/`.
+pub fn url_path(url: &str) -> String {
+    let rest = match url.find("://") {
+        Some(i) => url[i + 3..]
+            .find('/')
+            .map(|j| &url[i + 3 + j..])
+            .unwrap_or("/"),
+        None => url,
+    };
+    let p = rest.split(['?', '#']).next().unwrap_or("/");
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+/// Request body as text (a parsed JSON body is serialized again).
+pub fn body_text(alert: &Alert) -> String {
+    match alert.request.as_ref().and_then(|r| r.data.as_ref()) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn goos_suffix(s: &str) -> bool {
+    const T: &[&str] = &[
+        "aix",
+        "android",
+        "darwin",
+        "dragonfly",
+        "freebsd",
+        "illumos",
+        "ios",
+        "js",
+        "linux",
+        "netbsd",
+        "openbsd",
+        "plan9",
+        "solaris",
+        "wasip1",
+        "windows",
+        "386",
+        "amd64",
+        "arm",
+        "arm64",
+        "loong64",
+        "mips",
+        "mips64",
+        "mips64le",
+        "mipsle",
+        "ppc64",
+        "ppc64le",
+        "riscv64",
+        "s390x",
+        "wasm",
+        "test",
+    ];
+    s.rsplit('_').next().is_some_and(|last| T.contains(&last))
+}
+
+impl Generator for Go {
+    fn language(&self) -> &'static str {
+        "go"
+    }
+
+    fn generate(&self, input: &GenInput) -> Result<GenOutput> {
+        let alert = input.alert;
+        let snap = input.snap;
+        let root = root_module(snap);
+        let frames = alert.primary_frames();
+        let crash_frame = frames
+            .iter()
+            .rev()
+            .find_map(|f| map_go_frame(f, snap, root.as_ref()).map(|p| (f, p)));
+        let mut sfx = render::ident_suffix(input.ident);
+        if goos_suffix(&sfx) {
+            sfx.push_str("_repro");
+        }
+        let mut ctx = Ctx {
+            ident: input.ident.to_string(),
+            sfx: sfx.clone(),
+            title: alert.title.clone().unwrap_or_else(|| {
+                format!(
+                    "{}: {}",
+                    alert.exception_type().unwrap_or("panic"),
+                    alert.exception_value().unwrap_or("")
+                )
+            }),
+            exception_type: alert.exception_type().unwrap_or("panic").to_string(),
+            exception_value: alert.exception_value().unwrap_or("").to_string(),
+            web_url: alert.web_url.clone().unwrap_or_default(),
+            stack: stack_lines(alert),
+            breadcrumbs: breadcrumb_lines(alert),
+            package: "repro".into(),
+            ..Default::default()
+        };
+        let mut reasons = Vec::new();
+        let mut crash = None;
+        let mut strategy = Strategy::Boilerplate;
+        // Folder the test lives in, relative to the repository root.
+        let mut test_dir = input.repro_dir.to_string();
+        let mut template = "go/scaffold_test.go.tera";
+        let module = crash_frame
+            .as_ref()
+            .and_then(|(_, p)| go_module_for(snap, p))
+            .or(root);
+        if let Some((f, path)) = &crash_frame {
+            crash = Some(CrashSite {
+                file: path.clone(),
+                function: f.function.clone(),
+                line: f.lineno,
+            });
+            ctx.crash_function = f.function.clone().unwrap_or_default();
+            ctx.crash_file = path.clone();
+            ctx.crash_line = f.lineno.map(|l| l.to_string()).unwrap_or_default();
+            strategy = Strategy::Scaffold;
+            let dir = path.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
+            let pkg = snap.read(path).and_then(|t| package_name(&t));
+            let func = f.function.as_deref().and_then(go_function);
+            let router = alert
+                .request
+                .as_ref()
+                .filter(|r| r.method.is_some() || r.url.is_some())
+                .and(module.as_ref())
+                .and_then(|m| find_router(snap, m, Some(&dir)).map(|r| (m, r)));
+            if let Some((m, r)) = router {
+                // Request replay through the app's router.
+                strategy = Strategy::RequestReplay;
+                template = "go/request_replay_test.go.tera";
+                let req = alert.request.as_ref().expect("checked");
+                ctx.method = req
+                    .method
+                    .clone()
+                    .unwrap_or_else(|| "GET".into())
+                    .to_ascii_uppercase();
+                ctx.path = url_path(req.url.as_deref().unwrap_or("/"));
+                ctx.query = req.query.clone();
+                ctx.body = body_text(alert);
+                ctx.headers = replayable_headers(&req.headers)
+                    .into_iter()
+                    .map(|(name, value)| Header { name, value })
+                    .collect();
+                if r.package != "main" && exported(&r.func) {
+                    ctx.import_path = if r.dir == m.dir {
+                        m.path.clone()
+                    } else {
+                        format!(
+                            "{}/{}",
+                            m.path,
+                            r.dir.strip_prefix(&format!("{}/", m.dir)).unwrap_or(&r.dir)
+                        )
+                    };
+                    ctx.import_name = r.package.clone();
+                    ctx.router = format!("{}.{}", r.package, r.func);
+                } else {
+                    test_dir = r.dir.clone();
+                    ctx.package = r.package.clone();
+                    ctx.router = r.func.clone();
+                }
+                reasons.push(format!(
+                    "the event has the request ({} {}); it is replayed through {}() with httptest (cookies and credentials left out)",
+                    ctx.method, ctx.path, r.func
+                ));
+            } else {
+                reasons.push(if alert.request.is_some() {
+                    "the event has a request but no zero-argument router constructor (func X() http.Handler) was found".into()
+                } else {
+                    "Go events carry no local variables and this one has no request: the crashing call's inputs are unknown".into()
+                });
+                if let (Some(pkg), Some((recv, name))) = (pkg, func) {
+                    let public =
+                        pkg != "main" && exported(&name) && recv.as_deref().is_none_or(exported);
+                    let reference = match &recv {
+                        Some(r) if r.starts_with('*') => format!("(*{{P}}{}).{name}", &r[1..]),
+                        Some(r) => format!("{{P}}{r}.{name}"),
+                        None => format!("{{P}}{name}"),
+                    };
+                    if let Some(m) = module.as_ref().filter(|_| public) {
+                        let rel = dir
+                            .strip_prefix(&m.dir)
+                            .unwrap_or(&dir)
+                            .trim_start_matches('/');
+                        ctx.import_path = if rel.is_empty() {
+                            m.path.clone()
+                        } else {
+                            format!("{}/{rel}", m.path)
+                        };
+                        ctx.import_name = pkg.clone();
+                        ctx.reference = reference.replace("{P}", &format!("{pkg}."));
+                    } else {
+                        test_dir = dir.clone();
+                        ctx.package = pkg;
+                        ctx.reference = reference.replace("{P}", "");
+                        reasons.push(
+                            "the crashing function is unexported: the test lives in its package"
+                                .into(),
+                        );
+                    }
+                }
+            }
+        } else {
+            reasons.push("no frame maps to a Go file of this repository".into());
+        }
+        ctx.reasons = reasons.clone();
+        // `router` and `reference` are Go expressions built from identifiers checked above; check the
+        // whole expression once more before it enters code unquoted.
+        let expr = regex::Regex::new(r"^[A-Za-z0-9_.()*]*$").expect("static regex");
+        if !expr.is_match(&ctx.router) || !expr.is_match(&ctx.reference) {
+            anyhow::bail!(
+                "refusing unsafe Go expression {:?} / {:?}",
+                ctx.router,
+                ctx.reference
+            );
+        }
+        let content = render::render(template, &ctx)?;
+        let path = if test_dir.is_empty() {
+            format!("sentry_{sfx}_test.go")
+        } else {
+            format!("{test_dir}/sentry_{sfx}_test.go")
+        };
+        let mut extra_prefixes = vec![];
+        if test_dir != input.repro_dir {
+            extra_prefixes.push(if test_dir.is_empty() {
+                path.clone()
+            } else {
+                test_dir.clone()
+            });
+        }
+        // Commands run from the module root.
+        let (cd, pkg_rel) = match &module {
+            Some(m) if !m.dir.is_empty() => (
+                format!("cd {} && ", m.dir),
+                test_dir
+                    .strip_prefix(&m.dir)
+                    .unwrap_or(&test_dir)
+                    .trim_start_matches('/')
+                    .to_string(),
+            ),
+            _ => (String::new(), test_dir.clone()),
+        };
+        let pkg_arg = if pkg_rel.is_empty() {
+            ".".to_string()
+        } else {
+            format!("./{pkg_rel}/")
+        };
+        Ok(GenOutput {
+            language: "go",
+            framework: "go".into(),
+            strategy,
+            files: vec![NewFile {
+                path: path.clone(),
+                content,
+            }],
+            test_files: vec![path],
+            test_command: format!("{cd}go test {pkg_arg} -run '^TestSentry_{sfx}$' -count=1 -v"),
+            suite_command: Some(format!("{cd}go test ./... -count=1")),
+            crash,
+            reasons,
+            extra_prefixes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions() {
+        assert_eq!(
+            go_function("handleSplit"),
+            Some((None, "handleSplit".into()))
+        );
+        assert_eq!(
+            go_function("(*Server).total.func1"),
+            Some((Some("*Server".into()), "total".into()))
+        );
+        assert_eq!(
+            go_function("Ledger.Sum"),
+            Some((Some("Ledger".into()), "Sum".into()))
+        );
+        assert_eq!(
+            go_function("NewRouter.func2.1"),
+            Some((None, "NewRouter".into()))
+        );
+        assert_eq!(go_function("a;b"), None);
+    }
+
+    #[test]
+    fn urls_and_headers() {
+        assert_eq!(url_path("http://h:1/split?x=1"), "/split");
+        assert_eq!(url_path("split"), "/split");
+        let h = replayable_headers(&[
+            ("Cookie".into(), "s".into()),
+            ("User-Agent".into(), "x".into()),
+            ("Authorization".into(), "t".into()),
+        ]);
+        assert_eq!(h, vec![("User-Agent".to_string(), "x".to_string())]);
+    }
+}

@@ -1,0 +1,341 @@
+//! Java: a JUnit 5 test in the Maven/Gradle test source tree, in the crashing class's package.
+//!
+//! sentry-java events carry no vars: frames have `module` (the class, `com.acme.invoice.PriceParser`,
+//! inner classes after `$`), `function` (the method, lambdas as `lambda$parse$0`) and `filename`
+//! (`PriceParser.java`). The crash site is the innermost frame whose class resolves to a file under a
+//! source root (`src/main/java`, `src/main/kotlin`, also one module level down).
+//!
+//! Strategy: exceptions that quote their input (`NumberFormatException: For input string: "12,50"`)
+//! are replayed by calling the crashing method, when it is static (or its class has a no-argument
+//! constructor) and takes exactly one `String`, with that input under `assertDoesNotThrow`. Otherwise a
+//! scaffold that names the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
+//!
+//! Placement: `src/test/java/<package path>/SentryRepro<id>Test.java`: the same package as the
+//! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
+//! folder is the extra prefix the commit may write to.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::rust::{breadcrumb_lines, stack_lines};
+use super::{GenInput, GenOutput, Generator};
+use crate::alert::Frame;
+use crate::contract::{CrashSite, Strategy};
+use crate::git::NewFile;
+use crate::render::{self, is_java_ident};
+use crate::repo::Snapshot;
+
+pub struct Java;
+
+/// Folders holding a build (`""` = root; one level of modules).
+fn build_roots(snap: &Snapshot) -> Vec<String> {
+    let mut roots = vec![String::new()];
+    for (n, d) in snap.list_dir("") {
+        if d && !n.starts_with('.') && snap.is_dir(&format!("{n}/src/main")) {
+            roots.push(n);
+        }
+    }
+    roots
+}
+
+struct JavaFrame<'a> {
+    frame: &'a Frame,
+    /// Build root of the module the class is in.
+    root: String,
+    path: String,
+    package: Vec<String>,
+    class: String,
+    method: String,
+}
+
+fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option<JavaFrame<'a>> {
+    let module = f.module.as_deref()?;
+    let outer = module.split('$').next()?;
+    let mut segs: Vec<String> = outer.split('.').map(str::to_owned).collect();
+    let class = segs.pop()?;
+    if !segs
+        .iter()
+        .chain(std::iter::once(&class))
+        .all(|s| is_java_ident(s))
+    {
+        return None;
+    }
+    let method = f.function.as_deref().map(|m| {
+        m.strip_prefix("lambda$")
+            .and_then(|r| r.split('$').next())
+            .unwrap_or(m)
+            .to_string()
+    })?;
+    let rel = segs
+        .iter()
+        .chain(std::iter::once(&class))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("/");
+    for root in roots {
+        for src in ["src/main/java", "src/main/kotlin"] {
+            for ext in ["java", "kt"] {
+                let p = if root.is_empty() {
+                    format!("{src}/{rel}.{ext}")
+                } else {
+                    format!("{root}/{src}/{rel}.{ext}")
+                };
+                if snap.is_file(&p) {
+                    return Some(JavaFrame {
+                        frame: f,
+                        root: root.clone(),
+                        path: p,
+                        package: segs.clone(),
+                        class: class.clone(),
+                        method: method.clone(),
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The input an exception message quotes: `For input string: "12,50"` (NumberFormatException),
+/// optionally followed by ` under radix N`.
+pub fn quoted_input(ty: &str, msg: &str) -> Option<String> {
+    if !ty.ends_with("NumberFormatException") {
+        return None;
+    }
+    let rest = msg.strip_prefix("For input string: \"")?;
+    let end = rest.rfind('"')?;
+    let tail = &rest[end + 1..];
+    (tail.is_empty() || tail.starts_with(" under radix")).then(|| rest[..end].to_string())
+}
+
+/// How the crashing method can be called with one String: `Some(true)` static, `Some(false)` on a new
+/// instance (no-argument constructor), `None` when it cannot.
+fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?]+\s+{}\s*\(\s*(?:final\s+)?String\s+\w+\s*\)",
+        regex::escape(method)
+    ))
+    .ok()?;
+    let caps = re.captures(text)?;
+    let mods = caps.get(1).map(|m| m.as_str()).unwrap_or("");
+    if mods.contains("private") {
+        return None;
+    }
+    if mods.contains("static") {
+        return Some(true);
+    }
+    let ctor = regex::Regex::new(&format!(r"\b{}\s*\(", regex::escape(class))).ok()?;
+    let noarg = regex::Regex::new(&format!(
+        r"(?m)^\s*(public|protected)?\s*{}\s*\(\s*\)",
+        regex::escape(class)
+    ))
+    .ok()?;
+    (!ctor.is_match(text) || noarg.is_match(text)).then_some(false)
+}
+
+#[derive(Serialize, Default)]
+struct Ctx {
+    ident: String,
+    class_name: String,
+    title: String,
+    exception_type: String,
+    exception_value: String,
+    web_url: String,
+    crash_function: String,
+    crash_file: String,
+    crash_line: String,
+    stack: Vec<String>,
+    breadcrumbs: Vec<String>,
+    reasons: Vec<String>,
+    package: String,
+    crash_class: String,
+    method: String,
+    is_static: bool,
+    input: String,
+}
+
+impl Generator for Java {
+    fn language(&self) -> &'static str {
+        "java"
+    }
+
+    fn generate(&self, input: &GenInput) -> Result<GenOutput> {
+        let alert = input.alert;
+        let snap = input.snap;
+        let roots = build_roots(snap);
+        let sfx = render::ident_suffix(input.ident);
+        let class_name = format!("SentryRepro{sfx}Test");
+        let ty = alert.exception_type().unwrap_or("Exception").to_string();
+        let value = alert.exception_value().unwrap_or("").to_string();
+        let mut ctx = Ctx {
+            ident: input.ident.to_string(),
+            class_name: class_name.clone(),
+            title: alert
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{ty}: {value}")),
+            exception_type: ty.clone(),
+            exception_value: value.clone(),
+            web_url: alert.web_url.clone().unwrap_or_default(),
+            stack: stack_lines(alert),
+            breadcrumbs: breadcrumb_lines(alert),
+            ..Default::default()
+        };
+        let frames = alert.primary_frames();
+        let crash_frame = frames
+            .iter()
+            .rev()
+            .find_map(|f| map_java_frame(f, snap, &roots));
+        let mut reasons = Vec::new();
+        let mut strategy = Strategy::Boilerplate;
+        let mut template = "java/scaffold.java.tera";
+        let mut crash = None;
+        let mut root = String::new();
+        if let Some(jf) = &crash_frame {
+            root = jf.root.clone();
+            strategy = Strategy::Scaffold;
+            crash = Some(CrashSite {
+                file: jf.path.clone(),
+                function: jf.frame.function.clone(),
+                line: jf.frame.lineno,
+            });
+            ctx.crash_function = format!(
+                "{}.{}",
+                jf.class,
+                jf.frame.function.as_deref().unwrap_or("?")
+            );
+            ctx.crash_file = jf.path.clone();
+            ctx.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
+            ctx.package = jf.package.join(".");
+            ctx.crash_class = jf.class.clone();
+            ctx.method = jf.method.clone();
+            let quoted = quoted_input(&ty, &value);
+            let call = jf
+                .path
+                .ends_with(".java")
+                .then(|| snap.read(&jf.path))
+                .flatten()
+                .filter(|_| is_java_ident(&jf.method))
+                .and_then(|t| one_string_call(&t, &jf.class, &jf.method));
+            match (quoted, call) {
+                (Some(q), Some(is_static)) => {
+                    strategy = Strategy::CallReplay;
+                    template = "java/call_replay.java.tera";
+                    ctx.is_static = is_static;
+                    ctx.input = q;
+                    reasons.push(format!(
+                        "the {} message quotes its input; {}.{}(String) is called with it",
+                        ty, jf.class, jf.method
+                    ));
+                }
+                (Some(_), None) => reasons.push(format!(
+                    "the exception quotes its input, but {}.{} is not a non-private method taking one String",
+                    jf.class, jf.method
+                )),
+                (None, _) => reasons.push(
+                    "Java events carry no local variables and the exception message does not carry the inputs".into(),
+                ),
+            }
+        } else {
+            reasons.push("no frame's class resolves to a source file of this repository".into());
+        }
+        ctx.reasons = reasons.clone();
+        let content = render::render(template, &ctx)?;
+        let pkg_path = ctx.package.replace('.', "/");
+        let test_root = if root.is_empty() {
+            "src/test/java".to_string()
+        } else {
+            format!("{root}/src/test/java")
+        };
+        let dir = if pkg_path.is_empty() {
+            test_root
+        } else {
+            format!("{test_root}/{pkg_path}")
+        };
+        let path = format!("{dir}/{class_name}.java");
+        let gradle = ["build.gradle", "build.gradle.kts"]
+            .iter()
+            .any(|g| snap.is_file(g));
+        let maven = snap.is_file("pom.xml");
+        let module_flag = if root.is_empty() {
+            String::new()
+        } else {
+            format!(" -pl {root} -am")
+        };
+        let (framework, test_command, suite) = if maven || !gradle {
+            (
+                "maven",
+                format!("mvn -q -B{module_flag} test -Dtest={class_name} -Dsurefire.failIfNoSpecifiedTests=false"),
+                "mvn -q -B test".to_string(),
+            )
+        } else {
+            let wrapper = if snap.is_file("gradlew") {
+                "./gradlew"
+            } else {
+                "gradle"
+            };
+            let task = if root.is_empty() {
+                "test".to_string()
+            } else {
+                format!(":{root}:test")
+            };
+            (
+                "gradle",
+                format!("{wrapper} {task} --tests {class_name}"),
+                format!("{wrapper} test"),
+            )
+        };
+        Ok(GenOutput {
+            language: "java",
+            framework: framework.into(),
+            strategy,
+            files: vec![NewFile {
+                path: path.clone(),
+                content,
+            }],
+            test_files: vec![path],
+            test_command,
+            suite_command: Some(suite),
+            crash,
+            reasons,
+            extra_prefixes: vec![dir],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted() {
+        assert_eq!(
+            quoted_input(
+                "java.lang.NumberFormatException",
+                "For input string: \"12,50\""
+            ),
+            Some("12,50".into())
+        );
+        assert_eq!(
+            quoted_input(
+                "NumberFormatException",
+                "For input string: \"a\"b\" under radix 16"
+            ),
+            Some("a\"b".into())
+        );
+        assert_eq!(
+            quoted_input("java.lang.IllegalStateException", "For input string: \"x\""),
+            None
+        );
+    }
+
+    #[test]
+    fn callable() {
+        let t = "public final class P { private P() {}\n    public static long parseCents(String text) {";
+        assert_eq!(one_string_call(t, "P", "parseCents"), Some(true));
+        let t = "class Q {\n    long parse(final String s) {";
+        assert_eq!(one_string_call(t, "Q", "parse"), Some(false));
+        let t = "class R { R(int x) {}\n    long parse(String s) {";
+        assert_eq!(one_string_call(t, "R", "parse"), None);
+    }
+}

@@ -1,0 +1,776 @@
+//! Rust: an integration test in the crashing crate's `tests/` folder, run with `cargo test --test`.
+//!
+//! Events from the `sentry` crate carry no vars and no source context: a panic arrives as type
+//! `panic` with its message as value, frames carry function paths (`stockval::valuation::value_inventory`)
+//! and basename filenames, and the SDK marks its own panic handler and libc frames `in_app`. So the
+//! crash site is found from the function path, not from `in_app` and not from `abs_path` alone (a
+//! registry crate's `src/lib.rs` would suffix-match ours): the first path segment must be one of the
+//! repository's crate names and the module path must resolve to `src/<mod>.rs` / `src/<mod>/mod.rs`
+//! whose basename is the frame's filename.
+//!
+//! Strategy: panics that carry their input (string slicing: `… of \`<the string>\``) are replayed by
+//! calling the crashing public function with that string and sweeping its integer parameters over
+//! every index of the string; the test fails only when a slicing panic on that same string comes back.
+//! Everything else is a scaffold that `use`s the crashing (or nearest public) function, so a rename
+//! breaks it, and fails with the NOT YET REPRODUCED marker.
+//!
+//! Placement: `tests/sentry_<id>.rs` of the crate. Cargo discovers it with no manifest change, so the
+//! generated commit never edits the user's `Cargo.toml` (the file most likely to conflict). A crate
+//! with `autotests = false` gets the same file plus a `[[test]]` entry appended to its manifest.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{GenInput, GenOutput, Generator};
+use crate::alert::{Alert, Frame};
+use crate::contract::{CrashSite, Strategy};
+use crate::git::NewFile;
+use crate::render;
+use crate::repo::Snapshot;
+
+pub struct Rust;
+
+/// One crate of the repository (the root package or a workspace member).
+#[derive(Debug, Clone)]
+struct CrateInfo {
+    /// Folder of the crate's manifest, `""` for the root.
+    dir: String,
+    package: String,
+    /// Library crate name (`[lib] name` or the package name with `-` → `_`), when there is a lib.
+    lib_name: Option<String>,
+    lib_path: String,
+    /// `src/main.rs` and `[[bin]]` paths.
+    bin_paths: Vec<String>,
+    autotests: bool,
+    workspace_member: bool,
+}
+
+impl CrateInfo {
+    fn join(&self, p: &str) -> String {
+        if self.dir.is_empty() {
+            p.to_string()
+        } else {
+            format!("{}/{}", self.dir, p)
+        }
+    }
+}
+
+fn crates(snap: &Snapshot) -> Vec<CrateInfo> {
+    let mut out = Vec::new();
+    let Some(root) = snap.read("Cargo.toml") else {
+        return out;
+    };
+    let Ok(root_toml) = root.parse::<toml::Table>() else {
+        return out;
+    };
+    let members: Vec<String> = root_toml
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let in_workspace = !members.is_empty();
+    if let Some(c) = crate_info(snap, "", &root_toml, in_workspace) {
+        out.push(c);
+    }
+    for m in members {
+        let m = m.trim_end_matches('/').to_string();
+        let dirs: Vec<String> = match m.strip_suffix("/*") {
+            Some(parent) => snap
+                .list_dir(parent)
+                .into_iter()
+                .filter(|(_, d)| *d)
+                .map(|(n, _)| format!("{parent}/{n}"))
+                .collect(),
+            None => vec![m],
+        };
+        for d in dirs {
+            if let Some(t) = snap
+                .read(&format!("{d}/Cargo.toml"))
+                .and_then(|s| s.parse::<toml::Table>().ok())
+            {
+                if let Some(c) = crate_info(snap, &d, &t, true) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn crate_info(snap: &Snapshot, dir: &str, t: &toml::Table, member: bool) -> Option<CrateInfo> {
+    let pkg = t.get("package")?;
+    let package = pkg.get("name")?.as_str()?.to_string();
+    let mut c = CrateInfo {
+        dir: dir.to_string(),
+        package: package.clone(),
+        lib_name: None,
+        lib_path: "src/lib.rs".into(),
+        bin_paths: vec![],
+        autotests: pkg
+            .get("autotests")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true),
+        workspace_member: member,
+    };
+    let lib = t.get("lib");
+    if let Some(p) = lib.and_then(|l| l.get("path")).and_then(|p| p.as_str()) {
+        c.lib_path = p.trim_start_matches("./").to_string();
+    }
+    if lib.is_some() || snap.is_file(&c.join(&c.lib_path)) {
+        let name = lib
+            .and_then(|l| l.get("name"))
+            .and_then(|n| n.as_str())
+            .unwrap_or(&package);
+        c.lib_name = Some(name.replace('-', "_"));
+    }
+    if snap.is_file(&c.join("src/main.rs")) {
+        c.bin_paths.push("src/main.rs".into());
+    }
+    if let Some(bins) = t.get("bin").and_then(|b| b.as_array()) {
+        for b in bins {
+            if let Some(p) = b.get("path").and_then(|p| p.as_str()) {
+                c.bin_paths.push(p.trim_start_matches("./").to_string());
+            }
+        }
+    }
+    Some(c)
+}
+
+/// A function path with generics, closures and `<T as Trait>` qualification removed:
+/// `<shortlog::Foo as core::fmt::Display>::fmt` → `["shortlog", "Foo", "fmt"]`.
+pub fn clean_function_path(f: &str) -> Vec<String> {
+    let mut s = f.trim().to_string();
+    if s.starts_with('<') {
+        if let Some(end) = matching_angle(&s, 0) {
+            let inner = &s[1..end];
+            let ty = inner.split(" as ").next().unwrap_or(inner).to_string();
+            let rest = s[end + 1..].trim_start_matches("::").to_string();
+            s = format!("{ty}::{rest}");
+        }
+    }
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for ch in s.chars() {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split("::")
+        .map(str::trim)
+        .filter(|seg| !seg.is_empty() && !seg.starts_with('{') && !seg.starts_with('&'))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn matching_angle(s: &str, start: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, c) in s.char_indices().skip(start) {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A frame of the repository's own crates.
+#[derive(Debug, Clone)]
+struct RustFrame<'a> {
+    frame: &'a Frame,
+    krate: usize,
+    /// Repository-relative file.
+    path: String,
+    /// Module segments inside the crate (empty: crate root).
+    modules: Vec<String>,
+    /// What follows the modules: `[fn]` or `[Type, method]`.
+    item: Vec<String>,
+    /// The file is the library's module tree (reachable from an integration test).
+    in_lib: bool,
+}
+
+fn map_rust_frame<'a>(
+    frame: &'a Frame,
+    crates: &[CrateInfo],
+    snap: &Snapshot,
+) -> Option<RustFrame<'a>> {
+    let segs = clean_function_path(frame.function.as_deref()?);
+    if segs.len() < 2 {
+        return None;
+    }
+    let basename = frame
+        .filename
+        .as_deref()
+        .or(frame.abs_path.as_deref())
+        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string());
+    for (ci, c) in crates.iter().enumerate() {
+        let names: Vec<String> = std::iter::once(c.package.replace('-', "_"))
+            .chain(c.lib_name.clone())
+            .collect();
+        if !names.iter().any(|n| *n == segs[0]) {
+            continue;
+        }
+        let rest = &segs[1..];
+        let lib_dir = c
+            .lib_path
+            .rsplit_once('/')
+            .map(|x| x.0)
+            .unwrap_or("src")
+            .to_string();
+        for k in (0..rest.len()).rev() {
+            let modules = &rest[..k];
+            let mut cands: Vec<(String, bool)> = Vec::new();
+            if modules.is_empty() {
+                cands.push((c.lib_path.clone(), c.lib_name.is_some()));
+                cands.extend(c.bin_paths.iter().map(|b| (b.clone(), false)));
+            } else {
+                let m = modules.join("/");
+                cands.push((format!("{lib_dir}/{m}.rs"), c.lib_name.is_some()));
+                cands.push((format!("{lib_dir}/{m}/mod.rs"), c.lib_name.is_some()));
+            }
+            for (p, in_lib) in cands {
+                let full = c.join(&p);
+                let name_ok = basename
+                    .as_deref()
+                    .is_none_or(|b| full.rsplit('/').next() == Some(b));
+                if name_ok && snap.is_file(&full) {
+                    return Some(RustFrame {
+                        frame,
+                        krate: ci,
+                        path: full,
+                        modules: modules.to_vec(),
+                        item: rest[k..].to_vec(),
+                        in_lib,
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The file of a module path (`[]` = the lib root).
+fn module_file(c: &CrateInfo, snap: &Snapshot, modules: &[String]) -> Option<String> {
+    if modules.is_empty() {
+        return Some(c.join(&c.lib_path));
+    }
+    let lib_dir = c.lib_path.rsplit_once('/').map(|x| x.0).unwrap_or("src");
+    let m = modules.join("/");
+    [format!("{lib_dir}/{m}.rs"), format!("{lib_dir}/{m}/mod.rs")]
+        .into_iter()
+        .map(|p| c.join(&p))
+        .find(|p| snap.is_file(p))
+}
+
+fn declares_pub(text: &str, kinds: &[&str], name: &str) -> bool {
+    let kinds = kinds.join("|");
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*pub\s+(?:(?:const|async|unsafe|extern\s+\S+)\s+)*(?:{kinds})\s+{}\b",
+        regex::escape(name)
+    ));
+    re.map(|r| r.is_match(text)).unwrap_or(false)
+}
+
+/// The public path of the frame's item from outside the crate (`lib::mod::fn` or a root re-export),
+/// as identifier segments; `None` when it is private or not in the library.
+fn public_path(rf: &RustFrame, c: &CrateInfo, snap: &Snapshot) -> Option<Vec<String>> {
+    if !rf.in_lib {
+        return None;
+    }
+    let lib = c.lib_name.clone()?;
+    let first = rf.item.first()?.clone();
+    let is_type = first
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_uppercase());
+    let kinds: &[&str] = if is_type {
+        &["struct", "enum", "trait", "type", "union"]
+    } else {
+        &["fn"]
+    };
+    let file_text = snap.read(&rf.path)?;
+    if !declares_pub(&file_text, kinds, &first) {
+        return None;
+    }
+    // Every module on the way must be `pub mod`, else a root `pub use` of the item.
+    let mut all_pub = true;
+    for i in 0..rf.modules.len() {
+        let parent = module_file(c, snap, &rf.modules[..i]).and_then(|p| snap.read(&p));
+        if !parent.is_some_and(|t| declares_pub(&t, &["mod"], &rf.modules[i])) {
+            all_pub = false;
+            break;
+        }
+    }
+    let mut path = vec![lib.clone()];
+    if all_pub {
+        path.extend(rf.modules.iter().cloned());
+    } else {
+        let root = snap.read(&c.join(&c.lib_path))?;
+        let re = regex::Regex::new(&format!(
+            r"(?s)pub\s+use\s+[^;]*\b{}\b[^;]*;",
+            regex::escape(&first)
+        ))
+        .ok()?;
+        if !re.is_match(&root) {
+            return None;
+        }
+    }
+    path.push(first);
+    path.iter().all(|s| is_rust_ident(s)).then_some(path)
+}
+
+fn is_rust_ident(s: &str) -> bool {
+    const KW: &[&str] = &[
+        "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn",
+        "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+        "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
+        "use", "where", "while", "async", "await", "dyn", "gen", "try",
+    ];
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+        && !KW.contains(&s)
+}
+
+/// The string a slicing panic names: `byte index 5 is not a char boundary; … of \`héllo\``,
+/// `byte index 9 is out of range of \`abc\``, `begin <= end (4 <= 2) when slicing \`abc\``.
+/// `None` when the message is not one of those or rustc truncated the string (`[...]`).
+pub fn sliced_string(msg: &str) -> Option<&str> {
+    if !msg.ends_with('`') || !(msg.contains("byte index") || msg.contains("when slicing")) {
+        return None;
+    }
+    let start = ["when slicing `", " of `"]
+        .iter()
+        .filter_map(|m| msg.find(m).map(|i| i + m.len()))
+        .min()?;
+    let s = &msg[start..msg.len() - 1];
+    (!s.ends_with("[...]")).then_some(s)
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Arg {
+    /// `str`, `string`, `string_ref` or `int`.
+    kind: &'static str,
+    /// Integer type from a fixed list.
+    ty: &'static str,
+    /// Loop variable for integers.
+    var: String,
+}
+
+const INT_TYPES: &[&str] = &[
+    "usize", "u8", "u16", "u32", "u64", "u128", "isize", "i8", "i16", "i32", "i64", "i128",
+];
+
+/// Parameters of `pub fn name(...)` in `text` when every one is a string or an integer, exactly one
+/// is a string and at most two are integers (the sweep stays small).
+fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*pub(?:\([^)]*\))?\s+(const\s+)?fn\s+{}\s*(<[^>]*>)?\s*\(",
+        regex::escape(name)
+    ))
+    .ok()?;
+    let m = re.captures(text)?;
+    if let Some(g) = m.get(2) {
+        // lifetimes only
+        if g.as_str()[1..g.as_str().len() - 1]
+            .split(',')
+            .any(|p| !p.trim().starts_with('\''))
+        {
+            return None;
+        }
+    }
+    let open = m.get(0)?.end();
+    let mut depth = 1;
+    let mut end = None;
+    for (i, c) in text[open..].char_indices() {
+        match c {
+            '(' | '<' | '[' => depth += 1,
+            ')' | '>' | ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let body = &text[open..end?];
+    let mut params = Vec::new();
+    let mut cur = String::new();
+    let mut d = 0;
+    for c in body.chars() {
+        match c {
+            '(' | '<' | '[' => d += 1,
+            ')' | '>' | ']' => d -= 1,
+            ',' if d == 0 => {
+                params.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    params.push(cur);
+    let lifetime = regex::Regex::new(r"^&('[a-z_]+\s*)?").ok()?;
+    let mut args = Vec::new();
+    let mut ints = 0;
+    for p in params.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let (_, ty) = p.split_once(':')?;
+        let ty: String = ty.split_whitespace().collect::<Vec<_>>().join(" ");
+        let no_lt = lifetime.replace(&ty, "&").to_string();
+        let no_lt: String = no_lt.split_whitespace().collect();
+        let arg = match no_lt.as_str() {
+            "&str" => Arg {
+                kind: "str",
+                ty: "",
+                var: String::new(),
+            },
+            "String" | "implInto<String>" | "implAsRef<str>" => Arg {
+                kind: "string",
+                ty: "",
+                var: String::new(),
+            },
+            "&String" => Arg {
+                kind: "string_ref",
+                ty: "",
+                var: String::new(),
+            },
+            t => {
+                let ty = INT_TYPES.iter().find(|i| **i == t)?;
+                ints += 1;
+                Arg {
+                    kind: "int",
+                    ty,
+                    var: format!("n{ints}"),
+                }
+            }
+        };
+        args.push(arg);
+    }
+    let strings = args.iter().filter(|a| a.kind != "int").count();
+    (strings == 1 && ints <= 2).then_some(args)
+}
+
+#[derive(Serialize)]
+struct Ctx<'a> {
+    ident: &'a str,
+    fn_name: String,
+    title: String,
+    exception_type: String,
+    exception_value: String,
+    web_url: String,
+    crash_function: String,
+    crash_file: String,
+    crash_line: String,
+    stack: Vec<String>,
+    breadcrumbs: Vec<String>,
+    reasons: Vec<String>,
+    /// Segments of the `use` path (validated identifiers), empty when nothing is public.
+    use_path: Vec<String>,
+    extern_crate: String,
+    callee: String,
+    args: Vec<Arg>,
+    subject: String,
+    /// Largest value of the integer sweep.
+    sweep_max: usize,
+}
+
+/// `file:line in function` lines, innermost first.
+pub fn stack_lines(alert: &Alert) -> Vec<String> {
+    alert
+        .primary_frames()
+        .iter()
+        .rev()
+        .take(40)
+        .map(|f| {
+            format!(
+                "{}:{} in {}",
+                f.filename
+                    .as_deref()
+                    .or(f.abs_path.as_deref())
+                    .unwrap_or("?"),
+                f.lineno.unwrap_or(0),
+                f.function.as_deref().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// Breadcrumbs as one line each, last 15.
+pub fn breadcrumb_lines(alert: &Alert) -> Vec<String> {
+    let n = alert.breadcrumbs.len();
+    alert.breadcrumbs[n.saturating_sub(15)..]
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {} {}",
+                b.category.as_deref().unwrap_or(""),
+                b.message.as_deref().unwrap_or(""),
+                if b.data.is_null() {
+                    String::new()
+                } else {
+                    b.data.to_string()
+                }
+            )
+        })
+        .collect()
+}
+
+impl Generator for Rust {
+    fn language(&self) -> &'static str {
+        "rust"
+    }
+
+    fn generate(&self, input: &GenInput) -> Result<GenOutput> {
+        let alert = input.alert;
+        let snap = input.snap;
+        let crates = crates(snap);
+        let frames = alert.primary_frames();
+        // Innermost first.
+        let mapped: Vec<RustFrame> = frames
+            .iter()
+            .rev()
+            .filter_map(|f| map_rust_frame(f, &crates, snap))
+            .collect();
+        let sfx = render::ident_suffix(input.ident);
+        let test_name = format!("sentry_{sfx}");
+        let target_crate = mapped
+            .first()
+            .map(|m| &crates[m.krate])
+            .or_else(|| crates.iter().find(|c| c.lib_name.is_some()))
+            .or(crates.first());
+        let ptype = alert.exception_type().unwrap_or("panic").to_string();
+        let pvalue = alert.exception_value().unwrap_or("").to_string();
+        let mut reasons = Vec::new();
+        let mut ctx = Ctx {
+            ident: input.ident,
+            fn_name: format!("sentry_{sfx}_does_not_panic"),
+            title: alert
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{ptype}: {pvalue}")),
+            exception_type: ptype.clone(),
+            exception_value: pvalue.clone(),
+            web_url: alert.web_url.clone().unwrap_or_default(),
+            crash_function: String::new(),
+            crash_file: String::new(),
+            crash_line: String::new(),
+            stack: stack_lines(alert),
+            breadcrumbs: breadcrumb_lines(alert),
+            reasons: vec![],
+            use_path: vec![],
+            extern_crate: String::new(),
+            callee: String::new(),
+            args: vec![],
+            subject: String::new(),
+            sweep_max: 0,
+        };
+        let mut strategy = Strategy::Boilerplate;
+        let mut crash = None;
+        let mut template = "rust/scaffold.rs.tera";
+        if let Some(inner) = mapped.first() {
+            let c = &crates[inner.krate];
+            crash = Some(CrashSite {
+                file: inner.path.clone(),
+                function: inner.frame.function.clone(),
+                line: inner.frame.lineno,
+            });
+            ctx.crash_function = inner.frame.function.clone().unwrap_or_default();
+            ctx.crash_file = inner.path.clone();
+            ctx.crash_line = inner
+                .frame
+                .lineno
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            // The stack from just inside the crash site outwards: the SDK's panic-hook frames are noise.
+            if let Some(pos) = frames
+                .iter()
+                .rev()
+                .position(|f| std::ptr::eq(f, inner.frame))
+            {
+                ctx.stack = ctx
+                    .stack
+                    .split_off(pos.saturating_sub(3).min(ctx.stack.len()));
+            }
+            strategy = Strategy::Scaffold;
+            let inner_pub = public_path(inner, c, snap);
+            // Call replay: a slicing panic names the string; a public free function whose parameters
+            // are that string and integers is called over every index of it.
+            let subject = sliced_string(&pvalue);
+            let params = (inner.item.len() == 1)
+                .then(|| snap.read(&inner.path))
+                .flatten()
+                .and_then(|t| replayable_params(&t, &inner.item[0]));
+            match (&inner_pub, subject, params) {
+                (Some(path), Some(subject), Some(args)) => {
+                    strategy = Strategy::CallReplay;
+                    template = "rust/call_replay_str.rs.tera";
+                    ctx.use_path = path.clone();
+                    ctx.callee = path.last().cloned().unwrap_or_default();
+                    ctx.sweep_max = (subject.len() + 1).min(4096);
+                    ctx.subject = subject.to_string();
+                    reasons.push(format!(
+                        "the panic message names the string that was sliced ({} bytes); {} is called with it and every integer argument from 0 to {}",
+                        subject.len(),
+                        path.join("::"),
+                        ctx.sweep_max
+                    ));
+                    ctx.args = args;
+                }
+                _ => {
+                    if subject.is_none() {
+                        reasons.push("the panic message does not carry the function's inputs, and Rust events have no local variables".into());
+                    } else if inner_pub.is_none() {
+                        reasons.push("the panic names its input, but the crashing function is not reachable from an integration test (not public in the library)".into());
+                    } else {
+                        reasons.push("the panic names its input, but the crashing function takes parameters other than one string and integers".into());
+                    }
+                    // Nearest public function on the stack for the `use` (a rename breaks the test).
+                    if let Some((m, p)) = mapped
+                        .iter()
+                        .filter(|m| m.krate == inner.krate)
+                        .find_map(|m| public_path(m, c, snap).map(|p| (m, p)))
+                    {
+                        if !std::ptr::eq(m.frame, inner.frame) {
+                            reasons.push(format!(
+                                "the test imports {}, the nearest public caller",
+                                p.join("::")
+                            ));
+                        }
+                        ctx.use_path = p;
+                    } else {
+                        reasons.push(
+                            "no frame of the stack is a public item of the library crate".into(),
+                        );
+                    }
+                }
+            }
+        } else {
+            reasons.push("no frame's function path names a crate of this repository".into());
+        }
+        if let Some(first) = ctx.use_path.first() {
+            ctx.extern_crate = first.clone();
+        }
+        ctx.reasons = reasons.clone();
+        let content = render::render(template, &ctx)?;
+
+        let (dir, member) = target_crate
+            .map(|c| (c.dir.clone(), c.workspace_member))
+            .unwrap_or_default();
+        let tests_dir = if dir.is_empty() {
+            "tests".to_string()
+        } else {
+            format!("{dir}/tests")
+        };
+        let path = format!("{tests_dir}/{test_name}.rs");
+        let mut files = vec![NewFile {
+            path: path.clone(),
+            content,
+        }];
+        let mut extra_prefixes = vec![tests_dir];
+        if let Some(c) = target_crate.filter(|c| !c.autotests) {
+            // The crate turned test discovery off: declare the target in its manifest.
+            let manifest = c.join("Cargo.toml");
+            if let Some(text) = snap.read(&manifest) {
+                files.push(NewFile {
+                    path: manifest.clone(),
+                    content: format!(
+                        "{}\n[[test]]\nname = \"{test_name}\"\npath = \"tests/{test_name}.rs\"\n",
+                        text.trim_end()
+                    ),
+                });
+                extra_prefixes.push(manifest);
+                reasons.push(
+                    "the crate sets autotests = false: a [[test]] entry is added to its Cargo.toml"
+                        .into(),
+                );
+            }
+        }
+        let pkg = target_crate
+            .filter(|_| member)
+            .map(|c| format!(" -p {}", c.package))
+            .unwrap_or_default();
+        Ok(GenOutput {
+            language: "rust",
+            framework: "cargo".into(),
+            strategy,
+            files,
+            test_files: vec![path],
+            test_command: format!("cargo test{pkg} --test {test_name}"),
+            suite_command: Some(if member {
+                "cargo test --workspace".into()
+            } else {
+                "cargo test".into()
+            }),
+            crash,
+            reasons,
+            extra_prefixes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_paths() {
+        assert_eq!(
+            clean_function_path("shortlog::render::render_notes::{{closure}}"),
+            ["shortlog", "render", "render_notes"]
+        );
+        assert_eq!(
+            clean_function_path("<a::Foo as core::fmt::Display>::fmt"),
+            ["a", "Foo", "fmt"]
+        );
+        assert_eq!(clean_function_path("a::b::<impl a::X>::f"), ["a", "b", "f"]);
+    }
+
+    #[test]
+    fn slicing_messages() {
+        assert_eq!(
+            sliced_string("end byte index 59 is not a char boundary; it is inside 'é' (bytes 58..60) of `ab`cd`"),
+            Some("ab`cd")
+        );
+        assert_eq!(
+            sliced_string("byte index 9 is out of range of `abc`"),
+            Some("abc")
+        );
+        assert_eq!(
+            sliced_string("begin <= end (4 <= 2) when slicing `abc`"),
+            Some("abc")
+        );
+        assert_eq!(
+            sliced_string("byte index 9 is out of range of `abc[...]`"),
+            None
+        );
+        assert_eq!(
+            sliced_string("called `Option::unwrap()` on a `None` value"),
+            None
+        );
+    }
+
+    #[test]
+    fn params() {
+        let t = "pub fn f<'a>(s: &'a str, max: usize) -> X {}";
+        let a = replayable_params(t, "f").unwrap();
+        assert_eq!(a.len(), 2);
+        assert!(replayable_params("pub fn g(x: &[u8], n: usize) {}", "g").is_none());
+        assert!(replayable_params("fn h(x: &str) {}", "h").is_none());
+    }
+}
