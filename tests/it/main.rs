@@ -1,0 +1,3 @@
+//! One integration test binary (link time on 2 cores): one module per area.
+
+mod jobs;
