@@ -40,10 +40,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
-/// Routes plus their data.
-pub fn configure_with(jobs: Arc<Jobs>) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        cfg.app_data(web::Data::from(jobs));
+/// Routes plus their data; usable as `server::build`'s `extra` (called once per HTTP worker).
+pub fn configure_with(jobs: Arc<Jobs>) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::from(jobs.clone()));
         configure(cfg);
     }
 }

@@ -1009,3 +1009,74 @@ fn jobs_config_from_env() {
         JobsConfig::from_lookup(|k| (k == "SENTRY_REPRO_WORKERS").then(|| "many".to_string()));
     assert!(format!("{:#}", bad.unwrap_err()).contains("SENTRY_REPRO_WORKERS"));
 }
+
+/// Renders the status page in headless Chromium through `scripts/screenshot-status.sh`.
+/// Opt-in (Chromium is not a CI requirement): `cargo test --test it jobs_status_page -- --ignored`.
+#[actix_web::test]
+#[ignore = "needs chromium (apt-get install chromium); run with --ignored"]
+async fn jobs_status_page_screenshot_in_headless_chromium() {
+    use actix_web::{App, HttpServer};
+    let e = env();
+    let jobs = Jobs::open(test_cfg(&e.state)).unwrap();
+    let mut pool = jobs.start_workers();
+    let mut ids = vec![
+        accept_event(&jobs, &e.repo, "201", "ev1"),
+        accept_event(&jobs, &e.repo, "201", "ev2"),
+        accept_event(&jobs, &e.repo, "bad/../id", "ev1"),
+    ];
+    let hostile = event_alert_body(
+        "202",
+        "ev1",
+        "<script>document.title='owned'</script><b>bold?</b>",
+    );
+    ids.push(
+        jobs.sink()
+            .accept(
+                webhook::alert_from_any_json(&hostile),
+                ProjectConfig::for_repo(&e.repo),
+                delivery("event_alert", "triggered", &hostile, "h"),
+            )
+            .unwrap()
+            .job_id,
+    );
+    let j2 = jobs.clone();
+    let ids2 = ids.clone();
+    tokio::task::spawn_blocking(move || wait_terminal(&j2, &ids2, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    pool.shutdown();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let routes = sentry_repro::jobs::http::configure_with(jobs.clone());
+    let server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let out = e._tmp.path().join("status.png");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/screenshot-status.sh");
+    let out2 = out.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .arg(&url)
+            .arg(&out2)
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    handle.stop(true).await;
+    assert!(status.success(), "screenshot script failed: {status}");
+    let png = std::fs::read(&out).unwrap();
+    assert!(
+        png.len() > 5_000,
+        "suspiciously small screenshot: {} bytes",
+        png.len()
+    );
+    if let Ok(keep) = std::env::var("SENTRY_REPRO_KEEP_SCREENSHOT") {
+        std::fs::copy(&out, keep).unwrap();
+    }
+}
