@@ -41,7 +41,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Routes plus their data; usable as `server::build`'s `extra` (called once per HTTP worker).
-pub fn configure_with(jobs: Arc<Jobs>) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+pub fn configure_with(
+    jobs: Arc<Jobs>,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::from(jobs.clone()));
         configure(cfg);

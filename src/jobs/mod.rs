@@ -294,7 +294,9 @@ pub struct Jobs {
     pub(crate) store: Store,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) wake: Wake,
+    _checkpointer: store::Checkpointer,
     /// Exclusive lock on `<state_dir>/lock`, held while this value lives (released by the OS on a crash).
+    /// Declared last: dropped after everything that uses the store.
     _lock: std::fs::File,
 }
 
@@ -322,7 +324,9 @@ impl Jobs {
             }
         }
         let store = Store::open(&cfg.db_path(), cfg.durability)?;
+        let checkpointer = store::Checkpointer::start(&cfg.db_path(), cfg.durability)?;
         let jobs = Arc::new(Jobs {
+            _checkpointer: checkpointer,
             _lock: lock,
             metrics: metrics::Metrics::new(),
             wake: Wake::default(),
@@ -377,7 +381,7 @@ impl DurableSink {
 impl AlertSink for DurableSink {
     fn accept(&self, alert: Alert, project: ProjectConfig, delivery: Delivery) -> Result<Accepted> {
         let new = dedup::NewJob::from_parts(&alert, &project, &delivery)?;
-        let (job_id, duplicate) = self.jobs.store.insert_or_get(&new)?;
+        let (job_id, duplicate) = self.jobs.store.insert_or_get(new)?;
         if duplicate {
             self.jobs.metrics.alert("duplicate");
             tracing::info!(job = job_id, resource = %delivery.resource, action = %delivery.action, "duplicate delivery");

@@ -9,8 +9,10 @@
 //! Tables: `jobs` (one row per distinct delivery: raw body, identity, project, state, result) and
 //! `issues` (one row per issue with a branch: branch, occurrence count, last seen, last event).
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -163,6 +165,19 @@ pub struct IssueRow {
 pub struct Store {
     write: Mutex<Connection>,
     read: Mutex<Connection>,
+    group: Mutex<Group>,
+    group_cv: Condvar,
+}
+
+/// Group commit of the request path's inserts: concurrent callers queue their job; one of them (the
+/// leader) writes the whole queue in one transaction (one fsync) while the others wait for their
+/// result. Under load the cost of durability is shared instead of serialized.
+#[derive(Default)]
+struct Group {
+    queue: Vec<(u64, NewJob)>,
+    results: HashMap<u64, Result<(i64, bool), String>>,
+    leader: bool,
+    next_ticket: u64,
 }
 
 const SCHEMA: &str = r#"
@@ -260,6 +275,8 @@ impl Store {
         Ok(Store {
             write: Mutex::new(write),
             read: Mutex::new(read),
+            group: Mutex::new(Group::default()),
+            group_cv: Condvar::new(),
         })
     }
 
@@ -272,49 +289,99 @@ impl Store {
     }
 
     /// Insert a new job, or return the existing job with the same identity (`duplicate = true`).
-    /// Returns only after the transaction committed.
-    pub fn insert_or_get(&self, j: &NewJob) -> Result<(i64, bool)> {
+    /// Returns only after the transaction that holds it committed (group commit, see [`Group`]).
+    pub fn insert_or_get(&self, job: NewJob) -> Result<(i64, bool)> {
+        let lock = || self.group.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = lock();
+        let ticket = g.next_ticket;
+        g.next_ticket += 1;
+        g.queue.push((ticket, job));
+        loop {
+            if let Some(r) = g.results.remove(&ticket) {
+                return r.map_err(|e| anyhow::anyhow!(e));
+            }
+            if !g.leader {
+                g.leader = true;
+                let batch = std::mem::take(&mut g.queue);
+                drop(g);
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.insert_batch(&batch)
+                }));
+                g = lock();
+                match outcome {
+                    Ok(Ok(ids)) => {
+                        for ((t, _), r) in batch.iter().zip(ids) {
+                            g.results.insert(*t, Ok(r));
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        let msg = format!("{e:#}");
+                        for (t, _) in &batch {
+                            g.results.insert(*t, Err(msg.clone()));
+                        }
+                    }
+                    Err(_) => {
+                        for (t, _) in &batch {
+                            g.results
+                                .insert(*t, Err("internal error while storing the alert".into()));
+                        }
+                    }
+                }
+                g.leader = false;
+                self.group_cv.notify_all();
+                continue;
+            }
+            g = self.group_cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// One transaction for a batch of inserts; a repeated identity (in the store or earlier in the
+    /// batch) gives the existing id and counts one more delivery.
+    fn insert_batch(&self, batch: &[(u64, NewJob)]) -> Result<Vec<(i64, bool)>> {
         let mut conn = self.w();
         let tx = conn.transaction()?;
         let now = now_ms();
-        let inserted = tx.execute(
-            "INSERT INTO jobs (dedup_key, issue_key, resource, action, issue_id, event_id, request_id, title,
-                short_id, repo, project_json, alert_json, raw_body, created_at, updated_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 0)
-             ON CONFLICT(dedup_key) DO NOTHING",
-            params![
-                j.dedup_key,
-                j.issue_key,
-                j.resource,
-                j.action,
-                j.issue_id,
-                j.event_id,
-                j.request_id,
-                j.title,
-                j.short_id,
-                j.repo,
-                j.project_json,
-                j.alert_json,
-                j.raw_body,
-                now
-            ],
-        )?;
-        let (id, duplicate) = if inserted == 1 {
-            (tx.last_insert_rowid(), false)
-        } else {
-            let id: i64 = tx.query_row(
-                "SELECT id FROM jobs WHERE dedup_key = ?1",
-                [&j.dedup_key],
-                |r| r.get(0),
+        let mut out = Vec::with_capacity(batch.len());
+        for (_, j) in batch {
+            let inserted = tx.execute(
+                "INSERT INTO jobs (dedup_key, issue_key, resource, action, issue_id, event_id, request_id, title,
+                    short_id, repo, project_json, alert_json, raw_body, created_at, updated_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 0)
+                 ON CONFLICT(dedup_key) DO NOTHING",
+                params![
+                    j.dedup_key,
+                    j.issue_key,
+                    j.resource,
+                    j.action,
+                    j.issue_id,
+                    j.event_id,
+                    j.request_id,
+                    j.title,
+                    j.short_id,
+                    j.repo,
+                    j.project_json,
+                    j.alert_json,
+                    j.raw_body,
+                    now
+                ],
             )?;
-            tx.execute(
-                "UPDATE jobs SET deliveries = deliveries + 1, updated_at = ?2 WHERE id = ?1",
-                params![id, now],
-            )?;
-            (id, true)
-        };
+            if inserted == 1 {
+                out.push((tx.last_insert_rowid(), false));
+            } else {
+                let id: i64 = tx.query_row(
+                    "SELECT id FROM jobs WHERE dedup_key = ?1",
+                    [&j.dedup_key],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "UPDATE jobs SET deliveries = deliveries + 1, updated_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                out.push((id, true));
+            }
+        }
         tx.commit()?;
-        Ok((id, duplicate))
+        Ok(out)
     }
 
     /// Jobs left `running` (by a crash) go back to `queued`; those that already used every attempt
@@ -584,6 +651,46 @@ impl Store {
             conn.prepare("SELECT kind, COUNT(*) FROM jobs WHERE kind IS NOT NULL GROUP BY kind")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Runs WAL checkpoints every second on its own connection, so that neither the request path nor
+/// the workers pay for them. Stops when dropped.
+pub struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    pub fn start(path: &Path, durability: Durability) -> Result<Checkpointer> {
+        let conn = open_conn(path, durability)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sentry-repro-checkpoint".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::SeqCst) {
+                    std::thread::park_timeout(std::time::Duration::from_secs(1));
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "job store: WAL checkpoint failed");
+                    }
+                }
+            })?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
     }
 }
 
