@@ -194,6 +194,14 @@ impl Alert {
         if let Some(url) = &a.event_api_url {
             a.project_slug = slug_from_event_url(url);
         }
+        if a.issue_id.is_none() {
+            // Older deliveries carry the issue only in its links.
+            a.issue_id = a
+                .issue_api_url
+                .as_deref()
+                .or(a.web_url.as_deref())
+                .and_then(issue_id_from_url);
+        }
         a.transaction = str_field(o, "transaction");
         a.message = o
             .get("logentry")
@@ -227,8 +235,15 @@ impl Alert {
             .or(o.get("sentry.interfaces.Http"))
             .and_then(parse_request);
         a.tags = pairs(o.get("tags"));
-        a.breadcrumbs = parse_breadcrumbs(o.get("breadcrumbs"));
-        a.contexts = o.get("contexts").cloned().unwrap_or(Value::Null);
+        a.breadcrumbs = parse_breadcrumbs(
+            o.get("breadcrumbs")
+                .or(o.get("sentry.interfaces.Breadcrumbs")),
+        );
+        a.contexts = o
+            .get("contexts")
+            .or(o.get("sentry.interfaces.Contexts"))
+            .cloned()
+            .unwrap_or(Value::Null);
         if let Some(sdk) = o.get("sdk").and_then(Value::as_object) {
             a.sdk_name = str_field(sdk, "name");
             a.sdk_version = str_field(sdk, "version");
@@ -251,6 +266,16 @@ pub fn slug_from_event_url(url: &str) -> Option<String> {
     let _org = parts.next()?;
     let slug = parts.next()?;
     (!slug.is_empty()).then(|| slug.to_string())
+}
+
+/// `.../issues/{id}/...` → `id` when it is all digits (API issue URL or web URL).
+pub fn issue_id_from_url(url: &str) -> Option<String> {
+    let idx = url.find("/issues/")?;
+    let id = url[idx + "/issues/".len()..]
+        .split(['/', '?', '#'])
+        .next()?;
+    (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| id.to_string())
 }
 
 /// A scalar as a string: strings as-is, numbers and bools printed; null/containers give `None`.
@@ -516,8 +541,26 @@ mod tests {
         assert_eq!(a.exception_type(), Some("ValueError"));
         assert_eq!(a.primary_frames()[0].lineno, Some(12));
         let r = a.request.unwrap();
-        assert_eq!(r.query, vec![("x".into(), "1".into()), ("y".into(), "a b".into())]);
+        assert_eq!(
+            r.query,
+            vec![("x".into(), "1".into()), ("y".into(), "a b".into())]
+        );
         assert_eq!(a.environment.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn issue_id_from_links() {
+        assert_eq!(
+            issue_id_from_url("https://sentry.io/api/0/issues/1637164584/").as_deref(),
+            Some("1637164584")
+        );
+        assert_eq!(
+            issue_id_from_url("https://sentry.io/organizations/o/issues/17/events/abc/").as_deref(),
+            Some("17")
+        );
+        assert_eq!(issue_id_from_url("https://x/issues/../etc"), None);
+        let a = Alert::from_event(&json!({"issue_url": "https://sentry.io/api/0/issues/99/"}));
+        assert_eq!(a.issue_id.as_deref(), Some("99"));
     }
 
     #[test]

@@ -32,9 +32,15 @@ pub struct CommitRequest<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
-    Created { branch: String, commit: Oid },
+    Created {
+        branch: String,
+        commit: Oid,
+    },
     /// The issue already has a branch: nothing was created.
-    Exists { branch: String, commit: Oid },
+    Exists {
+        branch: String,
+        commit: Oid,
+    },
 }
 
 /// Ref that records which branch an issue got; created atomically before the branch.
@@ -81,7 +87,11 @@ pub fn existing_branch(repo: &Repository, issue: &str) -> Option<(String, Oid)> 
 }
 
 /// Build the tree in memory and create the branch, once per issue.
-pub fn commit_new_branch(repo: &Repository, issue: &str, req: &CommitRequest) -> Result<CommitOutcome> {
+pub fn commit_new_branch(
+    repo: &Repository,
+    issue: &str,
+    req: &CommitRequest,
+) -> Result<CommitOutcome> {
     for f in req.files {
         if !is_safe_rel_path(&f.path) {
             bail!("refusing to write unsafe path {:?}", f.path);
@@ -91,7 +101,11 @@ pub fn commit_new_branch(repo: &Repository, issue: &str, req: &CommitRequest) ->
             .iter()
             .any(|p| f.path.starts_with(&format!("{}/", p.trim_end_matches('/'))))
         {
-            bail!("refusing to write {:?} outside {:?}", f.path, req.allowed_prefixes);
+            bail!(
+                "refusing to write {:?} outside {:?}",
+                f.path,
+                req.allowed_prefixes
+            );
         }
     }
     if let Some((branch, commit)) = existing_branch(repo, issue) {
@@ -100,9 +114,21 @@ pub fn commit_new_branch(repo: &Repository, issue: &str, req: &CommitRequest) ->
     let base = repo
         .find_commit(req.base)
         .with_context(|| format!("base commit {} not found", req.base))?;
-    let commit = write_commit(repo, &base, req.files, &req.author_name, &req.author_email, &req.message)?;
+    let commit = write_commit(
+        repo,
+        &base,
+        req.files,
+        &req.author_name,
+        &req.author_email,
+        &req.message,
+    )?;
     // Claim the issue atomically; a concurrent writer that lost the race reports the winner's branch.
-    match repo.reference(&claim_ref(issue), commit, false, "sentry-repro: claim issue") {
+    match repo.reference(
+        &claim_ref(issue),
+        commit,
+        false,
+        "sentry-repro: claim issue",
+    ) {
         Ok(_) => {}
         Err(e) if e.code() == git2::ErrorCode::Exists => {
             return existing_branch(repo, issue)
@@ -179,7 +205,10 @@ mod tests {
     #[test]
     fn branch_names_are_refs() {
         let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        assert_eq!(branch_name("42", t).unwrap(), "fix/sentry-42-20231114T221320Z");
+        assert_eq!(
+            branch_name("42", t).unwrap(),
+            "fix/sentry-42-20231114T221320Z"
+        );
         assert!(branch_name("../x", t).is_err());
     }
 }

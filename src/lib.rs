@@ -15,6 +15,7 @@ pub mod lang;
 pub mod pipeline;
 pub mod plan;
 pub mod render;
-pub mod sink;
 pub mod repo;
+pub mod server;
+pub mod sink;
 pub mod webhook;

@@ -5,12 +5,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use sentry_repro::config::ProjectConfig;
+use sentry_repro::config::{LogFormat, ProjectConfig, ServeArgs, Settings};
+use sentry_repro::jobs::{self, Jobs, JobsConfig};
 use sentry_repro::pipeline::{self, GenerateOptions};
+use sentry_repro::server::{self, AppState};
 use sentry_repro::webhook;
 
 #[derive(Parser)]
-#[command(name = "sentry-repro", version, about = "Turn a Sentry crash into a failing regression test on a new branch")]
+#[command(
+    name = "sentry-repro",
+    version,
+    about = "Turn a Sentry crash into a failing regression test on a new branch"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,6 +44,8 @@ enum Command {
         /// Webhook body or event JSON file (`-` for stdin).
         file: PathBuf,
     },
+    /// Run the webhook receiver: `POST /handle-sentry-alert`, `GET /healthz`.
+    Serve(ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,17 +61,34 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Generate { repo, base, json, dry_run, language, file } => {
+        Command::Generate {
+            repo,
+            base,
+            json,
+            dry_run,
+            language,
+            file,
+        } => {
             let raw = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
-                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
             };
-            let value: serde_json::Value = serde_json::from_str(&raw).context("the file is not valid JSON")?;
+            let value: serde_json::Value =
+                serde_json::from_str(&raw).context("the file is not valid JSON")?;
             let alert = webhook::alert_from_any_json(&value);
             let mut project = ProjectConfig::for_repo(repo);
             project.language = language;
-            let out = pipeline::generate(&alert, &project, &GenerateOptions { base, dry_run, now: None })?;
+            let out = pipeline::generate(
+                &alert,
+                &project,
+                &GenerateOptions {
+                    base,
+                    dry_run,
+                    now: None,
+                },
+            )?;
             if dry_run && !json {
                 for f in &out.rendered {
                     println!("==> {} <==\n{}", f.path, f.content);
@@ -82,5 +107,83 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => serve(args),
     }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let settings = Settings::from_args(&args)?;
+    init_tracing(settings.log_format);
+    settings.require_secret()?;
+    if settings.allow_unsigned {
+        tracing::warn!(
+            "!!! UNSIGNED REQUESTS ARE ACCEPTED (--allow-unsigned): anyone who can reach {} can make this \
+             service write branches. Use only for local trials. !!!",
+            settings.listen
+        );
+    }
+    let listener = std::net::TcpListener::bind(&settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        projects = settings.projects.len(),
+        implicit_project = settings.implicit_project,
+        legacy_plugin = settings.legacy_token.is_some(),
+        body_limit = settings.body_limit,
+        "sentry-repro serving POST /handle-sentry-alert"
+    );
+    for p in &settings.projects {
+        tracing::info!(
+            slug = p.slug.as_deref().unwrap_or("*"),
+            id = p.id.as_deref().unwrap_or("*"),
+            repo = %p.repo.display(),
+            "project"
+        );
+    }
+    // The durable queue: alerts are committed before the 202; jobs a crash left running are requeued.
+    let mut jobs_cfg = JobsConfig::from_env()?;
+    jobs_cfg.state_dir = settings.state_dir.clone();
+    jobs_cfg.workers = settings.workers;
+    let jobs = Jobs::open(jobs_cfg)?;
+    tracing::info!(
+        state = %jobs.config().db_path().display(),
+        workers = jobs.config().workers,
+        "job store open"
+    );
+    let mut pool = jobs.start_workers();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let served = rt.block_on(async {
+        let sink = std::sync::Arc::new(jobs.sink());
+        // actix stops on SIGINT/SIGTERM: no new connections, in-flight requests finish.
+        server::build(
+            listener,
+            AppState::new(settings, sink),
+            jobs::http::configure_with(jobs.clone()),
+        )?
+        .await
+    });
+    // Then the workers: running jobs get the grace period to finish, the rest are requeued.
+    let report = pool.shutdown();
+    tracing::info!(
+        stopped = report.stopped,
+        requeued = report.requeued.len(),
+        "shut down"
+    );
+    served.context("server stopped with an error")?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -35,8 +35,8 @@ pub fn mapped_frames<'a>(alert: &'a Alert, snap: &Snapshot, exts: &[&str]) -> Ve
             .filter(|(_, f)| !is_vendored(f))
             .filter_map(|(index, frame)| {
                 let path = snap.map_frame(frame, exts)?;
-                let ext_ok = exts.is_empty()
-                    || exts.iter().any(|e| path.ends_with(&format!(".{e}")));
+                let ext_ok =
+                    exts.is_empty() || exts.iter().any(|e| path.ends_with(&format!(".{e}")));
                 (ext_ok && !is_vendored_path(&path)).then_some(MappedFrame { index, frame, path })
             })
             .collect();
@@ -56,16 +56,27 @@ fn is_vendored(f: &Frame) -> bool {
 
 /// Dependencies installed into the tree are never the crash site.
 pub fn is_vendored_path(p: &str) -> bool {
-    ["node_modules/", "site-packages/", "dist-packages/", ".venv/", "/vendor/", "venv/lib/"]
-        .iter()
-        .any(|m| p.contains(m))
+    [
+        "node_modules/",
+        "site-packages/",
+        "dist-packages/",
+        ".venv/",
+        "/vendor/",
+        "venv/lib/",
+    ]
+    .iter()
+    .any(|m| p.contains(m))
         || p.starts_with("node:")
         || p.starts_with('<')
 }
 
 /// The language of the repository, from the project override, the event platform, the crash frame's
 /// extension and the manifests at the root.
-pub fn detect_language(alert: &Alert, snap: &Snapshot, override_lang: Option<&str>) -> Option<&'static str> {
+pub fn detect_language(
+    alert: &Alert,
+    snap: &Snapshot,
+    override_lang: Option<&str>,
+) -> Option<&'static str> {
     if let Some(l) = override_lang {
         return normalize_language(l);
     }
@@ -73,7 +84,11 @@ pub fn detect_language(alert: &Alert, snap: &Snapshot, override_lang: Option<&st
         return Some(l);
     }
     for f in alert.primary_frames().iter().rev() {
-        let name = f.filename.as_deref().or(f.abs_path.as_deref()).unwrap_or("");
+        let name = f
+            .filename
+            .as_deref()
+            .or(f.abs_path.as_deref())
+            .unwrap_or("");
         if let Some(ext) = name.rsplit('.').next() {
             if let Some(l) = language_of_ext(ext) {
                 return Some(l);
@@ -100,7 +115,9 @@ pub fn detect_language(alert: &Alert, snap: &Snapshot, override_lang: Option<&st
 pub fn normalize_language(s: &str) -> Option<&'static str> {
     Some(match s.to_ascii_lowercase().as_str() {
         "python" | "py" => "python",
-        "javascript" | "js" | "node" | "typescript" | "ts" | "nodejs" | "javascript-node" => "javascript",
+        "javascript" | "js" | "node" | "typescript" | "ts" | "nodejs" | "javascript-node" => {
+            "javascript"
+        }
         "rust" | "rs" | "native" => "rust",
         "go" | "golang" => "go",
         "java" | "kotlin" | "jvm" => "java",

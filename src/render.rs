@@ -66,6 +66,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 type Filter = fn(&str) -> String;
+type IdentCheck = fn(&str) -> bool;
 
 fn register_filters(tera: &mut Tera) {
     let string_filters: &[(&str, Filter)] = &[
@@ -85,7 +86,7 @@ fn register_filters(tera: &mut Tera) {
             Ok(Value::String(f(&value_as_text(v))))
         });
     }
-    let ident_filters: &[(&str, fn(&str) -> bool)] = &[
+    let ident_filters: &[(&str, IdentCheck)] = &[
         ("py_ident", is_py_ident),
         ("js_ident", is_js_ident),
         ("go_ident", is_c_ident),
@@ -95,14 +96,19 @@ fn register_filters(tera: &mut Tera) {
     for (name, check) in ident_filters {
         let check = *check;
         let name = name.to_string();
-        tera.register_filter(&name.clone(), move |v: &Value, _: &HashMap<String, Value>| {
-            let s = value_as_text(v);
-            if check(&s) {
-                Ok(Value::String(s))
-            } else {
-                Err(tera::Error::msg(format!("{name}: {s:?} is not a safe identifier")))
-            }
-        });
+        tera.register_filter(
+            &name.clone(),
+            move |v: &Value, _: &HashMap<String, Value>| {
+                let s = value_as_text(v);
+                if check(&s) {
+                    Ok(Value::String(s))
+                } else {
+                    Err(tera::Error::msg(format!(
+                        "{name}: {s:?} is not a safe identifier"
+                    )))
+                }
+            },
+        );
     }
 }
 
@@ -225,7 +231,13 @@ pub fn comment(s: &str) -> String {
 pub fn md_code(s: &str) -> String {
     let clean: String = s
         .chars()
-        .map(|c| if (c.is_control() && c != '\n') || is_sneaky(c) { ' ' } else { c })
+        .map(|c| {
+            if (c.is_control() && c != '\n') || is_sneaky(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     let mut longest = 0;
     let mut run = 0;
@@ -257,16 +269,60 @@ pub fn md_inline(s: &str) -> String {
 
 const PY_KEYWORDS: &[&str] = &[
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
-    "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 const JS_RESERVED: &[&str] = &[
-    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do",
-    "else", "export", "extends", "finally", "for", "function", "if", "import", "in", "instanceof",
-    "new", "return", "super", "switch", "this", "throw", "try", "typeof", "var", "void", "while",
-    "with", "yield", "let", "static", "enum", "await", "implements", "package", "protected",
-    "interface", "private", "public", "null", "true", "false", "eval", "arguments",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "export",
+    "extends",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "import",
+    "in",
+    "instanceof",
+    "new",
+    "return",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+    "let",
+    "static",
+    "enum",
+    "await",
+    "implements",
+    "package",
+    "protected",
+    "interface",
+    "private",
+    "public",
+    "null",
+    "true",
+    "false",
+    "eval",
+    "arguments",
 ];
 
 fn is_c_ident(s: &str) -> bool {

@@ -36,7 +36,9 @@ impl<'r> Snapshot<'r> {
             return false;
         }
         matches!(
-            self.tree.get_path(std::path::Path::new(path)).map(|e| e.kind()),
+            self.tree
+                .get_path(std::path::Path::new(path))
+                .map(|e| e.kind()),
             Ok(Some(ObjectType::Blob))
         )
     }
@@ -49,7 +51,9 @@ impl<'r> Snapshot<'r> {
             return false;
         }
         matches!(
-            self.tree.get_path(std::path::Path::new(path)).map(|e| e.kind()),
+            self.tree
+                .get_path(std::path::Path::new(path))
+                .map(|e| e.kind()),
             Ok(Some(ObjectType::Tree))
         )
     }
@@ -76,12 +80,7 @@ impl<'r> Snapshot<'r> {
         };
         tree.map(|t| {
             t.iter()
-                .filter_map(|e| {
-                    Some((
-                        e.name()?.to_string(),
-                        e.kind() == Some(ObjectType::Tree),
-                    ))
-                })
+                .filter_map(|e| Some((e.name()?.to_string(), e.kind() == Some(ObjectType::Tree))))
                 .collect()
         })
         .unwrap_or_default()
@@ -104,9 +103,7 @@ impl<'r> Snapshot<'r> {
                 candidates.push(format!("{base}/__init__.{ext}"));
             }
         }
-        candidates
-            .iter()
-            .find_map(|c| self.match_suffix(c))
+        candidates.iter().find_map(|c| self.match_suffix(c))
     }
 
     /// The longest suffix of `path` that names a file in the tree (at least the file name).
@@ -119,7 +116,11 @@ impl<'r> Snapshot<'r> {
         }
         if let Some(idx) = p.find("://") {
             // http://host/static/app.js → drop scheme and host.
-            p = p[idx + 3..].split_once('/').map(|x| x.1).unwrap_or("").to_string();
+            p = p[idx + 3..]
+                .split_once('/')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .to_string();
         }
         let p = p.split(['?', '#']).next().unwrap_or("");
         let parts: Vec<&str> = p
@@ -147,9 +148,9 @@ pub fn is_safe_rel_path(path: &str) -> bool {
         && !path.starts_with('/')
         && !path.contains('\\')
         && !path.contains('\0')
-        && path.split('/').all(|c| {
-            !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git")
-        })
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git"))
 }
 
 #[cfg(test)]
@@ -159,7 +160,17 @@ mod tests {
     #[test]
     fn safe_paths() {
         assert!(is_safe_rel_path("repro/test_sentry_1.py"));
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a/.git/config", "a\\b", "a\0b", "a//b", ".GIT/x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a/.git/config",
+            "a\\b",
+            "a\0b",
+            "a//b",
+            ".GIT/x",
+        ] {
             assert!(!is_safe_rel_path(bad), "{bad:?}");
         }
     }

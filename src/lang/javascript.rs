@@ -46,7 +46,10 @@ impl Generator for JavaScript {
             language: "javascript",
             framework: "node:test".into(),
             strategy: Strategy::Boilerplate,
-            files: vec![NewFile { path: path.clone(), content }],
+            files: vec![NewFile {
+                path: path.clone(),
+                content,
+            }],
             test_command: format!("node --test {path}"),
             test_files: vec![path],
             suite_command: Some("npm test".into()),

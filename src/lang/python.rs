@@ -46,7 +46,10 @@ impl Generator for Python {
                 .map(|f| {
                     format!(
                         "{}:{} in {}",
-                        f.filename.as_deref().or(f.abs_path.as_deref()).unwrap_or("?"),
+                        f.filename
+                            .as_deref()
+                            .or(f.abs_path.as_deref())
+                            .unwrap_or("?"),
                         f.lineno.unwrap_or(0),
                         f.function.as_deref().unwrap_or("?")
                     )
@@ -59,7 +62,10 @@ impl Generator for Python {
             language: "python",
             framework: "pytest".into(),
             strategy: Strategy::Boilerplate,
-            files: vec![NewFile { path: path.clone(), content }],
+            files: vec![NewFile {
+                path: path.clone(),
+                content,
+            }],
             test_command: format!("python -m pytest -q {path}"),
             test_files: vec![path],
             suite_command: Some("python -m pytest -q".into()),
