@@ -1,5 +1,7 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
+mod jobs;
+mod jobs_e2e;
 mod js_cases;
 mod polyglot;
 mod python_cases;
