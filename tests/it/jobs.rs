@@ -386,7 +386,7 @@ fn jobs_worker_creates_branch_then_occurrences_update_the_note() {
         "{:?}",
         r1.files
     );
-    assert_eq!(r1.strategy.as_deref(), Some("boilerplate"));
+    assert_eq!(r1.strategy.as_deref(), Some("call_replay"));
     assert!(r1.verify_command.as_deref().unwrap().contains(&branch));
     assert_eq!(r1.occurrences, Some(1));
 
@@ -803,7 +803,7 @@ fn jobs_handoff_post_and_draft_pull_request() {
     let p: Value = serde_json::from_slice(&posts[0].body).unwrap();
     assert_eq!(p["issue_id"], "113");
     assert_eq!(p["branch"], branch);
-    assert_eq!(p["strategy"], "boilerplate");
+    assert_eq!(p["strategy"], "call_replay");
     assert!(p["files"]
         .as_array()
         .unwrap()
