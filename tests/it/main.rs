@@ -1,5 +1,6 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
+mod e2e;
 mod jobs;
 mod jobs_e2e;
 mod js_cases;
