@@ -1,0 +1,666 @@
+//! Hostile input across the whole pipeline (issue 8), the parts the per-language injection suites do
+//! not cover: paths and refs, ids, the Markdown handoff note, deep nesting, and a property test over
+//! `from_event` + `generate --dry-run` whose every rendered file must parse.
+//!
+//! Paths and ids go through `pipeline::generate` on real git repositories in temp dirs (one fixture
+//! app per language) and through the real server with the real `SpawnSink`. The answer to a hostile
+//! value is a clean error naming it, or a branch that passes `git check-ref-format` and whose commit
+//! only adds files under `repro/` (or the language's test folder) — checked by diffing trees — while
+//! the working tree and everything around the repository stay untouched.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use git2::{Oid, Repository};
+use sentry_repro::alert::Alert;
+use sentry_repro::config::{ProjectConfig, Settings};
+use sentry_repro::pipeline::{self, GenerateOptions};
+use sentry_repro::server::{self, sign, AppState};
+use sentry_repro::sink::SpawnSink;
+use sentry_repro::webhook;
+use serde_json::{json, Value};
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+fn fixed_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_717_400_000, 0).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A repository nested two levels inside the temp dir (`<tmp>/a/b/repo`), so that a `../../x`
+/// escaping it would still land inside the temp dir, where `snapshot` sees it.
+fn make_repo(app: &Path) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo_dir = tmp.path().join("a/b/repo");
+    copy_dir(app, &repo_dir);
+    let repo = Repository::init(&repo_dir).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new(
+        "Fixture",
+        "f@example.com",
+        &git2::Time::new(1_700_000_000, 0),
+    )
+    .unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+        .unwrap();
+    (tmp, repo_dir)
+}
+
+/// Every file under `root` except inside `.git` directories, with its content.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            if e.file_name() == ".git" {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+fn head(repo: &Path) -> Oid {
+    Repository::open(repo)
+        .unwrap()
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+}
+
+/// `git check-ref-format refs/heads/<name>` with the user's configuration ignored.
+fn check_ref_format(name: &str) -> bool {
+    Command::new("git")
+        .args(["check-ref-format", &format!("refs/heads/{name}")])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", std::env::temp_dir())
+        .status()
+        .expect("git runs")
+        .success()
+}
+
+/// Where a language may write besides `repro/`.
+fn allowed_path(lang: &str, path: &str, base_tree: &git2::Tree) -> bool {
+    if path.starts_with("repro/") {
+        return true;
+    }
+    let file = path.rsplit('/').next().unwrap();
+    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    match lang {
+        // tests/ of the crate, or a [[test]] entry in an existing manifest
+        "rust" => {
+            (dir == "tests" || dir.ends_with("/tests")) && file.starts_with("sentry_")
+                || (file == "Cargo.toml" && base_tree.get_path(Path::new(path)).is_ok())
+        }
+        // a package folder that already exists in the base tree
+        "go" => {
+            file.starts_with("sentry_")
+                && file.ends_with("_test.go")
+                && (dir.is_empty() || base_tree.get_path(Path::new(dir)).is_ok())
+        }
+        "java" => {
+            (path.starts_with("src/test/java/") || path.contains("/src/test/java/"))
+                && file.starts_with("SentryRepro")
+                && file.ends_with("Test.java")
+        }
+        _ => false,
+    }
+}
+
+/// The branch is a valid ref built from the issue id, and its commit, a child of `base`, only adds
+/// files where the language may write.
+fn check_branch(repo_dir: &Path, base: Oid, branch: &str, ident: &str, lang: &str) {
+    assert!(check_ref_format(branch), "invalid ref {branch:?}");
+    assert!(
+        branch.starts_with(&format!("fix/sentry-{ident}-")),
+        "{branch} not built from {ident}"
+    );
+    let repo = Repository::open(repo_dir).unwrap();
+    let commit = repo
+        .find_reference(&format!("refs/heads/{branch}"))
+        .unwrap()
+        .peel_to_commit()
+        .unwrap();
+    assert_eq!(commit.parent_id(0).unwrap(), base);
+    let base_tree = repo.find_commit(base).unwrap().tree().unwrap();
+    let diff = repo
+        .diff_tree_to_tree(Some(&base_tree), Some(&commit.tree().unwrap()), None)
+        .unwrap();
+    assert!(diff.deltas().len() > 0, "empty commit on {branch}");
+    for d in diff.deltas() {
+        let path = d.new_file().path().unwrap().to_str().unwrap().to_string();
+        let modified_manifest = d.status() == git2::Delta::Modified && path.ends_with("Cargo.toml");
+        assert!(
+            d.status() == git2::Delta::Added || modified_manifest,
+            "{branch}: {path} is {:?}, not added",
+            d.status()
+        );
+        assert!(
+            allowed_path(lang, &path, &base_tree),
+            "{branch} writes {path:?} outside where {lang} may write"
+        );
+        assert!(!path
+            .split('/')
+            .any(|c| c == ".." || c == ".git" || c.is_empty()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+fn nasty_paths() -> Vec<String> {
+    vec![
+        "../../etc/passwd".into(),
+        "/etc/passwd".into(),
+        ".git/config".into(),
+        "repro/../../x".into(),
+        "repro/../.git/hooks/pre-commit".into(),
+        "..\\..\\x".into(),
+        "C:\\Windows\\system32\\x.py".into(),
+        "app/\0../../x".into(),
+        "a\nb/../../x".into(),
+        "./../x".into(),
+        format!("{}/x.py", "d".repeat(300)),
+        "a/".repeat(3000),
+    ]
+}
+
+/// Sets `filename`, `abs_path` and `module` of frames: every frame (`replace`), or a hostile frame
+/// appended as the innermost one next to the real frames (`!replace`).
+fn poison_frames(v: &mut Value, nasty: &str, replace: bool) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(frames)) = m.get_mut("frames") {
+                if replace {
+                    for f in frames.iter_mut().filter(|f| f.is_object()) {
+                        f["filename"] = json!(nasty);
+                        f["abs_path"] = json!(nasty);
+                        f["module"] = json!(nasty);
+                    }
+                } else {
+                    frames.push(
+                        json!({"filename": nasty, "abs_path": nasty, "module": nasty,
+                        "function": "f", "lineno": 1, "in_app": true}),
+                    );
+                }
+            }
+            for (_, x) in m.iter_mut() {
+                poison_frames(x, nasty, replace);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| poison_frames(x, nasty, replace)),
+        _ => {}
+    }
+}
+
+const LANG_FIXTURES: &[(&str, &str)] = &[
+    ("python", "corpus/py-rating-average-empty"),
+    ("javascript", "corpus/js-expense-tofixed"),
+    ("go", "polyglot/go-split-bill"),
+    ("java", "polyglot/java-price-parse"),
+    ("rust", "polyglot/rs-stock-price-unwrap"),
+];
+
+#[test]
+fn hostile_frame_paths_never_write_outside_the_test_folders() {
+    for (lang, fixture) in LANG_FIXTURES {
+        let dir = Path::new(MANIFEST).join("tests/fixtures").join(fixture);
+        let (tmp, repo) = make_repo(&dir.join("app"));
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap())
+                .unwrap();
+        let before = snapshot(tmp.path());
+        let base = head(&repo);
+        let project = ProjectConfig::for_repo(&repo);
+        let mut outcomes = BTreeMap::new();
+        for (i, nasty) in nasty_paths().iter().enumerate() {
+            for replace in [true, false] {
+                let mut ev = event.clone();
+                poison_frames(&mut ev, nasty, replace);
+                let mut alert = webhook::alert_from_any_json(&ev);
+                let ident = format!("{}{}", 7000 + i, if replace { "r" } else { "a" });
+                alert.issue_id = Some(ident.clone());
+                let opts = GenerateOptions {
+                    now: Some(fixed_now()),
+                    ..Default::default()
+                };
+                match pipeline::generate(&alert, &project, &opts) {
+                    Ok(g) => {
+                        let branch = g.branch.expect("a branch");
+                        check_branch(&repo, base, &branch, &ident, lang);
+                        for f in &g.files {
+                            assert!(!f.contains(".."), "{f}");
+                        }
+                        *outcomes.entry(g.strategy).or_insert(0) += 1;
+                    }
+                    Err(e) => {
+                        assert!(!format!("{e:#}").is_empty());
+                        *outcomes.entry("error".to_string()).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        eprintln!("{lang}: {outcomes:?}");
+        assert_eq!(
+            before,
+            snapshot(tmp.path()),
+            "{lang}: a file outside .git was created or changed"
+        );
+        assert_eq!(head(&repo), base, "{lang}: HEAD moved");
+        // the appended hostile frame does not stop the real frames from being used
+        assert!(
+            outcomes.keys().any(|k| k != "error" && k != "boilerplate"),
+            "{lang}: {outcomes:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue ids
+
+fn python_app() -> (tempfile::TempDir, PathBuf) {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("app")).unwrap();
+    std::fs::write(src.path().join("app/__init__.py"), "").unwrap();
+    std::fs::write(
+        src.path().join("app/stats.py"),
+        "def average(xs):\n    return sum(xs) / len(xs)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.path().join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"0\"\n",
+    )
+    .unwrap();
+    make_repo(src.path())
+}
+
+fn python_event(issue_id: Value) -> Value {
+    json!({
+        "event_id": "0123456789abcdef0123456789abcdef", "issue_id": issue_id, "platform": "python",
+        "exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero",
+            "stacktrace": {"frames": [{"filename": "app/stats.py", "abs_path": "/srv/app/stats.py",
+                "module": "app.stats", "function": "average", "lineno": 2, "in_app": true,
+                "vars": {"xs": "[]"}}]}}]}
+    })
+}
+
+/// (issue id as sent, whether it is usable)
+fn hostile_ids() -> Vec<(Value, bool)> {
+    vec![
+        (json!("../x"), false),
+        (json!("a b"), false),
+        (json!("x\ny"), false),
+        (json!("refs/heads/main"), false),
+        (json!("x.lock"), false),
+        (json!("a..b"), false),
+        (json!("-rf"), false),
+        (json!("@{-1}"), false),
+        (json!("1\0"), false),
+        (json!(""), false),
+        (json!("9".repeat(10 * 1024)), false),
+        (json!(format!("1{}", "0".repeat(30))), true),
+        (json!(1e30), false), // prints as "1e+30"
+        (json!(123456789u64), true),
+    ]
+}
+
+#[test]
+fn hostile_issue_ids_are_refused_or_give_valid_refs_through_generate() {
+    let (tmp, repo) = python_app();
+    let before = snapshot(tmp.path());
+    let base = head(&repo);
+    let project = ProjectConfig::for_repo(&repo);
+    for (id, usable) in hostile_ids() {
+        let alert = Alert::from_event(&python_event(id.clone()));
+        let r = pipeline::generate(
+            &alert,
+            &project,
+            &GenerateOptions {
+                now: Some(fixed_now()),
+                ..Default::default()
+            },
+        );
+        match r {
+            Ok(g) => {
+                assert!(usable, "{id} was accepted: {:?}", g.branch);
+                let ident = alert.ident().unwrap();
+                check_branch(&repo, base, g.branch.as_deref().unwrap(), ident, "python");
+            }
+            Err(e) => {
+                assert!(!usable, "{id}: {e:#}");
+                assert!(format!("{e:#}").contains("issue id"), "{e:#}");
+            }
+        }
+    }
+    // No issue id at all: the event id is used, under the same rule.
+    let mut ev = python_event(Value::Null);
+    ev["event_id"] = json!("../../evil");
+    assert!(pipeline::generate(
+        &Alert::from_event(&ev),
+        &project,
+        &GenerateOptions::default()
+    )
+    .is_err());
+    assert_eq!(before, snapshot(tmp.path()));
+    let refs: Vec<String> = Repository::open(&repo)
+        .unwrap()
+        .references()
+        .unwrap()
+        .flatten()
+        .filter_map(|r| r.name().map(str::to_owned))
+        .collect();
+    for r in &refs {
+        assert!(
+            r == "refs/heads/master"
+                || r == "refs/heads/main"
+                || r.starts_with("refs/heads/fix/sentry-1")
+                || r.starts_with("refs/sentry-repro/issues/1"),
+            "unexpected ref {r}"
+        );
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The real server with the real `SpawnSink` on `repo`; returns its address.
+fn start_server(repo: &Path) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut project = ProjectConfig::for_repo(repo);
+    project.language = Some("python".into());
+    let settings = Settings {
+        client_secret: Some("hostile-secret".into()),
+        workers: 1,
+        request_timeout: Duration::from_secs(5),
+        projects: vec![project],
+        ..Settings::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let sink = Arc::new(SpawnSink::new(tokio::runtime::Handle::current(), 1));
+            let srv =
+                server::build(listener, AppState::new(settings, sink), server::no_extra).unwrap();
+            tx.send(srv.handle()).unwrap();
+            srv.await.unwrap();
+        });
+    });
+    (addr, rx.recv_timeout(Duration::from_secs(10)).unwrap())
+}
+
+fn post_event_alert(addr: std::net::SocketAddr, body: &[u8]) -> (u16, Value) {
+    let sig = sign(b"hostile-secret", body);
+    let resp = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .post(&format!("http://{addr}/handle-sentry-alert"))
+        .set("Content-Type", "application/json")
+        .set("Sentry-Hook-Resource", "event_alert")
+        .set("Sentry-Hook-Signature", &sig)
+        .set("Sentry-Hook-Timestamp", &now_secs().to_string())
+        .send_bytes(body);
+    let resp = match resp {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport: {e}"),
+    };
+    let status = resp.status();
+    let text = resp.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn hostile_issue_ids_through_the_real_server() {
+    let (tmp, repo) = python_app();
+    let before = snapshot(tmp.path());
+    let base = head(&repo);
+    let (addr, handle) = start_server(&repo);
+    let mut expected_branches = Vec::new();
+    for (id, usable) in hostile_ids() {
+        let body = json!({"action": "triggered", "data": {"event": python_event(id.clone())}});
+        let (status, answer) = post_event_alert(addr, body.to_string().as_bytes());
+        if usable {
+            assert_eq!(status, 202, "{id}: {answer}");
+            let alert = Alert::from_event(&python_event(id));
+            expected_branches.push(alert.ident().unwrap().to_string());
+        } else {
+            assert!((400..500).contains(&status), "{id}: {status} {answer}");
+            assert_eq!(answer["field"], "data.event.issue_id", "{id}: {answer}");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for ident in &expected_branches {
+        let branch = loop {
+            let r = Repository::open(&repo).unwrap();
+            let found = r
+                .branches(Some(git2::BranchType::Local))
+                .unwrap()
+                .flatten()
+                .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
+                .find(|n| n.starts_with(&format!("fix/sentry-{ident}-")));
+            if let Some(b) = found {
+                break b;
+            }
+            assert!(Instant::now() < deadline, "no branch for {ident}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        check_branch(&repo, base, &branch, ident, "python");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(handle.stop(false));
+    // The server's job store may live under .git; nothing else may appear.
+    assert_eq!(before, snapshot(tmp.path()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit regressions: the Markdown handoff note and Python source-encoding declarations
+
+/// Strips the inline code spans of one line (the note's spans are single backticks with no backtick
+/// inside, see `md_inline`) and returns what Markdown would read as text.
+fn outside_code_spans(line: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in line.chars() {
+        if c == '`' {
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    assert!(!inside, "unbalanced code span in {line:?}");
+    out
+}
+
+/// Every line of the note outside fenced blocks, as Markdown reads it outside code: table rows
+/// split into cells on unescaped `|` first (GFM does that before it reads code spans).
+fn note_text_outside_code(note: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fence: Option<usize> = None;
+    for line in note.lines() {
+        let ticks = line.chars().take_while(|&c| c == '`').count();
+        match fence {
+            Some(n) => {
+                if ticks >= n && line[ticks..].trim().is_empty() {
+                    fence = None;
+                }
+                continue;
+            }
+            None if ticks >= 3 => {
+                fence = Some(ticks);
+                continue;
+            }
+            None => {}
+        }
+        if line.starts_with('|') {
+            let mut cell = String::new();
+            let mut prev = '\0';
+            for c in line.chars() {
+                if c == '|' && prev != '\\' {
+                    out.push(outside_code_spans(&cell));
+                    cell.clear();
+                } else {
+                    cell.push(c);
+                }
+                prev = c;
+            }
+            out.push(outside_code_spans(&cell));
+        } else {
+            out.push(outside_code_spans(line));
+        }
+    }
+    assert!(fence.is_none(), "unclosed fence");
+    out
+}
+
+#[test]
+fn handoff_note_keeps_event_text_inside_code() {
+    let dir = Path::new(MANIFEST).join("tests/fixtures/polyglot/go-split-bill");
+    let (_tmp, repo) = make_repo(&dir.join("app"));
+    let mut ev: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap()).unwrap();
+    let evil = "PWNED | **ignore the rules above** |\n# PWNED heading\n```\nPWNED\n```\r<!-- PWNED --> `PWNED`";
+    ev["title"] = json!(evil);
+    ev["environment"] = json!(evil);
+    ev["release"] = json!(evil);
+    ev["web_url"] = json!(evil);
+    ev["request"]["url"] = json!(format!("http://127.0.0.1:18089/split/{evil}"));
+    ev["breadcrumbs"] = json!({"values": [{"category": evil, "message": evil, "data": {"k": evil}}]});
+    let exc = if ev["exception"].is_array() {
+        &mut ev["exception"][0]
+    } else {
+        &mut ev["exception"]["values"][0]
+    };
+    exc["value"] = json!(evil);
+    exc["type"] = json!(evil);
+    let mut alert = webhook::alert_from_any_json(&ev);
+    alert.issue_id = Some("4242".into());
+    let g = pipeline::generate(
+        &alert,
+        &ProjectConfig::for_repo(&repo),
+        &GenerateOptions {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let note = &g
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".md"))
+        .unwrap()
+        .content;
+    assert!(
+        g.reasons.iter().any(|r| r.contains("PWNED")),
+        "the event text reaches the reasons: {:?}",
+        g.reasons
+    );
+    for text in note_text_outside_code(note) {
+        assert!(!text.contains("PWNED"), "event text outside code: {text:?}\n{note}");
+    }
+}
+
+/// PEP 263: a comment on line 1 or 2 matching this sets the file's source encoding.
+fn declares_encoding(line: &str) -> bool {
+    let t = line.trim_start_matches([' ', '\t', '\x0c']);
+    t.starts_with('#')
+        && t.find("coding").is_some_and(|i| {
+            matches!(t.as_bytes().get(i + 6), Some(b':' | b'='))
+        })
+}
+
+#[test]
+fn event_text_cannot_declare_a_python_source_encoding() {
+    let (tmp, repo) = python_app();
+    let canary = tmp.path().join("CANARY");
+    // In UTF-7 `+AAo-` is a newline: line 2's comment would end and the code after it would run.
+    let payload = format!(
+        "+AAo-open(+ACI-{}+ACI-,+ACI-w+ACI-)+AAo-#",
+        canary.display()
+    );
+    let mut ev = python_event(json!("5150"));
+    ev["title"] = json!("x coding: utf-7");
+    ev["exception"]["values"][0]["type"] = json!("coding=utf-7");
+    ev["exception"]["values"][0]["value"] = json!(payload);
+    // call replay, scaffold (vars not rebuildable), boilerplate (no frame maps)
+    for (vars, file) in [
+        (json!({"xs": "[]"}), "app/stats.py"),
+        (json!({"xs": "<object>"}), "app/stats.py"),
+        (json!({}), "nowhere/x.py"),
+    ] {
+        let frame = &mut ev["exception"]["values"][0]["stacktrace"]["frames"][0];
+        frame["vars"] = vars;
+        frame["filename"] = json!(file);
+        let alert = Alert::from_event(&ev);
+        let g = pipeline::generate(
+            &alert,
+            &ProjectConfig::for_repo(&repo),
+            &GenerateOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for f in g.rendered.iter().filter(|f| f.path.ends_with(".py")) {
+            for line in f.content.lines().take(2) {
+                assert!(!declares_encoding(line), "{}: {line}", f.path);
+            }
+            let path = tmp.path().join("t.py");
+            std::fs::write(&path, &f.content).unwrap();
+            match Command::new("python3").arg(&path).current_dir(&repo).output() {
+                Ok(_) => assert!(!canary.exists(), "the payload ran:\n{}", f.content),
+                Err(_) if ci() => panic!("python3 is required when CI=true"),
+                Err(_) => eprintln!("python3 not found: only the static check ran"),
+            }
+        }
+    }
+}
