@@ -421,7 +421,12 @@ mod tests {
 
     #[test]
     fn comments_never_declare_a_python_source_encoding() {
-        for evil in ["coding: utf-7", "x -*- CODING=utf_7 -*-", "codingcoding:rot13", "coding:"] {
+        for evil in [
+            "coding: utf-7",
+            "x -*- CODING=utf_7 -*-",
+            "codingcoding:rot13",
+            "coding:",
+        ] {
             let c = comment(evil);
             let lower = c.to_ascii_lowercase();
             assert!(

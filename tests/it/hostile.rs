@@ -574,7 +574,8 @@ fn handoff_note_keeps_event_text_inside_code() {
     ev["release"] = json!(evil);
     ev["web_url"] = json!(evil);
     ev["request"]["url"] = json!(format!("http://127.0.0.1:18089/split/{evil}"));
-    ev["breadcrumbs"] = json!({"values": [{"category": evil, "message": evil, "data": {"k": evil}}]});
+    ev["breadcrumbs"] =
+        json!({"values": [{"category": evil, "message": evil, "data": {"k": evil}}]});
     let exc = if ev["exception"].is_array() {
         &mut ev["exception"][0]
     } else {
@@ -605,7 +606,10 @@ fn handoff_note_keeps_event_text_inside_code() {
         g.reasons
     );
     for text in note_text_outside_code(note) {
-        assert!(!text.contains("PWNED"), "event text outside code: {text:?}\n{note}");
+        assert!(
+            !text.contains("PWNED"),
+            "event text outside code: {text:?}\n{note}"
+        );
     }
 }
 
@@ -613,9 +617,8 @@ fn handoff_note_keeps_event_text_inside_code() {
 fn declares_encoding(line: &str) -> bool {
     let t = line.trim_start_matches([' ', '\t', '\x0c']);
     t.starts_with('#')
-        && t.find("coding").is_some_and(|i| {
-            matches!(t.as_bytes().get(i + 6), Some(b':' | b'='))
-        })
+        && t.find("coding")
+            .is_some_and(|i| matches!(t.as_bytes().get(i + 6), Some(b':' | b'=')))
 }
 
 #[test]
@@ -656,11 +659,121 @@ fn event_text_cannot_declare_a_python_source_encoding() {
             }
             let path = tmp.path().join("t.py");
             std::fs::write(&path, &f.content).unwrap();
-            match Command::new("python3").arg(&path).current_dir(&repo).output() {
+            match Command::new("python3")
+                .arg(&path)
+                .current_dir(&repo)
+                .output()
+            {
                 Ok(_) => assert!(!canary.exists(), "the payload ran:\n{}", f.content),
                 Err(_) if ci() => panic!("python3 is required when CI=true"),
                 Err(_) => eprintln!("python3 not found: only the static check ran"),
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: deep nesting built in memory, and a property test whose rendered files must parse
+
+/// `depth` nested arrays/objects around `leaf`, built without recursion.
+fn deep(depth: usize, leaf: Value) -> Value {
+    let mut v = leaf;
+    for i in 0..depth {
+        v = if i % 2 == 0 {
+            Value::Array(vec![v])
+        } else {
+            let mut m = serde_json::Map::new();
+            m.insert("k".into(), v);
+            Value::Object(m)
+        };
+    }
+    v
+}
+
+/// An object built by moving the values in (`json!` serializes, i.e. recurses, to copy them).
+fn obj(members: Vec<(&str, Value)>) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// Takes a deep value apart without recursion (serde_json's `Drop` recurses).
+fn dismantle(v: Value) {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => stack.extend(a),
+            Value::Object(m) => stack.extend(m.into_iter().map(|(_, x)| x)),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn ten_thousand_levels_do_not_overflow_the_stack() {
+    // Run on a thread with the default 2 MiB test stack, as the server's workers have.
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let (_tmp, repo) = python_app();
+            let n = 10_000;
+            // Built without `clone` (which recurses, as does `Drop`).
+            let mut ev = python_event(json!("6001"));
+            let frame = &mut ev["exception"]["values"][0]["stacktrace"]["frames"][0];
+            frame["vars"] = obj(vec![("xs", deep(n, json!("leaf")))]);
+            ev["request"] = obj(vec![
+                ("method", json!("POST")),
+                ("url", json!("http://x/y")),
+                ("data", deep(n, json!(1))),
+                ("headers", obj(vec![("X", deep(n, json!(1)))])),
+                ("env", deep(n, json!(1))),
+            ]);
+            ev["breadcrumbs"] = Value::Array(vec![obj(vec![
+                ("message", json!("m")),
+                ("data", deep(n, json!(1))),
+            ])]);
+            ev["contexts"] = deep(n, json!(1));
+            ev["_meta"] = deep(n, json!(1));
+            ev["tags"] = obj(vec![("t", deep(n, json!(1)))]);
+            let legacy = obj(vec![
+                ("id", json!("6002")),
+                ("project_slug", json!("p")),
+                ("event", deep(n, json!(1))),
+            ]);
+            let wrapped = obj(vec![
+                ("action", json!("triggered")),
+                ("data", obj(vec![("event", ev)])),
+            ]);
+            let mut wrapped = wrapped;
+            let bare = deep(n, json!(1));
+            for input in [&wrapped["data"]["event"], &wrapped, &legacy, &bare] {
+                let alert = webhook::alert_from_any_json(input);
+                let _ = pipeline::generate(
+                    &alert,
+                    &ProjectConfig::for_repo(&repo),
+                    &GenerateOptions {
+                        dry_run: true,
+                        ..Default::default()
+                    },
+                );
+                drop(alert);
+            }
+            let alert = Alert::from_event(&wrapped["data"]["event"]);
+            assert!(alert.request.is_some() && !alert.breadcrumbs.is_empty());
+            assert!(alert
+                .contexts
+                .to_string()
+                .contains(sentry_repro::alert::TOO_DEEP));
+            drop(alert);
+            dismantle(wrapped["data"]["event"].take());
+            dismantle(wrapped);
+            dismantle(legacy);
+            dismantle(bare);
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow or panic");
 }
