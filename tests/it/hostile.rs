@@ -777,3 +777,178 @@ fn ten_thousand_levels_do_not_overflow_the_stack() {
         .join()
         .expect("no stack overflow or panic");
 }
+
+fn nasty_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let pieces = prop_oneof![
+        Just("\"".to_string()),
+        Just("'".to_string()),
+        Just("`".to_string()),
+        Just("\\".to_string()),
+        Just("\n".to_string()),
+        Just("\r".to_string()),
+        Just("\u{2028}".to_string()),
+        Just("\u{2029}".to_string()),
+        Just("'''".to_string()),
+        Just("\"\"\"".to_string()),
+        Just("${x}".to_string()),
+        Just("*/".to_string()),
+        Just("/*".to_string()),
+        Just("#".to_string()),
+        Just("//".to_string()),
+        Just("\0".to_string()),
+        Just("\u{202E}".to_string()),
+        Just("\u{200B}".to_string()),
+        Just("{{ x }}".to_string()),
+        Just("{% raw %}".to_string()),
+        Just("coding: utf-7 +AAo-".to_string()),
+        Just("\\u000a".to_string()),
+        Just("é😀".to_string()),
+        Just("app/stats.py".to_string()),
+        Just("average".to_string()),
+        "[a-z_]{1,8}",
+        any::<char>().prop_map(String::from),
+    ];
+    proptest::collection::vec(pieces, 0..6).prop_map(|v| v.concat())
+}
+
+fn nasty_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        nasty_text().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(nasty_text(), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// An event with every field drawn from nasty text or arbitrary JSON; frames sometimes map to the
+/// repository so the replay templates render too.
+fn nasty_event() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    (
+        proptest::collection::vec(nasty_text(), 12),
+        proptest::collection::vec(nasty_json(), 6),
+        any::<bool>(),
+        any::<u8>(),
+    )
+        .prop_map(|(t, j, mapped, n)| {
+            let file = if mapped { "app/stats.py".to_string() } else { t[5].clone() };
+            json!({
+                "event_id": format!("p{n}"),
+                "platform": t[0], "title": t[1], "culprit": t[2],
+                "exception": {"values": [{"type": t[3], "value": t[4], "module": t[6],
+                    "stacktrace": {"frames": [
+                        {"filename": file, "abs_path": t[7], "module": t[6], "function":
+                            if mapped { "average".to_string() } else { t[8].clone() },
+                         "lineno": if mapped { json!(2) } else { j[0].clone() }, "in_app": true,
+                         "vars": {"xs": j[1].clone(), t[9].clone(): j[2].clone()},
+                         "context_line": t[10], "pre_context": [t[11]]}
+                    ]}}]},
+                "request": {"method": t[8], "url": format!("http://h/{}", t[9]), "data": j[3].clone(),
+                    "headers": j[4].clone(), "query_string": t[10]},
+                "breadcrumbs": [{"message": t[11], "category": t[1], "data": j[5].clone()}],
+                "tags": [[t[2], t[3]]], "environment": t[4], "release": t[5], "web_url": t[6]
+            })
+        })
+}
+
+#[test]
+fn arbitrary_events_render_files_that_parse() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRunner};
+
+    let (_tmp, py_repo) = python_app();
+    let js_dir = Path::new(MANIFEST).join("tests/fixtures/corpus/js-expense-tofixed/app");
+    let (_tmp2, js_repo) = make_repo(&js_dir);
+    let out = tempfile::tempdir().unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        ..Config::default()
+    });
+    let strategy = nasty_event();
+    let (mut py_files, mut js_files) = (Vec::new(), Vec::new());
+    let mut strategies = BTreeMap::new();
+    for case in 0..300 {
+        let ev = strategy.new_tree(&mut runner).unwrap().current();
+        for (lang, repo) in [("python", &py_repo), ("javascript", &js_repo)] {
+            let mut project = ProjectConfig::for_repo(repo);
+            project.language = Some(lang.into());
+            for alert in [Alert::from_event(&ev), webhook::alert_from_any_json(&ev)] {
+                let r = pipeline::generate(
+                    &alert,
+                    &project,
+                    &GenerateOptions {
+                        dry_run: true,
+                        ..Default::default()
+                    },
+                );
+                let Ok(g) = r else { continue };
+                *strategies
+                    .entry(format!("{lang}/{}", g.strategy))
+                    .or_insert(0) += 1;
+                for (i, f) in g.rendered.iter().enumerate() {
+                    let ext = f.path.rsplit('.').next().unwrap();
+                    let name = out.path().join(format!("c{case}_{lang}_{i}.{ext}"));
+                    match ext {
+                        "py" => py_files.push(name.clone()),
+                        "js" | "mjs" | "cjs" => js_files.push(name.clone()),
+                        _ => {}
+                    }
+                    std::fs::write(&name, &f.content).unwrap();
+                }
+            }
+        }
+    }
+    eprintln!("strategies: {strategies:?}");
+    assert!(strategies.len() >= 3, "{strategies:?}");
+    assert!(!py_files.is_empty() && !js_files.is_empty());
+    // One interpreter per language for all files.
+    let py_check = "import sys, py_compile\nbad = []\nfor p in sys.argv[1:]:\n    try:\n        py_compile.compile(p, doraise=True)\n    except py_compile.PyCompileError as e:\n        bad.append(str(e))\nprint('\\n'.join(bad))\nsys.exit(1 if bad else 0)\n";
+    match Command::new("python3")
+        .arg("-c")
+        .arg(py_check)
+        .args(&py_files)
+        .output()
+    {
+        Ok(o) => assert!(
+            o.status.success(),
+            "rendered Python does not compile:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(_) if ci() => panic!("python3 is required when CI=true"),
+        Err(_) => eprintln!("python3 not found: Python files not checked"),
+    }
+    // Parsed as node parses a CommonJS file (its module wrapper), ESM with `node --check`.
+    let js_check = "const fs = require('node:fs'); const vm = require('node:vm'); \
+        const {execFileSync} = require('node:child_process'); const bad = []; \
+        for (const f of process.argv.slice(1)) { const src = fs.readFileSync(f, 'utf8'); \
+          try { if (/^import /m.test(src)) { execFileSync(process.execPath, ['--check', f], {stdio: 'pipe'}); } \
+                else { new vm.Script('(function (exports, require, module, __filename, __dirname) {' + src + '\\n})', {filename: f}); } } \
+          catch (e) { bad.push(f + ': ' + (e.stderr ? String(e.stderr) : String(e))); } } \
+        if (bad.length) { console.log(bad.join('\\n')); process.exit(1); }";
+    match Command::new("node")
+        .arg("-e")
+        .arg(js_check)
+        .args(&js_files)
+        .output()
+    {
+        Ok(o) => assert!(
+            o.status.success(),
+            "rendered JavaScript does not parse:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(_) if ci() => panic!("node is required when CI=true"),
+        Err(_) => eprintln!("node not found: JavaScript files not checked"),
+    }
+}
