@@ -133,7 +133,11 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
         .current_dir(&repo)
         .output()
         .expect("generate runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let generated: Value = serde_json::from_slice(&out.stdout).expect("generate --json");
     let branch = generated["branch"].as_str().unwrap().to_string();
     let strategy = generated["strategy"].as_str().unwrap().to_string();
@@ -141,9 +145,22 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
     git(&repo, home.path(), &["checkout", "-q", &branch]);
 
     let red = verify(&repo, home.path());
-    assert_eq!(red.exit, 1, "{case}: the gate must fail without a fix\n{}", red.output);
-    let expected = if reproduces { "STILL_RED" } else { "RED_WRONG_REASON" };
-    assert_eq!(verdicts(&red), vec![expected], "{case} ({strategy})\n{}", red.output);
+    assert_eq!(
+        red.exit, 1,
+        "{case}: the gate must fail without a fix\n{}",
+        red.output
+    );
+    let expected = if reproduces {
+        "STILL_RED"
+    } else {
+        "RED_WRONG_REASON"
+    };
+    assert_eq!(
+        verdicts(&red),
+        vec![expected],
+        "{case} ({strategy})\n{}",
+        red.output
+    );
 
     let patch = std::fs::read(fixture(case).join("fix.patch")).unwrap();
     let mut child = Command::new("patch")
@@ -155,16 +172,33 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&patch).unwrap();
     assert!(child.wait().unwrap().success(), "{case}: fix.patch applies");
-    git(&repo, home.path(), &["commit", "-q", "-am", "the human fix"]);
+    git(
+        &repo,
+        home.path(),
+        &["commit", "-q", "-am", "the human fix"],
+    );
 
     let green = verify(&repo, home.path());
     if reproduces {
-        assert_eq!(green.exit, 0, "{case}: the fix must pass the gate\n{}", green.output);
-        assert_eq!(verdicts(&green), vec!["FLIPPED"], "{case}\n{}", green.output);
+        assert_eq!(
+            green.exit, 0,
+            "{case}: the fix must pass the gate\n{}",
+            green.output
+        );
+        assert_eq!(
+            verdicts(&green),
+            vec!["FLIPPED"],
+            "{case}\n{}",
+            green.output
+        );
         assert_eq!(green.report["ok"], true);
     } else {
         // An unfinished scaffold never passes the gate, fix or no fix.
-        assert_eq!(green.exit, 1, "{case}: a scaffold must not pass\n{}", green.output);
+        assert_eq!(
+            green.exit, 1,
+            "{case}: a scaffold must not pass\n{}",
+            green.output
+        );
     }
 }
 
@@ -210,7 +244,10 @@ python_case!(e2e_py_meeting_tz_compare, "py-meeting-tz-compare");
 python_case!(e2e_py_playlist_advance_end, "py-playlist-advance-end");
 python_case!(e2e_py_flask_signup_email, "py-flask-signup-email");
 python_case!(e2e_py_fastapi_shipment_404, "py-fastapi-shipment-404");
-js_case!(e2e_js_checkout_missing_shipping, "js-checkout-missing-shipping");
+js_case!(
+    e2e_js_checkout_missing_shipping,
+    "js-checkout-missing-shipping"
+);
 js_case!(e2e_js_report_invalid_date, "js-report-invalid-date");
 js_case!(e2e_js_expense_tofixed, "js-expense-tofixed");
 js_case!(e2e_js_usage_table_repeat, "js-usage-table-repeat");
