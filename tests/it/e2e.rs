@@ -11,10 +11,16 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sentry-repro");
 
+/// A case folder: `tests/fixtures/corpus` (the shared dev corpus) or `tests/fixtures/corpus-extra`
+/// (cases written for this repository, same format, events from the real SDK).
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/corpus")
-        .join(case)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dev = root.join("corpus").join(case);
+    if dev.is_dir() {
+        dev
+    } else {
+        root.join("corpus-extra").join(case)
+    }
 }
 
 /// git with the user's configuration ignored.
@@ -116,6 +122,15 @@ fn verdicts(gate: &Gate) -> Vec<String> {
 
 /// Generate on the buggy app, gate it (must fail), commit the human fix, gate again.
 fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
+    generate_then_gate_expecting(case, node_modules, None)
+}
+
+/// As `generate_then_gate`, and the generator must pick `want` (a strategy name) when given.
+fn generate_then_gate_expecting(case: &str, node_modules: Option<PathBuf>, want: Option<&str>) {
+    assert!(
+        fixture(case).join("event.json").is_file(),
+        "{case}: no such case"
+    );
     let home = tempfile::tempdir().unwrap();
     let repo = home.path().join("repo");
     copy_dir(&fixture(case).join("app"), &repo);
@@ -141,6 +156,9 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
     let generated: Value = serde_json::from_slice(&out.stdout).expect("generate --json");
     let branch = generated["branch"].as_str().unwrap().to_string();
     let strategy = generated["strategy"].as_str().unwrap().to_string();
+    if let Some(want) = want {
+        assert_eq!(strategy, want, "{case}: strategy\n{generated}");
+    }
     let reproduces = matches!(strategy.as_str(), "call_replay" | "request_replay");
     git(&repo, home.path(), &["checkout", "-q", &branch]);
 
@@ -224,6 +242,20 @@ macro_rules! python_case {
     };
 }
 
+/// A corpus-extra case with the strategy its event supports.
+macro_rules! python_extra_case {
+    ($name:ident, $case:literal, $strategy:literal) => {
+        #[test]
+        fn $name() {
+            if !python_ready() {
+                eprintln!("SKIP: python with pytest missing");
+                return;
+            }
+            generate_then_gate_expecting($case, None, Some($strategy));
+        }
+    };
+}
+
 macro_rules! js_case {
     ($name:ident, $case:literal) => {
         #[test]
@@ -244,6 +276,37 @@ python_case!(e2e_py_meeting_tz_compare, "py-meeting-tz-compare");
 python_case!(e2e_py_playlist_advance_end, "py-playlist-advance-end");
 python_case!(e2e_py_flask_signup_email, "py-flask-signup-email");
 python_case!(e2e_py_fastapi_shipment_404, "py-fastapi-shipment-404");
+// corpus-extra: kinds the dev corpus does not cover.
+// classmethod with keyword-only defaults and a nested dict/list argument
+python_extra_case!(
+    e2e_py_extra_invoice_qty_decimal,
+    "py-invoice-qty-decimal",
+    "call_replay"
+);
+// method on a plain (non-dataclass) object: climbs to the caller with plain inputs
+python_extra_case!(
+    e2e_py_extra_shipping_rate_overweight,
+    "py-shipping-rate-overweight",
+    "call_replay"
+);
+// innermost frame rebinds its parameter: the caller's intact dict is replayed
+python_extra_case!(
+    e2e_py_extra_booking_hours_single,
+    "py-booking-hours-single",
+    "call_replay"
+);
+// async function, KeyError
+python_extra_case!(
+    e2e_py_extra_async_stock_unknown_sku,
+    "py-async-stock-unknown-sku",
+    "call_replay"
+);
+// chained exception whose outermost type is the app's own ConfigError
+python_extra_case!(
+    e2e_py_extra_upload_limit_chained,
+    "py-upload-limit-chained",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping"
