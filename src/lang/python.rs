@@ -182,13 +182,17 @@ impl Generator for Python {
         };
         let exc_index = exception_index(alert, crash_mf.frame);
         let resolver = RepoClasses::new(snap, &mapped);
+        let shared = shared_mutations(snap, &mapped);
 
         // Analyse every mapped frame, innermost first.
         let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
         let mut crash_is_handler = false;
         for (pos, mf) in mapped.iter().enumerate().rev() {
             let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
-            let plan = plan_call(snap, mf, pos, meta, &resolver);
+            let plan = plan_call(snap, mf, pos, meta, &resolver).map(|mut p| {
+                p.mutated.extend(shared[pos].iter().cloned());
+                p
+            });
             if pos == mapped.len() - 1 {
                 crash_is_handler = is_request_bound(snap, mf);
             }
@@ -281,7 +285,7 @@ impl Generator for Python {
         // 4. post-mutation state, innermost first
         if let Some(p) = plans.iter().flatten().next() {
             let note = format!(
-                "replayed from the state captured at the crash: {} had already changed {} before it raised, no caller's inputs could be rebuilt",
+                "replayed from the state captured at the crash: {} had already changed {} before it raised, and no caller's inputs could be rebuilt unchanged",
                 p.qualname,
                 p.mutated.join(", ")
             );
@@ -512,6 +516,85 @@ fn is_request_bound(snap: &Snapshot, mf: &MappedFrame) -> bool {
             source::framework_of(&src),
             Some(Framework::Flask | Framework::Django)
         ) || def.params.iter().any(|p| p.name == "request"))
+}
+
+/// In-place mutation travels up the stack: a callee that changes a list or dict it was given changes
+/// its caller's object too, and the SDK serializes every frame's vars at the crash, after the
+/// change. So a caller's argument that holds (equals or contains) a container a callee mutated is
+/// post-mutation as well, and is no better a replay input than the callee's own. Returns, per
+/// mapped frame (caller→callee order), the arguments tainted that way, described for the reasons.
+fn shared_mutations(snap: &Snapshot, mapped: &[MappedFrame]) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new(); mapped.len()];
+    for (i, mf) in mapped.iter().enumerate() {
+        let (Some(src), Some(function), Some(vars)) = (
+            snap.read(&mf.path),
+            mf.frame.function.as_deref(),
+            mf.frame.vars.as_ref(),
+        ) else {
+            continue;
+        };
+        let Some(def) = source::find_def(&src, function, mf.frame.lineno) else {
+            continue;
+        };
+        for name in source::mutated_params(&src, &def, mf.frame.lineno) {
+            let Some(changed) = vars.get(&name) else {
+                continue;
+            };
+            // Strings are reprs (immutable values or opaque objects); empty containers match
+            // too much by accident.
+            let container = match changed {
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                _ => false,
+            };
+            if !container {
+                continue;
+            }
+            for (j, outer) in mapped.iter().enumerate().take(i) {
+                let Some(outer_vars) = outer.frame.vars.as_ref() else {
+                    continue;
+                };
+                let Some(outer_src) = snap.read(&outer.path) else {
+                    continue;
+                };
+                let Some(outer_def) = outer
+                    .frame
+                    .function
+                    .as_deref()
+                    .and_then(|f| source::find_def(&outer_src, f, outer.frame.lineno))
+                else {
+                    continue;
+                };
+                for p in &outer_def.params {
+                    if outer_vars
+                        .get(&p.name)
+                        .is_some_and(|v| holds_value(v, changed, 0))
+                    {
+                        let note = format!("{} (the object {function} changed as {name})", p.name);
+                        if !out[j].contains(&note) {
+                            out[j].push(note);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `hay` equals `needle` or holds it somewhere inside (bounded depth).
+fn holds_value(hay: &Value, needle: &Value, depth: usize) -> bool {
+    if hay == needle {
+        return true;
+    }
+    if depth > 16 {
+        return false;
+    }
+    match hay {
+        Value::Array(a) => a.iter().any(|v| holds_value(v, needle, depth + 1)),
+        Value::Object(o) => o.values().any(|v| holds_value(v, needle, depth + 1)),
+        _ => false,
+    }
 }
 
 /// Rebuild one var or say why not.

@@ -345,14 +345,41 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
     if end <= def.line {
         return vec![];
     }
-    let body: Vec<&str> = lines[def.line..end.saturating_sub(1)].to_vec();
+    let mut body: Vec<&str> = lines[def.line..end.saturating_sub(1)].to_vec();
+    // A crash inside a loop follows earlier iterations that ran the whole loop body, including
+    // lines below the crash line: scan the outermost enclosing loop to its end.
+    let crash = end - 1;
+    let mut min_indent = indent_of(lines[crash]);
+    let mut loop_indent = None;
+    for k in (def.line..crash).rev() {
+        let l = lines[k];
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        let ind = indent_of(l);
+        if ind < min_indent {
+            min_indent = ind;
+            let t = l.trim_start();
+            if t.starts_with("for ") || t.starts_with("async for ") || t.starts_with("while ") {
+                loop_indent = Some(ind);
+            }
+        }
+    }
+    if let Some(li) = loop_indent {
+        for l in &lines[crash..] {
+            if !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent_of(l) <= li {
+                break;
+            }
+            body.push(l);
+        }
+    }
     let mut out = Vec::new();
     for p in &def.params {
         let n = regex::escape(&p.name);
         let pats = [
             // rebinding, item or attribute assignment, augmented assignment
             format!(
-                r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[[^\]]*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"
+                r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"
             ),
             format!(r"^\s*for\s+[^:]*\b{n}\b[^:]*\s+in\s"),
             format!(
@@ -752,6 +779,23 @@ def outer(x):
         let i = find_def(SRC, "inner", Some(36)).unwrap();
         assert!(i.nested);
         assert_eq!(mutated_params(SRC, &i, Some(36)), vec!["y".to_string()]);
+    }
+
+    #[test]
+    fn nested_subscript_assignment_is_a_mutation() {
+        let src = "def take(levels, line):\n    levels[line[\"sku\"]] -= 1\n    x = levels[line[\"sku\"]]\n    return levels[line[\"sku\"]]\n";
+        let d = find_def(src, "take", Some(4)).unwrap();
+        assert_eq!(mutated_params(src, &d, Some(4)), vec!["levels".to_string()]);
+    }
+
+    #[test]
+    fn a_loop_body_below_the_crash_line_ran_in_earlier_iterations() {
+        let src = "def alloc(order, levels):\n    for line in order:\n        have = levels[line]\n        levels[line] -= 1\n    return levels\n\n\ndef f(a, b):\n    x = a[0]\n    b.append(1)\n";
+        let d = find_def(src, "alloc", Some(3)).unwrap();
+        assert_eq!(mutated_params(src, &d, Some(3)), vec!["levels".to_string()]);
+        // not in a loop: a later line never ran
+        let f = find_def(src, "f", Some(9)).unwrap();
+        assert!(mutated_params(src, &f, Some(9)).is_empty());
         let c = find_def(SRC, "from_dict", Some(18)).unwrap();
         assert!(c.is_classmethod());
     }
