@@ -363,11 +363,12 @@ pub fn sliced_string(msg: &str) -> Option<&str> {
 
 #[derive(Debug, Clone, Serialize)]
 struct Arg {
-    /// `str`, `string`, `string_ref` or `int`.
+    /// `str`, `string`, `string_ref`, `int`, `bool`, `str_slice`, `str_vec`, `string_slice`,
+    /// `string_vec`, `string_vec_ref`.
     kind: &'static str,
     /// Integer type from a fixed list.
     ty: &'static str,
-    /// Loop variable for integers.
+    /// Loop variable.
     var: String,
 }
 
@@ -375,9 +376,9 @@ const INT_TYPES: &[&str] = &[
     "usize", "u8", "u16", "u32", "u64", "u128", "isize", "i8", "i16", "i32", "i64", "i128",
 ];
 
-/// Parameters of `pub fn name(...)` in `text` when every one is a string or an integer, exactly one
-/// is a string and at most two are integers (the sweep stays small).
-fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
+/// The parameter list of `pub fn name(...)` in `text`, split at top-level commas; `None` when the
+/// function is not there, has type parameters or takes `self`.
+fn fn_params(text: &str, name: &str) -> Option<Vec<String>> {
     let re = regex::Regex::new(&format!(
         r"(?m)^\s*pub(?:\([^)]*\))?\s+(const\s+)?fn\s+{}\s*(<[^>]*>)?\s*\(",
         regex::escape(name)
@@ -426,44 +427,350 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
         cur.push(c);
     }
     params.push(cur);
-    let lifetime = regex::Regex::new(r"^&('[a-z_]+\s*)?").ok()?;
+    Some(
+        params
+            .into_iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    )
+}
+
+/// Parameters of `pub fn name(...)` in `text` when every one is a string, an integer, a bool or a
+/// list of strings (types the event's values can be rebuilt into exactly).
+fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
+    let params = fn_params(text, name)?;
+    let lifetime = regex::Regex::new(r"&'[A-Za-z_]+\s*").ok()?;
     let mut args = Vec::new();
-    let mut ints = 0;
-    for p in params.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        let (_, ty) = p.split_once(':')?;
-        let ty: String = ty.split_whitespace().collect::<Vec<_>>().join(" ");
-        let no_lt = lifetime.replace(&ty, "&").to_string();
+    for (i, p) in params.iter().enumerate() {
+        let (pat, ty) = p.split_once(':')?;
+        if pat.contains("self") {
+            return None;
+        }
+        let no_lt = lifetime.replace_all(ty, "&").to_string();
         let no_lt: String = no_lt.split_whitespace().collect();
-        let arg = match no_lt.as_str() {
-            "&str" => Arg {
-                kind: "str",
-                ty: "",
-                var: String::new(),
-            },
-            "String" | "implInto<String>" | "implAsRef<str>" => Arg {
-                kind: "string",
-                ty: "",
-                var: String::new(),
-            },
-            "&String" => Arg {
-                kind: "string_ref",
-                ty: "",
-                var: String::new(),
-            },
-            t => {
-                let ty = INT_TYPES.iter().find(|i| **i == t)?;
-                ints += 1;
-                Arg {
-                    kind: "int",
-                    ty,
-                    var: format!("n{ints}"),
-                }
-            }
+        let no_lt = no_lt.replace("&mut", "\u{0}");
+        let (kind, ity) = match no_lt.as_str() {
+            "&str" => ("str", ""),
+            "String" | "implInto<String>" | "implAsRef<str>" => ("string", ""),
+            "&String" => ("string_ref", ""),
+            "bool" => ("bool", ""),
+            "&[&str]" => ("str_slice", ""),
+            "Vec<&str>" => ("str_vec", ""),
+            "&[String]" => ("string_slice", ""),
+            "Vec<String>" => ("string_vec", ""),
+            "&Vec<String>" => ("string_vec_ref", ""),
+            t => ("int", *INT_TYPES.iter().find(|i| **i == t)?),
         };
-        args.push(arg);
+        args.push(Arg {
+            kind,
+            ty: ity,
+            var: format!("a{i}"),
+        });
     }
-    let strings = args.iter().filter(|a| a.kind != "int").count();
-    (strings == 1 && ints <= 2).then_some(args)
+    (args.len() <= 4).then_some(args)
+}
+
+/// Values the event reveals (panic message, breadcrumbs, extra, tags), most specific first.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Revealed {
+    pub strings: Vec<String>,
+    pub ints: Vec<i128>,
+    pub lists: Vec<Vec<String>>,
+    /// Strings that were quoted or named as data (not mere words of a sentence).
+    pub quoted: usize,
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Segments between matching quote characters: `` `a` ``, `"a"` (Debug escapes undone), `'ab'`.
+fn quoted_segments(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(re) = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#) {
+        for c in re.captures_iter(text) {
+            let raw = &c[1];
+            let un = serde_json::from_str::<String>(&format!("\"{raw}\""))
+                .unwrap_or_else(|_| raw.replace("\\\"", "\"").replace("\\\\", "\\"));
+            out.push(un);
+        }
+    }
+    for q in ['`', '\''] {
+        let parts: Vec<&str> = text.split(q).collect();
+        for (i, p) in parts.iter().enumerate() {
+            if i % 2 == 1 && i + 1 < parts.len() && (q == '`' || p.chars().count() > 1) {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `key=value` / `key: value` values and the words of a free-text line.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in text.split_whitespace() {
+        let w = w.trim_matches(|c: char| ",;()[]{}<>".contains(c) || c == '.' && !w.contains(".."));
+        let w = w.trim_end_matches(':');
+        if let Some((_, v)) = w.split_once('=') {
+            if !v.is_empty() {
+                out.push(v.to_string());
+            }
+        }
+        if !w.is_empty() {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+fn ints_in(text: &str) -> Vec<i128> {
+    let re = regex::Regex::new(r"-?\b\d{1,30}\b").expect("static regex");
+    re.find_iter(text)
+        .filter_map(|m| m.as_str().parse::<i128>().ok())
+        .collect()
+}
+
+fn collect_json(v: &serde_json::Value, rev: &mut Revealed, depth: usize) {
+    use serde_json::Value;
+    if depth > 4 {
+        return;
+    }
+    match v {
+        Value::String(s) => {
+            push_unique(&mut rev.strings, s.clone());
+            if let Ok(n) = s.trim().parse::<i128>() {
+                push_unique(&mut rev.ints, n);
+            }
+        }
+        Value::Number(n) => {
+            if let Some(n) = n.as_i64() {
+                push_unique(&mut rev.ints, n as i128);
+            } else if let Some(n) = n.as_u64() {
+                push_unique(&mut rev.ints, n as i128);
+            }
+            push_unique(&mut rev.strings, n.to_string());
+        }
+        Value::Array(a) => {
+            let strs: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect();
+            if !a.is_empty() && strs.len() == a.len() {
+                push_unique(&mut rev.lists, strs);
+            }
+            for x in a.iter().take(50) {
+                collect_json(x, rev, depth + 1);
+            }
+        }
+        Value::Object(o) => {
+            for x in o.values().take(50) {
+                collect_json(x, rev, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Everything the event says about inputs: quoted strings and numbers of the panic message, the last
+/// breadcrumbs (newest first: apps log what they are about to process), `extra` and custom tags.
+pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
+    let mut rev = Revealed::default();
+    if let Some(s) = sliced_string(message) {
+        push_unique(&mut rev.strings, s.to_string());
+    }
+    for q in quoted_segments(message) {
+        push_unique(&mut rev.strings, q);
+    }
+    let crumbs: Vec<_> = alert.breadcrumbs.iter().rev().take(20).collect();
+    for b in &crumbs {
+        collect_json(&b.data, &mut rev, 0);
+        if let Some(m) = &b.message {
+            for q in quoted_segments(m) {
+                push_unique(&mut rev.strings, q);
+            }
+        }
+    }
+    collect_json(&alert.extra, &mut rev, 0);
+    // Value-like words (`SKU-17`, `3x`, `a@b.c`): how `panic!("unknown sku {sku}")` names input.
+    let value_like = |w: &String| {
+        w.chars()
+            .any(|c| c.is_ascii_digit() || "-_/@.#:".contains(c))
+            || w.chars().any(|c| c.is_uppercase()) && w.chars().skip(1).any(|c| c.is_uppercase())
+    };
+    for w in words(message).into_iter().filter(value_like) {
+        push_unique(&mut rev.strings, w);
+    }
+    for b in &crumbs {
+        for w in words(b.message.as_deref().unwrap_or(""))
+            .into_iter()
+            .filter(value_like)
+        {
+            push_unique(&mut rev.strings, w);
+        }
+    }
+    rev.quoted = rev.strings.len();
+    const STOCK_TAGS: &[&str] = &[
+        "environment",
+        "release",
+        "level",
+        "os",
+        "os.name",
+        "runtime",
+        "runtime.name",
+        "device",
+        "device.family",
+        "server_name",
+        "dist",
+        "transaction",
+        "handled",
+        "mechanism",
+        "user",
+    ];
+    for (k, v) in &alert.tags {
+        if !STOCK_TAGS.contains(&k.as_str()) {
+            push_unique(&mut rev.strings, v.clone());
+        }
+    }
+    for b in &crumbs {
+        if let Some(m) = &b.message {
+            for w in words(m) {
+                push_unique(&mut rev.strings, w);
+            }
+            push_unique(&mut rev.strings, m.clone());
+            for n in ints_in(m) {
+                push_unique(&mut rev.ints, n);
+            }
+        }
+    }
+    for w in words(message) {
+        push_unique(&mut rev.strings, w);
+    }
+    let mut ints = ints_in(message);
+    ints.append(&mut rev.ints);
+    let mut out_ints = Vec::new();
+    for n in &ints {
+        push_unique(&mut out_ints, *n);
+    }
+    for n in &ints {
+        push_unique(&mut out_ints, n - 1);
+        push_unique(&mut out_ints, n + 1);
+    }
+    for n in 0..=16 {
+        push_unique(&mut out_ints, n);
+    }
+    if let Some(s) = sliced_string(message) {
+        for n in 0..=(s.len() as i128 + 1).min(4096) {
+            push_unique(&mut out_ints, n);
+        }
+    }
+    push_unique(&mut out_ints, -1);
+    rev.ints = out_ints;
+    rev.strings.retain(|s| s.len() <= 4096);
+    rev.strings.truncate(200);
+    // Lists: what the event held as arrays, the quoted strings as one list, and for a reported
+    // length `n` the first `n` strings (an index past the end needs only the length right).
+    let quoted: Vec<String> = rev.strings[..rev.quoted.min(rev.strings.len())].to_vec();
+    if !quoted.is_empty() {
+        push_unique(&mut rev.lists, quoted.clone());
+    }
+    if let Ok(re) = regex::Regex::new(r"the len is (\d+)") {
+        if let Some(n) = re
+            .captures(message)
+            .and_then(|c| c[1].parse::<usize>().ok())
+            .filter(|n| *n <= 64)
+        {
+            let pool: Vec<String> = rev.strings.iter().take(n).cloned().collect();
+            let mut l = pool;
+            while l.len() < n {
+                l.push(format!("x{}", l.len()));
+            }
+            push_unique(&mut rev.lists, l);
+        }
+    }
+    push_unique(&mut rev.lists, Vec::new());
+    rev.lists.truncate(24);
+    rev
+}
+
+/// Panics whose inputs a small integer search can find honestly (the test still requires the exact
+/// reported message at the reported file).
+fn arithmetic_or_index(msg: &str) -> bool {
+    msg.starts_with("attempt to ")
+        || msg.starts_with("index out of bounds")
+        || msg.contains("out of range for slice")
+        || msg.starts_with("range end index")
+        || msg.starts_with("range start index")
+        || msg.starts_with("slice index starts")
+        || sliced_string(msg).is_some()
+}
+
+/// The candidate lists for `args`, trimmed so that the whole search stays under `cap` calls;
+/// `None` when a string parameter has no value the event revealed.
+fn plan_search(
+    args: &[Arg],
+    rev: &Revealed,
+    msg: &str,
+    cap: usize,
+) -> Option<(Vec<String>, Vec<i128>, Vec<Vec<String>>, usize)> {
+    let has = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
+    let str_kinds = ["str", "string", "string_ref"];
+    let list_kinds = [
+        "str_slice",
+        "str_vec",
+        "string_slice",
+        "string_vec",
+        "string_vec_ref",
+    ];
+    let mut strings = rev.strings.clone();
+    let mut ints = rev.ints.clone();
+    let mut lists = rev.lists.clone();
+    // Words of sentences alone are too weak to stand for an input, unless the panic is one a
+    // search finds (an index or arithmetic panic).
+    if has(&str_kinds) && (strings.is_empty() || rev.quoted == 0 && !arithmetic_or_index(msg)) {
+        return None;
+    }
+    if !has(&str_kinds) && !has(&list_kinds) && !args.is_empty() && !arithmetic_or_index(msg) {
+        // Integers alone say nothing about an unwrap or a custom panic unless the event named them.
+        let named = ints_in(msg);
+        if named.is_empty() {
+            return None;
+        }
+    }
+    let count = |s: &Vec<String>, i: &Vec<i128>, l: &Vec<Vec<String>>| -> usize {
+        args.iter()
+            .map(|a| match a.kind {
+                "int" => i.len(),
+                "bool" => 2,
+                k if str_kinds.contains(&k) => s.len(),
+                _ => l.len(),
+            })
+            .fold(1usize, |acc, n| acc.saturating_mul(n.max(1)))
+    };
+    while count(&strings, &ints, &lists) > cap {
+        let uses = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
+        let mut lens = Vec::new();
+        if uses(&str_kinds) {
+            lens.push((strings.len(), 0));
+        }
+        if uses(&["int"]) {
+            lens.push((ints.len(), 1));
+        }
+        if uses(&list_kinds) {
+            lens.push((lists.len(), 2));
+        }
+        match lens.into_iter().filter(|(l, _)| *l > 1).max() {
+            Some((l, 0)) => strings.truncate(l * 2 / 3),
+            Some((l, 1)) => ints.truncate(l * 2 / 3),
+            Some((l, _)) => lists.truncate(l * 2 / 3),
+            None => break,
+        }
+    }
+    let n = count(&strings, &ints, &lists);
+    Some((strings, ints, lists, n))
 }
 
 #[derive(Serialize)]
@@ -485,9 +792,15 @@ struct Ctx<'a> {
     extern_crate: String,
     callee: String,
     args: Vec<Arg>,
+    /// Candidate values (rendered through `rust_str`; integers as decimal text).
+    strs: Vec<String>,
+    ints: Vec<String>,
+    lists: Vec<Vec<String>>,
+    /// Basename of the crash frame's file: the panic must be raised there.
+    crash_basename: String,
+    /// The string a slicing panic names (wording differs between rustc versions).
     subject: String,
-    /// Largest value of the integer sweep.
-    sweep_max: usize,
+    calls: usize,
 }
 
 /// `file:line in function` lines, innermost first.
@@ -577,8 +890,12 @@ impl Generator for Rust {
             extern_crate: String::new(),
             callee: String::new(),
             args: vec![],
+            strs: vec![],
+            ints: vec![],
+            lists: vec![],
+            crash_basename: String::new(),
             subject: String::new(),
-            sweep_max: 0,
+            calls: 0,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -608,56 +925,94 @@ impl Generator for Rust {
                     .split_off(pos.saturating_sub(3).min(ctx.stack.len()));
             }
             strategy = Strategy::Scaffold;
-            let inner_pub = public_path(inner, c, snap);
-            // Call replay: a slicing panic names the string; a public free function whose parameters
-            // are that string and integers is called over every index of it.
-            let subject = sliced_string(&pvalue);
-            let params = (inner.item.len() == 1)
-                .then(|| snap.read(&inner.path))
-                .flatten()
-                .and_then(|t| replayable_params(&t, &inner.item[0]));
-            match (&inner_pub, subject, params) {
-                (Some(path), Some(subject), Some(args)) => {
-                    strategy = Strategy::CallReplay;
-                    template = "rust/call_replay_str.rs.tera";
-                    ctx.use_path = path.clone();
-                    ctx.callee = path.last().cloned().unwrap_or_default();
-                    ctx.sweep_max = (subject.len() + 1).min(4096);
-                    ctx.subject = subject.to_string();
-                    reasons.push(format!(
-                        "the panic message names the string that was sliced ({} bytes); {} is called with it and every integer argument from 0 to {}",
-                        subject.len(),
-                        path.join("::"),
-                        ctx.sweep_max
+            ctx.crash_basename = inner
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let rev = revealed_values(alert, &pvalue);
+            // Call replay: the innermost public free function of this crate on the stack whose
+            // parameters can all be rebuilt from what the event reveals.
+            let mut chosen = None;
+            let mut why_not = Vec::new();
+            for m in mapped.iter().filter(|m| m.krate == inner.krate) {
+                let Some(path) = public_path(m, c, snap) else {
+                    continue;
+                };
+                if m.item.len() != 1 {
+                    why_not.push(format!(
+                        "{} is a method (its object cannot be rebuilt)",
+                        path.join("::")
                     ));
-                    ctx.args = args;
+                    continue;
                 }
-                _ => {
-                    if subject.is_none() {
-                        reasons.push("the panic message does not carry the function's inputs, and Rust events have no local variables".into());
-                    } else if inner_pub.is_none() {
-                        reasons.push("the panic names its input, but the crashing function is not reachable from an integration test (not public in the library)".into());
-                    } else {
-                        reasons.push("the panic names its input, but the crashing function takes parameters other than one string and integers".into());
+                let Some(args) = snap
+                    .read(&m.path)
+                    .and_then(|t| replayable_params(&t, &m.item[0]))
+                else {
+                    why_not.push(format!(
+                        "{} takes parameters other than strings, integers, bools and lists of strings",
+                        path.join("::")
+                    ));
+                    continue;
+                };
+                match plan_search(&args, &rev, &pvalue, 50_000) {
+                    Some(plan) => {
+                        chosen = Some((m, path, args, plan));
+                        break;
                     }
-                    // Nearest public function on the stack for the `use` (a rename breaks the test).
-                    if let Some((m, p)) = mapped
-                        .iter()
-                        .filter(|m| m.krate == inner.krate)
-                        .find_map(|m| public_path(m, c, snap).map(|p| (m, p)))
-                    {
-                        if !std::ptr::eq(m.frame, inner.frame) {
-                            reasons.push(format!(
-                                "the test imports {}, the nearest public caller",
-                                p.join("::")
-                            ));
-                        }
-                        ctx.use_path = p;
-                    } else {
-                        reasons.push(
-                            "no frame of the stack is a public item of the library crate".into(),
-                        );
+                    None => why_not.push(format!(
+                        "the event reveals no value for the parameters of {}",
+                        path.join("::")
+                    )),
+                }
+            }
+            if let Some((m, path, args, (strs, ints, lists, calls))) = chosen {
+                strategy = Strategy::CallReplay;
+                template = "rust/call_replay.rs.tera";
+                ctx.use_path = path.clone();
+                ctx.callee = path.last().cloned().unwrap_or_default();
+                ctx.subject = sliced_string(&pvalue).unwrap_or_default().to_string();
+                if !std::ptr::eq(m.frame, inner.frame) {
+                    reasons.push(format!(
+                        "the crashing function is not callable with rebuilt inputs; {} (a caller on the stack) is",
+                        path.join("::")
+                    ));
+                }
+                reasons.push(format!(
+                    "{} is called with the values the event reveals (panic message, breadcrumbs, extra: {} strings, {} integers, {} lists; {} calls); the test fails only on the reported panic message raised in {}",
+                    path.join("::"),
+                    strs.len(),
+                    ints.len(),
+                    lists.len(),
+                    calls,
+                    ctx.crash_basename
+                ));
+                ctx.strs = strs;
+                ctx.ints = ints.iter().map(|n| n.to_string()).collect();
+                ctx.lists = lists;
+                ctx.calls = calls;
+                ctx.args = args;
+            } else {
+                reasons.push("the panic message and breadcrumbs do not carry the crashing function's inputs, and Rust events have no local variables".into());
+                reasons.extend(why_not.into_iter().take(3));
+                // Nearest public function on the stack for the `use` (a rename breaks the test).
+                if let Some((m, p)) = mapped
+                    .iter()
+                    .filter(|m| m.krate == inner.krate)
+                    .find_map(|m| public_path(m, c, snap).map(|p| (m, p)))
+                {
+                    if !std::ptr::eq(m.frame, inner.frame) {
+                        reasons.push(format!(
+                            "the test imports {}, the nearest public caller",
+                            p.join("::")
+                        ));
                     }
+                    ctx.use_path = p;
+                } else {
+                    reasons
+                        .push("no frame of the stack is a public item of the library crate".into());
                 }
             }
         } else {
