@@ -582,8 +582,22 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
     if let Some(s) = sliced_string(message) {
         push_unique(&mut rev.strings, s.to_string());
     }
+    // rustc's own quoting (`Option::unwrap()`, `Err`) names no input.
+    const BOILERPLATE: &[&str] = &[
+        "Option::unwrap()",
+        "Result::unwrap()",
+        "Option::expect()",
+        "Result::expect()",
+        "Result::unwrap_err()",
+        "None",
+        "Err",
+        "Ok",
+        "Some",
+    ];
     for q in quoted_segments(message) {
-        push_unique(&mut rev.strings, q);
+        if !BOILERPLATE.contains(&q.as_str()) {
+            push_unique(&mut rev.strings, q);
+        }
     }
     let crumbs: Vec<_> = alert.breadcrumbs.iter().rev().take(20).collect();
     for b in &crumbs {
@@ -597,9 +611,12 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
     collect_json(&alert.extra, &mut rev, 0);
     // Value-like words (`SKU-17`, `3x`, `a@b.c`): how `panic!("unknown sku {sku}")` names input.
     let value_like = |w: &String| {
-        w.chars()
-            .any(|c| c.is_ascii_digit() || "-_/@.#:".contains(c))
-            || w.chars().any(|c| c.is_uppercase()) && w.chars().skip(1).any(|c| c.is_uppercase())
+        w.parse::<i128>().is_err()
+            && !BOILERPLATE.iter().any(|b| w.contains(b))
+            && (w
+                .chars()
+                .any(|c| c.is_ascii_digit() || "-_/@.#".contains(c))
+                || w.len() > 1 && !w.chars().any(|c| c.is_lowercase()))
     };
     for w in words(message).into_iter().filter(value_like) {
         push_unique(&mut rev.strings, w);
@@ -708,14 +725,12 @@ fn arithmetic_or_index(msg: &str) -> bool {
         || sliced_string(msg).is_some()
 }
 
+/// Strings, integers and string lists to search, and the number of calls that makes.
+type SearchPlan = (Vec<String>, Vec<i128>, Vec<Vec<String>>, usize);
+
 /// The candidate lists for `args`, trimmed so that the whole search stays under `cap` calls;
 /// `None` when a string parameter has no value the event revealed.
-fn plan_search(
-    args: &[Arg],
-    rev: &Revealed,
-    msg: &str,
-    cap: usize,
-) -> Option<(Vec<String>, Vec<i128>, Vec<Vec<String>>, usize)> {
+fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<SearchPlan> {
     let has = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
     let str_kinds = ["str", "string", "string_ref"];
     let list_kinds = [
@@ -728,9 +743,9 @@ fn plan_search(
     let mut strings = rev.strings.clone();
     let mut ints = rev.ints.clone();
     let mut lists = rev.lists.clone();
-    // Words of sentences alone are too weak to stand for an input, unless the panic is one a
-    // search finds (an index or arithmetic panic).
-    if has(&str_kinds) && (strings.is_empty() || rev.quoted == 0 && !arithmetic_or_index(msg)) {
+    // Words of sentences alone are too weak to stand for a string input: a test searching them
+    // would likely pass on the buggy code.
+    if (has(&str_kinds) || has(&list_kinds)) && rev.quoted == 0 {
         return None;
     }
     if !has(&str_kinds) && !has(&list_kinds) && !args.is_empty() && !arithmetic_or_index(msg) {
@@ -796,8 +811,8 @@ struct Ctx<'a> {
     strs: Vec<String>,
     ints: Vec<String>,
     lists: Vec<Vec<String>>,
-    /// Basename of the crash frame's file: the panic must be raised there.
-    crash_basename: String,
+    /// Basenames of the crate's files on the stack: the panic must be raised in one of them.
+    crash_files: Vec<String>,
     /// The string a slicing panic names (wording differs between rustc versions).
     subject: String,
     calls: usize,
@@ -893,7 +908,7 @@ impl Generator for Rust {
             strs: vec![],
             ints: vec![],
             lists: vec![],
-            crash_basename: String::new(),
+            crash_files: vec![],
             subject: String::new(),
             calls: 0,
         };
@@ -925,12 +940,16 @@ impl Generator for Rust {
                     .split_off(pos.saturating_sub(3).min(ctx.stack.len()));
             }
             strategy = Strategy::Scaffold;
-            ctx.crash_basename = inner
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            // Files the panic may be raised in: every file of this crate on the stack (a release
+            // build may inline the innermost function into its caller).
+            let mut files: Vec<String> = Vec::new();
+            for m in mapped.iter().filter(|m| m.krate == inner.krate) {
+                push_unique(
+                    &mut files,
+                    m.path.rsplit('/').next().unwrap_or_default().to_string(),
+                );
+            }
+            ctx.crash_files = files;
             let rev = revealed_values(alert, &pvalue);
             // Call replay: the innermost public free function of this crate on the stack whose
             // parameters can all be rebuilt from what the event reveals.
@@ -987,7 +1006,7 @@ impl Generator for Rust {
                     ints.len(),
                     lists.len(),
                     calls,
-                    ctx.crash_basename
+                    ctx.crash_files.join(", ")
                 ));
                 ctx.strs = strs;
                 ctx.ints = ints.iter().map(|n| n.to_string()).collect();
@@ -1118,6 +1137,89 @@ mod tests {
             sliced_string("called `Option::unwrap()` on a `None` value"),
             None
         );
+    }
+
+    fn alert_with(crumbs: serde_json::Value, extra: serde_json::Value) -> Alert {
+        Alert::from_event(&serde_json::json!({
+            "platform": "native",
+            "breadcrumbs": {"values": crumbs},
+            "extra": extra,
+            "exception": {"values": [{"type": "panic", "value": "x"}]}
+        }))
+    }
+
+    #[test]
+    fn reveals_quoted_strings_numbers_breadcrumbs_and_extra() {
+        let a = alert_with(
+            serde_json::json!([
+                {"category": "import", "message": "parsing row 3", "data": {"line": "B-7,2,450"}},
+                {"message": "loading sku SKU-9 from 'north wing'"}
+            ]),
+            serde_json::json!({"batch": ["a", "b"], "qty": 12}),
+        );
+        let r = revealed_values(
+            &a,
+            "invalid duration \"1h30m\": invalid digit found in string",
+        );
+        assert_eq!(r.strings[0], "1h30m");
+        for s in ["B-7,2,450", "north wing", "SKU-9", "12"] {
+            assert!(r.strings.iter().any(|x| x == s), "{s}: {:?}", r.strings);
+        }
+        assert!(r.lists.contains(&vec!["a".to_string(), "b".to_string()]));
+        assert!(r.ints.contains(&3) && r.ints.contains(&12) && r.ints.contains(&0));
+        let r = revealed_values(&a, "index out of bounds: the len is 3 but the index is 3");
+        assert!(r.ints.contains(&3) && r.ints.contains(&4));
+        let bare = alert_with(serde_json::json!([]), serde_json::Value::Null);
+        let unwrap =
+            "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }";
+        assert_eq!(revealed_values(&bare, unwrap).quoted, 0);
+        let oob = "index out of bounds: the len is 3 but the index is 3";
+        assert_eq!(revealed_values(&bare, oob).quoted, 0);
+        assert!(r.lists.iter().any(|l| l.len() == 3));
+        // A slicing panic's string comes first, and every byte index of it is searched.
+        let r = revealed_values(
+            &alert_with(serde_json::json!([]), serde_json::Value::Null),
+            "byte index 5 is not a char boundary; it is inside 'é' (bytes 4..6) of `Café au lait`",
+        );
+        assert_eq!(r.strings[0], "Café au lait");
+        assert!((0..=14).all(|n| r.ints.contains(&n)));
+    }
+
+    #[test]
+    fn search_needs_revealed_values() {
+        let a = alert_with(serde_json::json!([]), serde_json::Value::Null);
+        let none = "called `Option::unwrap()` on a `None` value";
+        let ints = replayable_params("pub fn f(a: u32, b: u32) -> u32 { a - b }", "f").unwrap();
+        // An unwrap on None says nothing about integers; an overflow is found by searching them.
+        assert!(plan_search(&ints, &revealed_values(&a, none), none, 50_000).is_none());
+        let ov = "attempt to subtract with overflow";
+        let (_, i, _, n) = plan_search(&ints, &revealed_values(&a, ov), ov, 50_000).unwrap();
+        assert!(i.contains(&0) && i.contains(&1) && n <= 50_000);
+        // Words of a sentence are no string input.
+        let strs = replayable_params("pub fn g(s: &str) {}", "g").unwrap();
+        let msg = "price table is empty";
+        assert!(plan_search(&strs, &revealed_values(&a, msg), msg, 50_000).is_none());
+        // Big searches are cut down to the cap.
+        let four =
+            replayable_params("pub fn h(a: &str, b: &str, n: usize, m: i64) {}", "h").unwrap();
+        let msg = "attempt to add with overflow `a` `b` `c` `d` `e` `f`";
+        let (_, _, _, n) = plan_search(&four, &revealed_values(&a, msg), msg, 5_000).unwrap();
+        assert!(n <= 5_000, "{n}");
+    }
+
+    #[test]
+    fn param_kinds() {
+        let k = |t: &str| {
+            replayable_params(t, "f").map(|a| a.iter().map(|x| x.kind).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            k("pub fn f<'a>(a: &'a [&'a str], b: Vec<String>, c: bool, d: impl AsRef<str>)"),
+            Some(vec!["str_slice", "string_vec", "bool", "string"])
+        );
+        assert_eq!(k("pub fn f(rows: &[Row]) -> u32"), None);
+        assert_eq!(k("pub fn f(&self, s: &str)"), None);
+        assert_eq!(k("pub fn f<T: Display>(s: T)"), None);
+        assert_eq!(k("pub fn f() -> u8"), Some(vec![]));
     }
 
     #[test]

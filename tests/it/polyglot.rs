@@ -336,6 +336,22 @@ fn rust_stock_import_index_from_breadcrumb() {
     assert!(test.contains("\"B-7,2,450\""), "{test}");
 }
 
+/// The same index panic without its breadcrumbs: the message gives a length and an index but not
+/// the row, so there is no honest string to call `parse_row` with: a scaffold, not a search that
+/// would pass on the buggy code.
+#[test]
+fn rust_stock_import_index_without_breadcrumbs_is_scaffold() {
+    let case = "rs-stock-import-index";
+    let app = App::new(case);
+    let mut ev = event_of(case);
+    ev.as_object_mut().unwrap().remove("breadcrumbs");
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = std::fs::read_to_string(app.dir.join(&out.files[0])).unwrap();
+    assert!(test.contains("use stockimport::rows::parse_row;"), "{test}");
+    assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
+}
+
 /// An explicit `panic!` quoting its input (`invalid duration "1h30m": …`): the quoted value is the
 /// argument of the public `parse_duration(&str)`; the closure frame maps to the function.
 #[test]
