@@ -595,7 +595,8 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
         "Some",
     ];
     for q in quoted_segments(message) {
-        if !BOILERPLATE.contains(&q.as_str()) {
+        // `[...]`: rustc cut a long string; it is not the input.
+        if !BOILERPLATE.contains(&q.as_str()) && !q.ends_with("[...]") {
             push_unique(&mut rev.strings, q);
         }
     }
@@ -609,6 +610,28 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
         }
     }
     collect_json(&alert.extra, &mut rev, 0);
+    if let Some(req) = &alert.request {
+        for (_, v) in &req.query {
+            push_unique(&mut rev.strings, v.clone());
+            if let Ok(n) = v.parse::<i128>() {
+                push_unique(&mut rev.ints, n);
+            }
+        }
+        if let Some(d) = &req.data {
+            collect_json(d, &mut rev, 0);
+        }
+        // Path segments (`/orders/SKU-9`): web handlers pass them on.
+        if let Some(url) = &req.url {
+            let path = url.split(['?', '#']).next().unwrap_or("");
+            let path = path.split_once("://").map(|x| x.1).unwrap_or(path);
+            for seg in path.split('/').skip(1).filter(|s| !s.is_empty()) {
+                push_unique(&mut rev.strings, seg.to_string());
+                if let Ok(n) = seg.parse::<i128>() {
+                    push_unique(&mut rev.ints, n);
+                }
+            }
+        }
+    }
     // Value-like words (`SKU-17`, `3x`, `a@b.c`): how `panic!("unknown sku {sku}")` names input.
     let value_like = |w: &String| {
         w.parse::<i128>().is_err()
@@ -806,6 +829,8 @@ struct Ctx<'a> {
     use_path: Vec<String>,
     extern_crate: String,
     callee: String,
+    /// `Type` of an associated function `Type::callee`, else empty.
+    callee_type: String,
     args: Vec<Arg>,
     /// Candidate values (rendered through `rust_str`; integers as decimal text).
     strs: Vec<String>,
@@ -904,6 +929,7 @@ impl Generator for Rust {
             use_path: vec![],
             extern_crate: String::new(),
             callee: String::new(),
+            callee_type: String::new(),
             args: vec![],
             strs: vec![],
             ints: vec![],
@@ -959,17 +985,25 @@ impl Generator for Rust {
                 let Some(path) = public_path(m, c, snap) else {
                     continue;
                 };
-                if m.item.len() != 1 {
+                // A free function, or an associated function without `self` (`Type::parse(s)`)
+                // whose name is declared once in the file (so the parsed signature is its own).
+                let fn_name = m.item.last().cloned().unwrap_or_default();
+                let text = snap.read(&m.path).unwrap_or_default();
+                let assoc = m.item.len() == 2;
+                if m.item.len() > 2
+                    || assoc
+                        && (!is_rust_ident(&fn_name)
+                            || regex::Regex::new(&format!(r"\bfn\s+{}\b", regex::escape(&fn_name)))
+                                .map(|r| r.find_iter(&text).count() != 1)
+                                .unwrap_or(true))
+                {
                     why_not.push(format!(
-                        "{} is a method (its object cannot be rebuilt)",
+                        "{}::{fn_name} is a method (its object cannot be rebuilt)",
                         path.join("::")
                     ));
                     continue;
                 }
-                let Some(args) = snap
-                    .read(&m.path)
-                    .and_then(|t| replayable_params(&t, &m.item[0]))
-                else {
+                let Some(args) = replayable_params(&text, &fn_name) else {
                     why_not.push(format!(
                         "{} takes parameters other than strings, integers, bools and lists of strings",
                         path.join("::")
@@ -991,7 +1025,12 @@ impl Generator for Rust {
                 strategy = Strategy::CallReplay;
                 template = "rust/call_replay.rs.tera";
                 ctx.use_path = path.clone();
-                ctx.callee = path.last().cloned().unwrap_or_default();
+                if m.item.len() == 2 {
+                    ctx.callee_type = path.last().cloned().unwrap_or_default();
+                    ctx.callee = m.item[1].clone();
+                } else {
+                    ctx.callee = path.last().cloned().unwrap_or_default();
+                }
                 ctx.subject = sliced_string(&pvalue).unwrap_or_default().to_string();
                 if !std::ptr::eq(m.frame, inner.frame) {
                     reasons.push(format!(
@@ -999,9 +1038,14 @@ impl Generator for Rust {
                         path.join("::")
                     ));
                 }
+                let shown = if ctx.callee_type.is_empty() {
+                    path.join("::")
+                } else {
+                    format!("{}::{}", path.join("::"), ctx.callee)
+                };
                 reasons.push(format!(
                     "{} is called with the values the event reveals (panic message, breadcrumbs, extra: {} strings, {} integers, {} lists; {} calls); the test fails only on the reported panic message raised in {}",
-                    path.join("::"),
+                    shown,
                     strs.len(),
                     ints.len(),
                     lists.len(),

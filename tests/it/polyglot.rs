@@ -367,6 +367,53 @@ fn rust_retry_duration_panic_message_replay() {
     assert!(test.contains("\"1h30m\""), "{test}");
 }
 
+/// The same crash through an associated function (`Spec::parse(&str)`, no `self`): replayed as
+/// `Spec::parse(..)`; red with the message, green after the same fix. The app and the event's
+/// function paths are rewritten consistently (what a refactor into an impl block would produce).
+#[test]
+fn rust_retry_duration_associated_fn_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-retry-duration-panic";
+    let app = App::new(case);
+    let src = app.dir.join("src/duration.rs");
+    let code = std::fs::read_to_string(&src).unwrap();
+    let code = code
+        .replace(
+            "pub fn parse_duration(spec: &str)",
+            "pub struct Spec;\n\nimpl Spec {\npub fn parse(spec: &str)",
+        )
+        + "}\n\npub fn parse_duration(spec: &str) -> Option<Duration> {\n    Spec::parse(spec)\n}\n";
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "impl block"]);
+    let mut ev = event_of(case);
+    let frames = ev["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    for f in frames.iter_mut() {
+        let name = f["function"].as_str().unwrap_or("").to_string();
+        if let Some(rest) = name.strip_prefix("retrycfg::duration::parse_duration") {
+            f["function"] = format!("retrycfg::duration::Spec::parse{rest}").into();
+        }
+    }
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = std::fs::read_to_string(app.dir.join(&out.files[0])).unwrap();
+    assert!(test.contains("Spec::parse("), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("invalid duration \"1h30m\""), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "        .unwrap_or_else(|e| panic!(\"invalid duration {spec:?}: {e}\"));",
+        "        .ok()?;",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
+
 /// Divide by zero in `average_half_stars(&[Review])`: the event does not reveal the reviews (a slice
 /// of structs, no vars in Rust events) and every caller takes a struct, so the honest result is a
 /// scaffold naming the function; it fails with the marker, never passes.
