@@ -8,9 +8,16 @@
 //! repository's crate names and the module path must resolve to `src/<mod>.rs` / `src/<mod>/mod.rs`
 //! whose basename is the frame's filename.
 //!
-//! Strategy: panics that carry their input (string slicing: `… of \`<the string>\``) are replayed by
-//! calling the crashing public function with that string and sweeping its integer parameters over
-//! every index of the string; the test fails only when a slicing panic on that same string comes back.
+//! Strategy: call replay of the innermost public function of the crate on the stack (free, or
+//! associated without `self`) whose parameters are all strings, integers, bools or lists of strings,
+//! with the values the event reveals: quoted parts of the panic message (`panic!("unknown sku
+//! {sku:?}")`, the sliced string of a slicing panic), value-like words, numbers (len/index, ±1, and a
+//! small integer range), breadcrumb data and quoted parts of breadcrumb messages (apps log what they
+//! are about to process), `extra`, custom tags and the request's query, path and body. The test calls
+//! every combination (capped) under `catch_unwind` and fails only on the reported panic message
+//! raised in a crate file of the reported stack, so it passes after a correct fix. A string
+//! parameter needs a quoted or data value (words of a sentence or rustc's own quoting do not count);
+//! integers alone are searched only for index/arithmetic panics or when the message names numbers.
 //! Everything else is a scaffold that `use`s the crashing (or nearest public) function, so a rename
 //! breaks it, and fails with the NOT YET REPRODUCED marker.
 //!
@@ -709,8 +716,26 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
     }
     push_unique(&mut out_ints, -1);
     rev.ints = out_ints;
+    let quoted_kept = rev.strings[..rev.quoted.min(rev.strings.len())]
+        .iter()
+        .filter(|s| s.len() <= 4096)
+        .count();
     rev.strings.retain(|s| s.len() <= 4096);
+    rev.quoted = quoted_kept;
     rev.strings.truncate(200);
+    // At most 64 KiB of literals in the generated test.
+    let mut total = 0;
+    let keep = rev
+        .strings
+        .iter()
+        .take_while(|s| {
+            total += s.len();
+            total <= 64 * 1024
+        })
+        .count()
+        .max(1);
+    rev.strings.truncate(keep);
+    rev.quoted = rev.quoted.min(rev.strings.len());
     // Lists: what the event held as arrays, the quoted strings as one list, and for a reported
     // length `n` the first `n` strings (an index past the end needs only the length right).
     let quoted: Vec<String> = rev.strings[..rev.quoted.min(rev.strings.len())].to_vec();
