@@ -467,7 +467,22 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
             "&[String]" => ("string_slice", ""),
             "Vec<String>" => ("string_vec", ""),
             "&Vec<String>" => ("string_vec_ref", ""),
-            t => ("int", *INT_TYPES.iter().find(|i| **i == t)?),
+            t => {
+                let elem = |pre: &str, post: &str| {
+                    t.strip_prefix(pre)
+                        .and_then(|x| x.strip_suffix(post))
+                        .and_then(|x| INT_TYPES.iter().find(|i| **i == x))
+                };
+                if let Some(e) = elem("&[", "]") {
+                    ("int_slice", *e)
+                } else if let Some(e) = elem("Vec<", ">") {
+                    ("int_vec", *e)
+                } else if let Some(e) = elem("&Vec<", ">") {
+                    ("int_vec_ref", *e)
+                } else {
+                    ("int", *INT_TYPES.iter().find(|i| **i == t)?)
+                }
+            }
         };
         args.push(Arg {
             kind,
@@ -484,6 +499,7 @@ pub struct Revealed {
     pub strings: Vec<String>,
     pub ints: Vec<i128>,
     pub lists: Vec<Vec<String>>,
+    pub int_lists: Vec<Vec<i128>>,
     /// Strings that were quoted or named as data (not mere words of a sentence).
     pub quoted: usize,
 }
@@ -568,6 +584,13 @@ fn collect_json(v: &serde_json::Value, rev: &mut Revealed, depth: usize) {
                 .collect();
             if !a.is_empty() && strs.len() == a.len() {
                 push_unique(&mut rev.lists, strs);
+            }
+            let nums: Vec<i128> = a
+                .iter()
+                .filter_map(|x| x.as_i64().map(i128::from))
+                .collect();
+            if !a.is_empty() && nums.len() == a.len() {
+                push_unique(&mut rev.int_lists, nums);
             }
             for x in a.iter().take(50) {
                 collect_json(x, rev, depth + 1);
@@ -758,6 +781,22 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
     }
     push_unique(&mut rev.lists, Vec::new());
     rev.lists.truncate(24);
+    // Integer lists: the event's arrays, the empty list (a mean of nothing), the message's numbers,
+    // and `0..n` for a reported length `n`.
+    push_unique(&mut rev.int_lists, Vec::new());
+    let named = ints_in(message);
+    if !named.is_empty() {
+        push_unique(&mut rev.int_lists, named);
+    }
+    if let Some(n) = regex::Regex::new(r"the len is (\d+)")
+        .ok()
+        .and_then(|re| re.captures(message))
+        .and_then(|c| c[1].parse::<i128>().ok())
+        .filter(|n| *n <= 64)
+    {
+        push_unique(&mut rev.int_lists, (0..n).collect());
+    }
+    rev.int_lists.truncate(24);
     rev
 }
 
@@ -774,7 +813,13 @@ fn arithmetic_or_index(msg: &str) -> bool {
 }
 
 /// Strings, integers and string lists to search, and the number of calls that makes.
-type SearchPlan = (Vec<String>, Vec<i128>, Vec<Vec<String>>, usize);
+type SearchPlan = (
+    Vec<String>,
+    Vec<i128>,
+    Vec<Vec<String>>,
+    Vec<Vec<i128>>,
+    usize,
+);
 
 /// The candidate lists for `args`, trimmed so that the whole search stays under `cap` calls;
 /// `None` when a string parameter has no value the event revealed.
@@ -791,12 +836,15 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
     let mut strings = rev.strings.clone();
     let mut ints = rev.ints.clone();
     let mut lists = rev.lists.clone();
+    let int_lists = rev.int_lists.clone();
+    let int_list_kinds = ["int_slice", "int_vec", "int_vec_ref"];
     // Words of sentences alone are too weak to stand for a string input: a test searching them
     // would likely pass on the buggy code.
     if (has(&str_kinds) || has(&list_kinds)) && rev.quoted == 0 {
         return None;
     }
     if !has(&str_kinds) && !has(&list_kinds) && !args.is_empty() && !arithmetic_or_index(msg) {
+        // (integer lists included: an empty list is no input the event revealed)
         // Integers alone say nothing about an unwrap or a custom panic unless the event named them.
         let named = ints_in(msg);
         if named.is_empty() {
@@ -808,6 +856,7 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
             .map(|a| match a.kind {
                 "int" => i.len(),
                 "bool" => 2,
+                k if int_list_kinds.contains(&k) => int_lists.len(),
                 k if str_kinds.contains(&k) => s.len(),
                 _ => l.len(),
             })
@@ -833,7 +882,7 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
         }
     }
     let n = count(&strings, &ints, &lists);
-    Some((strings, ints, lists, n))
+    Some((strings, ints, lists, int_lists, n))
 }
 
 #[derive(Serialize)]
@@ -861,6 +910,7 @@ struct Ctx<'a> {
     strs: Vec<String>,
     ints: Vec<String>,
     lists: Vec<Vec<String>>,
+    int_lists: Vec<Vec<String>>,
     /// Basenames of the crate's files on the stack: the panic must be raised in one of them.
     crash_files: Vec<String>,
     /// The string a slicing panic names (wording differs between rustc versions).
@@ -959,6 +1009,7 @@ impl Generator for Rust {
             strs: vec![],
             ints: vec![],
             lists: vec![],
+            int_lists: vec![],
             crash_files: vec![],
             subject: String::new(),
             calls: 0,
@@ -1046,7 +1097,7 @@ impl Generator for Rust {
                     )),
                 }
             }
-            if let Some((m, path, args, (strs, ints, lists, calls))) = chosen {
+            if let Some((m, path, args, (strs, ints, lists, int_lists, calls))) = chosen {
                 strategy = Strategy::CallReplay;
                 template = "rust/call_replay.rs.tera";
                 ctx.use_path = path.clone();
@@ -1080,6 +1131,10 @@ impl Generator for Rust {
                 ctx.strs = strs;
                 ctx.ints = ints.iter().map(|n| n.to_string()).collect();
                 ctx.lists = lists;
+                ctx.int_lists = int_lists
+                    .iter()
+                    .map(|l| l.iter().map(|n| n.to_string()).collect())
+                    .collect();
                 ctx.calls = calls;
                 ctx.args = args;
             } else {
@@ -1262,7 +1317,7 @@ mod tests {
         // An unwrap on None says nothing about integers; an overflow is found by searching them.
         assert!(plan_search(&ints, &revealed_values(&a, none), none, 50_000).is_none());
         let ov = "attempt to subtract with overflow";
-        let (_, i, _, n) = plan_search(&ints, &revealed_values(&a, ov), ov, 50_000).unwrap();
+        let (_, i, _, _, n) = plan_search(&ints, &revealed_values(&a, ov), ov, 50_000).unwrap();
         assert!(i.contains(&0) && i.contains(&1) && n <= 50_000);
         // Words of a sentence are no string input.
         let strs = replayable_params("pub fn g(s: &str) {}", "g").unwrap();
@@ -1272,7 +1327,7 @@ mod tests {
         let four =
             replayable_params("pub fn h(a: &str, b: &str, n: usize, m: i64) {}", "h").unwrap();
         let msg = "attempt to add with overflow `a` `b` `c` `d` `e` `f`";
-        let (_, _, _, n) = plan_search(&four, &revealed_values(&a, msg), msg, 5_000).unwrap();
+        let (_, _, _, _, n) = plan_search(&four, &revealed_values(&a, msg), msg, 5_000).unwrap();
         assert!(n <= 5_000, "{n}");
     }
 
@@ -1286,6 +1341,10 @@ mod tests {
             Some(vec!["str_slice", "string_vec", "bool", "string"])
         );
         assert_eq!(k("pub fn f(rows: &[Row]) -> u32"), None);
+        assert_eq!(
+            k("pub fn f(a: &[u32], b: Vec<i64>, c: &Vec<usize>)"),
+            Some(vec!["int_slice", "int_vec", "int_vec_ref"])
+        );
         assert_eq!(k("pub fn f(&self, s: &str)"), None);
         assert_eq!(k("pub fn f<T: Display>(s: T)"), None);
         assert_eq!(k("pub fn f() -> u8"), Some(vec![]));
@@ -1296,7 +1355,7 @@ mod tests {
         let t = "pub fn f<'a>(s: &'a str, max: usize) -> X {}";
         let a = replayable_params(t, "f").unwrap();
         assert_eq!(a.len(), 2);
-        assert!(replayable_params("pub fn g(x: &[u8], n: usize) {}", "g").is_none());
+        assert!(replayable_params("pub fn g(x: &[f64], n: usize) {}", "g").is_none());
         assert!(replayable_params("fn h(x: &str) {}", "h").is_none());
     }
 }

@@ -414,6 +414,47 @@ fn rust_retry_duration_associated_fn_replay() {
     assert!(ok, "{text}");
 }
 
+/// The same divide by zero when the function takes plain numbers (`&[u32]`): the empty list is a
+/// candidate, so the search reproduces the panic in stats.rs; after the fix it passes.
+#[test]
+fn rust_review_average_zero_int_slice_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-review-average-zero";
+    let app = App::new(case);
+    let src = app.dir.join("src/stats.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace(
+            "pub fn average_half_stars(reviews: &[Review]) -> u32 {\n    let total: u32 = reviews.iter().map(|r| r.stars * 2).sum();\n    total / reviews.len() as u32",
+            "pub fn average_half_stars(stars: &[u32]) -> u32 {\n    let total: u32 = stars.iter().map(|s| s * 2).sum();\n    total / stars.len() as u32",
+        )
+        .replace(
+            "average_half_stars(&product.reviews)",
+            "average_half_stars(&product.reviews.iter().map(|r| r.stars).collect::<Vec<_>>())",
+        )
+        .replace("use crate::{Product, Review};", "use crate::Product;");
+    assert!(code.contains("stars: &[u32]"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "plain numbers"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "    total / stars.len() as u32",
+        "    total.checked_div(stars.len() as u32).unwrap_or(0)",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+    let (ok, text) = cargo(&app, "cargo test");
+    assert!(ok, "{text}");
+}
+
 /// Divide by zero in `average_half_stars(&[Review])`: the event does not reveal the reviews (a slice
 /// of structs, no vars in Rust events) and every caller takes a struct, so the honest result is a
 /// scaffold naming the function; it fails with the marker, never passes.
