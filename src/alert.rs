@@ -45,6 +45,8 @@ pub struct Alert {
     pub tags: Vec<(String, String)>,
     pub breadcrumbs: Vec<Breadcrumb>,
     pub contexts: Value,
+    /// `extra`: free-form values the app attached (bounded like contexts).
+    pub extra: Value,
     pub sdk_name: Option<String>,
     pub sdk_version: Option<String>,
     pub transaction: Option<String>,
@@ -242,6 +244,11 @@ impl Alert {
         a.contexts = o
             .get("contexts")
             .or(o.get("sentry.interfaces.Contexts"))
+            .map(bounded)
+            .unwrap_or(Value::Null);
+        a.extra = o
+            .get("extra")
+            .or(o.get("sentry.interfaces.Extra"))
             .map(bounded)
             .unwrap_or(Value::Null);
         if let Some(sdk) = o.get("sdk").and_then(Value::as_object) {

@@ -8,9 +8,16 @@
 //! repository's crate names and the module path must resolve to `src/<mod>.rs` / `src/<mod>/mod.rs`
 //! whose basename is the frame's filename.
 //!
-//! Strategy: panics that carry their input (string slicing: `… of \`<the string>\``) are replayed by
-//! calling the crashing public function with that string and sweeping its integer parameters over
-//! every index of the string; the test fails only when a slicing panic on that same string comes back.
+//! Strategy: call replay of the innermost public function of the crate on the stack (free, or
+//! associated without `self`) whose parameters are all strings, integers, bools or lists of strings,
+//! with the values the event reveals: quoted parts of the panic message (`panic!("unknown sku
+//! {sku:?}")`, the sliced string of a slicing panic), value-like words, numbers (len/index, ±1, and a
+//! small integer range), breadcrumb data and quoted parts of breadcrumb messages (apps log what they
+//! are about to process), `extra`, custom tags and the request's query, path and body. The test calls
+//! every combination (capped) under `catch_unwind` and fails only on the reported panic message
+//! raised in a crate file of the reported stack, so it passes after a correct fix. A string
+//! parameter needs a quoted or data value (words of a sentence or rustc's own quoting do not count);
+//! integers alone are searched only for index/arithmetic panics or when the message names numbers.
 //! Everything else is a scaffold that `use`s the crashing (or nearest public) function, so a rename
 //! breaks it, and fails with the NOT YET REPRODUCED marker.
 //!
@@ -363,11 +370,12 @@ pub fn sliced_string(msg: &str) -> Option<&str> {
 
 #[derive(Debug, Clone, Serialize)]
 struct Arg {
-    /// `str`, `string`, `string_ref` or `int`.
+    /// `str`, `string`, `string_ref`, `int`, `bool`, `str_slice`, `str_vec`, `string_slice`,
+    /// `string_vec`, `string_vec_ref`.
     kind: &'static str,
     /// Integer type from a fixed list.
     ty: &'static str,
-    /// Loop variable for integers.
+    /// Loop variable.
     var: String,
 }
 
@@ -375,9 +383,9 @@ const INT_TYPES: &[&str] = &[
     "usize", "u8", "u16", "u32", "u64", "u128", "isize", "i8", "i16", "i32", "i64", "i128",
 ];
 
-/// Parameters of `pub fn name(...)` in `text` when every one is a string or an integer, exactly one
-/// is a string and at most two are integers (the sweep stays small).
-fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
+/// The parameter list of `pub fn name(...)` in `text`, split at top-level commas; `None` when the
+/// function is not there, has type parameters or takes `self`.
+fn fn_params(text: &str, name: &str) -> Option<Vec<String>> {
     let re = regex::Regex::new(&format!(
         r"(?m)^\s*pub(?:\([^)]*\))?\s+(const\s+)?fn\s+{}\s*(<[^>]*>)?\s*\(",
         regex::escape(name)
@@ -426,44 +434,455 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
         cur.push(c);
     }
     params.push(cur);
-    let lifetime = regex::Regex::new(r"^&('[a-z_]+\s*)?").ok()?;
+    Some(
+        params
+            .into_iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    )
+}
+
+/// Parameters of `pub fn name(...)` in `text` when every one is a string, an integer, a bool or a
+/// list of strings (types the event's values can be rebuilt into exactly).
+fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
+    let params = fn_params(text, name)?;
+    let lifetime = regex::Regex::new(r"&'[A-Za-z_]+\s*").ok()?;
     let mut args = Vec::new();
-    let mut ints = 0;
-    for p in params.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        let (_, ty) = p.split_once(':')?;
-        let ty: String = ty.split_whitespace().collect::<Vec<_>>().join(" ");
-        let no_lt = lifetime.replace(&ty, "&").to_string();
+    for (i, p) in params.iter().enumerate() {
+        let (pat, ty) = p.split_once(':')?;
+        if pat.contains("self") {
+            return None;
+        }
+        let no_lt = lifetime.replace_all(ty, "&").to_string();
         let no_lt: String = no_lt.split_whitespace().collect();
-        let arg = match no_lt.as_str() {
-            "&str" => Arg {
-                kind: "str",
-                ty: "",
-                var: String::new(),
-            },
-            "String" | "implInto<String>" | "implAsRef<str>" => Arg {
-                kind: "string",
-                ty: "",
-                var: String::new(),
-            },
-            "&String" => Arg {
-                kind: "string_ref",
-                ty: "",
-                var: String::new(),
-            },
+        let no_lt = no_lt.replace("&mut", "\u{0}");
+        let (kind, ity) = match no_lt.as_str() {
+            "&str" => ("str", ""),
+            "String" | "implInto<String>" | "implAsRef<str>" => ("string", ""),
+            "&String" => ("string_ref", ""),
+            "bool" => ("bool", ""),
+            "&[&str]" => ("str_slice", ""),
+            "Vec<&str>" => ("str_vec", ""),
+            "&[String]" => ("string_slice", ""),
+            "Vec<String>" => ("string_vec", ""),
+            "&Vec<String>" => ("string_vec_ref", ""),
             t => {
-                let ty = INT_TYPES.iter().find(|i| **i == t)?;
-                ints += 1;
-                Arg {
-                    kind: "int",
-                    ty,
-                    var: format!("n{ints}"),
+                let elem = |pre: &str, post: &str| {
+                    t.strip_prefix(pre)
+                        .and_then(|x| x.strip_suffix(post))
+                        .and_then(|x| INT_TYPES.iter().find(|i| **i == x))
+                };
+                if let Some(e) = elem("&[", "]") {
+                    ("int_slice", *e)
+                } else if let Some(e) = elem("Vec<", ">") {
+                    ("int_vec", *e)
+                } else if let Some(e) = elem("&Vec<", ">") {
+                    ("int_vec_ref", *e)
+                } else {
+                    ("int", *INT_TYPES.iter().find(|i| **i == t)?)
                 }
             }
         };
-        args.push(arg);
+        args.push(Arg {
+            kind,
+            ty: ity,
+            var: format!("a{i}"),
+        });
     }
-    let strings = args.iter().filter(|a| a.kind != "int").count();
-    (strings == 1 && ints <= 2).then_some(args)
+    (args.len() <= 4).then_some(args)
+}
+
+/// Values the event reveals (panic message, breadcrumbs, extra, tags), most specific first.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Revealed {
+    pub strings: Vec<String>,
+    pub ints: Vec<i128>,
+    pub lists: Vec<Vec<String>>,
+    pub int_lists: Vec<Vec<i128>>,
+    /// Strings that were quoted or named as data (not mere words of a sentence).
+    pub quoted: usize,
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Segments between matching quote characters: `` `a` ``, `"a"` (Debug escapes undone), `'ab'`.
+fn quoted_segments(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(re) = regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#) {
+        for c in re.captures_iter(text) {
+            let raw = &c[1];
+            let un = serde_json::from_str::<String>(&format!("\"{raw}\""))
+                .unwrap_or_else(|_| raw.replace("\\\"", "\"").replace("\\\\", "\\"));
+            out.push(un);
+        }
+    }
+    for q in ['`', '\''] {
+        let parts: Vec<&str> = text.split(q).collect();
+        for (i, p) in parts.iter().enumerate() {
+            if i % 2 == 1 && i + 1 < parts.len() && (q == '`' || p.chars().count() > 1) {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `key=value` / `key: value` values and the words of a free-text line.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in text.split_whitespace() {
+        let w = w.trim_matches(|c: char| ",;()[]{}<>".contains(c) || c == '.' && !w.contains(".."));
+        let w = w.trim_end_matches(':');
+        if let Some((_, v)) = w.split_once('=') {
+            if !v.is_empty() {
+                out.push(v.to_string());
+            }
+        }
+        if !w.is_empty() {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+fn ints_in(text: &str) -> Vec<i128> {
+    let re = regex::Regex::new(r"-?\b\d{1,30}\b").expect("static regex");
+    re.find_iter(text)
+        .filter_map(|m| m.as_str().parse::<i128>().ok())
+        .collect()
+}
+
+fn collect_json(v: &serde_json::Value, rev: &mut Revealed, depth: usize) {
+    use serde_json::Value;
+    if depth > 4 {
+        return;
+    }
+    match v {
+        Value::String(s) => {
+            push_unique(&mut rev.strings, s.clone());
+            if let Ok(n) = s.trim().parse::<i128>() {
+                push_unique(&mut rev.ints, n);
+            }
+        }
+        Value::Number(n) => {
+            if let Some(n) = n.as_i64() {
+                push_unique(&mut rev.ints, n as i128);
+            } else if let Some(n) = n.as_u64() {
+                push_unique(&mut rev.ints, n as i128);
+            }
+            push_unique(&mut rev.strings, n.to_string());
+        }
+        Value::Array(a) => {
+            let strs: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect();
+            if !a.is_empty() && strs.len() == a.len() {
+                push_unique(&mut rev.lists, strs);
+            }
+            let nums: Vec<i128> = a
+                .iter()
+                .filter_map(|x| x.as_i64().map(i128::from))
+                .collect();
+            if !a.is_empty() && nums.len() == a.len() {
+                push_unique(&mut rev.int_lists, nums);
+            }
+            for x in a.iter().take(50) {
+                collect_json(x, rev, depth + 1);
+            }
+        }
+        Value::Object(o) => {
+            for x in o.values().take(50) {
+                collect_json(x, rev, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Everything the event says about inputs: quoted strings and numbers of the panic message, the last
+/// breadcrumbs (newest first: apps log what they are about to process), `extra` and custom tags.
+pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
+    let mut rev = Revealed::default();
+    if let Some(s) = sliced_string(message) {
+        push_unique(&mut rev.strings, s.to_string());
+    }
+    // rustc's own quoting (`Option::unwrap()`, `Err`) names no input.
+    const BOILERPLATE: &[&str] = &[
+        "Option::unwrap()",
+        "Result::unwrap()",
+        "Option::expect()",
+        "Result::expect()",
+        "Result::unwrap_err()",
+        "None",
+        "Err",
+        "Ok",
+        "Some",
+    ];
+    for q in quoted_segments(message) {
+        // `[...]`: rustc cut a long string; it is not the input.
+        if !BOILERPLATE.contains(&q.as_str()) && !q.ends_with("[...]") {
+            push_unique(&mut rev.strings, q);
+        }
+    }
+    let crumbs: Vec<_> = alert.breadcrumbs.iter().rev().take(20).collect();
+    for b in &crumbs {
+        collect_json(&b.data, &mut rev, 0);
+        if let Some(m) = &b.message {
+            for q in quoted_segments(m) {
+                push_unique(&mut rev.strings, q);
+            }
+        }
+    }
+    collect_json(&alert.extra, &mut rev, 0);
+    if let Some(req) = &alert.request {
+        for (_, v) in &req.query {
+            push_unique(&mut rev.strings, v.clone());
+            if let Ok(n) = v.parse::<i128>() {
+                push_unique(&mut rev.ints, n);
+            }
+        }
+        if let Some(d) = &req.data {
+            collect_json(d, &mut rev, 0);
+        }
+        // Path segments (`/orders/SKU-9`): web handlers pass them on.
+        if let Some(url) = &req.url {
+            let path = url.split(['?', '#']).next().unwrap_or("");
+            let path = path.split_once("://").map(|x| x.1).unwrap_or(path);
+            for seg in path.split('/').skip(1).filter(|s| !s.is_empty()) {
+                push_unique(&mut rev.strings, seg.to_string());
+                if let Ok(n) = seg.parse::<i128>() {
+                    push_unique(&mut rev.ints, n);
+                }
+            }
+        }
+    }
+    // Value-like words (`SKU-17`, `3x`, `a@b.c`): how `panic!("unknown sku {sku}")` names input.
+    let value_like = |w: &String| {
+        w.parse::<i128>().is_err()
+            && !BOILERPLATE.iter().any(|b| w.contains(b))
+            && (w
+                .chars()
+                .any(|c| c.is_ascii_digit() || "-_/@.#".contains(c))
+                || w.len() > 1 && !w.chars().any(|c| c.is_lowercase()))
+    };
+    for w in words(message).into_iter().filter(value_like) {
+        push_unique(&mut rev.strings, w);
+    }
+    for b in &crumbs {
+        for w in words(b.message.as_deref().unwrap_or(""))
+            .into_iter()
+            .filter(value_like)
+        {
+            push_unique(&mut rev.strings, w);
+        }
+    }
+    rev.quoted = rev.strings.len();
+    const STOCK_TAGS: &[&str] = &[
+        "environment",
+        "release",
+        "level",
+        "os",
+        "os.name",
+        "runtime",
+        "runtime.name",
+        "device",
+        "device.family",
+        "server_name",
+        "dist",
+        "transaction",
+        "handled",
+        "mechanism",
+        "user",
+    ];
+    for (k, v) in &alert.tags {
+        if !STOCK_TAGS.contains(&k.as_str()) {
+            push_unique(&mut rev.strings, v.clone());
+        }
+    }
+    for b in &crumbs {
+        if let Some(m) = &b.message {
+            for w in words(m) {
+                push_unique(&mut rev.strings, w);
+            }
+            push_unique(&mut rev.strings, m.clone());
+            for n in ints_in(m) {
+                push_unique(&mut rev.ints, n);
+            }
+        }
+    }
+    for w in words(message) {
+        push_unique(&mut rev.strings, w);
+    }
+    let mut ints = ints_in(message);
+    ints.append(&mut rev.ints);
+    let mut out_ints = Vec::new();
+    for n in &ints {
+        push_unique(&mut out_ints, *n);
+    }
+    for n in &ints {
+        push_unique(&mut out_ints, n - 1);
+        push_unique(&mut out_ints, n + 1);
+    }
+    for n in 0..=16 {
+        push_unique(&mut out_ints, n);
+    }
+    if let Some(s) = sliced_string(message) {
+        for n in 0..=(s.len() as i128 + 1).min(4096) {
+            push_unique(&mut out_ints, n);
+        }
+    }
+    push_unique(&mut out_ints, -1);
+    rev.ints = out_ints;
+    let quoted_kept = rev.strings[..rev.quoted.min(rev.strings.len())]
+        .iter()
+        .filter(|s| s.len() <= 4096)
+        .count();
+    rev.strings.retain(|s| s.len() <= 4096);
+    rev.quoted = quoted_kept;
+    rev.strings.truncate(200);
+    // At most 64 KiB of literals in the generated test.
+    let mut total = 0;
+    let keep = rev
+        .strings
+        .iter()
+        .take_while(|s| {
+            total += s.len();
+            total <= 64 * 1024
+        })
+        .count()
+        .max(1);
+    rev.strings.truncate(keep);
+    rev.quoted = rev.quoted.min(rev.strings.len());
+    // Lists: what the event held as arrays, the quoted strings as one list, and for a reported
+    // length `n` the first `n` strings (an index past the end needs only the length right).
+    let quoted: Vec<String> = rev.strings[..rev.quoted.min(rev.strings.len())].to_vec();
+    if !quoted.is_empty() {
+        push_unique(&mut rev.lists, quoted.clone());
+    }
+    if let Ok(re) = regex::Regex::new(r"the len is (\d+)") {
+        if let Some(n) = re
+            .captures(message)
+            .and_then(|c| c[1].parse::<usize>().ok())
+            .filter(|n| *n <= 64)
+        {
+            let pool: Vec<String> = rev.strings.iter().take(n).cloned().collect();
+            let mut l = pool;
+            while l.len() < n {
+                l.push(format!("x{}", l.len()));
+            }
+            push_unique(&mut rev.lists, l);
+        }
+    }
+    push_unique(&mut rev.lists, Vec::new());
+    rev.lists.truncate(24);
+    // Integer lists: the event's arrays, the empty list (a mean of nothing), the message's numbers,
+    // and `0..n` for a reported length `n`.
+    push_unique(&mut rev.int_lists, Vec::new());
+    let named = ints_in(message);
+    if !named.is_empty() {
+        push_unique(&mut rev.int_lists, named);
+    }
+    if let Some(n) = regex::Regex::new(r"the len is (\d+)")
+        .ok()
+        .and_then(|re| re.captures(message))
+        .and_then(|c| c[1].parse::<i128>().ok())
+        .filter(|n| *n <= 64)
+    {
+        push_unique(&mut rev.int_lists, (0..n).collect());
+    }
+    rev.int_lists.truncate(24);
+    rev
+}
+
+/// Panics whose inputs a small integer search can find honestly (the test still requires the exact
+/// reported message at the reported file).
+fn arithmetic_or_index(msg: &str) -> bool {
+    msg.starts_with("attempt to ")
+        || msg.starts_with("index out of bounds")
+        || msg.contains("out of range for slice")
+        || msg.starts_with("range end index")
+        || msg.starts_with("range start index")
+        || msg.starts_with("slice index starts")
+        || sliced_string(msg).is_some()
+}
+
+/// Strings, integers and string lists to search, and the number of calls that makes.
+type SearchPlan = (
+    Vec<String>,
+    Vec<i128>,
+    Vec<Vec<String>>,
+    Vec<Vec<i128>>,
+    usize,
+);
+
+/// The candidate lists for `args`, trimmed so that the whole search stays under `cap` calls;
+/// `None` when a string parameter has no value the event revealed.
+fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<SearchPlan> {
+    let has = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
+    let str_kinds = ["str", "string", "string_ref"];
+    let list_kinds = [
+        "str_slice",
+        "str_vec",
+        "string_slice",
+        "string_vec",
+        "string_vec_ref",
+    ];
+    let mut strings = rev.strings.clone();
+    let mut ints = rev.ints.clone();
+    let mut lists = rev.lists.clone();
+    let int_lists = rev.int_lists.clone();
+    let int_list_kinds = ["int_slice", "int_vec", "int_vec_ref"];
+    // Words of sentences alone are too weak to stand for a string input: a test searching them
+    // would likely pass on the buggy code.
+    if (has(&str_kinds) || has(&list_kinds)) && rev.quoted == 0 {
+        return None;
+    }
+    if !has(&str_kinds) && !has(&list_kinds) && !args.is_empty() && !arithmetic_or_index(msg) {
+        // (integer lists included: an empty list is no input the event revealed)
+        // Integers alone say nothing about an unwrap or a custom panic unless the event named them.
+        let named = ints_in(msg);
+        if named.is_empty() {
+            return None;
+        }
+    }
+    let count = |s: &Vec<String>, i: &Vec<i128>, l: &Vec<Vec<String>>| -> usize {
+        args.iter()
+            .map(|a| match a.kind {
+                "int" => i.len(),
+                "bool" => 2,
+                k if int_list_kinds.contains(&k) => int_lists.len(),
+                k if str_kinds.contains(&k) => s.len(),
+                _ => l.len(),
+            })
+            .fold(1usize, |acc, n| acc.saturating_mul(n.max(1)))
+    };
+    while count(&strings, &ints, &lists) > cap {
+        let uses = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
+        let mut lens = Vec::new();
+        if uses(&str_kinds) {
+            lens.push((strings.len(), 0));
+        }
+        if uses(&["int"]) {
+            lens.push((ints.len(), 1));
+        }
+        if uses(&list_kinds) {
+            lens.push((lists.len(), 2));
+        }
+        match lens.into_iter().filter(|(l, _)| *l > 1).max() {
+            Some((l, 0)) => strings.truncate(l * 2 / 3),
+            Some((l, 1)) => ints.truncate(l * 2 / 3),
+            Some((l, _)) => lists.truncate(l * 2 / 3),
+            None => break,
+        }
+    }
+    let n = count(&strings, &ints, &lists);
+    Some((strings, ints, lists, int_lists, n))
 }
 
 #[derive(Serialize)]
@@ -484,10 +903,19 @@ struct Ctx<'a> {
     use_path: Vec<String>,
     extern_crate: String,
     callee: String,
+    /// `Type` of an associated function `Type::callee`, else empty.
+    callee_type: String,
     args: Vec<Arg>,
+    /// Candidate values (rendered through `rust_str`; integers as decimal text).
+    strs: Vec<String>,
+    ints: Vec<String>,
+    lists: Vec<Vec<String>>,
+    int_lists: Vec<Vec<String>>,
+    /// Basenames of the crate's files on the stack: the panic must be raised in one of them.
+    crash_files: Vec<String>,
+    /// The string a slicing panic names (wording differs between rustc versions).
     subject: String,
-    /// Largest value of the integer sweep.
-    sweep_max: usize,
+    calls: usize,
 }
 
 /// `file:line in function` lines, innermost first.
@@ -576,9 +1004,15 @@ impl Generator for Rust {
             use_path: vec![],
             extern_crate: String::new(),
             callee: String::new(),
+            callee_type: String::new(),
             args: vec![],
+            strs: vec![],
+            ints: vec![],
+            lists: vec![],
+            int_lists: vec![],
+            crash_files: vec![],
             subject: String::new(),
-            sweep_max: 0,
+            calls: 0,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -608,56 +1042,120 @@ impl Generator for Rust {
                     .split_off(pos.saturating_sub(3).min(ctx.stack.len()));
             }
             strategy = Strategy::Scaffold;
-            let inner_pub = public_path(inner, c, snap);
-            // Call replay: a slicing panic names the string; a public free function whose parameters
-            // are that string and integers is called over every index of it.
-            let subject = sliced_string(&pvalue);
-            let params = (inner.item.len() == 1)
-                .then(|| snap.read(&inner.path))
-                .flatten()
-                .and_then(|t| replayable_params(&t, &inner.item[0]));
-            match (&inner_pub, subject, params) {
-                (Some(path), Some(subject), Some(args)) => {
-                    strategy = Strategy::CallReplay;
-                    template = "rust/call_replay_str.rs.tera";
-                    ctx.use_path = path.clone();
-                    ctx.callee = path.last().cloned().unwrap_or_default();
-                    ctx.sweep_max = (subject.len() + 1).min(4096);
-                    ctx.subject = subject.to_string();
-                    reasons.push(format!(
-                        "the panic message names the string that was sliced ({} bytes); {} is called with it and every integer argument from 0 to {}",
-                        subject.len(),
-                        path.join("::"),
-                        ctx.sweep_max
+            // Files the panic may be raised in: every file of this crate on the stack (a release
+            // build may inline the innermost function into its caller).
+            let mut files: Vec<String> = Vec::new();
+            for m in mapped.iter().filter(|m| m.krate == inner.krate) {
+                push_unique(
+                    &mut files,
+                    m.path.rsplit('/').next().unwrap_or_default().to_string(),
+                );
+            }
+            ctx.crash_files = files;
+            let rev = revealed_values(alert, &pvalue);
+            // Call replay: the innermost public free function of this crate on the stack whose
+            // parameters can all be rebuilt from what the event reveals.
+            let mut chosen = None;
+            let mut why_not = Vec::new();
+            for m in mapped.iter().filter(|m| m.krate == inner.krate) {
+                let Some(path) = public_path(m, c, snap) else {
+                    continue;
+                };
+                // A free function, or an associated function without `self` (`Type::parse(s)`)
+                // whose name is declared once in the file (so the parsed signature is its own).
+                let fn_name = m.item.last().cloned().unwrap_or_default();
+                let text = snap.read(&m.path).unwrap_or_default();
+                let assoc = m.item.len() == 2;
+                if m.item.len() > 2
+                    || assoc
+                        && (!is_rust_ident(&fn_name)
+                            || regex::Regex::new(&format!(r"\bfn\s+{}\b", regex::escape(&fn_name)))
+                                .map(|r| r.find_iter(&text).count() != 1)
+                                .unwrap_or(true))
+                {
+                    why_not.push(format!(
+                        "{}::{fn_name} is a method (its object cannot be rebuilt)",
+                        path.join("::")
                     ));
-                    ctx.args = args;
+                    continue;
                 }
-                _ => {
-                    if subject.is_none() {
-                        reasons.push("the panic message does not carry the function's inputs, and Rust events have no local variables".into());
-                    } else if inner_pub.is_none() {
-                        reasons.push("the panic names its input, but the crashing function is not reachable from an integration test (not public in the library)".into());
-                    } else {
-                        reasons.push("the panic names its input, but the crashing function takes parameters other than one string and integers".into());
+                let Some(args) = replayable_params(&text, &fn_name) else {
+                    why_not.push(format!(
+                        "{} takes parameters other than strings, integers, bools and lists of strings",
+                        path.join("::")
+                    ));
+                    continue;
+                };
+                match plan_search(&args, &rev, &pvalue, 50_000) {
+                    Some(plan) => {
+                        chosen = Some((m, path, args, plan));
+                        break;
                     }
-                    // Nearest public function on the stack for the `use` (a rename breaks the test).
-                    if let Some((m, p)) = mapped
-                        .iter()
-                        .filter(|m| m.krate == inner.krate)
-                        .find_map(|m| public_path(m, c, snap).map(|p| (m, p)))
-                    {
-                        if !std::ptr::eq(m.frame, inner.frame) {
-                            reasons.push(format!(
-                                "the test imports {}, the nearest public caller",
-                                p.join("::")
-                            ));
-                        }
-                        ctx.use_path = p;
-                    } else {
-                        reasons.push(
-                            "no frame of the stack is a public item of the library crate".into(),
-                        );
+                    None => why_not.push(format!(
+                        "the event reveals no value for the parameters of {}",
+                        path.join("::")
+                    )),
+                }
+            }
+            if let Some((m, path, args, (strs, ints, lists, int_lists, calls))) = chosen {
+                strategy = Strategy::CallReplay;
+                template = "rust/call_replay.rs.tera";
+                ctx.use_path = path.clone();
+                if m.item.len() == 2 {
+                    ctx.callee_type = path.last().cloned().unwrap_or_default();
+                    ctx.callee = m.item[1].clone();
+                } else {
+                    ctx.callee = path.last().cloned().unwrap_or_default();
+                }
+                ctx.subject = sliced_string(&pvalue).unwrap_or_default().to_string();
+                if !std::ptr::eq(m.frame, inner.frame) {
+                    reasons.push(format!(
+                        "the crashing function is not callable with rebuilt inputs; {} (a caller on the stack) is",
+                        path.join("::")
+                    ));
+                }
+                let shown = if ctx.callee_type.is_empty() {
+                    path.join("::")
+                } else {
+                    format!("{}::{}", path.join("::"), ctx.callee)
+                };
+                reasons.push(format!(
+                    "{} is called with the values the event reveals (panic message, breadcrumbs, extra: {} strings, {} integers, {} lists; {} calls); the test fails only on the reported panic message raised in {}",
+                    shown,
+                    strs.len(),
+                    ints.len(),
+                    lists.len(),
+                    calls,
+                    ctx.crash_files.join(", ")
+                ));
+                ctx.strs = strs;
+                ctx.ints = ints.iter().map(|n| n.to_string()).collect();
+                ctx.lists = lists;
+                ctx.int_lists = int_lists
+                    .iter()
+                    .map(|l| l.iter().map(|n| n.to_string()).collect())
+                    .collect();
+                ctx.calls = calls;
+                ctx.args = args;
+            } else {
+                reasons.push("the panic message and breadcrumbs do not carry the crashing function's inputs, and Rust events have no local variables".into());
+                reasons.extend(why_not.into_iter().take(3));
+                // Nearest public function on the stack for the `use` (a rename breaks the test).
+                if let Some((m, p)) = mapped
+                    .iter()
+                    .filter(|m| m.krate == inner.krate)
+                    .find_map(|m| public_path(m, c, snap).map(|p| (m, p)))
+                {
+                    if !std::ptr::eq(m.frame, inner.frame) {
+                        reasons.push(format!(
+                            "the test imports {}, the nearest public caller",
+                            p.join("::")
+                        ));
                     }
+                    ctx.use_path = p;
+                } else {
+                    reasons
+                        .push("no frame of the stack is a public item of the library crate".into());
                 }
             }
         } else {
@@ -765,12 +1263,99 @@ mod tests {
         );
     }
 
+    fn alert_with(crumbs: serde_json::Value, extra: serde_json::Value) -> Alert {
+        Alert::from_event(&serde_json::json!({
+            "platform": "native",
+            "breadcrumbs": {"values": crumbs},
+            "extra": extra,
+            "exception": {"values": [{"type": "panic", "value": "x"}]}
+        }))
+    }
+
+    #[test]
+    fn reveals_quoted_strings_numbers_breadcrumbs_and_extra() {
+        let a = alert_with(
+            serde_json::json!([
+                {"category": "import", "message": "parsing row 3", "data": {"line": "B-7,2,450"}},
+                {"message": "loading sku SKU-9 from 'north wing'"}
+            ]),
+            serde_json::json!({"batch": ["a", "b"], "qty": 12}),
+        );
+        let r = revealed_values(
+            &a,
+            "invalid duration \"1h30m\": invalid digit found in string",
+        );
+        assert_eq!(r.strings[0], "1h30m");
+        for s in ["B-7,2,450", "north wing", "SKU-9", "12"] {
+            assert!(r.strings.iter().any(|x| x == s), "{s}: {:?}", r.strings);
+        }
+        assert!(r.lists.contains(&vec!["a".to_string(), "b".to_string()]));
+        assert!(r.ints.contains(&3) && r.ints.contains(&12) && r.ints.contains(&0));
+        let r = revealed_values(&a, "index out of bounds: the len is 3 but the index is 3");
+        assert!(r.ints.contains(&3) && r.ints.contains(&4));
+        let bare = alert_with(serde_json::json!([]), serde_json::Value::Null);
+        let unwrap =
+            "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }";
+        assert_eq!(revealed_values(&bare, unwrap).quoted, 0);
+        let oob = "index out of bounds: the len is 3 but the index is 3";
+        assert_eq!(revealed_values(&bare, oob).quoted, 0);
+        assert!(r.lists.iter().any(|l| l.len() == 3));
+        // A slicing panic's string comes first, and every byte index of it is searched.
+        let r = revealed_values(
+            &alert_with(serde_json::json!([]), serde_json::Value::Null),
+            "byte index 5 is not a char boundary; it is inside 'é' (bytes 4..6) of `Café au lait`",
+        );
+        assert_eq!(r.strings[0], "Café au lait");
+        assert!((0..=14).all(|n| r.ints.contains(&n)));
+    }
+
+    #[test]
+    fn search_needs_revealed_values() {
+        let a = alert_with(serde_json::json!([]), serde_json::Value::Null);
+        let none = "called `Option::unwrap()` on a `None` value";
+        let ints = replayable_params("pub fn f(a: u32, b: u32) -> u32 { a - b }", "f").unwrap();
+        // An unwrap on None says nothing about integers; an overflow is found by searching them.
+        assert!(plan_search(&ints, &revealed_values(&a, none), none, 50_000).is_none());
+        let ov = "attempt to subtract with overflow";
+        let (_, i, _, _, n) = plan_search(&ints, &revealed_values(&a, ov), ov, 50_000).unwrap();
+        assert!(i.contains(&0) && i.contains(&1) && n <= 50_000);
+        // Words of a sentence are no string input.
+        let strs = replayable_params("pub fn g(s: &str) {}", "g").unwrap();
+        let msg = "price table is empty";
+        assert!(plan_search(&strs, &revealed_values(&a, msg), msg, 50_000).is_none());
+        // Big searches are cut down to the cap.
+        let four =
+            replayable_params("pub fn h(a: &str, b: &str, n: usize, m: i64) {}", "h").unwrap();
+        let msg = "attempt to add with overflow `a` `b` `c` `d` `e` `f`";
+        let (_, _, _, _, n) = plan_search(&four, &revealed_values(&a, msg), msg, 5_000).unwrap();
+        assert!(n <= 5_000, "{n}");
+    }
+
+    #[test]
+    fn param_kinds() {
+        let k = |t: &str| {
+            replayable_params(t, "f").map(|a| a.iter().map(|x| x.kind).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            k("pub fn f<'a>(a: &'a [&'a str], b: Vec<String>, c: bool, d: impl AsRef<str>)"),
+            Some(vec!["str_slice", "string_vec", "bool", "string"])
+        );
+        assert_eq!(k("pub fn f(rows: &[Row]) -> u32"), None);
+        assert_eq!(
+            k("pub fn f(a: &[u32], b: Vec<i64>, c: &Vec<usize>)"),
+            Some(vec!["int_slice", "int_vec", "int_vec_ref"])
+        );
+        assert_eq!(k("pub fn f(&self, s: &str)"), None);
+        assert_eq!(k("pub fn f<T: Display>(s: T)"), None);
+        assert_eq!(k("pub fn f() -> u8"), Some(vec![]));
+    }
+
     #[test]
     fn params() {
         let t = "pub fn f<'a>(s: &'a str, max: usize) -> X {}";
         let a = replayable_params(t, "f").unwrap();
         assert_eq!(a.len(), 2);
-        assert!(replayable_params("pub fn g(x: &[u8], n: usize) {}", "g").is_none());
+        assert!(replayable_params("pub fn g(x: &[f64], n: usize) {}", "g").is_none());
         assert!(replayable_params("fn h(x: &str) {}", "h").is_none());
     }
 }

@@ -280,13 +280,210 @@ fn rust_hostile_event_is_inert() {
     ev["event_id"] = "hostile2".into();
     ev["exception"]["values"][0]["value"] = payload.into();
     let out = app2.generate_value(&ev);
-    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
-    let (ok, text) = cargo(&app2, &out.test_command);
-    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    // The payload's quoted parts are candidate inputs: call replay renders them into literals too
+    // (the sweep finds no panic with them, so the test may pass; it must compile and stay inert).
+    assert!(
+        ["scaffold", "call_replay"].contains(&out.strategy.as_str()),
+        "{:?}",
+        out.reasons
+    );
+    let (_, text) = cargo(&app2, &out.test_command);
+    assert!(
+        !text.contains("error["),
+        "the generated test must compile:\n{text}"
+    );
     assert!(
         !app2.dir.join("PWNED").exists() && !pwned.exists(),
         "a payload ran"
     );
+}
+
+/// Call replay of a Rust case: red with the reported panic message (and the crash site named),
+/// green after `fix.patch`, and the app's suite green.
+fn rust_replay_case(case: &str, callee: &str, panic_text: &str) -> String {
+    let _turn = cargo_turn();
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.language, "rust");
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = std::fs::read_to_string(app.dir.join(&out.files[0])).unwrap();
+    assert!(test.contains(callee), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok, "the repro must fail on the buggy code:\n{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains(panic_text), "{text}");
+    app.apply_fix(case);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "the repro must pass after the fix:\n{text}");
+    let (ok, text) = cargo(&app, "cargo test");
+    assert!(ok, "the app's suite must pass after the fix:\n{text}");
+    test
+}
+
+/// Index out of bounds whose input only a breadcrumb carries: the app logs each CSV row (data
+/// `line`) before parsing it; the message gives the length and index. `parse_row` is replayed with
+/// the breadcrumb's row and fails with the exact message raised in rows.rs.
+#[test]
+fn rust_stock_import_index_from_breadcrumb() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-stock-import-index",
+        "use stockimport::rows::parse_row;",
+        "index out of bounds: the len is 3 but the index is 3",
+    );
+    assert!(test.contains("\"B-7,2,450\""), "{test}");
+}
+
+/// The same index panic without its breadcrumbs: the message gives a length and an index but not
+/// the row, so there is no honest string to call `parse_row` with: a scaffold, not a search that
+/// would pass on the buggy code.
+#[test]
+fn rust_stock_import_index_without_breadcrumbs_is_scaffold() {
+    let case = "rs-stock-import-index";
+    let app = App::new(case);
+    let mut ev = event_of(case);
+    ev.as_object_mut().unwrap().remove("breadcrumbs");
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = std::fs::read_to_string(app.dir.join(&out.files[0])).unwrap();
+    assert!(test.contains("use stockimport::rows::parse_row;"), "{test}");
+    assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
+}
+
+/// An explicit `panic!` quoting its input (`invalid duration "1h30m": …`): the quoted value is the
+/// argument of the public `parse_duration(&str)`; the closure frame maps to the function.
+#[test]
+fn rust_retry_duration_panic_message_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-retry-duration-panic",
+        "use retrycfg::duration::parse_duration;",
+        "invalid duration \"1h30m\": invalid digit found in string",
+    );
+    assert!(test.contains("\"1h30m\""), "{test}");
+}
+
+/// The same crash through an associated function (`Spec::parse(&str)`, no `self`): replayed as
+/// `Spec::parse(..)`; red with the message, green after the same fix. The app and the event's
+/// function paths are rewritten consistently (what a refactor into an impl block would produce).
+#[test]
+fn rust_retry_duration_associated_fn_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-retry-duration-panic";
+    let app = App::new(case);
+    let src = app.dir.join("src/duration.rs");
+    let code = std::fs::read_to_string(&src).unwrap();
+    let code = code
+        .replace(
+            "pub fn parse_duration(spec: &str)",
+            "pub struct Spec;\n\nimpl Spec {\npub fn parse(spec: &str)",
+        )
+        + "}\n\npub fn parse_duration(spec: &str) -> Option<Duration> {\n    Spec::parse(spec)\n}\n";
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "impl block"]);
+    let mut ev = event_of(case);
+    let frames = ev["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    for f in frames.iter_mut() {
+        let name = f["function"].as_str().unwrap_or("").to_string();
+        if let Some(rest) = name.strip_prefix("retrycfg::duration::parse_duration") {
+            f["function"] = format!("retrycfg::duration::Spec::parse{rest}").into();
+        }
+    }
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = std::fs::read_to_string(app.dir.join(&out.files[0])).unwrap();
+    assert!(test.contains("Spec::parse("), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("invalid duration \"1h30m\""), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "        .unwrap_or_else(|e| panic!(\"invalid duration {spec:?}: {e}\"));",
+        "        .ok()?;",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
+
+/// The same divide by zero when the function takes plain numbers (`&[u32]`): the empty list is a
+/// candidate, so the search reproduces the panic in stats.rs; after the fix it passes.
+#[test]
+fn rust_review_average_zero_int_slice_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-review-average-zero";
+    let app = App::new(case);
+    let src = app.dir.join("src/stats.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace(
+            "pub fn average_half_stars(reviews: &[Review]) -> u32 {\n    let total: u32 = reviews.iter().map(|r| r.stars * 2).sum();\n    total / reviews.len() as u32",
+            "pub fn average_half_stars(stars: &[u32]) -> u32 {\n    let total: u32 = stars.iter().map(|s| s * 2).sum();\n    total / stars.len() as u32",
+        )
+        .replace(
+            "average_half_stars(&product.reviews)",
+            "average_half_stars(&product.reviews.iter().map(|r| r.stars).collect::<Vec<_>>())",
+        )
+        .replace("use crate::{Product, Review};", "use crate::Product;");
+    assert!(code.contains("stars: &[u32]"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "plain numbers"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "    total / stars.len() as u32",
+        "    total.checked_div(stars.len() as u32).unwrap_or(0)",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+    let (ok, text) = cargo(&app, "cargo test");
+    assert!(ok, "{text}");
+}
+
+/// Divide by zero in `average_half_stars(&[Review])`: the event does not reveal the reviews (a slice
+/// of structs, no vars in Rust events) and every caller takes a struct, so the honest result is a
+/// scaffold naming the function; it fails with the marker, never passes.
+#[test]
+fn rust_review_average_zero_scaffold() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-review-average-zero";
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = std::fs::read_to_string(app.dir.join(&out.files[0])).unwrap();
+    assert!(
+        test.contains("use reviewstats::stats::average_half_stars;"),
+        "{test}"
+    );
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(
+        text.contains("reviewstats::stats::average_half_stars at src/stats.rs:8"),
+        "{text}"
+    );
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    // Still red after the fix: a scaffold never passes.
+    app.apply_fix(case);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
 }
 
 fn go(app: &App, cmd: &str) -> (bool, String) {
