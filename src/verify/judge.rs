@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::contract::{Contract, MARKER_NOT_REPRODUCED, MARKER_SERVER_ERROR};
+use crate::contract::{Contract, MARKER_NOT_REPRODUCED, MARKER_REPRODUCED, MARKER_SERVER_ERROR};
 
 use super::runner::{parse_counts, Counts, RunOutput};
 
@@ -148,7 +148,17 @@ pub fn right_reason(out: &str, contract: &Contract) -> Option<String> {
     };
     let t = short_type(full);
     if t.eq_ignore_ascii_case("panic") {
-        return out.contains("panicked at").then(|| "panic".to_string());
+        // Any panic is not enough: it must be the reported one. Our replays say so with the
+        // REPRODUCED marker; otherwise the reported message's first line must appear.
+        let message = contract
+            .expected
+            .exception_value
+            .as_deref()
+            .and_then(|v| v.lines().next())
+            .map(str::trim)
+            .filter(|m| !m.is_empty());
+        let same = out.contains(MARKER_REPRODUCED) || message.is_none_or(|m| out.contains(m));
+        return (out.contains("panicked at") && same).then(|| "panic".to_string());
     }
     // The type as an exception header (`TypeError: msg`, `E   ZeroDivisionError`), a repr
     // (`KeyError('x')`), a quoted name (`name: 'TypeError'`) or a qualified name (`java.lang.X`).
@@ -271,6 +281,19 @@ mod tests {
             suite_command: None,
             base_commit: None,
         }
+    }
+
+    #[test]
+    fn a_panic_must_be_the_reported_one() {
+        let mut c = contract("panic", Strategy::CallReplay);
+        c.expected.exception_value =
+            Some("index out of bounds: the len is 3 but the index is 3".into());
+        let other = "thread 't' panicked at src/x.rs:1:1:\nattempt to divide by zero";
+        assert_eq!(right_reason(other, &c), None);
+        let same = "thread 't' panicked at src/x.rs:1:1:\nindex out of bounds: the len is 3 but the index is 3";
+        assert!(right_reason(same, &c).is_some());
+        let marked = "SENTRY-REPRO: REPRODUCED: f panicked with arguments ...\nthread 't' panicked at tests/s.rs:9:9";
+        assert!(right_reason(marked, &c).is_some());
     }
 
     fn run(code: i32, out: &str) -> RunOutput {

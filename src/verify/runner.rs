@@ -232,6 +232,13 @@ fn run_env(root: &Path) -> Vec<(String, String)> {
         ("FORCE_COLOR".into(), "0".into()),
         ("NODE_DISABLE_COLORS".into(), "1".into()),
         ("CARGO_TERM_COLOR".into(), "never".into()),
+        // Each exported tree builds into its own target dir: with a shared CARGO_TARGET_DIR, base and
+        // head are exported at the same moment, so cargo would take head's sources as older than
+        // base's build and run base's test binary on head (a fixed branch judged STILL_RED).
+        (
+            "CARGO_TARGET_DIR".into(),
+            root.join("target").to_string_lossy().into_owned(),
+        ),
     ]
 }
 
