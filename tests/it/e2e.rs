@@ -11,10 +11,15 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sentry-repro");
 
+/// A case folder: the dev corpus copy (`tests/fixtures/corpus`) or the extra cases written for the
+/// JS generator (`tests/fixtures/corpus-extra`, same format, events from the real @sentry/node).
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/corpus")
-        .join(case)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let extra = root.join("corpus-extra").join(case);
+    if extra.is_dir() {
+        return extra;
+    }
+    root.join("corpus").join(case)
 }
 
 /// git with the user's configuration ignored.
@@ -115,7 +120,9 @@ fn verdicts(gate: &Gate) -> Vec<String> {
 }
 
 /// Generate on the buggy app, gate it (must fail), commit the human fix, gate again.
-fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
+/// `expect`: the strategy the case must get (JS cases pin it, so a generator that silently degrades a
+/// replay to a scaffold, or replays what the event cannot support, fails here).
+fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<&str>) {
     let home = tempfile::tempdir().unwrap();
     let repo = home.path().join("repo");
     copy_dir(&fixture(case).join("app"), &repo);
@@ -141,6 +148,9 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
     let generated: Value = serde_json::from_slice(&out.stdout).expect("generate --json");
     let branch = generated["branch"].as_str().unwrap().to_string();
     let strategy = generated["strategy"].as_str().unwrap().to_string();
+    if let Some(expect) = expect {
+        assert_eq!(strategy, expect, "{case}: strategy");
+    }
     let reproduces = matches!(strategy.as_str(), "call_replay" | "request_replay");
     git(&repo, home.path(), &["checkout", "-q", &branch]);
 
@@ -219,13 +229,13 @@ macro_rules! python_case {
                 eprintln!("SKIP: python with pytest missing");
                 return;
             }
-            generate_then_gate($case, None);
+            generate_then_gate($case, None, None);
         }
     };
 }
 
 macro_rules! js_case {
-    ($name:ident, $case:literal) => {
+    ($name:ident, $case:literal, $strategy:literal) => {
         #[test]
         fn $name() {
             if !crate::js_cases::node_available() {
@@ -233,7 +243,7 @@ macro_rules! js_case {
                 return;
             }
             let modules = crate::js_cases::dependencies($case, &fixture($case).join("app"));
-            generate_then_gate($case, Some(modules));
+            generate_then_gate($case, Some(modules), Some($strategy));
         }
     };
 }
@@ -246,8 +256,44 @@ python_case!(e2e_py_flask_signup_email, "py-flask-signup-email");
 python_case!(e2e_py_fastapi_shipment_404, "py-fastapi-shipment-404");
 js_case!(
     e2e_js_checkout_missing_shipping,
-    "js-checkout-missing-shipping"
+    "js-checkout-missing-shipping",
+    "request_replay"
 );
-js_case!(e2e_js_report_invalid_date, "js-report-invalid-date");
-js_case!(e2e_js_expense_tofixed, "js-expense-tofixed");
-js_case!(e2e_js_usage_table_repeat, "js-usage-table-repeat");
+js_case!(
+    e2e_js_report_invalid_date,
+    "js-report-invalid-date",
+    "request_replay"
+);
+// The bad value (a string amount) came from upstream and the caller's vars are objects captured
+// one level deep: no frame's inputs are provably complete.
+js_case!(e2e_js_expense_tofixed, "js-expense-tofixed", "scaffold");
+// Crashed in the first tick: the SDK's local-variables worker had not attached, no vars at all.
+js_case!(
+    e2e_js_usage_table_repeat,
+    "js-usage-table-repeat",
+    "scaffold"
+);
+// Extra cases (tests/fixtures/corpus-extra), one per shape the dev corpus lacks.
+// CommonJS function, vars are complete primitives/arrays: call replay of `percentile`.
+js_case!(
+    e2e_js_cjs_latency_percentile,
+    "js-cjs-latency-percentile",
+    "call_replay"
+);
+// ESM class method crash: `this` is not in the vars, so the method is refused and the search climbs
+// to the exported async caller `settle`; its `openingBalances` is a plain object, which @sentry/node
+// captures one level deep (nested members silently dropped, as this corpus's refund event shows for
+// `order.lines`), so it cannot prove complete: an honest scaffold.
+js_case!(e2e_js_esm_ledger_settle, "js-esm-ledger-settle", "scaffold");
+// Express 4 GET with route params and query, crash in a helper module: request replay.
+js_case!(
+    e2e_js_express_inventory_sort,
+    "js-express-inventory-sort",
+    "request_replay"
+);
+// Express 5 POST with a JSON body on an order seeded from the repository's data: request replay.
+js_case!(
+    e2e_js_express_refund_post,
+    "js-express-refund-post",
+    "request_replay"
+);
