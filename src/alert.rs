@@ -242,13 +242,13 @@ impl Alert {
         a.contexts = o
             .get("contexts")
             .or(o.get("sentry.interfaces.Contexts"))
-            .cloned()
+            .map(bounded)
             .unwrap_or(Value::Null);
         if let Some(sdk) = o.get("sdk").and_then(Value::as_object) {
             a.sdk_name = str_field(sdk, "name");
             a.sdk_version = str_field(sdk, "version");
         }
-        a.meta = o.get("_meta").cloned().unwrap_or(Value::Null);
+        a.meta = o.get("_meta").map(bounded).unwrap_or(Value::Null);
         if a.environment.is_none() {
             a.environment = a.tag("environment").map(str::to_owned);
         }
@@ -276,6 +276,39 @@ pub fn issue_id_from_url(url: &str) -> Option<String> {
         .next()?;
     (!id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()))
         .then(|| id.to_string())
+}
+
+/// Nesting kept from an event's free-form values (vars, request data, breadcrumb data, contexts).
+/// SDKs send a few levels; serde_json's parser stops at 128, but a `Value` built in memory can be
+/// arbitrarily deep, and cloning, printing or dropping one recurses. Deeper containers become
+/// [`TOO_DEEP`].
+pub const MAX_VALUE_DEPTH: usize = 64;
+
+/// What replaces a container nested deeper than [`MAX_VALUE_DEPTH`].
+pub const TOO_DEEP: &str = "<nested too deep>";
+
+/// A copy of `v` cut at [`MAX_VALUE_DEPTH`] levels (recursion bounded by that depth).
+pub fn bounded(v: &Value) -> Value {
+    bounded_at(v, 0)
+}
+
+fn bounded_map(m: &Map<String, Value>) -> Map<String, Value> {
+    m.iter()
+        .map(|(k, v)| (k.clone(), bounded_at(v, 1)))
+        .collect()
+}
+
+fn bounded_at(v: &Value, depth: usize) -> Value {
+    match v {
+        Value::Array(_) | Value::Object(_) if depth >= MAX_VALUE_DEPTH => TOO_DEEP.into(),
+        Value::Array(a) => Value::Array(a.iter().map(|x| bounded_at(x, depth + 1)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), bounded_at(x, depth + 1)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// A scalar as a string: strings as-is, numbers and bools printed; null/containers give `None`.
@@ -366,7 +399,7 @@ fn parse_frames(v: &Value) -> Vec<Frame> {
             pre_context: string_list(f.get("pre_context")),
             context_line: str_field(f, "context_line"),
             post_context: string_list(f.get("post_context")),
-            vars: f.get("vars").and_then(Value::as_object).cloned(),
+            vars: f.get("vars").and_then(Value::as_object).map(bounded_map),
             package: str_field(f, "package"),
             platform: str_field(f, "platform"),
         })
@@ -418,7 +451,7 @@ fn value_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        other => scalar_string(other).unwrap_or_else(|| other.to_string()),
+        other => scalar_string(other).unwrap_or_else(|| bounded(other).to_string()),
     }
 }
 
@@ -486,10 +519,10 @@ fn parse_request(v: &Value) -> Option<Request> {
         method: str_field(o, "method"),
         url,
         query,
-        data: o.get("data").filter(|d| !d.is_null()).cloned(),
+        data: o.get("data").filter(|d| !d.is_null()).map(bounded),
         headers,
         cookies,
-        env: o.get("env").cloned().unwrap_or(Value::Null),
+        env: o.get("env").map(bounded).unwrap_or(Value::Null),
     })
 }
 
@@ -510,7 +543,7 @@ fn parse_breadcrumbs(v: Option<&Value>) -> Vec<Breadcrumb> {
             category: str_field(b, "category"),
             level: str_field(b, "level"),
             message: str_field(b, "message"),
-            data: b.get("data").cloned().unwrap_or(Value::Null),
+            data: b.get("data").map(bounded).unwrap_or(Value::Null),
         })
         .collect()
 }

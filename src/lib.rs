@@ -10,6 +10,7 @@ pub mod alert;
 pub mod config;
 pub mod contract;
 pub mod git;
+pub mod jobs;
 pub mod lang;
 pub mod pipeline;
 pub mod plan;

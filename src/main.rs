@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sentry_repro::config::{LogFormat, ProjectConfig, ServeArgs, Settings};
+use sentry_repro::jobs::{self, Jobs, JobsConfig};
 use sentry_repro::pipeline::{self, GenerateOptions};
 use sentry_repro::server::{self, AppState};
-use sentry_repro::sink::SpawnSink;
 use sentry_repro::verify;
 use sentry_repro::webhook;
 
@@ -214,15 +214,38 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             "project"
         );
     }
-    let workers = settings.workers;
+    // The durable queue: alerts are committed before the 202; jobs a crash left running are requeued.
+    let mut jobs_cfg = JobsConfig::from_env()?;
+    jobs_cfg.state_dir = settings.state_dir.clone();
+    jobs_cfg.workers = settings.workers;
+    let jobs = Jobs::open(jobs_cfg)?;
+    tracing::info!(
+        state = %jobs.config().db_path().display(),
+        workers = jobs.config().workers,
+        "job store open"
+    );
+    let mut pool = jobs.start_workers();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    rt.block_on(async move {
-        let sink = std::sync::Arc::new(SpawnSink::new(tokio::runtime::Handle::current(), workers));
-        server::run(listener, AppState::new(settings, sink)).await
-    })
-    .context("server stopped with an error")?;
+    let served = rt.block_on(async {
+        let sink = std::sync::Arc::new(jobs.sink());
+        // actix stops on SIGINT/SIGTERM: no new connections, in-flight requests finish.
+        server::build(
+            listener,
+            AppState::new(settings, sink),
+            jobs::http::configure_with(jobs.clone()),
+        )?
+        .await
+    });
+    // Then the workers: running jobs get the grace period to finish, the rest are requeued.
+    let report = pool.shutdown();
+    tracing::info!(
+        stopped = report.stopped,
+        requeued = report.requeued.len(),
+        "shut down"
+    );
+    served.context("server stopped with an error")?;
     Ok(ExitCode::SUCCESS)
 }

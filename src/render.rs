@@ -79,6 +79,7 @@ fn register_filters(tera: &mut Tera) {
         ("java_comment", java_comment),
         ("md_code", md_code),
         ("md_inline", md_inline),
+        ("md_cell", md_cell),
         ("ident_suffix", ident_suffix),
     ];
     for (name, f) in string_filters {
@@ -212,7 +213,7 @@ pub fn rust_str(s: &str) -> String {
 }
 
 /// One comment line: no line terminators, no control or invisible characters, no comment closers,
-/// bounded length. Safe after `#`, `//` and inside `/* */`.
+/// no Python source-encoding declaration, bounded length. Safe after `#`, `//` and inside `/* */`.
 pub fn comment(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars().take(400) {
@@ -221,12 +222,31 @@ pub fn comment(s: &str) -> String {
             c => out.push(c),
         }
     }
-    let out = out.replace("*/", "* /").replace("/*", "/ *");
+    let out = defuse_coding(&out.replace("*/", "* /").replace("/*", "/ *"));
     if s.chars().count() > 400 {
         format!("{out}…")
     } else {
         out
     }
+}
+
+/// Python reads a comment on line 1 or 2 matching `coding[:=]\s*([-\w.]+)` as the file's source
+/// encoding (PEP 263): `# … coding: utf-7` followed by `+AAo-` would turn the next comment line into
+/// code. A space after `coding` (any case) stops the match; the text stays readable.
+fn defuse_coding(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for (i, _) in lower.match_indices("coding") {
+        let after = i + "coding".len();
+        if matches!(lower.as_bytes().get(after), Some(b':' | b'=')) {
+            out.push_str(&s[last..after]);
+            out.push(' ');
+            last = after;
+        }
+    }
+    out.push_str(&s[last..]);
+    out
 }
 
 /// A comment line for Java source. javac turns `\u000a` into a line break before lexing, even inside
@@ -274,6 +294,12 @@ pub fn ident_suffix(s: &str) -> String {
 pub fn md_inline(s: &str) -> String {
     let line = comment(s).replace('`', "'");
     format!("`{line}`")
+}
+
+/// `md_inline` for a GFM table cell: GFM splits rows on `|` before it reads code spans, so a bare
+/// pipe would end the cell mid-span and let the rest render as Markdown; `\|` stays in the span.
+pub fn md_cell(s: &str) -> String {
+    md_inline(s).replace('|', "\\|")
 }
 
 const PY_KEYWORDS: &[&str] = &[
@@ -391,6 +417,31 @@ mod tests {
     fn comments_are_one_line() {
         let c = comment("a\nb\r\u{2028}*/ evil()");
         assert!(!c.contains('\n') && !c.contains("*/") && !c.contains('\u{2028}'));
+    }
+
+    #[test]
+    fn comments_never_declare_a_python_source_encoding() {
+        for evil in [
+            "coding: utf-7",
+            "x -*- CODING=utf_7 -*-",
+            "codingcoding:rot13",
+            "coding:",
+        ] {
+            let c = comment(evil);
+            let lower = c.to_ascii_lowercase();
+            assert!(
+                !lower.contains("coding:") && !lower.contains("coding="),
+                "{evil:?} -> {c:?}"
+            );
+        }
+        assert_eq!(comment("coding is fun"), "coding is fun");
+        assert_eq!(java_comment("coding:x"), "coding :x");
+    }
+
+    #[test]
+    fn md_cells_keep_pipes_inside_the_code_span() {
+        assert_eq!(md_cell("a|b`c"), "`a\\|b'c`");
+        assert!(!md_cell("x | **bold** |").contains(" | "));
     }
 
     #[test]

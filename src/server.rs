@@ -235,9 +235,13 @@ async fn process(
         request_id: header_str(headers, HEADER_REQUEST_ID).map(header_safe),
         raw_body: raw.to_vec(),
     };
-    let accepted = state
-        .sink
-        .accept(*alert, project.clone(), delivery)
+    // The sink blocks until the alert is durable (a disk sync): on the blocking pool, so the HTTP
+    // worker keeps serving, and concurrent alerts share one commit.
+    let sink = state.sink.clone();
+    let alert_project = project.clone();
+    let accepted = web::block(move || sink.accept(*alert, alert_project, delivery))
+        .await
+        .map_err(|e| HookError::Internal(format!("could not queue the alert: {e}")))?
         .map_err(|e| HookError::Internal(format!("could not queue the alert: {e:#}")))?;
     tracing::info!(
         job_id = %accepted.job_id,

@@ -337,8 +337,7 @@ fn legacy_alert(top: &Map<String, Value>) -> Result<Alert, HookError> {
 /// Legacy plugin body: `{id, project, project_slug, level, culprit, message, url, triggering_rules,
 /// event{...}}`; Sentry 8/9 put the interfaces under `sentry.interfaces.*` keys inside `event`.
 fn legacy_lenient(top: &Map<String, Value>) -> Alert {
-    let ev = top.get("event").cloned().unwrap_or(Value::Null);
-    let mut a = Alert::from_event(&ev);
+    let mut a = Alert::from_event(top.get("event").unwrap_or(&Value::Null));
     a.source = "legacy".into();
     let s = |k: &str| top.get(k).and_then(scalar_string);
     // Top-level `id` is the issue id; inside `event`, `id` is the event id.

@@ -65,7 +65,7 @@ fn fixed_now() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// `node` available? Under CI=true its absence is a failure, never a silent skip.
-fn node_available() -> bool {
+pub(crate) fn node_available() -> bool {
     let ok = Command::new("node")
         .arg("--version")
         .output()
@@ -177,7 +177,7 @@ fn target_dir() -> PathBuf {
 static NPM: Mutex<()> = Mutex::new(());
 
 /// `node_modules` for this lockfile, installed once into `target/js-deps/<case>-<hash>/`.
-fn dependencies(case: &str, app: &Path) -> PathBuf {
+pub(crate) fn dependencies(case: &str, app: &Path) -> PathBuf {
     let lock = std::fs::read(app.join("package-lock.json")).unwrap_or_default();
     let pkg = std::fs::read(app.join("package.json")).unwrap();
     let hash = {

@@ -1,5 +1,9 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
+mod e2e;
+mod hostile;
+mod jobs;
+mod jobs_e2e;
 mod js_cases;
 mod polyglot;
 mod python_cases;

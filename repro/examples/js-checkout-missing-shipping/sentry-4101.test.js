@@ -31,8 +31,8 @@ const EXPECTED = "TypeError";
 const METHOD = "POST";
 const TARGET = "/api/carts/c_1042/checkout";
 const HEADERS = {
-  "accept": "application/json",
   "content-type": "application/json",
+  "accept": "application/json",
   "user-agent": "StorefrontiOS/5.12.0 (iPhone; iOS 17.4.1)",
   "x-request-id": "9f1c6f2e-5d1b-4c55-a1f0-3c2a7b4e8d10",
 };

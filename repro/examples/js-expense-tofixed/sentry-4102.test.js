@@ -41,8 +41,8 @@ const target = require("../src/report.js");
 // - no call replay: Object.? (bin/expense-report.js:28): anonymous function: a test cannot call it by name
 // Local variables the event did capture in the crashing frame:
 //   category = "travel"
-//   currency = "USD"
 //   total = "120.442.10"
+//   currency = "USD"
 //
 // To finish: call formatRow with inputs that raise TypeError, assert
 // it does not, then delete the assert.fail below.

@@ -40,9 +40,9 @@ const METHOD = "GET";
 const TARGET = "/api/reports/daily?from=31%2F03%2F2024&to=06%2F04%2F2024&store=berlin-02";
 const HEADERS = {
   "accept": "application/json",
-  "accept-language": "de-DE,de;q=0.9,en;q=0.8",
-  "referer": "https://dashboard.example.com/reports/daily",
   "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36",
+  "referer": "https://dashboard.example.com/reports/daily",
+  "accept-language": "de-DE,de;q=0.9,en;q=0.8",
 };
 const BODY = undefined;
 

@@ -98,8 +98,19 @@ fn object_key(k: &str) -> String {
     }
 }
 
+/// Nesting accepted inside a captured value (the SDK captures a few levels; a `Value` built in
+/// memory can be arbitrarily deep, and this rebuilder recurses).
+const MAX_DEPTH: usize = 48;
+
 /// Values nested in arrays/objects: raw JSON, no markers.
 fn rebuild_inner(v: &Value) -> Result<String, String> {
+    rebuild_at(v, 0)
+}
+
+fn rebuild_at(v: &Value, depth: usize) -> Result<String, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("is nested more than {MAX_DEPTH} levels deep"));
+    }
     Ok(match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -118,13 +129,13 @@ fn rebuild_inner(v: &Value) -> Result<String, String> {
             js_str(s)
         }
         Value::Array(items) => {
-            let parts: Result<Vec<_>, _> = items.iter().map(rebuild_inner).collect();
+            let parts: Result<Vec<_>, _> = items.iter().map(|i| rebuild_at(i, depth + 1)).collect();
             format!("[{}]", parts?.join(", "))
         }
         Value::Object(m) => {
             let mut parts = Vec::new();
             for (k, v) in m {
-                parts.push(format!("{}: {}", object_key(k), rebuild_inner(v)?));
+                parts.push(format!("{}: {}", object_key(k), rebuild_at(v, depth + 1)?));
             }
             format!("{{ {} }}", parts.join(", "))
         }

@@ -1,0 +1,253 @@
+//! The product end to end, through the real binary: `generate` on a corpus app, then `verify` on the
+//! branch as a fixer's CI would run it: without a fix the gate fails (STILL_RED, or RED_WRONG_REASON for
+//! an honest scaffold); with the human `fix.patch` committed a reproduction FLIPS and the gate passes.
+//! This is the contract between the generators and the verifier checked on real cases, with real
+//! pytest and node.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sentry-repro");
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/corpus")
+        .join(case)
+}
+
+/// git with the user's configuration ignored.
+fn git(dir: &Path, home: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "e2e")
+        .env("GIT_AUTHOR_EMAIL", "e2e@example.com")
+        .env("GIT_COMMITTER_NAME", "e2e")
+        .env("GIT_COMMITTER_EMAIL", "e2e@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        if rel.components().any(|c| c.as_os_str() == "node_modules") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn tool_available(cmd: &str, arg: &str) -> bool {
+    let ok = Command::new(cmd)
+        .arg(arg)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{cmd} is required in CI");
+    }
+    ok
+}
+
+struct Gate {
+    exit: i32,
+    report: Value,
+    output: String,
+}
+
+fn verify(repo: &Path, home: &Path) -> Gate {
+    let report_path = home.join(format!("report-{}.json", rand_suffix()));
+    let out = Command::new(BIN)
+        .args(["verify", "--base", "main", "--runs", "1", "--json"])
+        .arg(&report_path)
+        .current_dir(repo)
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("verify runs");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(&report_path)
+        .map(|s| serde_json::from_str(&s).expect("report is JSON"))
+        .unwrap_or(Value::Null);
+    Gate {
+        exit: out.status.code().unwrap_or(-1),
+        report,
+        output,
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn verdicts(gate: &Gate) -> Vec<String> {
+    gate.report["tests"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .map(|t| t["verdict"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Generate on the buggy app, gate it (must fail), commit the human fix, gate again.
+fn generate_then_gate(case: &str, node_modules: Option<PathBuf>) {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("repo");
+    copy_dir(&fixture(case).join("app"), &repo);
+    git(&repo, home.path(), &["init", "-q", "-b", "main"]);
+    if let Some(modules) = &node_modules {
+        std::os::unix::fs::symlink(modules, repo.join("node_modules")).unwrap();
+        std::fs::write(repo.join(".git/info/exclude"), "node_modules\n").unwrap();
+    }
+    git(&repo, home.path(), &["add", "-A"]);
+    git(&repo, home.path(), &["commit", "-q", "-m", "buggy app"]);
+
+    let out = Command::new(BIN)
+        .args(["generate", "--json"])
+        .arg(fixture(case).join("event.json"))
+        .current_dir(&repo)
+        .output()
+        .expect("generate runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated: Value = serde_json::from_slice(&out.stdout).expect("generate --json");
+    let branch = generated["branch"].as_str().unwrap().to_string();
+    let strategy = generated["strategy"].as_str().unwrap().to_string();
+    let reproduces = matches!(strategy.as_str(), "call_replay" | "request_replay");
+    git(&repo, home.path(), &["checkout", "-q", &branch]);
+
+    let red = verify(&repo, home.path());
+    assert_eq!(
+        red.exit, 1,
+        "{case}: the gate must fail without a fix\n{}",
+        red.output
+    );
+    let expected = if reproduces {
+        "STILL_RED"
+    } else {
+        "RED_WRONG_REASON"
+    };
+    assert_eq!(
+        verdicts(&red),
+        vec![expected],
+        "{case} ({strategy})\n{}",
+        red.output
+    );
+
+    let patch = std::fs::read(fixture(case).join("fix.patch")).unwrap();
+    let mut child = Command::new("patch")
+        .args(["-s", "-p1"])
+        .current_dir(&repo)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("patch runs");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&patch).unwrap();
+    assert!(child.wait().unwrap().success(), "{case}: fix.patch applies");
+    git(
+        &repo,
+        home.path(),
+        &["commit", "-q", "-am", "the human fix"],
+    );
+
+    let green = verify(&repo, home.path());
+    if reproduces {
+        assert_eq!(
+            green.exit, 0,
+            "{case}: the fix must pass the gate\n{}",
+            green.output
+        );
+        assert_eq!(
+            verdicts(&green),
+            vec!["FLIPPED"],
+            "{case}\n{}",
+            green.output
+        );
+        assert_eq!(green.report["ok"], true);
+    } else {
+        // An unfinished scaffold never passes the gate, fix or no fix.
+        assert_eq!(
+            green.exit, 1,
+            "{case}: a scaffold must not pass\n{}",
+            green.output
+        );
+    }
+}
+
+fn python_ready() -> bool {
+    tool_available("python", "--version")
+        && Command::new("python")
+            .args(["-c", "import pytest"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+}
+
+macro_rules! python_case {
+    ($name:ident, $case:literal) => {
+        #[test]
+        fn $name() {
+            if !python_ready() {
+                eprintln!("SKIP: python with pytest missing");
+                return;
+            }
+            generate_then_gate($case, None);
+        }
+    };
+}
+
+macro_rules! js_case {
+    ($name:ident, $case:literal) => {
+        #[test]
+        fn $name() {
+            if !crate::js_cases::node_available() {
+                eprintln!("SKIP: node missing");
+                return;
+            }
+            let modules = crate::js_cases::dependencies($case, &fixture($case).join("app"));
+            generate_then_gate($case, Some(modules));
+        }
+    };
+}
+
+python_case!(e2e_py_smtp_config_key, "py-smtp-config-key");
+python_case!(e2e_py_rating_average_empty, "py-rating-average-empty");
+python_case!(e2e_py_meeting_tz_compare, "py-meeting-tz-compare");
+python_case!(e2e_py_playlist_advance_end, "py-playlist-advance-end");
+python_case!(e2e_py_flask_signup_email, "py-flask-signup-email");
+python_case!(e2e_py_fastapi_shipment_404, "py-fastapi-shipment-404");
+js_case!(
+    e2e_js_checkout_missing_shipping,
+    "js-checkout-missing-shipping"
+);
+js_case!(e2e_js_report_invalid_date, "js-report-invalid-date");
+js_case!(e2e_js_expense_tofixed, "js-expense-tofixed");
+js_case!(e2e_js_usage_table_repeat, "js-usage-table-repeat");
