@@ -23,6 +23,8 @@ struct Args {
     commits: usize,
     alerts: usize,
     cli_alerts: usize,
+    /// Reuse an existing repository (made by make-large-repo.py) instead of building one.
+    repo: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -35,6 +37,7 @@ fn parse_args() -> Args {
             commits: 2_000,
             alerts: 300,
             cli_alerts: 30,
+            repo: None,
         }
     } else {
         Args {
@@ -43,10 +46,15 @@ fn parse_args() -> Args {
             commits: 10,
             alerts: 5,
             cli_alerts: 2,
+            repo: None,
         }
     };
     let mut it = raw.iter().skip(1);
     while let Some(a) = it.next() {
+        if a == "--repo" {
+            args.repo = it.next().map(PathBuf::from);
+            continue;
+        }
         let mut val = || {
             it.next()
                 .and_then(|v| v.parse::<usize>().ok())
@@ -99,29 +107,41 @@ fn main() {
     println!("| files | commits | sentry-repro p50 ms | p99 ms | branches/s | git CLI p50 ms | p99 ms | ratio (p50) |");
     println!("|---|---|---|---|---|---|---|---|");
     for &files in &args.files {
-        let repo = tmp.path().join(format!("repo-{files}"));
-        let st = Command::new("python3")
-            .arg(root.join("bench/make-large-repo.py"))
-            .arg(&repo)
-            .args([
-                "--files",
-                &files.to_string(),
-                "--commits",
-                &args.commits.to_string(),
-            ])
-            .arg("--overlay")
-            .arg(case.join("app"))
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("python3 runs");
-        assert!(st.success());
+        let repo = match &args.repo {
+            Some(r) => r.clone(),
+            None => {
+                let repo = tmp.path().join(format!("repo-{files}"));
+                let st = Command::new("python3")
+                    .arg(root.join("bench/make-large-repo.py"))
+                    .arg(&repo)
+                    .args([
+                        "--files",
+                        &files.to_string(),
+                        "--commits",
+                        &args.commits.to_string(),
+                    ])
+                    .arg("--overlay")
+                    .arg(case.join("app"))
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .expect("python3 runs");
+                assert!(st.success());
+                repo
+            }
+        };
+        // Unique per run, so a reused repository never answers "already has a branch".
+        let run_id = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            % 1_000_000_000;
         let project = ProjectConfig::for_repo(&repo);
         // sentry-repro: in-memory trees, one branch per alert.
         let mut ours = Vec::with_capacity(args.alerts);
         let start_all = Instant::now();
         for i in 0..args.alerts {
             let mut alert = webhook::alert_from_any_json(&event);
-            alert.issue_id = Some(format!("{}", 10_000_000 + i));
+            alert.issue_id = Some(format!("{run_id}{i:05}"));
             let t = Instant::now();
             let out = pipeline::generate(&alert, &project, &GenerateOptions::default())
                 .expect("generate");
@@ -134,7 +154,7 @@ fn main() {
         let mut cli = Vec::with_capacity(args.cli_alerts);
         for i in 0..args.cli_alerts {
             let t = Instant::now();
-            let branch = format!("cli/sentry-{i}");
+            let branch = format!("cli/sentry-{run_id}-{i}");
             git(&repo, &["checkout", "-q", "-b", &branch]);
             std::fs::create_dir_all(repo.join("repro")).unwrap();
             std::fs::write(

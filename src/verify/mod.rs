@@ -140,17 +140,40 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
             }
         }
     }
-    let base_x = tree::export_commit(&repo, merge_base, "base")?;
+    // One export serves every step when nothing disturbs it (see `tree::switch`): red runs on the
+    // base (with head's repro files), then the same folder switched to head for the green runs and
+    // the suite.
+    let mut base_x = tree::export_commit(&repo, merge_base, "base")?;
     tree::overlay(&repo, head, &overlay, &base_x)?;
     prepare(&base_x, workdir.as_deref(), timeout, &progress)?;
-    let head_x = tree::export_commit(&repo, head, "head")?;
-    prepare(&head_x, workdir.as_deref(), timeout, &progress)?;
-
-    let mut reports = Vec::new();
+    base_x.seal()?;
+    let mut base_sides = Vec::new();
     for t in &tests {
-        reports.push(judge_test(
-            t, &settings, &base_x, &head_x, opts.runs, timeout, &progress,
+        base_sides.push(run_side(
+            t,
+            &settings,
+            &base_x,
+            "red on base",
+            opts.runs,
+            timeout,
+            &progress,
         )?);
+    }
+    let mut head_x = tree::switch(&repo, base_x, head, "head")?;
+    prepare(&head_x, workdir.as_deref(), timeout, &progress)?;
+    head_x.seal()?;
+    let mut reports = Vec::new();
+    for (t, base_runs) in tests.iter().zip(base_sides) {
+        let head_runs = run_side(
+            t,
+            &settings,
+            &head_x,
+            "green on head",
+            opts.runs,
+            timeout,
+            &progress,
+        )?;
+        reports.push(finish_test(t, base_runs, head_runs, &progress));
     }
     // Suite commands are resolved against head's files (package.json scripts, pom.xml).
     let mut commands: Vec<String> = Vec::new();
@@ -160,16 +183,18 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
             commands.push(cmd);
         }
     }
-    drop(base_x);
-    drop(head_x);
 
     let mut suites = Vec::new();
     if !opts.no_suite {
         for cmd in &commands {
+            // The suite runs on a pristine head: the same export if the runs left it untouched.
+            head_x = tree::switch(&repo, head_x, head, "suite-head")?;
+            prepare(&head_x, workdir.as_deref(), timeout, &progress)?;
+            head_x.seal()?;
             suites.push(run_suite(
                 &repo,
                 cmd,
-                head,
+                &head_x,
                 merge_base,
                 workdir.as_deref(),
                 timeout,
@@ -179,6 +204,7 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
     } else {
         progress.step("suite skipped (--no-suite)");
     }
+    drop(head_x);
 
     let all_flipped = reports.iter().all(|r| r.verdict == Verdict::Flipped);
     let mut report = Report {
@@ -308,40 +334,44 @@ fn run_report(out: &RunOutput, outcome: Outcome) -> RunReport {
     }
 }
 
-fn judge_test(
+fn run_side(
     t: &ReproTest,
     settings: &RepoSettings,
-    base_x: &Export,
-    head_x: &Export,
+    x: &Export,
+    label: &str,
     runs: u32,
     timeout: Duration,
     progress: &Progress,
-) -> Result<TestReport> {
+) -> Result<Vec<RunReport>> {
     let name = t.name();
-    let mut sides: Vec<Vec<RunReport>> = Vec::new();
-    for (label, x) in [("red on base", base_x), ("green on head", head_x)] {
-        let cmd = runner::test_command(&t.contract, &settings.verify, x.path());
-        let mut side = Vec::new();
-        for i in 1..=runs {
-            let out = run_once(&cmd, x.path(), timeout)?;
-            let outcome = judge::classify(&out, &t.contract);
-            progress.step(&format!(
-                "{label}: {name} run {i}/{runs}: {} ({} ms)",
-                outcome.label(),
-                out.duration_ms
-            ));
-            side.push(run_report(&out, outcome));
-        }
-        sides.push(side);
+    let cmd = runner::test_command(&t.contract, &settings.verify, x.path());
+    let mut side = Vec::new();
+    for i in 1..=runs {
+        let out = run_once(&cmd, x.path(), timeout)?;
+        let outcome = judge::classify(&out, &t.contract);
+        progress.step(&format!(
+            "{label}: {name} run {i}/{runs}: {} ({} ms)",
+            outcome.label(),
+            out.duration_ms
+        ));
+        side.push(run_report(&out, outcome));
     }
-    let head_runs = sides.pop().unwrap_or_default();
-    let base_runs = sides.pop().unwrap_or_default();
+    Ok(side)
+}
+
+fn finish_test(
+    t: &ReproTest,
+    base_runs: Vec<RunReport>,
+    head_runs: Vec<RunReport>,
+    progress: &Progress,
+) -> TestReport {
+    let name = t.name();
     let base_o: Vec<Outcome> = base_runs.iter().map(|r| r.outcome.clone()).collect();
     let head_o: Vec<Outcome> = head_runs.iter().map(|r| r.outcome.clone()).collect();
     let (verdict, detail) = judge::verdict(&base_o, &head_o);
     progress.step(&format!("{name}: {}", verdict.as_str()));
     let c = &t.contract;
-    Ok(TestReport {
+    TestReport {
         test: name,
         contract: t.contract_path.clone(),
         issue_id: c.issue_id.clone(),
@@ -353,7 +383,7 @@ fn judge_test(
         detail,
         base_runs,
         head_runs,
-    })
+    }
 }
 
 fn suite_outcome(out: &RunOutput) -> Outcome {
@@ -389,14 +419,12 @@ fn failing_names(out: &RunOutput, root: &Path) -> Vec<String> {
 fn run_suite(
     repo: &Repository,
     cmd: &str,
-    head: git2::Oid,
+    hx: &Export,
     merge_base: git2::Oid,
     workdir: Option<&Path>,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<SuiteReport> {
-    let hx = tree::export_commit(repo, head, "suite-head")?;
-    prepare(&hx, workdir, timeout, progress)?;
     let h = run_once(cmd, hx.path(), timeout)?;
     progress.step(&format!(
         "suite on head: `{cmd}`: {} ({} ms)",

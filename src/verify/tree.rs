@@ -4,6 +4,12 @@
 //! it must run exactly the committed code. So each side is exported from its tree object into a fresh
 //! temporary directory (blobs, executable bits, symlinks; submodules are skipped), and the red side gets
 //! head's repro files laid over the merge-base. The directory is removed when the `Export` drops.
+//!
+//! Writing a tree is the dominant cost of `verify` on a large repository (tens of thousands of file
+//! creations), so one export serves every step when it can: after the red runs, [`switch`] turns the
+//! base export into head's by writing only the files that differ, and the suite runs in that same
+//! export — but only if nothing in it changed since it was [`Export::seal`]ed (every entry's mtime
+//! is checked); otherwise, and when JavaScript manifests change, a fresh export is made as before.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,11 +21,48 @@ use crate::repo::is_safe_rel_path;
 
 pub struct Export {
     dir: tempfile::TempDir,
+    commit: Oid,
+    /// Created (outside the export) right after the export was complete: its mtime is the line.
+    seal: Option<tempfile::NamedTempFile>,
 }
+
+/// Manifests whose change means `node_modules` (installed by `prepare`) may no longer fit.
+const DEPENDENCY_FILES: &[&str] = &["package.json", "package-lock.json", "npm-shrinkwrap.json"];
 
 impl Export {
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Record that the export is complete and pristine (after overlay and `prepare`).
+    pub fn seal(&mut self) -> Result<()> {
+        // File times come from a coarse clock (a few ms per tick): wait out the tick so that files
+        // written by the export are strictly older than the seal, and anything written later is not.
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        self.seal = Some(tempfile::NamedTempFile::new().context("creating the export seal")?);
+        Ok(())
+    }
+
+    /// True when no file, folder or link in the export was created, changed or removed since
+    /// [`Export::seal`] (a removal changes its folder's mtime).
+    pub fn untouched(&self) -> bool {
+        let Some(line) = self
+            .seal
+            .as_ref()
+            .and_then(|s| s.as_file().metadata().ok())
+            .and_then(|m| m.modified().ok())
+        else {
+            return false;
+        };
+        walkdir::WalkDir::new(self.path())
+            .follow_links(false)
+            .into_iter()
+            .all(|e| {
+                e.ok()
+                    .and_then(|e| e.path().symlink_metadata().ok())
+                    .and_then(|m| m.modified().ok())
+                    .is_some_and(|t| t < line)
+            })
     }
 }
 
@@ -31,7 +74,89 @@ pub fn export_commit(repo: &Repository, commit: Oid, label: &str) -> Result<Expo
         .tempdir()
         .context("creating a temporary directory")?;
     write_tree(repo, &tree, dir.path())?;
-    Ok(Export { dir })
+    Ok(Export {
+        dir,
+        commit,
+        seal: None,
+    })
+}
+
+/// Turn `x` into an export of `to`: in place, writing only what differs between
+/// the commit it was exported from and `to`, when it is untouched since sealed and no dependency
+/// manifest changes; otherwise a fresh export (named after `label`). Files overlaid on `x` must come from `to`. The result
+/// is not sealed.
+pub fn switch(repo: &Repository, mut x: Export, to: Oid, label: &str) -> Result<Export> {
+    if x.commit == to && x.untouched() {
+        x.seal = None;
+        return Ok(x);
+    }
+    if !x.untouched() {
+        return export_commit(repo, to, label);
+    }
+    let from_tree = repo.find_commit(x.commit)?.tree()?;
+    let to_tree = repo.find_commit(to)?.tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&from_tree), Some(&to_tree), None)?;
+    let mut deleted: Vec<String> = Vec::new();
+    let mut written: Vec<(String, Oid, i32)> = Vec::new();
+    for d in diff.deltas() {
+        let old = d.old_file();
+        let new = d.new_file();
+        if old.id() != Oid::zero() {
+            if let Some(p) = old.path().and_then(|p| p.to_str()) {
+                deleted.push(p.to_string());
+            }
+        }
+        if new.id() != Oid::zero() {
+            if let Some(p) = new.path().and_then(|p| p.to_str()) {
+                written.push((p.to_string(), new.id(), i32::from(new.mode())));
+            }
+        }
+    }
+    let touches_deps = deleted
+        .iter()
+        .chain(written.iter().map(|w| &w.0))
+        .any(|p| DEPENDENCY_FILES.contains(&p.rsplit('/').next().unwrap_or("")));
+    if touches_deps {
+        return export_commit(repo, to, label);
+    }
+    let root = x.path().to_path_buf();
+    for p in &deleted {
+        if !is_safe_rel_path(p) {
+            bail!("refusing to remove unsafe path {p:?}");
+        }
+        let dest = root.join(p);
+        if dest.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            fs::remove_file(&dest).with_context(|| format!("removing {p}"))?;
+        }
+        // Folders left empty go too, as in a checkout of `to`.
+        let mut dir = dest.parent();
+        while let Some(d) = dir.filter(|d| *d != root.as_path()) {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    for (p, id, mode) in &written {
+        if !is_safe_rel_path(p) {
+            bail!("refusing to export unsafe path {p:?}");
+        }
+        // Submodules (commits) are not part of this repository's objects.
+        if *mode == 0o160000 {
+            continue;
+        }
+        let dest = root.join(p);
+        if dest.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            fs::remove_file(&dest).ok();
+        }
+        let blob = repo
+            .find_blob(*id)
+            .with_context(|| format!("{p} is not a file in commit {to}"))?;
+        write_blob(&dest, blob.content(), *mode)?;
+    }
+    x.commit = to;
+    x.seal = None;
+    Ok(x)
 }
 
 fn write_tree(repo: &Repository, tree: &Tree, root: &Path) -> Result<()> {
@@ -118,4 +243,105 @@ pub fn read_file(repo: &Repository, commit: Oid, path: &str) -> Option<String> {
     let entry = tree.get_path(Path::new(path)).ok()?;
     let blob = repo.find_blob(entry.id()).ok()?;
     Some(String::from_utf8_lossy(blob.content()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use git2::Signature;
+
+    fn commit(repo: &Repository, files: &[(&str, &str, i32)], parent: Option<Oid>) -> Oid {
+        let mut tb = git2::build::TreeUpdateBuilder::new();
+        let empty = repo.treebuilder(None).unwrap().write().unwrap();
+        for (p, c, mode) in files {
+            let b = repo.blob(c.as_bytes()).unwrap();
+            tb.upsert(
+                *p,
+                b,
+                if *mode == 0o100755 {
+                    git2::FileMode::BlobExecutable
+                } else {
+                    git2::FileMode::Blob
+                },
+            );
+        }
+        let base = repo.find_tree(empty).unwrap();
+        let tree = repo
+            .find_tree(tb.create_updated(repo, &base).unwrap())
+            .unwrap();
+        let sig = Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<git2::Commit> = parent
+            .map(|p| repo.find_commit(p).unwrap())
+            .into_iter()
+            .collect();
+        let refs: Vec<&git2::Commit> = parents.iter().collect();
+        repo.commit(None, &sig, &sig, "c", &tree, &refs).unwrap()
+    }
+
+    fn listing(root: &Path) -> Vec<(String, String, bool)> {
+        let mut out: Vec<_> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.path() != root)
+            .map(|e| {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                let content = fs::read_to_string(e.path()).unwrap_or_default();
+                #[cfg(unix)]
+                let exec = {
+                    use std::os::unix::fs::PermissionsExt;
+                    e.file_type().is_file()
+                        && e.metadata().unwrap().permissions().mode() & 0o111 != 0
+                };
+                (rel, content, exec)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn switch_in_place_matches_a_fresh_export() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let base = commit(
+            &repo,
+            &[
+                ("a.py", "a", 0o100644),
+                ("gone/x.py", "x", 0o100644),
+                ("d/e.sh", "e", 0o100644),
+                ("same", "s", 0o100644),
+            ],
+            None,
+        );
+        let head = commit(
+            &repo,
+            &[
+                ("a.py", "A", 0o100644),
+                ("new/n.py", "n", 0o100644),
+                ("d/e.sh", "e", 0o100755),
+                ("same", "s", 0o100644),
+                ("repro/t.py", "t", 0o100644),
+            ],
+            Some(base),
+        );
+        let mut x = export_commit(&repo, base, "base").unwrap();
+        overlay(&repo, head, &["repro/t.py".to_string()], &x).unwrap();
+        x.seal().unwrap();
+        assert!(x.untouched());
+        let path = x.path().to_path_buf();
+        let switched = switch(&repo, x, head, "head").unwrap();
+        assert_eq!(switched.path(), path, "switched in place");
+        let fresh = export_commit(&repo, head, "fresh").unwrap();
+        assert_eq!(listing(switched.path()), listing(fresh.path()));
+
+        // A run that writes into the export disqualifies it: the next step gets a fresh copy.
+        let mut y = export_commit(&repo, base, "base").unwrap();
+        y.seal().unwrap();
+        fs::write(y.path().join("same"), "changed").unwrap();
+        assert!(!y.untouched());
+        let ypath = y.path().to_path_buf();
+        let z = switch(&repo, y, base, "again").unwrap();
+        assert_ne!(z.path(), ypath);
+        assert_eq!(fs::read_to_string(z.path().join("same")).unwrap(), "s");
+    }
 }

@@ -388,10 +388,33 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
             format!(r"^\s*del\s+{n}\b"),
             format!(r"\bwith\s+.*\bas\s+{n}\b"),
         ];
+        // Every pattern needs the name itself on the line: a substring test skips the others. The
+        // patterns are built once per parameter, on demand, and on ASCII lines (nearly all) in their
+        // ASCII form: Unicode `\w` classes cost far more to compile than the matching, and on ASCII
+        // text `\w`, `\s` and `\b` mean the same either way.
+        let mut ascii: Option<Option<regex::bytes::RegexSet>> = None;
+        let mut unicode: Option<Option<regex::RegexSet>> = None;
         let hit = body.iter().any(|l| {
             let code = l.split('#').next().unwrap_or("");
-            pats.iter()
-                .any(|pat| Regex::new(pat).map(|r| r.is_match(code)).unwrap_or(false))
+            if !code.contains(p.name.as_str()) {
+                return false;
+            }
+            if code.is_ascii() {
+                ascii
+                    .get_or_insert_with(|| {
+                        regex::bytes::RegexSetBuilder::new(&pats)
+                            .unicode(false)
+                            .build()
+                            .ok()
+                    })
+                    .as_ref()
+                    .is_some_and(|s| s.is_match(code.as_bytes()))
+            } else {
+                unicode
+                    .get_or_insert_with(|| regex::RegexSet::new(&pats).ok())
+                    .as_ref()
+                    .is_some_and(|s| s.is_match(code))
+            }
         });
         if hit {
             out.push(p.name.clone());
@@ -620,15 +643,23 @@ static FACTORY_NAMES: &[&str] = &[
 /// `FastAPI(...)` / `Starlette(...)`, else a factory (`create_app()`) whose parameters all have
 /// defaults.
 pub fn find_app(snap: &Snapshot, files: &[String], framework: Framework) -> Option<AppRef> {
-    let ctor = match framework {
-        Framework::Flask => r"(?:flask\.)?Flask",
-        Framework::Starlette => r"(?:fastapi\.|starlette\.applications\.)?(?:FastAPI|Starlette)",
+    static ASSIGN: LazyLock<[Regex; 2]> = LazyLock::new(|| {
+        [
+            r"(?:flask\.)?Flask",
+            r"(?:fastapi\.|starlette\.applications\.)?(?:FastAPI|Starlette)",
+        ]
+        .map(|ctor| {
+            Regex::new(&format!(
+                r"(?m)^([A-Za-z_]\w*)\s*(?::\s*[\w.]+\s*)?=\s*{ctor}\s*\("
+            ))
+            .expect("app assignment regex")
+        })
+    });
+    let assign = match framework {
+        Framework::Flask => &ASSIGN[0],
+        Framework::Starlette => &ASSIGN[1],
         Framework::Django => return None,
     };
-    let assign = Regex::new(&format!(
-        r"(?m)^([A-Za-z_]\w*)\s*(?::\s*[\w.]+\s*)?=\s*{ctor}\s*\("
-    ))
-    .ok()?;
     let mut factory: Option<AppRef> = None;
     for f in files {
         let Some(src) = snap.read(f) else { continue };
@@ -798,6 +829,17 @@ def outer(x):
         assert!(mutated_params(src, &f, Some(9)).is_empty());
         let c = find_def(SRC, "from_dict", Some(18)).unwrap();
         assert!(c.is_classmethod());
+    }
+
+    #[test]
+    fn mutations_on_ascii_and_unicode_lines_agree() {
+        // The ASCII fast path and the Unicode patterns give the same answers.
+        let src = "def f(items, total, size, n, m):\n    items.append(\"é\")\n    x = total\n    size += len(\"ü\")\n    a, total = 1, 2\n    nm = 1\n    é = m\n    return 1\n";
+        let d = find_def(src, "f", Some(8)).unwrap();
+        assert_eq!(
+            mutated_params(src, &d, Some(8)),
+            vec!["items".to_string(), "total".to_string(), "size".to_string()]
+        );
     }
 
     #[test]
