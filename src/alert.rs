@@ -158,6 +158,47 @@ impl Alert {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `file:line in function` lines of the primary stack, innermost first, at most `limit`.
+    pub fn stack_lines(&self, limit: usize) -> Vec<String> {
+        self.primary_frames()
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|f| {
+                format!(
+                    "{}:{} in {}",
+                    f.filename
+                        .as_deref()
+                        .or(f.abs_path.as_deref())
+                        .unwrap_or("?"),
+                    f.lineno.unwrap_or(0),
+                    f.function.as_deref().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    /// The last `limit` breadcrumbs, one `category message data` line each, oldest first.
+    pub fn breadcrumb_lines(&self, limit: usize) -> Vec<String> {
+        let n = self.breadcrumbs.len();
+        self.breadcrumbs[n.saturating_sub(limit)..]
+            .iter()
+            .map(|b| {
+                let data = if b.data.is_null() {
+                    String::new()
+                } else {
+                    b.data.to_string()
+                };
+                format!(
+                    "{} {} {}",
+                    b.category.as_deref().unwrap_or(""),
+                    b.message.as_deref().unwrap_or(""),
+                    data
+                )
+            })
+            .collect()
+    }
+
     /// Build an alert from a Sentry event object (bare, or the `event` inside any webhook shape).
     pub fn from_event(ev: &Value) -> Alert {
         let mut a = Alert {

@@ -266,23 +266,7 @@ fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract)
         test_files: &contract.test_files,
         test_command: &out.test_command,
         reasons: &out.reasons,
-        stack: alert
-            .primary_frames()
-            .iter()
-            .rev()
-            .take(30)
-            .map(|f| {
-                format!(
-                    "{}:{} in {}",
-                    f.filename
-                        .as_deref()
-                        .or(f.abs_path.as_deref())
-                        .unwrap_or("?"),
-                    f.lineno.unwrap_or(0),
-                    f.function.as_deref().unwrap_or("?")
-                )
-            })
-            .collect(),
+        stack: alert.stack_lines(30),
         request: alert.request.as_ref().map(|r| NoteRequest {
             method: r.method.clone().unwrap_or_default(),
             url: r.url.clone().unwrap_or_default(),
@@ -292,25 +276,7 @@ fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract)
                 None => String::new(),
             },
         }),
-        breadcrumbs: alert
-            .breadcrumbs
-            .iter()
-            .rev()
-            .take(15)
-            .rev()
-            .map(|b| {
-                format!(
-                    "{} {} {}",
-                    b.category.as_deref().unwrap_or(""),
-                    b.message.as_deref().unwrap_or(""),
-                    if b.data.is_null() {
-                        String::new()
-                    } else {
-                        b.data.to_string()
-                    }
-                )
-            })
-            .collect(),
+        breadcrumbs: alert.breadcrumb_lines(15),
         chain: alert
             .exceptions
             .iter()

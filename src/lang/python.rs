@@ -377,23 +377,7 @@ fn boilerplate_ctx<'a>(input: &'a GenInput) -> BoilerplateCtx<'a> {
 }
 
 fn stack_lines(alert: &Alert) -> Vec<String> {
-    alert
-        .primary_frames()
-        .iter()
-        .rev()
-        .take(40)
-        .map(|f| {
-            format!(
-                "{}:{} in {}",
-                f.filename
-                    .as_deref()
-                    .or(f.abs_path.as_deref())
-                    .unwrap_or("?"),
-                f.lineno.unwrap_or(0),
-                f.function.as_deref().unwrap_or("?")
-            )
-        })
-        .collect()
+    alert.stack_lines(40)
 }
 
 /// Index in `alert.exceptions` of the exception whose frame list holds `frame`.

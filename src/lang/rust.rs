@@ -920,43 +920,12 @@ struct Ctx<'a> {
 
 /// `file:line in function` lines, innermost first.
 pub fn stack_lines(alert: &Alert) -> Vec<String> {
-    alert
-        .primary_frames()
-        .iter()
-        .rev()
-        .take(40)
-        .map(|f| {
-            format!(
-                "{}:{} in {}",
-                f.filename
-                    .as_deref()
-                    .or(f.abs_path.as_deref())
-                    .unwrap_or("?"),
-                f.lineno.unwrap_or(0),
-                f.function.as_deref().unwrap_or("?")
-            )
-        })
-        .collect()
+    alert.stack_lines(40)
 }
 
 /// Breadcrumbs as one line each, last 15.
 pub fn breadcrumb_lines(alert: &Alert) -> Vec<String> {
-    let n = alert.breadcrumbs.len();
-    alert.breadcrumbs[n.saturating_sub(15)..]
-        .iter()
-        .map(|b| {
-            format!(
-                "{} {} {}",
-                b.category.as_deref().unwrap_or(""),
-                b.message.as_deref().unwrap_or(""),
-                if b.data.is_null() {
-                    String::new()
-                } else {
-                    b.data.to_string()
-                }
-            )
-        })
-        .collect()
+    alert.breadcrumb_lines(15)
 }
 
 impl Generator for Rust {
