@@ -1426,6 +1426,8 @@ fn serve_binary_answers_signed_deliveries() {
         ])
         .arg(dir.path())
         .env("SENTRY_CLIENT_SECRET", SECRET)
+        // the store goes in the temp dir, not in the checkout the tests run from
+        .env("SENTRY_REPRO_STATE_DIR", dir.path().join("state"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
