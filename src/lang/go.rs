@@ -13,10 +13,10 @@
 //! (`<pkg>/sentry_<id>_test.go`, same package) because Go gives unexported access only there; that
 //! folder is then the one extra prefix the commit may write to.
 
+use crate::lang::EventHeader;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::rust::{breadcrumb_lines, stack_lines};
 use super::{GenInput, GenOutput, Generator};
 use crate::alert::{Alert, Frame};
 use crate::contract::{CrashSite, Strategy};
@@ -256,18 +256,9 @@ struct Header {
 
 #[derive(Serialize, Default)]
 struct Ctx {
-    ident: String,
+    #[serde(flatten)]
+    event: EventHeader,
     sfx: String,
-    title: String,
-    exception_type: String,
-    exception_value: String,
-    web_url: String,
-    crash_function: String,
-    crash_file: String,
-    crash_line: String,
-    stack: Vec<String>,
-    breadcrumbs: Vec<String>,
-    reasons: Vec<String>,
     package: String,
     /// Import path of the app package when the test lives in `repro/`.
     import_path: String,
@@ -394,20 +385,8 @@ impl Generator for Go {
             sfx.push_str("_repro");
         }
         let mut ctx = Ctx {
-            ident: input.ident.to_string(),
+            event: EventHeader::new(alert, input.ident, "panic"),
             sfx: sfx.clone(),
-            title: alert.title.clone().unwrap_or_else(|| {
-                format!(
-                    "{}: {}",
-                    alert.exception_type().unwrap_or("panic"),
-                    alert.exception_value().unwrap_or("")
-                )
-            }),
-            exception_type: alert.exception_type().unwrap_or("panic").to_string(),
-            exception_value: alert.exception_value().unwrap_or("").to_string(),
-            web_url: alert.web_url.clone().unwrap_or_default(),
-            stack: stack_lines(alert),
-            breadcrumbs: breadcrumb_lines(alert),
             package: "repro".into(),
             ..Default::default()
         };
@@ -427,9 +406,9 @@ impl Generator for Go {
                 function: f.function.clone(),
                 line: f.lineno,
             });
-            ctx.crash_function = f.function.clone().unwrap_or_default();
-            ctx.crash_file = path.clone();
-            ctx.crash_line = f.lineno.map(|l| l.to_string()).unwrap_or_default();
+            ctx.event.crash_function = f.function.clone().unwrap_or_default();
+            ctx.event.crash_file = path.clone();
+            ctx.event.crash_line = f.lineno.map(|l| l.to_string()).unwrap_or_default();
             strategy = Strategy::Scaffold;
             let dir = path.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
             let pkg = snap.read(path).and_then(|t| package_name(&t));
@@ -518,7 +497,7 @@ impl Generator for Go {
         } else {
             reasons.push("no frame maps to a Go file of this repository".into());
         }
-        ctx.reasons = reasons.clone();
+        ctx.event.reasons = reasons.clone();
         // `router` and `reference` are Go expressions built from identifiers checked above; check the
         // whole expression once more before it enters code unquoted.
         let expr = regex::Regex::new(r"^[A-Za-z0-9_.()*]*$").expect("static regex");

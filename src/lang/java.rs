@@ -14,10 +14,10 @@
 //! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
 //! folder is the extra prefix the commit may write to.
 
+use crate::lang::EventHeader;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::rust::{breadcrumb_lines, stack_lines};
 use super::{GenInput, GenOutput, Generator};
 use crate::alert::Frame;
 use crate::contract::{CrashSite, Strategy};
@@ -135,18 +135,9 @@ fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
 
 #[derive(Serialize, Default)]
 struct Ctx {
-    ident: String,
+    #[serde(flatten)]
+    event: EventHeader,
     class_name: String,
-    title: String,
-    exception_type: String,
-    exception_value: String,
-    web_url: String,
-    crash_function: String,
-    crash_file: String,
-    crash_line: String,
-    stack: Vec<String>,
-    breadcrumbs: Vec<String>,
-    reasons: Vec<String>,
     package: String,
     crash_class: String,
     method: String,
@@ -168,17 +159,8 @@ impl Generator for Java {
         let ty = alert.exception_type().unwrap_or("Exception").to_string();
         let value = alert.exception_value().unwrap_or("").to_string();
         let mut ctx = Ctx {
-            ident: input.ident.to_string(),
+            event: EventHeader::new(alert, input.ident, "Exception"),
             class_name: class_name.clone(),
-            title: alert
-                .title
-                .clone()
-                .unwrap_or_else(|| format!("{ty}: {value}")),
-            exception_type: ty.clone(),
-            exception_value: value.clone(),
-            web_url: alert.web_url.clone().unwrap_or_default(),
-            stack: stack_lines(alert),
-            breadcrumbs: breadcrumb_lines(alert),
             ..Default::default()
         };
         let frames = alert.primary_frames();
@@ -199,13 +181,13 @@ impl Generator for Java {
                 function: jf.frame.function.clone(),
                 line: jf.frame.lineno,
             });
-            ctx.crash_function = format!(
+            ctx.event.crash_function = format!(
                 "{}.{}",
                 jf.class,
                 jf.frame.function.as_deref().unwrap_or("?")
             );
-            ctx.crash_file = jf.path.clone();
-            ctx.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
+            ctx.event.crash_file = jf.path.clone();
+            ctx.event.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
             ctx.package = jf.package.join(".");
             ctx.crash_class = jf.class.clone();
             ctx.method = jf.method.clone();
@@ -239,7 +221,7 @@ impl Generator for Java {
         } else {
             reasons.push("no frame's class resolves to a source file of this repository".into());
         }
-        ctx.reasons = reasons.clone();
+        ctx.event.reasons = reasons.clone();
         let content = render::render(template, &ctx)?;
         let pkg_path = ctx.package.replace('.', "/");
         let test_root = if root.is_empty() {

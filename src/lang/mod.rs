@@ -49,6 +49,43 @@ pub struct GenOutput {
     pub extra_prefixes: Vec<String>,
 }
 
+/// The event fields every language's template shows in its header (flattened into each context).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EventHeader {
+    pub ident: String,
+    pub title: String,
+    pub exception_type: String,
+    pub exception_value: String,
+    pub web_url: String,
+    pub crash_function: String,
+    pub crash_file: String,
+    pub crash_line: String,
+    pub stack: Vec<String>,
+    pub breadcrumbs: Vec<String>,
+    pub reasons: Vec<String>,
+}
+
+impl EventHeader {
+    /// From the alert; `default_type` names the exception when the event has none.
+    pub fn new(alert: &Alert, ident: &str, default_type: &str) -> Self {
+        let exception_type = alert.exception_type().unwrap_or(default_type).to_string();
+        let exception_value = alert.exception_value().unwrap_or("").to_string();
+        EventHeader {
+            ident: ident.to_string(),
+            title: alert
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{exception_type}: {exception_value}")),
+            exception_type,
+            exception_value,
+            web_url: alert.web_url.clone().unwrap_or_default(),
+            stack: alert.stack_lines(40),
+            breadcrumbs: alert.breadcrumb_lines(15),
+            ..Default::default()
+        }
+    }
+}
+
 pub trait Generator: Sync {
     fn language(&self) -> &'static str;
     fn generate(&self, input: &GenInput) -> anyhow::Result<GenOutput>;

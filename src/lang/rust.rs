@@ -25,6 +25,7 @@
 //! generated commit never edits the user's `Cargo.toml` (the file most likely to conflict). A crate
 //! with `autotests = false` gets the same file plus a `[[test]]` entry appended to its manifest.
 
+use crate::lang::EventHeader;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -886,19 +887,10 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
 }
 
 #[derive(Serialize)]
-struct Ctx<'a> {
-    ident: &'a str,
+struct Ctx {
+    #[serde(flatten)]
+    event: EventHeader,
     fn_name: String,
-    title: String,
-    exception_type: String,
-    exception_value: String,
-    web_url: String,
-    crash_function: String,
-    crash_file: String,
-    crash_line: String,
-    stack: Vec<String>,
-    breadcrumbs: Vec<String>,
-    reasons: Vec<String>,
     /// Segments of the `use` path (validated identifiers), empty when nothing is public.
     use_path: Vec<String>,
     extern_crate: String,
@@ -916,16 +908,6 @@ struct Ctx<'a> {
     /// The string a slicing panic names (wording differs between rustc versions).
     subject: String,
     calls: usize,
-}
-
-/// `file:line in function` lines, innermost first.
-pub fn stack_lines(alert: &Alert) -> Vec<String> {
-    alert.stack_lines(40)
-}
-
-/// Breadcrumbs as one line each, last 15.
-pub fn breadcrumb_lines(alert: &Alert) -> Vec<String> {
-    alert.breadcrumb_lines(15)
 }
 
 impl Generator for Rust {
@@ -951,25 +933,11 @@ impl Generator for Rust {
             .map(|m| &crates[m.krate])
             .or_else(|| crates.iter().find(|c| c.lib_name.is_some()))
             .or(crates.first());
-        let ptype = alert.exception_type().unwrap_or("panic").to_string();
         let pvalue = alert.exception_value().unwrap_or("").to_string();
         let mut reasons = Vec::new();
         let mut ctx = Ctx {
-            ident: input.ident,
+            event: EventHeader::new(alert, input.ident, "panic"),
             fn_name: format!("sentry_{sfx}_does_not_panic"),
-            title: alert
-                .title
-                .clone()
-                .unwrap_or_else(|| format!("{ptype}: {pvalue}")),
-            exception_type: ptype.clone(),
-            exception_value: pvalue.clone(),
-            web_url: alert.web_url.clone().unwrap_or_default(),
-            crash_function: String::new(),
-            crash_file: String::new(),
-            crash_line: String::new(),
-            stack: stack_lines(alert),
-            breadcrumbs: breadcrumb_lines(alert),
-            reasons: vec![],
             use_path: vec![],
             extern_crate: String::new(),
             callee: String::new(),
@@ -993,9 +961,9 @@ impl Generator for Rust {
                 function: inner.frame.function.clone(),
                 line: inner.frame.lineno,
             });
-            ctx.crash_function = inner.frame.function.clone().unwrap_or_default();
-            ctx.crash_file = inner.path.clone();
-            ctx.crash_line = inner
+            ctx.event.crash_function = inner.frame.function.clone().unwrap_or_default();
+            ctx.event.crash_file = inner.path.clone();
+            ctx.event.crash_line = inner
                 .frame
                 .lineno
                 .map(|l| l.to_string())
@@ -1006,9 +974,10 @@ impl Generator for Rust {
                 .rev()
                 .position(|f| std::ptr::eq(f, inner.frame))
             {
-                ctx.stack = ctx
+                ctx.event.stack = ctx
+                    .event
                     .stack
-                    .split_off(pos.saturating_sub(3).min(ctx.stack.len()));
+                    .split_off(pos.saturating_sub(3).min(ctx.event.stack.len()));
             }
             strategy = Strategy::Scaffold;
             // Files the panic may be raised in: every file of this crate on the stack (a release
@@ -1133,7 +1102,7 @@ impl Generator for Rust {
         if let Some(first) = ctx.use_path.first() {
             ctx.extern_crate = first.clone();
         }
-        ctx.reasons = reasons.clone();
+        ctx.event.reasons = reasons.clone();
         let content = render::render(template, &ctx)?;
 
         let (dir, member) = target_crate
