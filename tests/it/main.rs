@@ -8,4 +8,5 @@ mod js_cases;
 mod polyglot;
 mod python_cases;
 mod service;
+mod support;
 mod verify;
