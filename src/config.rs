@@ -83,6 +83,54 @@ pub mod env {
     /// Standard tracing filter (`info`, `sentry_repro=debug`, ...).
     pub const LOG: &str = "RUST_LOG";
 
+    // The job system (`jobs::JobsConfig`); each may also be set in the config file's `[jobs]` table
+    // under the key [`JOBS_KEYS`] gives it.
+    pub const MAX_ATTEMPTS: &str = "SENTRY_REPRO_MAX_ATTEMPTS";
+    pub const BACKOFF_MS: &str = "SENTRY_REPRO_BACKOFF_MS";
+    pub const BACKOFF_MAX_MS: &str = "SENTRY_REPRO_BACKOFF_MAX_MS";
+    pub const POLL_MS: &str = "SENTRY_REPRO_POLL_MS";
+    /// `full` (default: fsync before the 202) or `normal` (survives a process crash, not power loss).
+    pub const DURABILITY: &str = "SENTRY_REPRO_DURABILITY";
+    pub const SENTRY_URL: &str = "SENTRY_URL";
+    pub const SENTRY_AUTH_TOKEN: &str = "SENTRY_AUTH_TOKEN";
+    pub const SENTRY_ORG: &str = "SENTRY_ORG";
+    pub const HTTP_TIMEOUT_MS: &str = "SENTRY_REPRO_HTTP_TIMEOUT_MS";
+    pub const HANDOFF_URL: &str = "SENTRY_REPRO_HANDOFF_URL";
+    pub const HANDOFF_TOKEN: &str = "SENTRY_REPRO_HANDOFF_TOKEN";
+    pub const GIT_TOKEN: &str = "SENTRY_REPRO_GIT_TOKEN";
+    pub const GIT_USERNAME: &str = "SENTRY_REPRO_GIT_USERNAME";
+    pub const SSH_KEY: &str = "SENTRY_REPRO_SSH_KEY";
+    pub const SSH_PASSPHRASE: &str = "SENTRY_REPRO_SSH_PASSPHRASE";
+    pub const GITHUB_REPO: &str = "SENTRY_REPRO_GITHUB_REPO";
+    pub const GITHUB_TOKEN: &str = "SENTRY_REPRO_GITHUB_TOKEN";
+    /// Read when [`GITHUB_TOKEN`] is not set (the name GitHub Actions uses).
+    pub const GITHUB_TOKEN_FALLBACK: &str = "GITHUB_TOKEN";
+    pub const GITHUB_API_URL: &str = "SENTRY_REPRO_GITHUB_API_URL";
+    pub const SHUTDOWN_GRACE_MS: &str = "SENTRY_REPRO_SHUTDOWN_GRACE_MS";
+
+    /// Job settings: environment variable and its key in the config file's `[jobs]` table.
+    pub const JOBS_KEYS: &[(&str, &str)] = &[
+        (MAX_ATTEMPTS, "max_attempts"),
+        (BACKOFF_MS, "backoff_ms"),
+        (BACKOFF_MAX_MS, "backoff_max_ms"),
+        (POLL_MS, "poll_ms"),
+        (DURABILITY, "durability"),
+        (SENTRY_URL, "sentry_url"),
+        (SENTRY_AUTH_TOKEN, "sentry_auth_token"),
+        (SENTRY_ORG, "sentry_org"),
+        (HTTP_TIMEOUT_MS, "http_timeout_ms"),
+        (HANDOFF_URL, "handoff_url"),
+        (HANDOFF_TOKEN, "handoff_token"),
+        (GIT_TOKEN, "git_token"),
+        (GIT_USERNAME, "git_username"),
+        (SSH_KEY, "ssh_key"),
+        (SSH_PASSPHRASE, "ssh_passphrase"),
+        (GITHUB_REPO, "github_repo"),
+        (GITHUB_TOKEN, "github_token"),
+        (GITHUB_API_URL, "github_api_url"),
+        (SHUTDOWN_GRACE_MS, "shutdown_grace_ms"),
+    ];
+
     /// All of them, for the README table and `--help`.
     pub const ALL: &[&str] = &[
         CLIENT_SECRET,
@@ -98,6 +146,26 @@ pub mod env {
         WORKERS,
         LOG_FORMAT,
         LOG,
+        MAX_ATTEMPTS,
+        BACKOFF_MS,
+        BACKOFF_MAX_MS,
+        POLL_MS,
+        DURABILITY,
+        SENTRY_URL,
+        SENTRY_AUTH_TOKEN,
+        SENTRY_ORG,
+        HTTP_TIMEOUT_MS,
+        HANDOFF_URL,
+        HANDOFF_TOKEN,
+        GIT_TOKEN,
+        GIT_USERNAME,
+        SSH_KEY,
+        SSH_PASSPHRASE,
+        GITHUB_REPO,
+        GITHUB_TOKEN,
+        GITHUB_TOKEN_FALLBACK,
+        GITHUB_API_URL,
+        SHUTDOWN_GRACE_MS,
     ];
 }
 
@@ -169,6 +237,9 @@ pub struct FileConfig {
     pub state_dir: Option<PathBuf>,
     pub workers: Option<usize>,
     pub log_format: Option<LogFormat>,
+    /// Job settings (retries, durability, Sentry API, handoff, push, GitHub); keys in
+    /// [`env::JOBS_KEYS`]. The environment overrides them.
+    pub jobs: Option<toml::Table>,
     #[serde(default, rename = "project")]
     pub projects: Vec<ProjectEntry>,
 }
@@ -243,6 +314,31 @@ impl ProjectEntry {
     }
 }
 
+/// `[jobs]` keys → environment variable names, values as text (as the environment would give them).
+fn jobs_table(table: toml::Table) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (key, value) in table {
+        let Some((var, _)) = env::JOBS_KEYS.iter().find(|(_, k)| *k == key) else {
+            let known: Vec<&str> = env::JOBS_KEYS.iter().map(|(_, k)| *k).collect();
+            bail!(
+                "unknown key `{key}` (expected one of: {})",
+                known.join(", ")
+            );
+        };
+        let text = match value {
+            toml::Value::String(v) => v,
+            toml::Value::Integer(v) => v.to_string(),
+            toml::Value::Boolean(v) => v.to_string(),
+            other => bail!(
+                "`{key}`: expected a string or a number, got {}",
+                other.type_str()
+            ),
+        };
+        out.insert(var.to_string(), text);
+    }
+    Ok(out)
+}
+
 impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig> {
         let text = std::fs::read_to_string(path)
@@ -279,6 +375,9 @@ pub struct Settings {
     pub implicit_project: bool,
     /// The config file used, if any (for messages).
     pub config_file: Option<PathBuf>,
+    /// The file's `[jobs]` table, keyed by the environment variable each key stands for
+    /// ([`env::JOBS_KEYS`]); the job system applies it, then the environment, over its defaults.
+    pub jobs_file: std::collections::BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Settings {
@@ -301,6 +400,8 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("projects", &self.projects)
             .field("implicit_project", &self.implicit_project)
+            // Values may be tokens: keys only.
+            .field("jobs_file", &self.jobs_file.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -322,6 +423,7 @@ impl Default for Settings {
             projects: vec![ProjectConfig::for_repo(".")],
             implicit_project: true,
             config_file: None,
+            jobs_file: Default::default(),
         }
     }
 }
@@ -365,6 +467,14 @@ impl Settings {
         };
 
         // 1. file
+        if let Some(table) = file.jobs {
+            s.jobs_file = jobs_table(table).with_context(|| {
+                format!(
+                    "config file {}: [jobs]",
+                    config_path.as_deref().unwrap_or(Path::new("")).display()
+                )
+            })?;
+        }
         if let Some(v) = file.listen {
             s.listen = v;
         }
@@ -595,6 +705,41 @@ mod tests {
         let p = d.path().join("sentry-repro.toml");
         std::fs::write(&p, text).unwrap();
         (d, p)
+    }
+
+    #[test]
+    fn jobs_table_is_read_and_unknown_keys_are_named() {
+        let (_d, p) = write_config(
+            "client_secret = \"s\"\n[jobs]\nmax_attempts = 9\ndurability = \"normal\"\nhandoff_url = \"http://h/\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(p.clone()),
+            ..ServeArgs::default()
+        };
+        let s = resolve(&args, &[]).unwrap();
+        assert_eq!(
+            s.jobs_file.get(env::MAX_ATTEMPTS).map(String::as_str),
+            Some("9")
+        );
+        let jobs = crate::jobs::JobsConfig::from_settings(&s).unwrap();
+        assert_eq!(jobs.max_attempts, 9);
+        assert_eq!(jobs.durability, crate::jobs::Durability::Normal);
+        assert_eq!(jobs.handoff_url.as_deref(), Some("http://h/"));
+        assert!(
+            !format!("{s:?}").contains("http://h/"),
+            "values stay out of Debug"
+        );
+
+        let (_d, p) = write_config("[jobs]\nmax_attempt = 9\n");
+        let args = ServeArgs {
+            config: Some(p),
+            ..ServeArgs::default()
+        };
+        let e = format!("{:#}", resolve(&args, &[]).unwrap_err());
+        assert!(
+            e.contains("[jobs]") && e.contains("max_attempt") && e.contains("max_attempts"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -215,10 +215,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         );
     }
     // The durable queue: alerts are committed before the 202; jobs a crash left running are requeued.
-    let mut jobs_cfg = JobsConfig::from_env()?;
-    jobs_cfg.state_dir = settings.state_dir.clone();
-    jobs_cfg.workers = settings.workers;
-    let jobs = Jobs::open(jobs_cfg)?;
+    let jobs = Jobs::open(JobsConfig::from_settings(&settings)?)?;
     tracing::info!(
         state = %jobs.config().db_path().display(),
         workers = jobs.config().workers,

@@ -37,7 +37,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
-use crate::config::ProjectConfig;
+use crate::config::{env, ProjectConfig};
 use crate::sink::{Accepted, AlertSink, Delivery};
 
 pub use store::{JobRecord, JobState, Store};
@@ -128,6 +128,10 @@ pub struct JobsConfig {
     pub shutdown_grace_ms: u64,
 }
 
+fn env_lookup(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
 impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig {
@@ -157,7 +161,19 @@ impl Default for JobsConfig {
 impl JobsConfig {
     /// Defaults overridden by the environment (see the README's "Jobs and visibility").
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Defaults, then the config file's `[jobs]` table (`Settings::jobs_file`), then the environment;
+    /// `state_dir` and `workers` come from the resolved service settings.
+    pub fn from_settings(settings: &crate::config::Settings) -> Result<Self> {
+        let mut c = JobsConfig::default();
+        c.apply_lookup(|k| settings.jobs_file.get(k).cloned())
+            .context("config file [jobs]")?;
+        c.apply_lookup(env_lookup)?;
+        c.state_dir = settings.state_dir.clone();
+        c.workers = settings.workers;
+        Ok(c)
     }
 
     /// [`JobsConfig::from_env`] with an explicit lookup (tests).
@@ -175,77 +191,86 @@ impl JobsConfig {
         ) -> Result<Option<T>> {
             match get(key) {
                 None => Ok(None),
-                Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                    anyhow::anyhow!("environment variable {key}={v:?} is not a valid number")
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| anyhow::anyhow!("{key}={v:?} is not a valid number")),
             }
         }
-        if let Some(v) = get("SENTRY_REPRO_STATE_DIR") {
+        if let Some(v) = get(env::STATE_DIR) {
             self.state_dir = v.into();
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_WORKERS")? {
+        if let Some(v) = num(&get, env::WORKERS)? {
             self.workers = v;
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_MAX_ATTEMPTS")? {
+        if let Some(v) = num(&get, env::MAX_ATTEMPTS)? {
             self.max_attempts = v;
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_BACKOFF_MS")? {
+        if let Some(v) = num(&get, env::BACKOFF_MS)? {
             self.backoff_initial_ms = v;
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_BACKOFF_MAX_MS")? {
+        if let Some(v) = num(&get, env::BACKOFF_MAX_MS)? {
             self.backoff_max_ms = v;
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_POLL_MS")? {
+        if let Some(v) = num(&get, env::POLL_MS)? {
             self.poll_interval_ms = v;
         }
-        if let Some(v) = get("SENTRY_REPRO_DURABILITY") {
+        if let Some(v) = get(env::DURABILITY) {
             self.durability = match v.to_ascii_lowercase().as_str() {
                 "full" => Durability::Full,
                 "normal" => Durability::Normal,
-                _ => anyhow::bail!("SENTRY_REPRO_DURABILITY={v:?}: expected `full` or `normal`"),
+                _ => anyhow::bail!("{}={v:?}: expected `full` or `normal`", env::DURABILITY),
             };
         }
-        if let Some(v) = get("SENTRY_URL") {
+        if let Some(v) = get(env::SENTRY_URL) {
             self.sentry_url = v;
         }
-        if let Some(v) = get("SENTRY_AUTH_TOKEN") {
+        if let Some(v) = get(env::SENTRY_AUTH_TOKEN) {
             self.sentry_token = Some(Secret(v));
         }
-        if let Some(v) = get("SENTRY_ORG") {
+        if let Some(v) = get(env::SENTRY_ORG) {
             self.sentry_org = Some(v);
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_HTTP_TIMEOUT_MS")? {
+        if let Some(v) = num(&get, env::HTTP_TIMEOUT_MS)? {
             self.http_timeout_ms = v;
         }
-        if let Some(v) = get("SENTRY_REPRO_HANDOFF_URL") {
+        if let Some(v) = get(env::HANDOFF_URL) {
             self.handoff_url = Some(v);
         }
-        if let Some(v) = get("SENTRY_REPRO_HANDOFF_TOKEN") {
+        if let Some(v) = get(env::HANDOFF_TOKEN) {
             self.handoff_token = Some(Secret(v));
         }
-        if let Some(v) = get("SENTRY_REPRO_GIT_TOKEN") {
+        if let Some(v) = get(env::GIT_TOKEN) {
             self.git_token = Some(Secret(v));
         }
-        if let Some(v) = get("SENTRY_REPRO_GIT_USERNAME") {
+        if let Some(v) = get(env::GIT_USERNAME) {
             self.git_username = v;
         }
-        if let Some(v) = get("SENTRY_REPRO_SSH_KEY") {
+        if let Some(v) = get(env::SSH_KEY) {
             self.ssh_key = Some(v.into());
         }
-        if let Some(v) = get("SENTRY_REPRO_SSH_PASSPHRASE") {
+        if let Some(v) = get(env::SSH_PASSPHRASE) {
             self.ssh_passphrase = Some(Secret(v));
         }
-        if let Some(repository) = get("SENTRY_REPRO_GITHUB_REPO") {
-            let token = get("SENTRY_REPRO_GITHUB_TOKEN")
-                .or_else(|| get("GITHUB_TOKEN"))
-                .context("SENTRY_REPRO_GITHUB_REPO is set but neither SENTRY_REPRO_GITHUB_TOKEN nor GITHUB_TOKEN")?;
+        if let Some(repository) = get(env::GITHUB_REPO) {
+            let token = get(env::GITHUB_TOKEN)
+                .or_else(|| get(env::GITHUB_TOKEN_FALLBACK))
+                .with_context(|| {
+                    format!(
+                        "{} is set but neither {} nor {}",
+                        env::GITHUB_REPO,
+                        env::GITHUB_TOKEN,
+                        env::GITHUB_TOKEN_FALLBACK
+                    )
+                })?;
             self.github = Some(GithubConfig {
-                api_url: get("SENTRY_REPRO_GITHUB_API_URL").unwrap_or_else(default_github_api),
+                api_url: get(env::GITHUB_API_URL).unwrap_or_else(default_github_api),
                 repository,
                 token: Secret(token),
             });
         }
-        if let Some(v) = num(&get, "SENTRY_REPRO_SHUTDOWN_GRACE_MS")? {
+        if let Some(v) = num(&get, env::SHUTDOWN_GRACE_MS)? {
             self.shutdown_grace_ms = v;
         }
         Ok(())
