@@ -18,32 +18,17 @@ use git2::{Oid, Repository};
 use sentry_repro::alert::Alert;
 use sentry_repro::config::{ProjectConfig, Settings};
 use sentry_repro::pipeline::{self, GenerateOptions};
-use sentry_repro::server::{self, sign, AppState};
+use sentry_repro::server::sign;
 use sentry_repro::sink::SpawnSink;
 use sentry_repro::webhook;
 use serde_json::{json, Value};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
+use crate::support::{ci, copy_dir};
 
 fn fixed_now() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(1_717_400_000, 0).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// A repository nested two levels inside the temp dir (`<tmp>/a/b/repo`), so that a `../../x`
@@ -403,8 +388,6 @@ fn now_secs() -> u64 {
 
 /// The real server with the real `SpawnSink` on `repo`; returns its address.
 fn start_server(repo: &Path) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let mut project = ProjectConfig::for_repo(repo);
     project.language = Some("python".into());
     let settings = Settings {
@@ -414,22 +397,7 @@ fn start_server(repo: &Path) -> (std::net::SocketAddr, actix_web::dev::ServerHan
         projects: vec![project],
         ..Settings::default()
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let sink = Arc::new(SpawnSink::new(tokio::runtime::Handle::current(), 1));
-            let srv =
-                server::build(listener, AppState::new(settings, sink), server::no_extra).unwrap();
-            tx.send(srv.handle()).unwrap();
-            srv.await.unwrap();
-        });
-    });
-    (addr, rx.recv_timeout(Duration::from_secs(10)).unwrap())
+    crate::support::start_server(settings, |h| Arc::new(SpawnSink::new(h, 1)))
 }
 
 fn post_event_alert(addr: std::net::SocketAddr, body: &[u8]) -> (u16, Value) {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use sentry_repro::alert::Alert;
 use sentry_repro::config::{ProjectConfig, Settings};
-use sentry_repro::server::{self, sign, AppState};
+use sentry_repro::server::sign;
 use sentry_repro::sink::{Accepted, AlertSink, Delivery, SpawnSink};
 use sentry_repro::webhook::{self, Outcome};
 use serde_json::{json, Value};
@@ -106,27 +106,7 @@ fn start_with(
     settings: Settings,
     make_sink: impl FnOnce(tokio::runtime::Handle) -> Arc<dyn AlertSink> + Send + 'static,
 ) -> (SocketAddr, actix_web::dev::ServerHandle) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let sink = make_sink(tokio::runtime::Handle::current());
-            let srv =
-                server::build(listener, AppState::new(settings, sink), server::no_extra).unwrap();
-            tx.send(srv.handle()).unwrap();
-            srv.await.unwrap();
-        });
-    });
-    let handle = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server did not start");
-    (addr, handle)
+    crate::support::start_server(settings, make_sink)
 }
 
 fn start(settings: Settings) -> TestServer {

@@ -178,7 +178,8 @@ pub fn verify_in(repo: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) 
         .arg(&report_path)
         .current_dir(repo)
         .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1");
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("SENTRY_AUTH_TOKEN");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -196,4 +197,36 @@ pub fn verify_in(repo: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) 
         report,
         output,
     }
+}
+
+/// The real actix server on a free loopback port, in its own thread and tokio runtime, with the
+/// sink `make_sink` builds inside that runtime; returns its address and handle.
+pub fn start_server(
+    settings: sentry_repro::config::Settings,
+    make_sink: impl FnOnce(tokio::runtime::Handle) -> std::sync::Arc<dyn sentry_repro::sink::AlertSink>
+        + Send
+        + 'static,
+) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    use sentry_repro::server::{self, AppState};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let sink = make_sink(tokio::runtime::Handle::current());
+            let srv =
+                server::build(listener, AppState::new(settings, sink), server::no_extra).unwrap();
+            tx.send(srv.handle()).unwrap();
+            srv.await.unwrap();
+        });
+    });
+    (
+        addr,
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
+    )
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use tempfile::TempDir;
+
+use crate::support;
 
 const PY: &str = "py-rating-average-empty";
 const JS: &str = "js-expense-tofixed";
@@ -24,76 +25,38 @@ fn fixture(case: &str) -> PathBuf {
         .join(case)
 }
 
-/// Whether a toolchain is present; absent: skip locally, fail on CI.
-fn have(program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(args)
+fn have_pytest() -> bool {
+    let ok = Command::new("python")
+        .args(["-m", "pytest", "--version"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{program} {args:?} is required on CI");
-        }
-        eprintln!("skipping: {program} {args:?} not available");
+        assert!(!support::ci(), "pytest is required in CI");
+        eprintln!("SKIPPED: pytest not installed");
     }
     ok
 }
 
-fn have_pytest() -> bool {
-    have("python", &["-m", "pytest", "--version"])
-}
-
 fn have_node() -> bool {
-    have("node", &["--version"])
+    support::have("node", "--version")
 }
 
-struct Repo {
-    _tmp: TempDir,
-    dir: PathBuf,
-    home: PathBuf,
+/// A [`support::Repo`] of a case's buggy `app/` on `main`, with branch `BRANCH` checked out.
+struct Repo(support::Repo);
+
+impl std::ops::Deref for Repo {
+    type Target = support::Repo;
+    fn deref(&self) -> &support::Repo {
+        &self.0
+    }
 }
 
 impl Repo {
-    /// A repository of the case's buggy `app/` on `main`, plus a branch `BRANCH` checked out.
     fn new(case: &str) -> Repo {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("repo");
-        let home = tmp.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        copy_dir(&fixture(case).join("app"), &dir);
-        let r = Repo {
-            _tmp: tmp,
-            dir,
-            home,
-        };
-        r.git(&["init", "-q"]);
-        r.git(&["symbolic-ref", "HEAD", "refs/heads/main"]);
-        r.git(&["add", "-A"]);
-        r.git(&["commit", "-q", "-m", "app"]);
+        let r = Repo(support::Repo::of(&fixture(case).join("app")));
         r.git(&["checkout", "-q", "-b", BRANCH]);
         r
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("HOME", &self.home)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn write(&self, rel: &str, content: &str) {
@@ -139,18 +102,6 @@ impl Repo {
     fn commit(&self, msg: &str) {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", msg]);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::write(&dest, std::fs::read(entry.path()).unwrap()).unwrap();
-        }
     }
 }
 
