@@ -232,14 +232,89 @@ fn run_env(root: &Path) -> Vec<(String, String)> {
         ("FORCE_COLOR".into(), "0".into()),
         ("NODE_DISABLE_COLORS".into(), "1".into()),
         ("CARGO_TERM_COLOR".into(), "never".into()),
-        // Each exported tree builds into its own target dir: with a shared CARGO_TARGET_DIR, base and
-        // head are exported at the same moment, so cargo would take head's sources as older than
-        // base's build and run base's test binary on head (a fixed branch judged STILL_RED).
-        (
-            "CARGO_TARGET_DIR".into(),
-            root.join("target").to_string_lossy().into_owned(),
-        ),
+        ("CARGO_TARGET_DIR".into(), cargo_target_dir(root)),
     ]
+}
+
+/// Opt-in shared cargo target dir (`SENTRY_REPRO_CARGO_TARGET_DIR`): registry dependencies are
+/// built once for every export instead of once per export.
+pub const CARGO_TARGET_ENV: &str = "SENTRY_REPRO_CARGO_TARGET_DIR";
+
+/// Where cargo builds an export. By default each exported tree builds into its own `target/`:
+/// cargo judges path crates fresh by comparing source mtimes with its last build, so a tree exported
+/// *before* another tree's build (two concurrent gates) would run that build's test binary on its own
+/// sources (a fixed branch judged STILL_RED). With `SENTRY_REPRO_CARGO_TARGET_DIR` set (CI, the test
+/// suite: one gate at a time per dir), the shared dir is used, and the fingerprints of this
+/// repository's own crates are removed first, so they are always rebuilt from the export; registry
+/// crates are fingerprinted by version and features, never by mtime, so reusing them is safe.
+fn cargo_target_dir(root: &Path) -> String {
+    let own = root.join("target").to_string_lossy().into_owned();
+    let Some(shared) = std::env::var_os(CARGO_TARGET_ENV).filter(|v| !v.is_empty()) else {
+        return own;
+    };
+    let shared = Path::new(&shared);
+    let Some(names) = local_crate_names(root) else {
+        return own;
+    };
+    for profile in ["debug", "release"] {
+        let fp = shared.join(profile).join(".fingerprint");
+        let Ok(entries) = std::fs::read_dir(&fp) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let Some((name, hash)) = file.rsplit_once('-') else {
+                continue;
+            };
+            if names.iter().any(|n| n == name) && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    shared.to_string_lossy().into_owned()
+}
+
+/// Package names of the export's own crates (root package and workspace members, plain or
+/// `dir/*` globs); `None` when the manifest cannot be read (then the export keeps its own dir).
+fn local_crate_names(root: &Path) -> Option<Vec<String>> {
+    let t: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .ok()?
+        .parse()
+        .ok()?;
+    let name_of = |t: &toml::Table| {
+        t.get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+    };
+    let mut names: Vec<String> = name_of(&t).into_iter().collect();
+    let members = t
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for m in members.iter().filter_map(|m| m.as_str()) {
+        let dirs: Vec<std::path::PathBuf> = match m.trim_end_matches('/').strip_suffix("/*") {
+            Some(parent) => std::fs::read_dir(root.join(parent))
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .collect(),
+            None if m.contains(['*', '?', '[']) => return None,
+            None => vec![root.join(m)],
+        };
+        for d in dirs {
+            if let Some(n) = std::fs::read_to_string(d.join("Cargo.toml"))
+                .ok()
+                .and_then(|s| s.parse::<toml::Table>().ok())
+                .and_then(|t| name_of(&t))
+            {
+                names.push(n);
+            }
+        }
+    }
+    (!names.is_empty()).then_some(names)
 }
 
 const MAX_OUTPUT: u64 = 4 << 20;
