@@ -378,79 +378,198 @@ struct Arg {
     ty: &'static str,
     /// Loop variable.
     var: String,
+    /// The argument expression in the call (fixed code over `var`).
+    expr: String,
 }
 
 const INT_TYPES: &[&str] = &[
     "usize", "u8", "u16", "u32", "u64", "u128", "isize", "i8", "i16", "i32", "i64", "i128",
 ];
 
-/// The parameter list of `pub fn name(...)` in `text`, split at top-level commas; `None` when the
-/// function is not there, has type parameters or takes `self`.
-fn fn_params(text: &str, name: &str) -> Option<Vec<String>> {
-    let re = regex::Regex::new(&format!(
-        r"(?m)^\s*pub(?:\([^)]*\))?\s+(const\s+)?fn\s+{}\s*(<[^>]*>)?\s*\(",
-        regex::escape(name)
-    ))
-    .ok()?;
-    let m = re.captures(text)?;
-    if let Some(g) = m.get(2) {
-        // lifetimes only
-        if g.as_str()[1..g.as_str().len() - 1]
-            .split(',')
-            .any(|p| !p.trim().starts_with('\''))
-        {
-            return None;
+/// A parsed `pub fn` signature.
+#[derive(Debug, Clone, Default)]
+struct Sig {
+    /// Parameters (text), split at top-level commas, the receiver included.
+    params: Vec<String>,
+    /// Type parameters with their bounds (inline and `where`), lifetimes left out.
+    generics: Vec<(String, String)>,
+    /// The return type text (`""` for none).
+    ret: String,
+}
+
+impl Sig {
+    /// `&self`, `&mut self`, `self`, `mut self` (`&'a self` too) as the first parameter.
+    fn receiver(&self) -> bool {
+        self.params.first().is_some_and(|p| {
+            regex::Regex::new(r"^(&\s*('\w+\s+)?)?(mut\s+)?self$")
+                .map(|r| r.is_match(p.trim()))
+                .unwrap_or(false)
+        })
+    }
+
+    /// The parameters after the receiver.
+    fn args(&self) -> &[String] {
+        if self.receiver() {
+            &self.params[1..]
+        } else {
+            &self.params
         }
     }
-    let open = m.get(0)?.end();
-    let mut depth = 1;
-    let mut end = None;
+}
+
+/// Split `body` at top-level commas (brackets of all kinds nest).
+fn split_top(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut d = 0i32;
+    let mut prev = ' ';
+    for c in body.chars() {
+        match c {
+            '(' | '<' | '[' => d += 1,
+            '>' if prev == '-' => {}
+            ')' | '>' | ']' => d -= 1,
+            ',' if d == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                prev = c;
+                continue;
+            }
+            _ => {}
+        }
+        prev = c;
+        cur.push(c);
+    }
+    out.push(cur.trim().to_string());
+    out.into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+/// The text between the bracket at byte `open` (`(`, `<`) and its match.
+fn bracketed(text: &str, open: usize) -> Option<(&str, usize)> {
+    let mut depth = 0i32;
+    let mut prev = ' ';
     for (i, c) in text[open..].char_indices() {
         match c {
-            '(' | '<' | '[' => depth += 1,
-            ')' | '>' | ']' => {
+            '(' | '<' | '[' | '{' => depth += 1,
+            '>' if prev == '-' => {}
+            ')' | '>' | ']' | '}' => {
                 depth -= 1;
                 if depth == 0 {
-                    end = Some(open + i);
-                    break;
+                    return Some((&text[open + 1..open + i], open + i + 1));
                 }
             }
             _ => {}
         }
+        prev = c;
     }
-    let body = &text[open..end?];
-    let mut params = Vec::new();
+    None
+}
+
+/// The signature of `pub fn name` in `text`; `None` when it is not there.
+fn fn_sig(text: &str, name: &str) -> Option<Sig> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*pub(?:\([^)]*\))?\s+(?:const\s+)?fn\s+{}\b\s*",
+        regex::escape(name)
+    ))
+    .ok()?;
+    let m = re.find(text)?;
+    let mut pos = m.end();
+    let mut sig = Sig::default();
+    if text[pos..].starts_with('<') {
+        let (g, end) = bracketed(text, pos)?;
+        for p in split_top(g) {
+            if p.starts_with('\'') {
+                continue;
+            }
+            let (n, b) = p.split_once(':').unwrap_or((&p, ""));
+            sig.generics
+                .push((n.trim().to_string(), b.trim().to_string()));
+        }
+        pos = end;
+    }
+    let open = pos + text[pos..].find('(')?;
+    if !text[pos..open].trim().is_empty() {
+        return None;
+    }
+    let (body, end) = bracketed(text, open)?;
+    sig.params = split_top(body);
+    let rest = &text[end..];
+    let stop = rest.find(['{', ';']).unwrap_or(rest.len());
+    let rest = &rest[..stop];
+    let (ret, wh) = match rest.find(" where ").or_else(|| rest.find("\nwhere")) {
+        Some(i) => (&rest[..i], &rest[i + 6..]),
+        None => (rest, ""),
+    };
+    sig.ret = ret.trim().trim_start_matches("->").trim().to_string();
+    for p in split_top(wh) {
+        if let Some((n, b)) = p.split_once(':') {
+            if let Some(g) = sig.generics.iter_mut().find(|g| g.0 == n.trim()) {
+                g.1 = format!("{}+{}", g.1, b.trim());
+            }
+        }
+    }
+    Some(sig)
+}
+
+/// A type parameter whose bounds a `&str` satisfies (`AsRef<str>`, `Into<String>`, `Display`, …).
+fn stringy_bound(bounds: &str) -> bool {
+    let bs: Vec<String> = split_plus(bounds);
+    !bs.is_empty()
+        && bs.iter().all(|b| {
+            matches!(
+                b.as_str(),
+                "AsRef<str>"
+                    | "Into<String>"
+                    | "ToString"
+                    | "Display"
+                    | "std::fmt::Display"
+                    | "fmt::Display"
+                    | "AsRef<[u8]>"
+                    | "Borrow<str>"
+                    | "Debug"
+                    | "std::fmt::Debug"
+                    | "Clone"
+                    | "?Sized"
+            )
+        })
+}
+
+fn split_plus(bounds: &str) -> Vec<String> {
+    let b: String = bounds.split_whitespace().collect();
+    let mut out = Vec::new();
     let mut cur = String::new();
     let mut d = 0;
-    for c in body.chars() {
+    for c in b.chars() {
         match c {
-            '(' | '<' | '[' => d += 1,
-            ')' | '>' | ']' => d -= 1,
-            ',' if d == 0 => {
-                params.push(std::mem::take(&mut cur));
+            '<' => d += 1,
+            '>' => d -= 1,
+            '+' if d == 0 => {
+                out.push(std::mem::take(&mut cur));
                 continue;
             }
             _ => {}
         }
         cur.push(c);
     }
-    params.push(cur);
-    Some(
-        params
-            .into_iter()
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect(),
-    )
+    out.push(cur);
+    out.into_iter().filter(|x| !x.is_empty()).collect()
 }
 
 /// Parameters of `pub fn name(...)` in `text` when every one is a string, an integer, a bool or a
-/// list of strings (types the event's values can be rebuilt into exactly).
+/// list of strings (types the event's values can be rebuilt into exactly); `None` when it takes
+/// `self` or a type parameter a `&str` does not satisfy.
+#[cfg(test)]
 fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
-    let params = fn_params(text, name)?;
+    let sig = fn_sig(text, name)?;
+    if sig.receiver() {
+        return None;
+    }
+    sig_args(&sig, 0)
+}
+
+/// The arguments of a parsed signature (receiver excluded), variables numbered from `first`.
+fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
     let lifetime = regex::Regex::new(r"&'[A-Za-z_]+\s*").ok()?;
     let mut args = Vec::new();
-    for (i, p) in params.iter().enumerate() {
+    for (i, p) in sig.args().iter().enumerate() {
         let (pat, ty) = p.split_once(':')?;
         if pat.contains("self") {
             return None;
@@ -458,17 +577,36 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
         let no_lt = lifetime.replace_all(ty, "&").to_string();
         let no_lt: String = no_lt.split_whitespace().collect();
         let no_lt = no_lt.replace("&mut", "\u{0}");
-        let (kind, ity) = match no_lt.as_str() {
-            "&str" => ("str", ""),
-            "String" | "implInto<String>" | "implAsRef<str>" => ("string", ""),
-            "&String" => ("string_ref", ""),
-            "bool" => ("bool", ""),
-            "&[&str]" => ("str_slice", ""),
-            "Vec<&str>" => ("str_vec", ""),
-            "&[String]" => ("string_slice", ""),
-            "Vec<String>" => ("string_vec", ""),
-            "&Vec<String>" => ("string_vec_ref", ""),
-            t => {
+        // A type parameter (`s: T`, `s: &T`) bounded by string traits is instantiated with `&str`.
+        let generic = sig
+            .generics
+            .iter()
+            .find(|(n, _)| *n == no_lt || format!("&{n}") == no_lt);
+        let (kind, ity) = match (generic, no_lt.as_str()) {
+            (Some((_, b)), _) if stringy_bound(b) => {
+                if no_lt.starts_with('&') {
+                    ("str_ref_ref", "")
+                } else {
+                    ("str", "")
+                }
+            }
+            (Some(_), _) => return None,
+            (None, "&str") => ("str", ""),
+            (None, "String" | "implInto<String>" | "implAsRef<str>" | "implToString") => {
+                ("string", "")
+            }
+            (None, "implDisplay" | "&implAsRef<str>" | "&implDisplay") => ("str_ref_ref", ""),
+            (None, "&String") => ("string_ref", ""),
+            (None, "bool") => ("bool", ""),
+            (None, "&[&str]") => ("str_slice", ""),
+            (None, "Vec<&str>") => ("str_vec", ""),
+            (None, "&[String]") => ("string_slice", ""),
+            (None, "Vec<String>") => ("string_vec", ""),
+            (None, "&Vec<String>") => ("string_vec_ref", ""),
+            (None, t) => {
+                if t.contains("impl") || sig.generics.iter().any(|(n, _)| t.contains(n.as_str())) {
+                    return None;
+                }
                 let elem = |pre: &str, post: &str| {
                     t.strip_prefix(pre)
                         .and_then(|x| x.strip_suffix(post))
@@ -485,13 +623,131 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
                 }
             }
         };
+        let var = format!("a{}", first + i);
         args.push(Arg {
             kind,
             ty: ity,
-            var: format!("a{i}"),
+            expr: arg_expr(kind, &var),
+            var,
         });
     }
     (args.len() <= 4).then_some(args)
+}
+
+/// How the test passes a candidate of `kind` held in loop variable `v` (fixed code, no event text).
+fn arg_expr(kind: &str, v: &str) -> String {
+    match kind {
+        "str" | "int" | "bool" | "str_slice" => v.to_string(),
+        "str_ref_ref" => format!("&{v}"),
+        "string" => format!("{v}.to_string()"),
+        "string_ref" => format!("&{v}.to_string()"),
+        "int_slice" | "int_vec_ref" => format!("&{v}"),
+        "int_vec" => format!("{v}.clone()"),
+        "str_vec" => format!("{v}.to_vec()"),
+        "string_slice" | "string_vec_ref" => {
+            format!("&{v}.iter().map(|s| s.to_string()).collect::<Vec<String>>()")
+        }
+        _ => format!("{v}.iter().map(|s| s.to_string()).collect::<Vec<String>>()"),
+    }
+}
+
+/// The text of the inherent `impl Type { … }` blocks in `text` (trait impls and generic types left
+/// out: their methods are not called as `Type::…` with a concrete receiver we can build).
+fn impl_blocks(text: &str, ty: &str) -> String {
+    let Ok(re) = regex::Regex::new(&format!(
+        r"(?m)^\s*impl(?:<\s*'[^>]*>)?\s+{}(?:<\s*'[^>]*>)?\s*\{{",
+        regex::escape(ty)
+    )) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for m in re.find_iter(text) {
+        let open = m.end() - 1;
+        if let Some((body, _)) = bracketed(text, open) {
+            out.push_str(body);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// How the test builds the receiver of a method.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Receiver {
+    /// Associated function called on the type: `default`, `new`, `from_config`, …
+    ctor: String,
+    /// `plain`, `result` (`Ok` required) or `option` (`Some` required).
+    wrap: &'static str,
+    args: Vec<Arg>,
+}
+
+/// Ways to build a `Type` value honestly, most direct first: `Type::default()` when it derives or
+/// implements `Default`, a public `new()`, then public constructors (no receiver, returning `Self`,
+/// `Result<Self, _>` or `Option<Self>`) whose parameters are all replayable.
+fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
+    let mut out = Vec::new();
+    let t = regex::escape(ty);
+    let derive = regex::Regex::new(&format!(
+        r"#\[derive\([^)]*\bDefault\b[^)]*\)\]\s*(?:#\[[^\]]*\]\s*|///[^\n]*\n\s*)*pub\s+struct\s+{t}\b\s*[{{;(]"
+    ));
+    let manual = regex::Regex::new(&format!(
+        r"impl\s+(?:std::default::|core::default::)?Default\s+for\s+{t}\s*\{{"
+    ));
+    if derive.is_ok_and(|r| r.is_match(text)) || manual.is_ok_and(|r| r.is_match(text)) {
+        out.push(Receiver {
+            ctor: "default".into(),
+            wrap: "plain",
+            args: vec![],
+        });
+    }
+    let Ok(fns) = regex::Regex::new(
+        r"(?m)^\s*pub(?:\([^)]*\))?\s+(?:const\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)",
+    ) else {
+        return out;
+    };
+    let mut cands: Vec<(usize, Receiver)> = Vec::new();
+    for c in fns.captures_iter(impls) {
+        let name = c[1].to_string();
+        if !is_rust_ident(&name) || name == "default" {
+            continue;
+        }
+        let Some(sig) = fn_sig(impls, &name) else {
+            continue;
+        };
+        if sig.receiver() || !sig.generics.is_empty() {
+            continue;
+        }
+        let ret: String = sig.ret.split_whitespace().collect();
+        let wrap = if ret == "Self" || ret == ty {
+            "plain"
+        } else if ret.starts_with("Result<Self,") || ret.starts_with(&format!("Result<{ty},")) {
+            "result"
+        } else if ret == "Option<Self>" || ret == format!("Option<{ty}>") {
+            "option"
+        } else {
+            continue;
+        };
+        let Some(args) = sig_args(&sig, 10) else {
+            continue;
+        };
+        let rank = match (name.as_str(), args.is_empty()) {
+            ("new", true) => 0,
+            (_, true) => 1,
+            ("new", false) => 2,
+            _ => 3,
+        };
+        cands.push((
+            rank,
+            Receiver {
+                ctor: name,
+                wrap,
+                args,
+            },
+        ));
+    }
+    cands.sort_by_key(|c| c.0);
+    out.extend(cands.into_iter().map(|c| c.1));
+    out
 }
 
 /// Values the event reveals (panic message, breadcrumbs, extra, tags), most specific first.
@@ -826,7 +1082,7 @@ type SearchPlan = (
 /// `None` when a string parameter has no value the event revealed.
 fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<SearchPlan> {
     let has = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
-    let str_kinds = ["str", "string", "string_ref"];
+    let str_kinds = ["str", "string", "string_ref", "str_ref_ref"];
     let list_kinds = [
         "str_slice",
         "str_vec",
@@ -908,6 +1164,10 @@ struct Ctx {
     /// The string a slicing panic names (wording differs between rustc versions).
     subject: String,
     calls: usize,
+    /// Every searched argument: the receiver's constructor's, then the callee's.
+    all_args: Vec<Arg>,
+    /// How a method's receiver is built (`None` for functions).
+    recv: Option<Receiver>,
 }
 
 impl Generator for Rust {
@@ -950,6 +1210,8 @@ impl Generator for Rust {
             crash_files: vec![],
             subject: String::new(),
             calls: 0,
+            all_args: vec![],
+            recv: None,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -999,34 +1261,73 @@ impl Generator for Rust {
                 let Some(path) = public_path(m, c, snap) else {
                     continue;
                 };
-                // A free function, or an associated function without `self` (`Type::parse(s)`)
-                // whose name is declared once in the file (so the parsed signature is its own).
+                // A free function, or an associated function or method of an inherent impl whose
+                // name is declared once there (so the parsed signature is its own).
                 let fn_name = m.item.last().cloned().unwrap_or_default();
                 let text = snap.read(&m.path).unwrap_or_default();
                 let assoc = m.item.len() == 2;
+                let shown = format!("{}::{fn_name}", path.join("::"));
+                let scope = if assoc {
+                    impl_blocks(&text, &m.item[0])
+                } else {
+                    text.clone()
+                };
                 if m.item.len() > 2
                     || assoc
                         && (!is_rust_ident(&fn_name)
                             || regex::Regex::new(&format!(r"\bfn\s+{}\b", regex::escape(&fn_name)))
-                                .map(|r| r.find_iter(&text).count() != 1)
+                                .map(|r| r.find_iter(&scope).count() != 1)
                                 .unwrap_or(true))
                 {
                     why_not.push(format!(
-                        "{}::{fn_name} is a method (its object cannot be rebuilt)",
-                        path.join("::")
+                        "{shown} is not a public function of an inherent impl (trait methods and closures of nested items are not called directly)"
                     ));
                     continue;
                 }
-                let Some(args) = replayable_params(&text, &fn_name) else {
+                let sig = fn_sig(&scope, &fn_name);
+                let Some(args) = sig.as_ref().and_then(|s| sig_args(s, 0)) else {
                     why_not.push(format!(
-                        "{} takes parameters other than strings, integers, bools and lists of strings",
+                        "{} takes parameters other than strings, integers, bools and lists of strings (or type parameters a &str does not satisfy)",
                         path.join("::")
                     ));
                     continue;
                 };
+                if sig.as_ref().is_some_and(|s| s.receiver()) {
+                    // A method: the receiver is built honestly or not at all.
+                    let ty = &m.item[0];
+                    let recvs = receivers(&text, &scope, ty);
+                    if recvs.is_empty() {
+                        why_not.push(format!(
+                            "{shown} takes self, and {ty} has no Default, no public new() and no public constructor taking strings or integers"
+                        ));
+                        continue;
+                    }
+                    let mut found = None;
+                    for r in recvs {
+                        let mut all = r.args.clone();
+                        all.extend(args.iter().cloned());
+                        if let Some(plan) = plan_search(&all, &rev, &pvalue, 50_000) {
+                            found = Some((r, all, plan));
+                            break;
+                        }
+                    }
+                    match found {
+                        Some((r, all, plan)) => {
+                            chosen = Some((m, path, args, Some(r), all, plan));
+                            break;
+                        }
+                        None => {
+                            why_not.push(format!(
+                                "the event reveals no value for the parameters of {shown} and of the constructors of {ty}"
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 match plan_search(&args, &rev, &pvalue, 50_000) {
                     Some(plan) => {
-                        chosen = Some((m, path, args, plan));
+                        let all = args.clone();
+                        chosen = Some((m, path, args, None, all, plan));
                         break;
                     }
                     None => why_not.push(format!(
@@ -1035,7 +1336,9 @@ impl Generator for Rust {
                     )),
                 }
             }
-            if let Some((m, path, args, (strs, ints, lists, int_lists, calls))) = chosen {
+            if let Some((m, path, args, recv, all_args, (strs, ints, lists, int_lists, calls))) =
+                chosen
+            {
                 strategy = Strategy::CallReplay;
                 template = "rust/call_replay.rs.tera";
                 ctx.use_path = path.clone();
@@ -1075,6 +1378,25 @@ impl Generator for Rust {
                     .collect();
                 ctx.calls = calls;
                 ctx.args = args;
+                ctx.all_args = all_args;
+                if let Some(r) = &recv {
+                    reasons.push(format!(
+                        "the receiver is built with {}::{}({}){}",
+                        ctx.callee_type,
+                        r.ctor,
+                        if r.args.is_empty() {
+                            ""
+                        } else {
+                            "revealed values"
+                        },
+                        match r.wrap {
+                            "result" => " (calls where it returns Err are skipped)",
+                            "option" => " (calls where it returns None are skipped)",
+                            _ => "",
+                        }
+                    ));
+                }
+                ctx.recv = recv;
             } else {
                 reasons.push("the panic message and breadcrumbs do not carry the crashing function's inputs, and Rust events have no local variables".into());
                 reasons.extend(why_not.into_iter().take(3));
@@ -1284,8 +1606,44 @@ mod tests {
             Some(vec!["int_slice", "int_vec", "int_vec_ref"])
         );
         assert_eq!(k("pub fn f(&self, s: &str)"), None);
-        assert_eq!(k("pub fn f<T: Display>(s: T)"), None);
+        assert_eq!(k("pub fn f<T: Display>(s: T)"), Some(vec!["str"]));
+        assert_eq!(
+            k("pub fn f<S>(s: &S, n: usize) where S: AsRef<str> + ?Sized {}"),
+            Some(vec!["str_ref_ref", "int"])
+        );
+        assert_eq!(k("pub fn f<T: Into<u64>>(s: T)"), None);
+        assert_eq!(k("pub fn f<T: Serialize>(rows: &[T])"), None);
         assert_eq!(k("pub fn f() -> u8"), Some(vec![]));
+    }
+
+    #[test]
+    fn method_receivers() {
+        let src = "#[derive(Debug, Clone, Default)]\npub struct Cart { items: Vec<u32> }\n\nimpl Cart {\n    pub fn average(&self, n: usize) -> u32 { 0 }\n}\n";
+        let impls = impl_blocks(src, "Cart");
+        let sig = fn_sig(&impls, "average").unwrap();
+        assert!(sig.receiver());
+        assert_eq!(sig_args(&sig, 0).unwrap().len(), 1);
+        let r = receivers(src, &impls, "Cart");
+        assert_eq!(r[0].ctor, "default");
+        // No Default: a public `new()`, then constructors of replayable inputs (Result skipped on Err).
+        let src = "pub struct Meter { unit: String }\nimpl Meter {\n    pub fn parse(s: &str) -> Result<Self, String> { todo!() }\n    pub fn new() -> Meter { todo!() }\n    pub fn with(rows: &[Row]) -> Self { todo!() }\n    pub fn read(&mut self) -> u8 { 0 }\n}\nimpl std::fmt::Display for Meter { fn fmt(&self) {} }\n";
+        let impls = impl_blocks(src, "Meter");
+        let r: Vec<_> = receivers(src, &impls, "Meter")
+            .into_iter()
+            .map(|r| (r.ctor, r.wrap))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                ("new".to_string(), "plain"),
+                ("parse".to_string(), "result")
+            ]
+        );
+        assert!(!impls.contains("fn fmt"));
+        // Nothing to build it with.
+        let src =
+            "pub struct Pool { conn: Conn }\nimpl Pool {\n    pub fn get(&self) -> u8 { 0 }\n}\n";
+        assert!(receivers(src, &impl_blocks(src, "Pool"), "Pool").is_empty());
     }
 
     #[test]

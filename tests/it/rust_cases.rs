@@ -511,3 +511,133 @@ fn rust_gate_scaffold_never_passes() {
     assert_eq!(g.verdicts(), ["RED_WRONG_REASON"], "{}", g.output);
     assert!(g.output.contains("not yet reproduced"), "{}", g.output);
 }
+
+/// A method (`Paginator::page_count(&self, total)`): the type derives `Default`, so the receiver is
+/// `Paginator::default()` (what the app's settings fell back to) and the total is searched (an
+/// arithmetic panic); red with the reported divide by zero in paginate.rs, green after the fix.
+#[test]
+fn rust_catalog_page_count_default_receiver() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-catalog-page-count",
+        "use catalogpage::paginate::Paginator;",
+        "attempt to divide by zero",
+    );
+    assert!(test.contains("Paginator::default()"), "{test}");
+    assert!(test.contains("receiver.page_count("), "{test}");
+}
+
+/// The same method when the type has no `Default` but a public constructor of an integer: the
+/// receiver is `Paginator::new(n)` with `n` searched like the method's own integers.
+#[test]
+fn rust_catalog_page_count_constructor_receiver() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-catalog-page-count";
+    let app = App::new(case);
+    let src = app.dir.join("src/paginate.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq");
+    std::fs::write(&src, code).unwrap();
+    let settings = app.dir.join("src/settings.rs");
+    let code = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace(
+            "            ..Default::default()",
+            "            pager: Paginator::new(0),",
+        );
+    std::fs::write(&settings, code).unwrap();
+    app.git(&["commit", "-qam", "no Default"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains("Paginator::new(a10)"), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "(total + self.per_page - 1) / self.per_page",
+        "total.div_ceil(self.per_page.max(1))",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
+
+/// A method whose type can only be built from values the event does not carry (no `Default`, no
+/// constructor of strings or integers): never a made-up receiver, a scaffold naming the type.
+#[test]
+fn rust_method_without_constructor_is_scaffold() {
+    let case = "rs-catalog-page-count";
+    let app = App::new(case);
+    let src = app.dir.join("src/paginate.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace(
+            "pub fn new(per_page: usize) -> Self {\n        Paginator { per_page }",
+            "pub fn new(settings: &crate::Settings) -> Self {\n        Paginator { per_page: settings.currency.len() }",
+        );
+    assert!(code.contains("settings: &crate::Settings"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "built from settings"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("takes self, and Paginator has no Default")),
+        "{:?}",
+        out.reasons
+    );
+    let test = app.test_file(&out);
+    assert!(
+        test.contains("use catalogpage::paginate::Paginator;"),
+        "{test}"
+    );
+    assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
+}
+
+/// `called Result::unwrap() on an Err value: ParseIntError { kind: InvalidDigit }` names no
+/// input; the breadcrumb the app logs for each line quotes it (`qty "12 pcs"`). The generic
+/// `parse_quantity<S: AsRef<str>>` is instantiated with `&str` and replayed with the quoted values;
+/// red with the exact message raised in qty.rs, green once it returns an error instead.
+#[test]
+fn rust_order_qty_generic_from_breadcrumb() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-order-qty-parse",
+        "use orderlines::qty::parse_quantity;",
+        "ParseIntError { kind: InvalidDigit }",
+    );
+    assert!(test.contains("\"12 pcs\""), "{test}");
+}
+
+/// Without its breadcrumbs the ParseIntError says nothing about the string: a scaffold.
+#[test]
+fn rust_order_qty_without_breadcrumbs_is_scaffold() {
+    let case = "rs-order-qty-parse";
+    let app = App::new(case);
+    let mut ev = event_of(case);
+    ev.as_object_mut().unwrap().remove("breadcrumbs");
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+}
+
+#[test]
+fn rust_gate_catalog_page_count_method() {
+    gate_case("rs-catalog-page-count", "attempt to divide by zero");
+}
+
+#[test]
+fn rust_gate_order_qty_generic() {
+    gate_case("rs-order-qty-parse", "ParseIntError { kind: InvalidDigit }");
+}
