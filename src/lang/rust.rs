@@ -904,8 +904,25 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
                 push_unique(&mut rev.ints, n);
             }
         }
-        if let Some(d) = &req.data {
-            collect_json(d, &mut rev, 0);
+        match &req.data {
+            // A raw body: JSON the SDK did not parse, or a form (`sku=CAP-GRN&qty=12+pcs`).
+            Some(serde_json::Value::String(raw)) => {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) {
+                    collect_json(&v, &mut rev, 0);
+                } else if raw.contains('=') && !raw.contains(char::is_whitespace) {
+                    for pair in raw.split('&').take(50) {
+                        let v = pair.split_once('=').map(|x| x.1).unwrap_or("");
+                        let v = crate::alert::percent_decode(v);
+                        if let Ok(n) = v.trim().parse::<i128>() {
+                            push_unique(&mut rev.ints, n);
+                        }
+                        push_unique(&mut rev.strings, v);
+                    }
+                }
+                push_unique(&mut rev.strings, raw.clone());
+            }
+            Some(d) => collect_json(d, &mut rev, 0),
+            None => {}
         }
         // Path segments (`/orders/SKU-9`): web handlers pass them on.
         if let Some(url) = &req.url {
@@ -1567,6 +1584,32 @@ mod tests {
         );
         assert_eq!(r.strings[0], "Café au lait");
         assert!((0..=14).all(|n| r.ints.contains(&n)));
+    }
+
+    #[test]
+    fn reveals_request_path_query_and_body() {
+        let ev = |data: serde_json::Value| {
+            Alert::from_event(&serde_json::json!({
+                "platform": "rust",
+                "request": {"method": "POST", "url": "https://shop.test/orders/CAP-GRN?page=3&q=mug%20set", "data": data},
+                "exception": {"values": [{"type": "panic", "value": "x"}]}
+            }))
+        };
+        let msg =
+            "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }";
+        let r = revealed_values(
+            &ev(serde_json::json!({"qty": "12 pcs", "lines": ["a", "b"]})),
+            msg,
+        );
+        for s in ["CAP-GRN", "mug set", "12 pcs"] {
+            assert!(r.strings[..r.quoted].iter().any(|x| x == s), "{s}: {r:?}");
+        }
+        assert!(r.ints.contains(&3));
+        assert!(r.lists.contains(&vec!["a".to_string(), "b".to_string()]));
+        let r = revealed_values(&ev("sku=TEE-M&qty=12+pcs".into()), msg);
+        assert!(r.strings.iter().any(|x| x == "12 pcs"), "{r:?}");
+        let r = revealed_values(&ev("{\"qty\": \"7x\"}".into()), msg);
+        assert!(r.strings.iter().any(|x| x == "7x"), "{r:?}");
     }
 
     #[test]
