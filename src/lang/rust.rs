@@ -463,10 +463,11 @@ fn bracketed(text: &str, open: usize) -> Option<(&str, usize)> {
     None
 }
 
-/// The signature of `pub fn name` in `text`; `None` when it is not there.
+/// The signature of `pub fn name` in `text`; `None` when it is not there (`pub(crate)` and other
+/// restricted visibilities are unreachable from an integration test, so they do not count).
 fn fn_sig(text: &str, name: &str) -> Option<Sig> {
     let re = regex::Regex::new(&format!(
-        r"(?m)^\s*pub(?:\([^)]*\))?\s+(?:const\s+)?fn\s+{}\b\s*",
+        r"(?m)^\s*pub\s+(?:const\s+)?fn\s+{}\b\s*",
         regex::escape(name)
     ))
     .ok()?;
@@ -700,9 +701,8 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
             args: vec![],
         });
     }
-    let Ok(fns) = regex::Regex::new(
-        r"(?m)^\s*pub(?:\([^)]*\))?\s+(?:const\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)",
-    ) else {
+    let Ok(fns) = regex::Regex::new(r"(?m)^\s*pub\s+(?:const\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)")
+    else {
         return out;
     };
     let mut cands: Vec<(usize, Receiver)> = Vec::new();
@@ -1302,6 +1302,12 @@ impl Generator for Rust {
                     continue;
                 }
                 let sig = fn_sig(&scope, &fn_name);
+                if sig.is_none() {
+                    why_not.push(format!(
+                        "{shown} is not public (an integration test cannot call it)"
+                    ));
+                    continue;
+                }
                 let Some(args) = sig.as_ref().and_then(|s| sig_args(s, 0)) else {
                     why_not.push(format!(
                         "{} takes parameters other than strings, integers, bools and lists of strings (or type parameters a &str does not satisfy)",
@@ -1696,5 +1702,6 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert!(replayable_params("pub fn g(x: &[f64], n: usize) {}", "g").is_none());
         assert!(replayable_params("fn h(x: &str) {}", "h").is_none());
+        assert!(replayable_params("pub(crate) fn h(x: &str) {}", "h").is_none());
     }
 }
