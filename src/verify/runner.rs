@@ -248,11 +248,15 @@ pub const CARGO_TARGET_ENV: &str = "SENTRY_REPRO_CARGO_TARGET_DIR";
 /// repository's own crates are removed first, so they are always rebuilt from the export; registry
 /// crates are fingerprinted by version and features, never by mtime, so reusing them is safe.
 fn cargo_target_dir(root: &Path) -> String {
+    let shared = std::env::var_os(CARGO_TARGET_ENV).filter(|v| !v.is_empty());
+    cargo_target_in(root, shared.as_deref().map(Path::new))
+}
+
+fn cargo_target_in(root: &Path, shared: Option<&Path>) -> String {
     let own = root.join("target").to_string_lossy().into_owned();
-    let Some(shared) = std::env::var_os(CARGO_TARGET_ENV).filter(|v| !v.is_empty()) else {
+    let Some(shared) = shared else {
         return own;
     };
-    let shared = Path::new(&shared);
     let Some(names) = local_crate_names(root) else {
         return own;
     };
@@ -797,5 +801,51 @@ mod tests {
             js_framework(Some(r#"{"scripts":{"test":"node --test"}}"#)),
             "node:test"
         );
+    }
+
+    #[test]
+    fn shared_cargo_target_forgets_only_the_repositorys_own_crates() {
+        let root = tempfile::tempdir().unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = root.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w(
+            "Cargo.toml",
+            "[package]\nname = \"shop-api\"\n[workspace]\nmembers = [\"crates/*\", \"tools/gen\"]\n",
+        );
+        w(
+            "crates/pricing/Cargo.toml",
+            "[package]\nname = \"pricing\"\n",
+        );
+        w("tools/gen/Cargo.toml", "[package]\nname = \"gen\"\n");
+        let fp = shared.path().join("debug/.fingerprint");
+        for d in [
+            "shop-api-0123456789abcdef",
+            "pricing-fedcba9876543210",
+            "gen-00ff00ff00ff00ff",
+            "sentry-0123456789abcdef",
+            "pricing-extra-0123456789abcdef",
+        ] {
+            std::fs::create_dir_all(fp.join(d)).unwrap();
+        }
+        let dir = cargo_target_in(root.path(), Some(shared.path()));
+        assert_eq!(dir, shared.path().to_string_lossy());
+        let mut left: Vec<String> = std::fs::read_dir(&fp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["pricing-extra-0123456789abcdef", "sentry-0123456789abcdef"]
+        );
+        // Without the setting, or with a manifest it cannot read, each export keeps its own dir.
+        let own = root.path().join("target").to_string_lossy().into_owned();
+        assert_eq!(cargo_target_in(root.path(), None), own);
+        std::fs::write(root.path().join("Cargo.toml"), "not toml [").unwrap();
+        assert_eq!(cargo_target_in(root.path(), Some(shared.path())), own);
     }
 }
