@@ -897,6 +897,39 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
         }
     }
     collect_json(&alert.extra, &mut rev, 0);
+    // Contexts the app set itself (`scope.set_context("order", …)`); the SDK's own describe the host.
+    const STOCK_CONTEXTS: &[&str] = &[
+        "os",
+        "rust",
+        "device",
+        "runtime",
+        "app",
+        "trace",
+        "culture",
+        "gpu",
+        "browser",
+        "profile",
+        "response",
+        "otel",
+        "cloud_resource",
+        "monitor",
+        "replay",
+        "state",
+        "flags",
+    ];
+    if let Some(ctx) = alert.contexts.as_object() {
+        for (k, v) in ctx.iter().take(20) {
+            if !STOCK_CONTEXTS.contains(&k.as_str()) {
+                if let Some(o) = v.as_object() {
+                    for (field, x) in o.iter().take(50) {
+                        if field != "type" {
+                            collect_json(x, &mut rev, 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
     if let Some(req) = &alert.request {
         for (_, v) in &req.query {
             push_unique(&mut rev.strings, v.clone());
@@ -1616,6 +1649,17 @@ mod tests {
         assert!(r.strings.iter().any(|x| x == "12 pcs"), "{r:?}");
         let r = revealed_values(&ev("{\"qty\": \"7x\"}".into()), msg);
         assert!(r.strings.iter().any(|x| x == "7x"), "{r:?}");
+        // Contexts the app set count; the SDK's own (os, rust, device) do not.
+        let a = Alert::from_event(&serde_json::json!({
+            "contexts": {"order": {"type": "order", "coupon": "SPRING-24"}, "os": {"name": "Linux"}},
+            "exception": {"values": [{"type": "panic", "value": "x"}]}
+        }));
+        let r = revealed_values(&a, msg);
+        assert!(
+            r.strings[..r.quoted].iter().any(|x| x == "SPRING-24"),
+            "{r:?}"
+        );
+        assert!(!r.strings.iter().any(|x| x == "Linux"), "{r:?}");
     }
 
     #[test]
