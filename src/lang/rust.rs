@@ -593,6 +593,8 @@ fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
             }
             (Some(_), _) => return None,
             (None, "&str") => ("str", ""),
+            (None, "Option<&str>") => ("opt_str", ""),
+            (None, "Option<String>") => ("opt_string", ""),
             (None, "String" | "implInto<String>" | "implAsRef<str>" | "implToString") => {
                 ("string", "")
             }
@@ -613,7 +615,9 @@ fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
                         .and_then(|x| x.strip_suffix(post))
                         .and_then(|x| INT_TYPES.iter().find(|i| **i == x))
                 };
-                if let Some(e) = elem("&[", "]") {
+                if let Some(e) = elem("Option<", ">") {
+                    ("opt_int", *e)
+                } else if let Some(e) = elem("&[", "]") {
                     ("int_slice", *e)
                 } else if let Some(e) = elem("Vec<", ">") {
                     ("int_vec", *e)
@@ -638,7 +642,8 @@ fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
 /// How the test passes a candidate of `kind` held in loop variable `v` (fixed code, no event text).
 fn arg_expr(kind: &str, v: &str) -> String {
     match kind {
-        "str" | "int" | "bool" | "str_slice" => v.to_string(),
+        "str" | "int" | "bool" | "str_slice" | "opt_str" | "opt_int" => v.to_string(),
+        "opt_string" => format!("{v}.map(str::to_string)"),
         "str_ref_ref" => format!("&{v}"),
         "string" => format!("{v}.to_string()"),
         "string_ref" => format!("&{v}.to_string()"),
@@ -1132,7 +1137,16 @@ type SearchPlan = (
 /// `None` when a string parameter has no value the event revealed.
 fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<SearchPlan> {
     let has = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
-    let str_kinds = ["str", "string", "string_ref", "str_ref_ref"];
+    // `Option` parameters get `None` and every candidate, but count as their inner kind: `None`
+    // alone is no input the event revealed.
+    let str_kinds = [
+        "str",
+        "string",
+        "string_ref",
+        "str_ref_ref",
+        "opt_str",
+        "opt_string",
+    ];
     let list_kinds = [
         "str_slice",
         "str_vec",
@@ -1162,8 +1176,10 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
         args.iter()
             .map(|a| match a.kind {
                 "int" => i.len(),
+                "opt_int" => i.len() + 1,
                 "bool" => 2,
                 k if int_list_kinds.contains(&k) => int_lists.len(),
+                "opt_str" | "opt_string" => s.len() + 1,
                 k if str_kinds.contains(&k) => s.len(),
                 _ => l.len(),
             })
@@ -1175,7 +1191,7 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
         if uses(&str_kinds) {
             lens.push((strings.len(), 0));
         }
-        if uses(&["int"]) {
+        if uses(&["int", "opt_int"]) {
             lens.push((ints.len(), 1));
         }
         if uses(&list_kinds) {
@@ -1705,6 +1721,10 @@ mod tests {
             Some(vec!["str_ref_ref", "int"])
         );
         assert_eq!(k("pub fn f<T: Into<u64>>(s: T)"), None);
+        assert_eq!(
+            k("pub fn f(a: Option<&str>, b: Option<String>, c: Option<u16>)"),
+            Some(vec!["opt_str", "opt_string", "opt_int"])
+        );
         assert_eq!(k("pub fn f<T: Serialize>(rows: &[T])"), None);
         assert_eq!(k("pub fn f() -> u8"), Some(vec![]));
     }

@@ -641,3 +641,42 @@ fn rust_gate_catalog_page_count_method() {
 fn rust_gate_order_qty_generic() {
     gate_case("rs-order-qty-parse", "ParseIntError { kind: InvalidDigit }");
 }
+
+/// The same crash when the quantity column is optional (`Option<&str>`): the candidates are `None`
+/// and `Some` of every revealed value; red with `Some("12 pcs")`, green after the fix.
+#[test]
+fn rust_order_qty_option_param() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-order-qty-parse";
+    let app = App::new(case);
+    let src = app.dir.join("src/qty.rs");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "pub fn parse_quantity<S: AsRef<str>>(raw: S) -> u32 {\n    let raw = raw.as_ref().trim();",
+        "pub fn parse_quantity(raw: Option<&str>) -> u32 {\n    let raw = raw.unwrap_or(\"1\").trim();",
+    );
+    assert!(code.contains("Option<&str>"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    let lines = app.dir.join("src/lines.rs");
+    let code = std::fs::read_to_string(&lines).unwrap().replace(
+        "parse_quantity(fields[1])",
+        "parse_quantity(Some(fields[1]))",
+    );
+    std::fs::write(&lines, code).unwrap();
+    std::fs::remove_file(app.dir.join("tests/lines.rs")).unwrap();
+    app.git(&["add", "-A"]);
+    app.git(&["commit", "-qm", "optional quantity"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("Some(\"12 pcs\")"), "{text}");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace(".parse().unwrap()", ".parse().unwrap_or(0)");
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
