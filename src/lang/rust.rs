@@ -682,9 +682,11 @@ fn impl_blocks(text: &str, ty: &str) -> String {
 struct Receiver {
     /// Associated function called on the type: `default`, `new`, `from_config`, …
     ctor: String,
-    /// `plain`, `result` (`Ok` required) or `option` (`Some` required).
+    /// `plain`, `result` (`Ok` required), `option` (`Some` required) or `literal` (`Type { … }`).
     wrap: &'static str,
     args: Vec<Arg>,
+    /// Field names of a struct literal, in the order of `args`.
+    fields: Vec<String>,
 }
 
 /// Ways to build a `Type` value honestly, most direct first: `Type::default()` when it derives or
@@ -704,6 +706,7 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
             ctor: "default".into(),
             wrap: "plain",
             args: vec![],
+            fields: vec![],
         });
     }
     let Ok(fns) = regex::Regex::new(r"(?m)^\s*pub\s+(?:const\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)")
@@ -747,12 +750,66 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
                 ctor: name,
                 wrap,
                 args,
+                fields: vec![],
             },
         ));
     }
     cands.sort_by_key(|c| c.0);
     out.extend(cands.into_iter().map(|c| c.1));
+    if let Some(r) = struct_literal(text, ty) {
+        out.push(r);
+    }
     out
+}
+
+/// `Type { field: …, … }` when every field is `pub` and of a replayable type (and the struct is not
+/// `#[non_exhaustive]`): the fields are searched like parameters.
+fn struct_literal(text: &str, ty: &str) -> Option<Receiver> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^(\s*#\[[^\]]*\]\s*)*\s*pub\s+struct\s+{}\s*\{{",
+        regex::escape(ty)
+    ))
+    .ok()?;
+    let m = re.find(text)?;
+    if m.as_str().contains("non_exhaustive") {
+        return None;
+    }
+    let (body, _) = bracketed(text, m.end() - 1)?;
+    let body: String = body
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut names = Vec::new();
+    let mut params = Vec::new();
+    for f in split_top(&body) {
+        let f = f.trim();
+        let f = regex::Regex::new(r"^(#\[[^\]]*\]\s*)*")
+            .ok()?
+            .replace(f, "");
+        let rest = f.strip_prefix("pub ")?;
+        let (name, _) = rest.split_once(':')?;
+        let name = name.trim();
+        if !is_rust_ident(name) {
+            return None;
+        }
+        names.push(name.to_string());
+        params.push(rest.trim().to_string());
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let sig = Sig {
+        params,
+        ..Default::default()
+    };
+    let args = sig_args(&sig, 10)?;
+    Some(Receiver {
+        ctor: String::new(),
+        wrap: "literal",
+        args,
+        fields: names,
+    })
 }
 
 /// Values the event reveals (panic message, breadcrumbs, extra, tags), most specific first.
@@ -1452,15 +1509,27 @@ impl Generator for Rust {
                 ctx.args = args;
                 ctx.all_args = all_args;
                 if let Some(r) = &recv {
+                    let built = if r.wrap == "literal" {
+                        format!(
+                            "a {} {{ {} }} literal",
+                            ctx.callee_type,
+                            r.fields.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "{}::{}({})",
+                            ctx.callee_type,
+                            r.ctor,
+                            if r.args.is_empty() {
+                                ""
+                            } else {
+                                "revealed values"
+                            }
+                        )
+                    };
                     reasons.push(format!(
-                        "the receiver is built with {}::{}({}){}",
-                        ctx.callee_type,
-                        r.ctor,
-                        if r.args.is_empty() {
-                            ""
-                        } else {
-                            "revealed values"
-                        },
+                        "the receiver is built with {}{}",
+                        built,
                         match r.wrap {
                             "result" => " (calls where it returns Err are skipped)",
                             "option" => " (calls where it returns None are skipped)",

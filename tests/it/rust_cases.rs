@@ -680,3 +680,40 @@ fn rust_order_qty_option_param() {
     let (ok, text) = cargo(&app, &out.test_command);
     assert!(ok, "{text}");
 }
+
+/// The same method when the only way to build the type from outside is a struct literal (every
+/// field public, `new` crate-private): `Paginator { per_page: n }` with `n` searched.
+#[test]
+fn rust_catalog_page_count_struct_literal_receiver() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-catalog-page-count";
+    let app = App::new(case);
+    let src = app.dir.join("src/paginate.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace("    pub fn new(", "    pub(crate) fn new(");
+    std::fs::write(&src, code).unwrap();
+    let settings = app.dir.join("src/settings.rs");
+    let code = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace(
+            "            ..Default::default()",
+            "            pager: Paginator::new(0),",
+        );
+    std::fs::write(&settings, code).unwrap();
+    std::fs::remove_file(app.dir.join("tests/paginate.rs")).unwrap();
+    app.git(&["add", "-A"]);
+    app.git(&["commit", "-qm", "crate-private constructor"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains("per_page: a10,"), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+}
