@@ -782,11 +782,9 @@ fn struct_literal(text: &str, ty: &str) -> Option<Receiver> {
         .join("\n");
     let mut names = Vec::new();
     let mut params = Vec::new();
+    let attrs = regex::Regex::new(r"^(#\[[^\]]*\]\s*)*").ok()?;
     for f in split_top(&body) {
-        let f = f.trim();
-        let f = regex::Regex::new(r"^(#\[[^\]]*\]\s*)*")
-            .ok()?
-            .replace(f, "");
+        let f = attrs.replace(f.trim(), "");
         let rest = f.strip_prefix("pub ")?;
         let (name, _) = rest.split_once(':')?;
         let name = name.trim();
