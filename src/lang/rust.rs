@@ -1425,7 +1425,7 @@ impl Generator for Rust {
                     let recvs = receivers(&text, &scope, ty);
                     if recvs.is_empty() {
                         why_not.push(format!(
-                            "{shown} takes self, and {ty} has no Default, no public new() and no public constructor taking strings or integers"
+                            "{shown} takes self, and {ty} has no Default, no public new(), no public constructor taking strings or integers and private fields"
                         ));
                         continue;
                     }

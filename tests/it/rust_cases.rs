@@ -571,7 +571,8 @@ fn rust_catalog_page_count_constructor_receiver() {
 }
 
 /// A method whose type can only be built from values the event does not carry (no `Default`, no
-/// constructor of strings or integers): never a made-up receiver, a scaffold naming the type.
+/// constructor of strings or integers, private fields): never a made-up receiver, a scaffold
+/// naming the type.
 #[test]
 fn rust_method_without_constructor_is_scaffold() {
     let case = "rs-catalog-page-count";
@@ -580,6 +581,7 @@ fn rust_method_without_constructor_is_scaffold() {
     let code = std::fs::read_to_string(&src)
         .unwrap()
         .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace("    pub per_page: usize,", "    per_page: usize,")
         .replace(
             "pub fn new(per_page: usize) -> Self {\n        Paginator { per_page }",
             "pub fn new(settings: &crate::Settings) -> Self {\n        Paginator { per_page: settings.currency.len() }",
