@@ -8,12 +8,16 @@
 //! repository's crate names and the module path must resolve to `src/<mod>.rs` / `src/<mod>/mod.rs`
 //! whose basename is the frame's filename.
 //!
-//! Strategy: call replay of the innermost public function of the crate on the stack (free, or
-//! associated without `self`) whose parameters are all strings, integers, bools or lists of strings,
-//! with the values the event reveals: quoted parts of the panic message (`panic!("unknown sku
-//! {sku:?}")`, the sliced string of a slicing panic), value-like words, numbers (len/index, ±1, and a
-//! small integer range), breadcrumb data and quoted parts of breadcrumb messages (apps log what they
-//! are about to process), `extra`, custom tags and the request's query, path and body. The test calls
+//! Strategy: call replay of the innermost public function of the crate on the stack (free,
+//! associated, or a method of an inherent impl) whose parameters are all strings, integers, bools,
+//! lists of strings or integers, or `Option`s of strings and integers (type parameters a `&str`
+//! satisfies are instantiated with `&str`), with the values the event reveals. A method's receiver
+//! is built honestly or not at all: `Default`, a public `new()`, a public constructor of revealed
+//! values, or a literal of an all-public struct. The values: quoted parts of the panic message
+//! (`panic!("unknown sku {sku:?}")`, the sliced string of a slicing panic), value-like words,
+//! numbers (len/index, ±1, and a small integer range), breadcrumb data and quoted parts of
+//! breadcrumb messages (apps log what they are about to process), `extra`, custom tags and
+//! contexts, and the request's query, path and body (JSON or form). The test calls
 //! every combination (capped) under `catch_unwind` and fails only on the reported panic message
 //! raised in a crate file of the reported stack, so it passes after a correct fix. A string
 //! parameter needs a quoted or data value (words of a sentence or rustc's own quoting do not count);
