@@ -109,11 +109,7 @@ fn toolchain_env() -> Vec<(&'static str, String)> {
     let home = std::env::var("HOME").unwrap_or_default();
     let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));
     let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup"));
-    vec![
-        ("CARGO_HOME", cargo_home),
-        ("RUSTUP_HOME", rustup_home),
-        ("CARGO_NET_OFFLINE", "true".into()),
-    ]
+    vec![("CARGO_HOME", cargo_home), ("RUSTUP_HOME", rustup_home)]
 }
 
 fn cargo(app: &App, cmd: &str) -> (bool, String) {
