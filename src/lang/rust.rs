@@ -8,12 +8,16 @@
 //! repository's crate names and the module path must resolve to `src/<mod>.rs` / `src/<mod>/mod.rs`
 //! whose basename is the frame's filename.
 //!
-//! Strategy: call replay of the innermost public function of the crate on the stack (free, or
-//! associated without `self`) whose parameters are all strings, integers, bools or lists of strings,
-//! with the values the event reveals: quoted parts of the panic message (`panic!("unknown sku
-//! {sku:?}")`, the sliced string of a slicing panic), value-like words, numbers (len/index, ±1, and a
-//! small integer range), breadcrumb data and quoted parts of breadcrumb messages (apps log what they
-//! are about to process), `extra`, custom tags and the request's query, path and body. The test calls
+//! Strategy: call replay of the innermost public function of the crate on the stack (free,
+//! associated, or a method of an inherent impl) whose parameters are all strings, integers, bools,
+//! lists of strings or integers, or `Option`s of strings and integers (type parameters a `&str`
+//! satisfies are instantiated with `&str`), with the values the event reveals. A method's receiver
+//! is built honestly or not at all: `Default`, a public `new()`, a public constructor of revealed
+//! values, or a literal of an all-public struct. The values: quoted parts of the panic message
+//! (`panic!("unknown sku {sku:?}")`, the sliced string of a slicing panic), value-like words,
+//! numbers (len/index, ±1, and a small integer range), breadcrumb data and quoted parts of
+//! breadcrumb messages (apps log what they are about to process), `extra`, custom tags and
+//! contexts, and the request's query, path and body (JSON or form). The test calls
 //! every combination (capped) under `catch_unwind` and fails only on the reported panic message
 //! raised in a crate file of the reported stack, so it passes after a correct fix. A string
 //! parameter needs a quoted or data value (words of a sentence or rustc's own quoting do not count);
@@ -378,79 +382,199 @@ struct Arg {
     ty: &'static str,
     /// Loop variable.
     var: String,
+    /// The argument expression in the call (fixed code over `var`).
+    expr: String,
 }
 
 const INT_TYPES: &[&str] = &[
     "usize", "u8", "u16", "u32", "u64", "u128", "isize", "i8", "i16", "i32", "i64", "i128",
 ];
 
-/// The parameter list of `pub fn name(...)` in `text`, split at top-level commas; `None` when the
-/// function is not there, has type parameters or takes `self`.
-fn fn_params(text: &str, name: &str) -> Option<Vec<String>> {
-    let re = regex::Regex::new(&format!(
-        r"(?m)^\s*pub(?:\([^)]*\))?\s+(const\s+)?fn\s+{}\s*(<[^>]*>)?\s*\(",
-        regex::escape(name)
-    ))
-    .ok()?;
-    let m = re.captures(text)?;
-    if let Some(g) = m.get(2) {
-        // lifetimes only
-        if g.as_str()[1..g.as_str().len() - 1]
-            .split(',')
-            .any(|p| !p.trim().starts_with('\''))
-        {
-            return None;
+/// A parsed `pub fn` signature.
+#[derive(Debug, Clone, Default)]
+struct Sig {
+    /// Parameters (text), split at top-level commas, the receiver included.
+    params: Vec<String>,
+    /// Type parameters with their bounds (inline and `where`), lifetimes left out.
+    generics: Vec<(String, String)>,
+    /// The return type text (`""` for none).
+    ret: String,
+}
+
+impl Sig {
+    /// `&self`, `&mut self`, `self`, `mut self` (`&'a self` too) as the first parameter.
+    fn receiver(&self) -> bool {
+        self.params.first().is_some_and(|p| {
+            regex::Regex::new(r"^(&\s*('\w+\s+)?)?(mut\s+)?self$")
+                .map(|r| r.is_match(p.trim()))
+                .unwrap_or(false)
+        })
+    }
+
+    /// The parameters after the receiver.
+    fn args(&self) -> &[String] {
+        if self.receiver() {
+            &self.params[1..]
+        } else {
+            &self.params
         }
     }
-    let open = m.get(0)?.end();
-    let mut depth = 1;
-    let mut end = None;
+}
+
+/// Split `body` at top-level commas (brackets of all kinds nest).
+fn split_top(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut d = 0i32;
+    let mut prev = ' ';
+    for c in body.chars() {
+        match c {
+            '(' | '<' | '[' => d += 1,
+            '>' if prev == '-' => {}
+            ')' | '>' | ']' => d -= 1,
+            ',' if d == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                prev = c;
+                continue;
+            }
+            _ => {}
+        }
+        prev = c;
+        cur.push(c);
+    }
+    out.push(cur.trim().to_string());
+    out.into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+/// The text between the bracket at byte `open` (`(`, `<`) and its match.
+fn bracketed(text: &str, open: usize) -> Option<(&str, usize)> {
+    let mut depth = 0i32;
+    let mut prev = ' ';
     for (i, c) in text[open..].char_indices() {
         match c {
-            '(' | '<' | '[' => depth += 1,
-            ')' | '>' | ']' => {
+            '(' | '<' | '[' | '{' => depth += 1,
+            '>' if prev == '-' => {}
+            ')' | '>' | ']' | '}' => {
                 depth -= 1;
                 if depth == 0 {
-                    end = Some(open + i);
-                    break;
+                    return Some((&text[open + 1..open + i], open + i + 1));
                 }
             }
             _ => {}
         }
+        prev = c;
     }
-    let body = &text[open..end?];
-    let mut params = Vec::new();
+    None
+}
+
+/// The signature of `pub fn name` in `text`; `None` when it is not there (`pub(crate)` and other
+/// restricted visibilities are unreachable from an integration test, so they do not count).
+fn fn_sig(text: &str, name: &str) -> Option<Sig> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*pub\s+(?:const\s+)?fn\s+{}\b\s*",
+        regex::escape(name)
+    ))
+    .ok()?;
+    let m = re.find(text)?;
+    let mut pos = m.end();
+    let mut sig = Sig::default();
+    if text[pos..].starts_with('<') {
+        let (g, end) = bracketed(text, pos)?;
+        for p in split_top(g) {
+            if p.starts_with('\'') {
+                continue;
+            }
+            let (n, b) = p.split_once(':').unwrap_or((&p, ""));
+            sig.generics
+                .push((n.trim().to_string(), b.trim().to_string()));
+        }
+        pos = end;
+    }
+    let open = pos + text[pos..].find('(')?;
+    if !text[pos..open].trim().is_empty() {
+        return None;
+    }
+    let (body, end) = bracketed(text, open)?;
+    sig.params = split_top(body);
+    let rest = &text[end..];
+    let stop = rest.find(['{', ';']).unwrap_or(rest.len());
+    let rest = &rest[..stop];
+    let (ret, wh) = match rest.find(" where ").or_else(|| rest.find("\nwhere")) {
+        Some(i) => (&rest[..i], &rest[i + 6..]),
+        None => (rest, ""),
+    };
+    sig.ret = ret.trim().trim_start_matches("->").trim().to_string();
+    for p in split_top(wh) {
+        if let Some((n, b)) = p.split_once(':') {
+            if let Some(g) = sig.generics.iter_mut().find(|g| g.0 == n.trim()) {
+                g.1 = format!("{}+{}", g.1, b.trim());
+            }
+        }
+    }
+    Some(sig)
+}
+
+/// A type parameter whose bounds a `&str` satisfies (`AsRef<str>`, `Into<String>`, `Display`, …).
+fn stringy_bound(bounds: &str) -> bool {
+    let bs: Vec<String> = split_plus(bounds);
+    !bs.is_empty()
+        && bs.iter().all(|b| {
+            matches!(
+                b.as_str(),
+                "AsRef<str>"
+                    | "Into<String>"
+                    | "ToString"
+                    | "Display"
+                    | "std::fmt::Display"
+                    | "fmt::Display"
+                    | "AsRef<[u8]>"
+                    | "Borrow<str>"
+                    | "Debug"
+                    | "std::fmt::Debug"
+                    | "Clone"
+                    | "?Sized"
+            )
+        })
+}
+
+fn split_plus(bounds: &str) -> Vec<String> {
+    let b: String = bounds.split_whitespace().collect();
+    let mut out = Vec::new();
     let mut cur = String::new();
     let mut d = 0;
-    for c in body.chars() {
+    for c in b.chars() {
         match c {
-            '(' | '<' | '[' => d += 1,
-            ')' | '>' | ']' => d -= 1,
-            ',' if d == 0 => {
-                params.push(std::mem::take(&mut cur));
+            '<' => d += 1,
+            '>' => d -= 1,
+            '+' if d == 0 => {
+                out.push(std::mem::take(&mut cur));
                 continue;
             }
             _ => {}
         }
         cur.push(c);
     }
-    params.push(cur);
-    Some(
-        params
-            .into_iter()
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect(),
-    )
+    out.push(cur);
+    out.into_iter().filter(|x| !x.is_empty()).collect()
 }
 
 /// Parameters of `pub fn name(...)` in `text` when every one is a string, an integer, a bool or a
-/// list of strings (types the event's values can be rebuilt into exactly).
+/// list of strings (types the event's values can be rebuilt into exactly); `None` when it takes
+/// `self` or a type parameter a `&str` does not satisfy.
+#[cfg(test)]
 fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
-    let params = fn_params(text, name)?;
+    let sig = fn_sig(text, name)?;
+    if sig.receiver() {
+        return None;
+    }
+    sig_args(&sig, 0)
+}
+
+/// The arguments of a parsed signature (receiver excluded), variables numbered from `first`.
+fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
     let lifetime = regex::Regex::new(r"&'[A-Za-z_]+\s*").ok()?;
     let mut args = Vec::new();
-    for (i, p) in params.iter().enumerate() {
+    for (i, p) in sig.args().iter().enumerate() {
         let (pat, ty) = p.split_once(':')?;
         if pat.contains("self") {
             return None;
@@ -458,23 +582,46 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
         let no_lt = lifetime.replace_all(ty, "&").to_string();
         let no_lt: String = no_lt.split_whitespace().collect();
         let no_lt = no_lt.replace("&mut", "\u{0}");
-        let (kind, ity) = match no_lt.as_str() {
-            "&str" => ("str", ""),
-            "String" | "implInto<String>" | "implAsRef<str>" => ("string", ""),
-            "&String" => ("string_ref", ""),
-            "bool" => ("bool", ""),
-            "&[&str]" => ("str_slice", ""),
-            "Vec<&str>" => ("str_vec", ""),
-            "&[String]" => ("string_slice", ""),
-            "Vec<String>" => ("string_vec", ""),
-            "&Vec<String>" => ("string_vec_ref", ""),
-            t => {
+        // A type parameter (`s: T`, `s: &T`) bounded by string traits is instantiated with `&str`.
+        let generic = sig
+            .generics
+            .iter()
+            .find(|(n, _)| *n == no_lt || format!("&{n}") == no_lt);
+        let (kind, ity) = match (generic, no_lt.as_str()) {
+            (Some((_, b)), _) if stringy_bound(b) => {
+                if no_lt.starts_with('&') {
+                    ("str_ref_ref", "")
+                } else {
+                    ("str", "")
+                }
+            }
+            (Some(_), _) => return None,
+            (None, "&str") => ("str", ""),
+            (None, "Option<&str>") => ("opt_str", ""),
+            (None, "Option<String>") => ("opt_string", ""),
+            (None, "String" | "implInto<String>" | "implAsRef<str>" | "implToString") => {
+                ("string", "")
+            }
+            (None, "implDisplay" | "&implAsRef<str>" | "&implDisplay") => ("str_ref_ref", ""),
+            (None, "&String") => ("string_ref", ""),
+            (None, "bool") => ("bool", ""),
+            (None, "&[&str]") => ("str_slice", ""),
+            (None, "Vec<&str>") => ("str_vec", ""),
+            (None, "&[String]") => ("string_slice", ""),
+            (None, "Vec<String>") => ("string_vec", ""),
+            (None, "&Vec<String>") => ("string_vec_ref", ""),
+            (None, t) => {
+                if t.contains("impl") || sig.generics.iter().any(|(n, _)| t.contains(n.as_str())) {
+                    return None;
+                }
                 let elem = |pre: &str, post: &str| {
                     t.strip_prefix(pre)
                         .and_then(|x| x.strip_suffix(post))
                         .and_then(|x| INT_TYPES.iter().find(|i| **i == x))
                 };
-                if let Some(e) = elem("&[", "]") {
+                if let Some(e) = elem("Option<", ">") {
+                    ("opt_int", *e)
+                } else if let Some(e) = elem("&[", "]") {
                     ("int_slice", *e)
                 } else if let Some(e) = elem("Vec<", ">") {
                     ("int_vec", *e)
@@ -485,13 +632,186 @@ fn replayable_params(text: &str, name: &str) -> Option<Vec<Arg>> {
                 }
             }
         };
+        let var = format!("a{}", first + i);
         args.push(Arg {
             kind,
             ty: ity,
-            var: format!("a{i}"),
+            expr: arg_expr(kind, &var),
+            var,
         });
     }
     (args.len() <= 4).then_some(args)
+}
+
+/// How the test passes a candidate of `kind` held in loop variable `v` (fixed code, no event text).
+fn arg_expr(kind: &str, v: &str) -> String {
+    match kind {
+        "str" | "int" | "bool" | "str_slice" | "opt_str" | "opt_int" => v.to_string(),
+        "opt_string" => format!("{v}.map(str::to_string)"),
+        "str_ref_ref" => format!("&{v}"),
+        "string" => format!("{v}.to_string()"),
+        "string_ref" => format!("&{v}.to_string()"),
+        "int_slice" | "int_vec_ref" => format!("&{v}"),
+        "int_vec" => format!("{v}.clone()"),
+        "str_vec" => format!("{v}.to_vec()"),
+        "string_slice" | "string_vec_ref" => {
+            format!("&{v}.iter().map(|s| s.to_string()).collect::<Vec<String>>()")
+        }
+        _ => format!("{v}.iter().map(|s| s.to_string()).collect::<Vec<String>>()"),
+    }
+}
+
+/// The text of the inherent `impl Type { … }` blocks in `text` (trait impls and generic types left
+/// out: their methods are not called as `Type::…` with a concrete receiver we can build).
+fn impl_blocks(text: &str, ty: &str) -> String {
+    let Ok(re) = regex::Regex::new(&format!(
+        r"(?m)^\s*impl(?:<\s*'[^>]*>)?\s+{}(?:<\s*'[^>]*>)?\s*\{{",
+        regex::escape(ty)
+    )) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for m in re.find_iter(text) {
+        let open = m.end() - 1;
+        if let Some((body, _)) = bracketed(text, open) {
+            out.push_str(body);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// How the test builds the receiver of a method.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Receiver {
+    /// Associated function called on the type: `default`, `new`, `from_config`, …
+    ctor: String,
+    /// `plain`, `result` (`Ok` required), `option` (`Some` required) or `literal` (`Type { … }`).
+    wrap: &'static str,
+    args: Vec<Arg>,
+    /// Field names of a struct literal, in the order of `args`.
+    fields: Vec<String>,
+}
+
+/// Ways to build a `Type` value honestly, most direct first: `Type::default()` when it derives or
+/// implements `Default`, a public `new()`, then public constructors (no receiver, returning `Self`,
+/// `Result<Self, _>` or `Option<Self>`) whose parameters are all replayable.
+fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
+    let mut out = Vec::new();
+    let t = regex::escape(ty);
+    let derive = regex::Regex::new(&format!(
+        r"#\[derive\([^)]*\bDefault\b[^)]*\)\]\s*(?:#\[[^\]]*\]\s*|///[^\n]*\n\s*)*pub\s+struct\s+{t}\b\s*[{{;(]"
+    ));
+    let manual = regex::Regex::new(&format!(
+        r"impl\s+(?:std::default::|core::default::)?Default\s+for\s+{t}\s*\{{"
+    ));
+    if derive.is_ok_and(|r| r.is_match(text)) || manual.is_ok_and(|r| r.is_match(text)) {
+        out.push(Receiver {
+            ctor: "default".into(),
+            wrap: "plain",
+            args: vec![],
+            fields: vec![],
+        });
+    }
+    let Ok(fns) = regex::Regex::new(r"(?m)^\s*pub\s+(?:const\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)")
+    else {
+        return out;
+    };
+    let mut cands: Vec<(usize, Receiver)> = Vec::new();
+    for c in fns.captures_iter(impls) {
+        let name = c[1].to_string();
+        if !is_rust_ident(&name) || name == "default" {
+            continue;
+        }
+        let Some(sig) = fn_sig(impls, &name) else {
+            continue;
+        };
+        if sig.receiver() || !sig.generics.is_empty() {
+            continue;
+        }
+        let ret: String = sig.ret.split_whitespace().collect();
+        let wrap = if ret == "Self" || ret == ty {
+            "plain"
+        } else if ret.starts_with("Result<Self,") || ret.starts_with(&format!("Result<{ty},")) {
+            "result"
+        } else if ret == "Option<Self>" || ret == format!("Option<{ty}>") {
+            "option"
+        } else {
+            continue;
+        };
+        let Some(args) = sig_args(&sig, 10) else {
+            continue;
+        };
+        let rank = match (name.as_str(), args.is_empty()) {
+            ("new", true) => 0,
+            (_, true) => 1,
+            ("new", false) => 2,
+            _ => 3,
+        };
+        cands.push((
+            rank,
+            Receiver {
+                ctor: name,
+                wrap,
+                args,
+                fields: vec![],
+            },
+        ));
+    }
+    cands.sort_by_key(|c| c.0);
+    out.extend(cands.into_iter().map(|c| c.1));
+    if let Some(r) = struct_literal(text, ty) {
+        out.push(r);
+    }
+    out
+}
+
+/// `Type { field: …, … }` when every field is `pub` and of a replayable type (and the struct is not
+/// `#[non_exhaustive]`): the fields are searched like parameters.
+fn struct_literal(text: &str, ty: &str) -> Option<Receiver> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^(\s*#\[[^\]]*\]\s*)*\s*pub\s+struct\s+{}\s*\{{",
+        regex::escape(ty)
+    ))
+    .ok()?;
+    let m = re.find(text)?;
+    if m.as_str().contains("non_exhaustive") {
+        return None;
+    }
+    let (body, _) = bracketed(text, m.end() - 1)?;
+    let body: String = body
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut names = Vec::new();
+    let mut params = Vec::new();
+    let attrs = regex::Regex::new(r"^(#\[[^\]]*\]\s*)*").ok()?;
+    for f in split_top(&body) {
+        let f = attrs.replace(f.trim(), "");
+        let rest = f.strip_prefix("pub ")?;
+        let (name, _) = rest.split_once(':')?;
+        let name = name.trim();
+        if !is_rust_ident(name) {
+            return None;
+        }
+        names.push(name.to_string());
+        params.push(rest.trim().to_string());
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let sig = Sig {
+        params,
+        ..Default::default()
+    };
+    let args = sig_args(&sig, 10)?;
+    Some(Receiver {
+        ctor: String::new(),
+        wrap: "literal",
+        args,
+        fields: names,
+    })
 }
 
 /// Values the event reveals (panic message, breadcrumbs, extra, tags), most specific first.
@@ -641,6 +961,39 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
         }
     }
     collect_json(&alert.extra, &mut rev, 0);
+    // Contexts the app set itself (`scope.set_context("order", …)`); the SDK's own describe the host.
+    const STOCK_CONTEXTS: &[&str] = &[
+        "os",
+        "rust",
+        "device",
+        "runtime",
+        "app",
+        "trace",
+        "culture",
+        "gpu",
+        "browser",
+        "profile",
+        "response",
+        "otel",
+        "cloud_resource",
+        "monitor",
+        "replay",
+        "state",
+        "flags",
+    ];
+    if let Some(ctx) = alert.contexts.as_object() {
+        for (k, v) in ctx.iter().take(20) {
+            if !STOCK_CONTEXTS.contains(&k.as_str()) {
+                if let Some(o) = v.as_object() {
+                    for (field, x) in o.iter().take(50) {
+                        if field != "type" {
+                            collect_json(x, &mut rev, 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
     if let Some(req) = &alert.request {
         for (_, v) in &req.query {
             push_unique(&mut rev.strings, v.clone());
@@ -648,8 +1001,25 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
                 push_unique(&mut rev.ints, n);
             }
         }
-        if let Some(d) = &req.data {
-            collect_json(d, &mut rev, 0);
+        match &req.data {
+            // A raw body: JSON the SDK did not parse, or a form (`sku=CAP-GRN&qty=12+pcs`).
+            Some(serde_json::Value::String(raw)) => {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) {
+                    collect_json(&v, &mut rev, 0);
+                } else if raw.contains('=') && !raw.contains(char::is_whitespace) {
+                    for pair in raw.split('&').take(50) {
+                        let v = pair.split_once('=').map(|x| x.1).unwrap_or("");
+                        let v = crate::alert::percent_decode(v);
+                        if let Ok(n) = v.trim().parse::<i128>() {
+                            push_unique(&mut rev.ints, n);
+                        }
+                        push_unique(&mut rev.strings, v);
+                    }
+                }
+                push_unique(&mut rev.strings, raw.clone());
+            }
+            Some(d) => collect_json(d, &mut rev, 0),
+            None => {}
         }
         // Path segments (`/orders/SKU-9`): web handlers pass them on.
         if let Some(url) = &req.url {
@@ -826,7 +1196,16 @@ type SearchPlan = (
 /// `None` when a string parameter has no value the event revealed.
 fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<SearchPlan> {
     let has = |k: &[&str]| args.iter().any(|a| k.contains(&a.kind));
-    let str_kinds = ["str", "string", "string_ref"];
+    // `Option` parameters get `None` and every candidate, but count as their inner kind: `None`
+    // alone is no input the event revealed.
+    let str_kinds = [
+        "str",
+        "string",
+        "string_ref",
+        "str_ref_ref",
+        "opt_str",
+        "opt_string",
+    ];
     let list_kinds = [
         "str_slice",
         "str_vec",
@@ -856,8 +1235,10 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
         args.iter()
             .map(|a| match a.kind {
                 "int" => i.len(),
+                "opt_int" => i.len() + 1,
                 "bool" => 2,
                 k if int_list_kinds.contains(&k) => int_lists.len(),
+                "opt_str" | "opt_string" => s.len() + 1,
                 k if str_kinds.contains(&k) => s.len(),
                 _ => l.len(),
             })
@@ -869,7 +1250,7 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
         if uses(&str_kinds) {
             lens.push((strings.len(), 0));
         }
-        if uses(&["int"]) {
+        if uses(&["int", "opt_int"]) {
             lens.push((ints.len(), 1));
         }
         if uses(&list_kinds) {
@@ -908,6 +1289,10 @@ struct Ctx {
     /// The string a slicing panic names (wording differs between rustc versions).
     subject: String,
     calls: usize,
+    /// Every searched argument: the receiver's constructor's, then the callee's.
+    all_args: Vec<Arg>,
+    /// How a method's receiver is built (`None` for functions).
+    recv: Option<Receiver>,
 }
 
 impl Generator for Rust {
@@ -950,6 +1335,8 @@ impl Generator for Rust {
             crash_files: vec![],
             subject: String::new(),
             calls: 0,
+            all_args: vec![],
+            recv: None,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -999,34 +1386,79 @@ impl Generator for Rust {
                 let Some(path) = public_path(m, c, snap) else {
                     continue;
                 };
-                // A free function, or an associated function without `self` (`Type::parse(s)`)
-                // whose name is declared once in the file (so the parsed signature is its own).
+                // A free function, or an associated function or method of an inherent impl whose
+                // name is declared once there (so the parsed signature is its own).
                 let fn_name = m.item.last().cloned().unwrap_or_default();
                 let text = snap.read(&m.path).unwrap_or_default();
                 let assoc = m.item.len() == 2;
+                let shown = format!("{}::{fn_name}", path.join("::"));
+                let scope = if assoc {
+                    impl_blocks(&text, &m.item[0])
+                } else {
+                    text.clone()
+                };
                 if m.item.len() > 2
                     || assoc
                         && (!is_rust_ident(&fn_name)
                             || regex::Regex::new(&format!(r"\bfn\s+{}\b", regex::escape(&fn_name)))
-                                .map(|r| r.find_iter(&text).count() != 1)
+                                .map(|r| r.find_iter(&scope).count() != 1)
                                 .unwrap_or(true))
                 {
                     why_not.push(format!(
-                        "{}::{fn_name} is a method (its object cannot be rebuilt)",
-                        path.join("::")
+                        "{shown} is not a public function of an inherent impl (trait methods and closures of nested items are not called directly)"
                     ));
                     continue;
                 }
-                let Some(args) = replayable_params(&text, &fn_name) else {
+                let sig = fn_sig(&scope, &fn_name);
+                if sig.is_none() {
                     why_not.push(format!(
-                        "{} takes parameters other than strings, integers, bools and lists of strings",
+                        "{shown} is not public (an integration test cannot call it)"
+                    ));
+                    continue;
+                }
+                let Some(args) = sig.as_ref().and_then(|s| sig_args(s, 0)) else {
+                    why_not.push(format!(
+                        "{} takes parameters other than strings, integers, bools and lists of strings (or type parameters a &str does not satisfy)",
                         path.join("::")
                     ));
                     continue;
                 };
+                if sig.as_ref().is_some_and(|s| s.receiver()) {
+                    // A method: the receiver is built honestly or not at all.
+                    let ty = &m.item[0];
+                    let recvs = receivers(&text, &scope, ty);
+                    if recvs.is_empty() {
+                        why_not.push(format!(
+                            "{shown} takes self, and {ty} has no Default, no public new(), no public constructor taking strings or integers and private fields"
+                        ));
+                        continue;
+                    }
+                    let mut found = None;
+                    for r in recvs {
+                        let mut all = r.args.clone();
+                        all.extend(args.iter().cloned());
+                        if let Some(plan) = plan_search(&all, &rev, &pvalue, 50_000) {
+                            found = Some((r, all, plan));
+                            break;
+                        }
+                    }
+                    match found {
+                        Some((r, all, plan)) => {
+                            chosen = Some((m, path, args, Some(r), all, plan));
+                            break;
+                        }
+                        None => {
+                            why_not.push(format!(
+                                "the event reveals no value for the parameters of {shown} and of the constructors of {ty}"
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 match plan_search(&args, &rev, &pvalue, 50_000) {
                     Some(plan) => {
-                        chosen = Some((m, path, args, plan));
+                        let all = args.clone();
+                        chosen = Some((m, path, args, None, all, plan));
                         break;
                     }
                     None => why_not.push(format!(
@@ -1035,7 +1467,9 @@ impl Generator for Rust {
                     )),
                 }
             }
-            if let Some((m, path, args, (strs, ints, lists, int_lists, calls))) = chosen {
+            if let Some((m, path, args, recv, all_args, (strs, ints, lists, int_lists, calls))) =
+                chosen
+            {
                 strategy = Strategy::CallReplay;
                 template = "rust/call_replay.rs.tera";
                 ctx.use_path = path.clone();
@@ -1075,6 +1509,37 @@ impl Generator for Rust {
                     .collect();
                 ctx.calls = calls;
                 ctx.args = args;
+                ctx.all_args = all_args;
+                if let Some(r) = &recv {
+                    let built = if r.wrap == "literal" {
+                        format!(
+                            "a {} {{ {} }} literal",
+                            ctx.callee_type,
+                            r.fields.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "{}::{}({})",
+                            ctx.callee_type,
+                            r.ctor,
+                            if r.args.is_empty() {
+                                ""
+                            } else {
+                                "revealed values"
+                            }
+                        )
+                    };
+                    reasons.push(format!(
+                        "the receiver is built with {}{}",
+                        built,
+                        match r.wrap {
+                            "result" => " (calls where it returns Err are skipped)",
+                            "option" => " (calls where it returns None are skipped)",
+                            _ => "",
+                        }
+                    ));
+                }
+                ctx.recv = recv;
             } else {
                 reasons.push("the panic message and breadcrumbs do not carry the crashing function's inputs, and Rust events have no local variables".into());
                 reasons.extend(why_not.into_iter().take(3));
@@ -1248,6 +1713,43 @@ mod tests {
     }
 
     #[test]
+    fn reveals_request_path_query_and_body() {
+        let ev = |data: serde_json::Value| {
+            Alert::from_event(&serde_json::json!({
+                "platform": "rust",
+                "request": {"method": "POST", "url": "https://shop.test/orders/CAP-GRN?page=3&q=mug%20set", "data": data},
+                "exception": {"values": [{"type": "panic", "value": "x"}]}
+            }))
+        };
+        let msg =
+            "called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }";
+        let r = revealed_values(
+            &ev(serde_json::json!({"qty": "12 pcs", "lines": ["a", "b"]})),
+            msg,
+        );
+        for s in ["CAP-GRN", "mug set", "12 pcs"] {
+            assert!(r.strings[..r.quoted].iter().any(|x| x == s), "{s}: {r:?}");
+        }
+        assert!(r.ints.contains(&3));
+        assert!(r.lists.contains(&vec!["a".to_string(), "b".to_string()]));
+        let r = revealed_values(&ev("sku=TEE-M&qty=12+pcs".into()), msg);
+        assert!(r.strings.iter().any(|x| x == "12 pcs"), "{r:?}");
+        let r = revealed_values(&ev("{\"qty\": \"7x\"}".into()), msg);
+        assert!(r.strings.iter().any(|x| x == "7x"), "{r:?}");
+        // Contexts the app set count; the SDK's own (os, rust, device) do not.
+        let a = Alert::from_event(&serde_json::json!({
+            "contexts": {"order": {"type": "order", "coupon": "SPRING-24"}, "os": {"name": "Linux"}},
+            "exception": {"values": [{"type": "panic", "value": "x"}]}
+        }));
+        let r = revealed_values(&a, msg);
+        assert!(
+            r.strings[..r.quoted].iter().any(|x| x == "SPRING-24"),
+            "{r:?}"
+        );
+        assert!(!r.strings.iter().any(|x| x == "Linux"), "{r:?}");
+    }
+
+    #[test]
     fn search_needs_revealed_values() {
         let a = alert_with(serde_json::json!([]), serde_json::Value::Null);
         let none = "called `Option::unwrap()` on a `None` value";
@@ -1284,8 +1786,48 @@ mod tests {
             Some(vec!["int_slice", "int_vec", "int_vec_ref"])
         );
         assert_eq!(k("pub fn f(&self, s: &str)"), None);
-        assert_eq!(k("pub fn f<T: Display>(s: T)"), None);
+        assert_eq!(k("pub fn f<T: Display>(s: T)"), Some(vec!["str"]));
+        assert_eq!(
+            k("pub fn f<S>(s: &S, n: usize) where S: AsRef<str> + ?Sized {}"),
+            Some(vec!["str_ref_ref", "int"])
+        );
+        assert_eq!(k("pub fn f<T: Into<u64>>(s: T)"), None);
+        assert_eq!(
+            k("pub fn f(a: Option<&str>, b: Option<String>, c: Option<u16>)"),
+            Some(vec!["opt_str", "opt_string", "opt_int"])
+        );
+        assert_eq!(k("pub fn f<T: Serialize>(rows: &[T])"), None);
         assert_eq!(k("pub fn f() -> u8"), Some(vec![]));
+    }
+
+    #[test]
+    fn method_receivers() {
+        let src = "#[derive(Debug, Clone, Default)]\npub struct Cart { items: Vec<u32> }\n\nimpl Cart {\n    pub fn average(&self, n: usize) -> u32 { 0 }\n}\n";
+        let impls = impl_blocks(src, "Cart");
+        let sig = fn_sig(&impls, "average").unwrap();
+        assert!(sig.receiver());
+        assert_eq!(sig_args(&sig, 0).unwrap().len(), 1);
+        let r = receivers(src, &impls, "Cart");
+        assert_eq!(r[0].ctor, "default");
+        // No Default: a public `new()`, then constructors of replayable inputs (Result skipped on Err).
+        let src = "pub struct Meter { unit: String }\nimpl Meter {\n    pub fn parse(s: &str) -> Result<Self, String> { todo!() }\n    pub fn new() -> Meter { todo!() }\n    pub fn with(rows: &[Row]) -> Self { todo!() }\n    pub fn read(&mut self) -> u8 { 0 }\n}\nimpl std::fmt::Display for Meter { fn fmt(&self) {} }\n";
+        let impls = impl_blocks(src, "Meter");
+        let r: Vec<_> = receivers(src, &impls, "Meter")
+            .into_iter()
+            .map(|r| (r.ctor, r.wrap))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                ("new".to_string(), "plain"),
+                ("parse".to_string(), "result")
+            ]
+        );
+        assert!(!impls.contains("fn fmt"));
+        // Nothing to build it with.
+        let src =
+            "pub struct Pool { conn: Conn }\nimpl Pool {\n    pub fn get(&self) -> u8 { 0 }\n}\n";
+        assert!(receivers(src, &impl_blocks(src, "Pool"), "Pool").is_empty());
     }
 
     #[test]
@@ -1295,5 +1837,6 @@ mod tests {
         assert_eq!(a.len(), 2);
         assert!(replayable_params("pub fn g(x: &[f64], n: usize) {}", "g").is_none());
         assert!(replayable_params("fn h(x: &str) {}", "h").is_none());
+        assert!(replayable_params("pub(crate) fn h(x: &str) {}", "h").is_none());
     }
 }

@@ -232,14 +232,93 @@ fn run_env(root: &Path) -> Vec<(String, String)> {
         ("FORCE_COLOR".into(), "0".into()),
         ("NODE_DISABLE_COLORS".into(), "1".into()),
         ("CARGO_TERM_COLOR".into(), "never".into()),
-        // Each exported tree builds into its own target dir: with a shared CARGO_TARGET_DIR, base and
-        // head are exported at the same moment, so cargo would take head's sources as older than
-        // base's build and run base's test binary on head (a fixed branch judged STILL_RED).
-        (
-            "CARGO_TARGET_DIR".into(),
-            root.join("target").to_string_lossy().into_owned(),
-        ),
+        ("CARGO_TARGET_DIR".into(), cargo_target_dir(root)),
     ]
+}
+
+/// Opt-in shared cargo target dir (`SENTRY_REPRO_CARGO_TARGET_DIR`): registry dependencies are
+/// built once for every export instead of once per export.
+pub const CARGO_TARGET_ENV: &str = "SENTRY_REPRO_CARGO_TARGET_DIR";
+
+/// Where cargo builds an export. By default each exported tree builds into its own `target/`:
+/// cargo judges path crates fresh by comparing source mtimes with its last build, so a tree exported
+/// *before* another tree's build (two concurrent gates) would run that build's test binary on its own
+/// sources (a fixed branch judged STILL_RED). With `SENTRY_REPRO_CARGO_TARGET_DIR` set (CI, the test
+/// suite: one gate at a time per dir), the shared dir is used, and the fingerprints of this
+/// repository's own crates are removed first, so they are always rebuilt from the export; registry
+/// crates are fingerprinted by version and features, never by mtime, so reusing them is safe.
+fn cargo_target_dir(root: &Path) -> String {
+    let shared = std::env::var_os(CARGO_TARGET_ENV).filter(|v| !v.is_empty());
+    cargo_target_in(root, shared.as_deref().map(Path::new))
+}
+
+fn cargo_target_in(root: &Path, shared: Option<&Path>) -> String {
+    let own = root.join("target").to_string_lossy().into_owned();
+    let Some(shared) = shared else {
+        return own;
+    };
+    let Some(names) = local_crate_names(root) else {
+        return own;
+    };
+    for profile in ["debug", "release"] {
+        let fp = shared.join(profile).join(".fingerprint");
+        let Ok(entries) = std::fs::read_dir(&fp) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let Some((name, hash)) = file.rsplit_once('-') else {
+                continue;
+            };
+            if names.iter().any(|n| n == name) && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    shared.to_string_lossy().into_owned()
+}
+
+/// Package names of the export's own crates (root package and workspace members, plain or
+/// `dir/*` globs); `None` when the manifest cannot be read (then the export keeps its own dir).
+fn local_crate_names(root: &Path) -> Option<Vec<String>> {
+    let t: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .ok()?
+        .parse()
+        .ok()?;
+    let name_of = |t: &toml::Table| {
+        t.get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+    };
+    let mut names: Vec<String> = name_of(&t).into_iter().collect();
+    let members = t
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for m in members.iter().filter_map(|m| m.as_str()) {
+        let dirs: Vec<std::path::PathBuf> = match m.trim_end_matches('/').strip_suffix("/*") {
+            Some(parent) => std::fs::read_dir(root.join(parent))
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .collect(),
+            None if m.contains(['*', '?', '[']) => return None,
+            None => vec![root.join(m)],
+        };
+        for d in dirs {
+            if let Some(n) = std::fs::read_to_string(d.join("Cargo.toml"))
+                .ok()
+                .and_then(|s| s.parse::<toml::Table>().ok())
+                .and_then(|t| name_of(&t))
+            {
+                names.push(n);
+            }
+        }
+    }
+    (!names.is_empty()).then_some(names)
 }
 
 const MAX_OUTPUT: u64 = 4 << 20;
@@ -722,5 +801,51 @@ mod tests {
             js_framework(Some(r#"{"scripts":{"test":"node --test"}}"#)),
             "node:test"
         );
+    }
+
+    #[test]
+    fn shared_cargo_target_forgets_only_the_repositorys_own_crates() {
+        let root = tempfile::tempdir().unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = root.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w(
+            "Cargo.toml",
+            "[package]\nname = \"shop-api\"\n[workspace]\nmembers = [\"crates/*\", \"tools/gen\"]\n",
+        );
+        w(
+            "crates/pricing/Cargo.toml",
+            "[package]\nname = \"pricing\"\n",
+        );
+        w("tools/gen/Cargo.toml", "[package]\nname = \"gen\"\n");
+        let fp = shared.path().join("debug/.fingerprint");
+        for d in [
+            "shop-api-0123456789abcdef",
+            "pricing-fedcba9876543210",
+            "gen-00ff00ff00ff00ff",
+            "sentry-0123456789abcdef",
+            "pricing-extra-0123456789abcdef",
+        ] {
+            std::fs::create_dir_all(fp.join(d)).unwrap();
+        }
+        let dir = cargo_target_in(root.path(), Some(shared.path()));
+        assert_eq!(dir, shared.path().to_string_lossy());
+        let mut left: Vec<String> = std::fs::read_dir(&fp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["pricing-extra-0123456789abcdef", "sentry-0123456789abcdef"]
+        );
+        // Without the setting, or with a manifest it cannot read, each export keeps its own dir.
+        let own = root.path().join("target").to_string_lossy().into_owned();
+        assert_eq!(cargo_target_in(root.path(), None), own);
+        std::fs::write(root.path().join("Cargo.toml"), "not toml [").unwrap();
+        assert_eq!(cargo_target_in(root.path(), Some(shared.path())), own);
     }
 }

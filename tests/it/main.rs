@@ -7,6 +7,7 @@ mod jobs_e2e;
 mod js_cases;
 mod polyglot;
 mod python_cases;
+mod rust_cases;
 mod service;
 mod support;
 mod verify;

@@ -1,0 +1,717 @@
+//! Rust reproductions and the Rust gate, end to end with the real toolchain (cargo).
+//!
+//! Each case: a git repository of the fixture's `app/` in a temp dir (`support::Repo`: fixed
+//! identity, the user's git config ignored), `pipeline::generate` with a fixed clock, checkout of the
+//! new branch, the generated test run with cargo (red for the right reason: the reported panic, or
+//! the NOT YET REPRODUCED marker for a scaffold), then for replays `fix.patch` applied: green, and the
+//! app's own suite green. The gate tests run the real binary's `verify --base main` on the branch:
+//! STILL_RED without the fix, FLIPPED with it committed, and a scaffold never passes.
+//!
+//! Build time: every sample app depends on the real `sentry` crate. The tests share one
+//! CARGO_TARGET_DIR (`target/polyglot-apps`) so that tree is built once; `verify` is pointed at the
+//! same dir through `SENTRY_REPRO_CARGO_TARGET_DIR` (the runner then rebuilds only the app's own
+//! crates). Cargo runs take turns (`cargo_turn`): apps of the same package name share artifacts.
+//! Fixtures: `tests/fixtures/polyglot/rs-*` (the first cases) and `tests/fixtures/rust/*`.
+//! A missing cargo fails the test when CI=true.
+
+use std::path::PathBuf;
+
+use sentry_repro::config::ProjectConfig;
+use sentry_repro::contract::MARKER_NOT_REPRODUCED;
+use sentry_repro::pipeline::{self, GenerateOptions, Generated};
+use sentry_repro::webhook;
+
+use crate::support::{self, have, Repo};
+
+/// A case folder: `tests/fixtures/rust/<case>` or (the first cases) `tests/fixtures/polyglot/<case>`.
+fn case_dir(case: &str) -> PathBuf {
+    let rust = support::fixtures("rust").join(case);
+    if rust.is_dir() {
+        rust
+    } else {
+        support::fixtures("polyglot").join(case)
+    }
+}
+
+fn event_of(case: &str) -> serde_json::Value {
+    let raw = std::fs::read_to_string(case_dir(case).join("event.json")).unwrap();
+    serde_json::from_str(&raw).unwrap()
+}
+
+/// A sample app in a git repository, on `main`.
+struct App {
+    repo: Repo,
+    dir: PathBuf,
+}
+
+impl App {
+    fn new(case: &str) -> App {
+        let repo = Repo::of(&case_dir(case).join("app"));
+        let dir = repo.dir.clone();
+        App { repo, dir }
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        self.repo.git(args)
+    }
+
+    /// Generate from an event value and check out the new branch.
+    fn generate_value(&self, event: &serde_json::Value) -> Generated {
+        let alert = webhook::alert_from_any_json(event);
+        let project = ProjectConfig::for_repo(&self.dir);
+        let out = pipeline::generate(
+            &alert,
+            &project,
+            &GenerateOptions {
+                base: None,
+                dry_run: false,
+                now: Some(support::fixed_now()),
+            },
+        )
+        .expect("generate");
+        assert!(out.created, "{out:?}");
+        self.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+        out
+    }
+
+    fn generate(&self, case: &str) -> Generated {
+        self.generate_value(&event_of(case))
+    }
+
+    /// `fix.patch` applied to the work tree (not committed).
+    fn apply_fix(&self, case: &str) {
+        let patch = case_dir(case).join("fix.patch");
+        self.git(&["apply", "-p1", patch.to_str().unwrap()]);
+    }
+
+    fn test_file(&self, out: &Generated) -> String {
+        std::fs::read_to_string(self.dir.join(&out.files[0])).unwrap()
+    }
+}
+
+/// Rust tests share one target dir (the `sentry` tree builds once); sample apps of the same package
+/// name would overwrite each other's artifacts when built concurrently, so they take turns.
+static CARGO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cargo_turn() -> std::sync::MutexGuard<'static, ()> {
+    CARGO_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn shared_target() -> String {
+    support::manifest_dir()
+        .join("target/polyglot-apps")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Where cargo and rustup live: `verify_in` isolates HOME, which would hide them.
+fn toolchain_env() -> Vec<(&'static str, String)> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup"));
+    vec![("CARGO_HOME", cargo_home), ("RUSTUP_HOME", rustup_home)]
+}
+
+fn cargo(app: &App, cmd: &str) -> (bool, String) {
+    app.repo.sh(cmd, &[("CARGO_TARGET_DIR", &shared_target())])
+}
+
+/// The real binary's `verify --base main` on the checked-out branch, sharing the dependency build.
+fn gate(app: &App, extra: &[&str]) -> support::Gate {
+    let mut args = vec!["--base", "main"];
+    args.extend_from_slice(extra);
+    let mut env = toolchain_env();
+    env.push(("SENTRY_REPRO_CARGO_TARGET_DIR", shared_target()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let start = std::time::Instant::now();
+    let g = support::verify_in(&app.dir, &app.repo.home, &args, &env);
+    eprintln!(
+        "verify {extra:?}: exit {} in {:.1}s",
+        g.exit,
+        start.elapsed().as_secs_f64()
+    );
+    g
+}
+
+/// Call replay: the panic message names the sliced string; the test sweeps `max` and fails with the
+/// reported panic; after the fix it passes, and so does the app's suite.
+#[test]
+fn rust_changelog_truncate_utf8_call_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-changelog-truncate-utf8";
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.language, "rust");
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.files.iter().any(|f| f.starts_with("tests/sentry_")),
+        "{:?}",
+        out.files
+    );
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok, "the repro must fail on the buggy code:\n{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("is not a char boundary"), "{text}");
+    assert!(text.contains("truncate_subject"), "{text}");
+    app.apply_fix(case);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "the repro must pass after the fix:\n{text}");
+    let (ok, text) = cargo(&app, "cargo test");
+    assert!(ok, "the app's suite must pass after the fix:\n{text}");
+}
+
+/// Scaffold: `called Option::unwrap() on a None value` says nothing about the counts and prices that
+/// were passed, and Rust events carry no local variables, so the inputs are unknown: the test imports
+/// the crashing public function and fails with the NOT YET REPRODUCED marker.
+#[test]
+fn rust_stock_price_unwrap_scaffold() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-stock-price-unwrap";
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(
+        test.contains("use stockval::valuation::value_inventory;"),
+        "{test}"
+    );
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(
+        text.contains("stockval::valuation::value_inventory at src/valuation.rs:25"),
+        "{text}"
+    );
+    assert!(
+        text.contains("called `Option::unwrap()` on a `None` value"),
+        "{text}"
+    );
+    // A rename of the crashing function breaks the scaffold (it is really tied to the code).
+    let src = app.dir.join("src/valuation.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("pub fn value_inventory", "pub fn value_stock");
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(
+        !ok && text.contains("value_inventory") && text.contains("error"),
+        "{text}"
+    );
+}
+
+/// Hostile strings through the Rust templates: the generated test compiles, and none of the payloads
+/// runs (no file is created).
+#[test]
+fn rust_hostile_event_is_inert() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-changelog-truncate-utf8";
+    let app = App::new(case);
+    let pwned = app.dir.join("PWNED");
+    let payload = format!(
+        "\"); std::fs::write({p:?}, \"x\"); (\"\n*/ std::fs::write({p:?}, \"x\"); /*\u{202e}{{}} \\u{{0}}\r\n#[test] fn x() {{ std::fs::write({p:?}, \"x\").unwrap(); }}",
+        p = pwned.to_string_lossy()
+    );
+    let mut ev = event_of(case);
+    ev["event_id"] = "hostile1".into();
+    ev["title"] = payload.clone().into();
+    let frames = ev["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    for f in frames.iter_mut() {
+        if f["function"] == "core::str::slice_error_fail" {
+            f["function"] = payload.clone().into();
+        }
+    }
+    // A slicing panic whose string is the payload: call replay renders it into a literal.
+    ev["exception"]["values"][0]["value"] =
+        format!("byte index 99 is out of range of `{payload}`").into();
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (_, text) = cargo(&app, &out.test_command);
+    assert!(
+        !text.contains("error["),
+        "the generated test must compile:\n{text}"
+    );
+    assert!(!pwned.exists(), "a payload ran");
+    // And the scaffold path: a message with no input.
+    let app2 = App::new(case);
+    ev["event_id"] = "hostile2".into();
+    ev["exception"]["values"][0]["value"] = payload.into();
+    let out = app2.generate_value(&ev);
+    // The payload's quoted parts are candidate inputs: call replay renders them into literals too
+    // (the sweep finds no panic with them, so the test may pass; it must compile and stay inert).
+    assert!(
+        ["scaffold", "call_replay"].contains(&out.strategy.as_str()),
+        "{:?}",
+        out.reasons
+    );
+    let (_, text) = cargo(&app2, &out.test_command);
+    assert!(
+        !text.contains("error["),
+        "the generated test must compile:\n{text}"
+    );
+    assert!(
+        !app2.dir.join("PWNED").exists() && !pwned.exists(),
+        "a payload ran"
+    );
+}
+
+/// Call replay of a Rust case: red with the reported panic message (and the crash site named),
+/// green after `fix.patch`, and the app's suite green.
+fn rust_replay_case(case: &str, callee: &str, panic_text: &str) -> String {
+    let _turn = cargo_turn();
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.language, "rust");
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains(callee), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok, "the repro must fail on the buggy code:\n{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains(panic_text), "{text}");
+    app.apply_fix(case);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "the repro must pass after the fix:\n{text}");
+    let (ok, text) = cargo(&app, "cargo test");
+    assert!(ok, "the app's suite must pass after the fix:\n{text}");
+    test
+}
+
+/// Index out of bounds whose input only a breadcrumb carries: the app logs each CSV row (data
+/// `line`) before parsing it; the message gives the length and index. `parse_row` is replayed with
+/// the breadcrumb's row and fails with the exact message raised in rows.rs.
+#[test]
+fn rust_stock_import_index_from_breadcrumb() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-stock-import-index",
+        "use stockimport::rows::parse_row;",
+        "index out of bounds: the len is 3 but the index is 3",
+    );
+    assert!(test.contains("\"B-7,2,450\""), "{test}");
+}
+
+/// The same index panic without its breadcrumbs: the message gives a length and an index but not
+/// the row, so there is no honest string to call `parse_row` with: a scaffold, not a search that
+/// would pass on the buggy code.
+#[test]
+fn rust_stock_import_index_without_breadcrumbs_is_scaffold() {
+    let case = "rs-stock-import-index";
+    let app = App::new(case);
+    let mut ev = event_of(case);
+    ev.as_object_mut().unwrap().remove("breadcrumbs");
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains("use stockimport::rows::parse_row;"), "{test}");
+    assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
+}
+
+/// An explicit `panic!` quoting its input (`invalid duration "1h30m": …`): the quoted value is the
+/// argument of the public `parse_duration(&str)`; the closure frame maps to the function.
+#[test]
+fn rust_retry_duration_panic_message_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-retry-duration-panic",
+        "use retrycfg::duration::parse_duration;",
+        "invalid duration \"1h30m\": invalid digit found in string",
+    );
+    assert!(test.contains("\"1h30m\""), "{test}");
+}
+
+/// The same crash through an associated function (`Spec::parse(&str)`, no `self`): replayed as
+/// `Spec::parse(..)`; red with the message, green after the same fix. The app and the event's
+/// function paths are rewritten consistently (what a refactor into an impl block would produce).
+#[test]
+fn rust_retry_duration_associated_fn_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-retry-duration-panic";
+    let app = App::new(case);
+    let src = app.dir.join("src/duration.rs");
+    let code = std::fs::read_to_string(&src).unwrap();
+    let code = code
+        .replace(
+            "pub fn parse_duration(spec: &str)",
+            "pub struct Spec;\n\nimpl Spec {\npub fn parse(spec: &str)",
+        )
+        + "}\n\npub fn parse_duration(spec: &str) -> Option<Duration> {\n    Spec::parse(spec)\n}\n";
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "impl block"]);
+    let mut ev = event_of(case);
+    let frames = ev["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    for f in frames.iter_mut() {
+        let name = f["function"].as_str().unwrap_or("").to_string();
+        if let Some(rest) = name.strip_prefix("retrycfg::duration::parse_duration") {
+            f["function"] = format!("retrycfg::duration::Spec::parse{rest}").into();
+        }
+    }
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains("Spec::parse("), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("invalid duration \"1h30m\""), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "        .unwrap_or_else(|e| panic!(\"invalid duration {spec:?}: {e}\"));",
+        "        .ok()?;",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
+
+/// The same divide by zero when the function takes plain numbers (`&[u32]`): the empty list is a
+/// candidate, so the search reproduces the panic in stats.rs; after the fix it passes.
+#[test]
+fn rust_review_average_zero_int_slice_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-review-average-zero";
+    let app = App::new(case);
+    let src = app.dir.join("src/stats.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace(
+            "pub fn average_half_stars(reviews: &[Review]) -> u32 {\n    let total: u32 = reviews.iter().map(|r| r.stars * 2).sum();\n    total / reviews.len() as u32",
+            "pub fn average_half_stars(stars: &[u32]) -> u32 {\n    let total: u32 = stars.iter().map(|s| s * 2).sum();\n    total / stars.len() as u32",
+        )
+        .replace(
+            "average_half_stars(&product.reviews)",
+            "average_half_stars(&product.reviews.iter().map(|r| r.stars).collect::<Vec<_>>())",
+        )
+        .replace("use crate::{Product, Review};", "use crate::Product;");
+    assert!(code.contains("stars: &[u32]"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "plain numbers"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "    total / stars.len() as u32",
+        "    total.checked_div(stars.len() as u32).unwrap_or(0)",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+    let (ok, text) = cargo(&app, "cargo test");
+    assert!(ok, "{text}");
+}
+
+/// Divide by zero in `average_half_stars(&[Review])`: the event does not reveal the reviews (a slice
+/// of structs, no vars in Rust events) and every caller takes a struct, so the honest result is a
+/// scaffold naming the function; it fails with the marker, never passes.
+#[test]
+fn rust_review_average_zero_scaffold() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-review-average-zero";
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(
+        test.contains("use reviewstats::stats::average_half_stars;"),
+        "{test}"
+    );
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(
+        text.contains("reviewstats::stats::average_half_stars at src/stats.rs:8"),
+        "{text}"
+    );
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    // Still red after the fix: a scaffold never passes.
+    app.apply_fix(case);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+}
+
+/// The gate on a call replay: `verify --base main` on the generated branch is STILL_RED (exit 1)
+/// without the fix; with `fix.patch` committed it is FLIPPED and passes (exit 0, suite green).
+fn gate_case(case: &str, panic_text: &str) {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let g = gate(&app, &["--no-suite", "--runs", "1"]);
+    assert_eq!(g.exit, 1, "{}", g.output);
+    assert_eq!(g.verdicts(), ["STILL_RED"], "{}", g.output);
+    assert!(g.output.contains(panic_text), "{}", g.output);
+    app.repo
+        .commit_patch(&case_dir(case).join("fix.patch"), "fix the crash");
+    let g = gate(&app, &[]);
+    assert_eq!(g.verdicts(), ["FLIPPED"], "{}", g.output);
+    assert_eq!(g.exit, 0, "{}", g.output);
+    assert_eq!(g.report["ok"], true, "{}", g.output);
+}
+
+#[test]
+fn rust_gate_changelog_truncate_utf8() {
+    gate_case("rs-changelog-truncate-utf8", "is not a char boundary");
+}
+
+#[test]
+fn rust_gate_stock_import_index() {
+    gate_case(
+        "rs-stock-import-index",
+        "index out of bounds: the len is 3 but the index is 3",
+    );
+}
+
+/// A scaffold never passes the gate: red on base with the marker is the wrong reason
+/// (RED_WRONG_REASON), and so it stays after the fix is committed.
+#[test]
+fn rust_gate_scaffold_never_passes() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-review-average-zero";
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    app.repo
+        .commit_patch(&case_dir(case).join("fix.patch"), "fix the crash");
+    let g = gate(&app, &["--no-suite", "--runs", "1"]);
+    assert_ne!(g.exit, 0, "{}", g.output);
+    assert_eq!(g.verdicts(), ["RED_WRONG_REASON"], "{}", g.output);
+    assert!(g.output.contains("not yet reproduced"), "{}", g.output);
+}
+
+/// A method (`Paginator::page_count(&self, total)`): the type derives `Default`, so the receiver is
+/// `Paginator::default()` (what the app's settings fell back to) and the total is searched (an
+/// arithmetic panic); red with the reported divide by zero in paginate.rs, green after the fix.
+#[test]
+fn rust_catalog_page_count_default_receiver() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-catalog-page-count",
+        "use catalogpage::paginate::Paginator;",
+        "attempt to divide by zero",
+    );
+    assert!(test.contains("Paginator::default()"), "{test}");
+    assert!(test.contains("receiver.page_count("), "{test}");
+}
+
+/// The same method when the type has no `Default` but a public constructor of an integer: the
+/// receiver is `Paginator::new(n)` with `n` searched like the method's own integers.
+#[test]
+fn rust_catalog_page_count_constructor_receiver() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-catalog-page-count";
+    let app = App::new(case);
+    let src = app.dir.join("src/paginate.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq");
+    std::fs::write(&src, code).unwrap();
+    let settings = app.dir.join("src/settings.rs");
+    let code = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace(
+            "            ..Default::default()",
+            "            pager: Paginator::new(0),",
+        );
+    std::fs::write(&settings, code).unwrap();
+    app.git(&["commit", "-qam", "no Default"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains("Paginator::new(a10)"), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "(total + self.per_page - 1) / self.per_page",
+        "total.div_ceil(self.per_page.max(1))",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
+
+/// A method whose type can only be built from values the event does not carry (no `Default`, no
+/// constructor of strings or integers, private fields): never a made-up receiver, a scaffold
+/// naming the type.
+#[test]
+fn rust_method_without_constructor_is_scaffold() {
+    let case = "rs-catalog-page-count";
+    let app = App::new(case);
+    let src = app.dir.join("src/paginate.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace("    pub per_page: usize,", "    per_page: usize,")
+        .replace(
+            "pub fn new(per_page: usize) -> Self {\n        Paginator { per_page }",
+            "pub fn new(settings: &crate::Settings) -> Self {\n        Paginator { per_page: settings.currency.len() }",
+        );
+    assert!(code.contains("settings: &crate::Settings"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "built from settings"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("takes self, and Paginator has no Default")),
+        "{:?}",
+        out.reasons
+    );
+    let test = app.test_file(&out);
+    assert!(
+        test.contains("use catalogpage::paginate::Paginator;"),
+        "{test}"
+    );
+    assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
+}
+
+/// `called Result::unwrap() on an Err value: ParseIntError { kind: InvalidDigit }` names no
+/// input; the breadcrumb the app logs for each line quotes it (`qty "12 pcs"`). The generic
+/// `parse_quantity<S: AsRef<str>>` is instantiated with `&str` and replayed with the quoted values;
+/// red with the exact message raised in qty.rs, green once it returns an error instead.
+#[test]
+fn rust_order_qty_generic_from_breadcrumb() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-order-qty-parse",
+        "use orderlines::qty::parse_quantity;",
+        "ParseIntError { kind: InvalidDigit }",
+    );
+    assert!(test.contains("\"12 pcs\""), "{test}");
+}
+
+/// Without its breadcrumbs the ParseIntError says nothing about the string: a scaffold.
+#[test]
+fn rust_order_qty_without_breadcrumbs_is_scaffold() {
+    let case = "rs-order-qty-parse";
+    let app = App::new(case);
+    let mut ev = event_of(case);
+    ev.as_object_mut().unwrap().remove("breadcrumbs");
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+}
+
+#[test]
+fn rust_gate_catalog_page_count_method() {
+    gate_case("rs-catalog-page-count", "attempt to divide by zero");
+}
+
+#[test]
+fn rust_gate_order_qty_generic() {
+    gate_case("rs-order-qty-parse", "ParseIntError { kind: InvalidDigit }");
+}
+
+/// The same crash when the quantity column is optional (`Option<&str>`): the candidates are `None`
+/// and `Some` of every revealed value; red with `Some("12 pcs")`, green after the fix.
+#[test]
+fn rust_order_qty_option_param() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-order-qty-parse";
+    let app = App::new(case);
+    let src = app.dir.join("src/qty.rs");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "pub fn parse_quantity<S: AsRef<str>>(raw: S) -> u32 {\n    let raw = raw.as_ref().trim();",
+        "pub fn parse_quantity(raw: Option<&str>) -> u32 {\n    let raw = raw.unwrap_or(\"1\").trim();",
+    );
+    assert!(code.contains("Option<&str>"), "{code}");
+    std::fs::write(&src, code).unwrap();
+    let lines = app.dir.join("src/lines.rs");
+    let code = std::fs::read_to_string(&lines).unwrap().replace(
+        "parse_quantity(fields[1])",
+        "parse_quantity(Some(fields[1]))",
+    );
+    std::fs::write(&lines, code).unwrap();
+    std::fs::remove_file(app.dir.join("tests/lines.rs")).unwrap();
+    app.git(&["add", "-A"]);
+    app.git(&["commit", "-qm", "optional quantity"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("Some(\"12 pcs\")"), "{text}");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace(".parse().unwrap()", ".parse().unwrap_or(0)");
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(ok, "{text}");
+}
+
+/// The same method when the only way to build the type from outside is a struct literal (every
+/// field public, `new` crate-private): `Paginator { per_page: n }` with `n` searched.
+#[test]
+fn rust_catalog_page_count_struct_literal_receiver() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-catalog-page-count";
+    let app = App::new(case);
+    let src = app.dir.join("src/paginate.rs");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace("    pub fn new(", "    pub(crate) fn new(");
+    std::fs::write(&src, code).unwrap();
+    let settings = app.dir.join("src/settings.rs");
+    let code = std::fs::read_to_string(&settings)
+        .unwrap()
+        .replace("Clone, Default, PartialEq", "Clone, PartialEq")
+        .replace(
+            "            ..Default::default()",
+            "            pager: Paginator::new(0),",
+        );
+    std::fs::write(&settings, code).unwrap();
+    std::fs::remove_file(app.dir.join("tests/paginate.rs")).unwrap();
+    app.git(&["add", "-A"]);
+    app.git(&["commit", "-qm", "crate-private constructor"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains("per_page: a10,"), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("attempt to divide by zero"), "{text}");
+}
