@@ -1,0 +1,265 @@
+//! Go end to end with the real toolchain: sentry-go events (produced by the real SDK, see each
+//! fixture's `trigger.sh`) → generated `_test.go` → `go test` red for the reported reason → the human
+//! fix → green, the app's own suite green, and the gate (`sentry-repro verify`, the real binary)
+//! FLIPPED on the fix and failing without it.
+//!
+//! Each case is a git repository of the fixture's `app/` in a temp dir (support::Repo: fixed identity,
+//! user git config ignored). Go's module and build caches are passed through to `verify` (whose HOME
+//! is a temp dir), so the sample apps build offline from the local module cache. A missing `go` fails
+//! the test when CI=true.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sentry_repro::config::ProjectConfig;
+use sentry_repro::contract::MARKER_NOT_REPRODUCED;
+use sentry_repro::pipeline::{self, GenerateOptions, Generated};
+use sentry_repro::webhook;
+
+use crate::support::{self, fixed_now, have, verify_in, Gate, Repo};
+
+/// `tests/fixtures/go/<case>`, or `polyglot/go-split-bill` (the first Go case, shared with hostile.rs).
+fn case_dir(case: &str) -> PathBuf {
+    let p = support::fixtures("go").join(case);
+    if p.is_dir() {
+        p
+    } else {
+        support::fixtures("polyglot").join(case)
+    }
+}
+
+fn event_of(case: &str) -> Value {
+    let raw = std::fs::read_to_string(case_dir(case).join("event.json")).unwrap();
+    serde_json::from_str(&raw).unwrap()
+}
+
+/// Go's caches of the invoking user (verify runs with an isolated HOME).
+fn go_env() -> &'static Vec<(String, String)> {
+    static ENV: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = vec![("GOFLAGS".to_string(), "-buildvcs=false".to_string())];
+        for var in ["GOMODCACHE", "GOCACHE", "GOPATH"] {
+            let out = std::process::Command::new("go").args(["env", var]).output();
+            if let Ok(o) = out {
+                let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                if !v.is_empty() {
+                    env.push((var.to_string(), v));
+                }
+            }
+        }
+        env
+    })
+}
+
+fn env_refs() -> Vec<(&'static str, &'static str)> {
+    go_env()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+struct App {
+    repo: Repo,
+    case: String,
+}
+
+impl App {
+    fn new(case: &str) -> App {
+        App {
+            repo: Repo::of(&case_dir(case).join("app")),
+            case: case.to_string(),
+        }
+    }
+
+    /// Generate from an event and check out the new branch.
+    fn generate_value(&self, event: &Value) -> Generated {
+        let alert = webhook::alert_from_any_json(event);
+        let project = ProjectConfig::for_repo(&self.repo.dir);
+        let out = pipeline::generate(
+            &alert,
+            &project,
+            &GenerateOptions {
+                base: None,
+                dry_run: false,
+                now: Some(fixed_now()),
+            },
+        )
+        .expect("generate");
+        assert!(out.created, "{out:?}");
+        self.repo
+            .git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+        out
+    }
+
+    fn generate(&self) -> Generated {
+        self.generate_value(&event_of(&self.case))
+    }
+
+    fn go(&self, cmd: &str) -> (bool, String) {
+        self.repo.sh(cmd, &env_refs())
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.repo.dir.join(rel)).unwrap()
+    }
+
+    fn apply_fix(&self) {
+        let patch = case_dir(&self.case).join("fix.patch");
+        self.repo.git(&["apply", "-p1", patch.to_str().unwrap()]);
+    }
+
+    fn commit_fix(&self) {
+        self.repo
+            .commit_patch(&case_dir(&self.case).join("fix.patch"), "fix");
+    }
+
+    fn verify(&self, args: &[&str]) -> Gate {
+        verify_in(&self.repo.dir, &self.repo.home, args, &env_refs())
+    }
+}
+
+/// The whole story for one replay case: generate (strategy pinned), red for the reported reason,
+/// the gate fails without the fix (STILL_RED), the fix makes the test and the suite green and the
+/// gate passes (FLIPPED).
+fn replay_then_gate(case: &str, strategy: &str, red: &[&str]) -> (App, Generated) {
+    let app = App::new(case);
+    let out = app.generate();
+    assert_eq!(out.language, "go");
+    assert_eq!(out.strategy, strategy, "{:?}", out.reasons);
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok, "the repro must fail on the buggy code:\n{text}");
+    for r in red {
+        assert!(text.contains(r), "expected {r:?} in:\n{text}");
+    }
+    // The gate without a fix: the test is red on base and still red on head.
+    let gate = app.verify(&["--base", "main", "--runs", "1"]);
+    assert_ne!(gate.exit, 0, "{}", gate.output);
+    assert_eq!(gate.verdicts(), vec!["STILL_RED"], "{}", gate.output);
+    // The human fix, committed on the repro branch.
+    app.commit_fix();
+    let (ok, text) = app.go(&out.test_command);
+    assert!(ok, "the repro must pass after the fix:\n{text}");
+    let (ok, text) = app.go("go test ./... -count=1");
+    assert!(ok, "the app's suite must pass after the fix:\n{text}");
+    let gate = app.verify(&["--base", "main", "--runs", "1"]);
+    assert_eq!(gate.exit, 0, "{}", gate.output);
+    assert_eq!(gate.verdicts(), vec!["FLIPPED"], "{}", gate.output);
+    (app, out)
+}
+
+/// Request replay: the sentry-go event has the request (GET /split?total=4250&ways=0); the test sends it
+/// through the app and fails with the reported panic; after the fix it answers 400 and passes, and the
+/// app's suite passes. Credentials (the Cookie header) are never replayed.
+#[test]
+fn go_split_bill_request_replay() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-split-bill");
+    let out = app.generate();
+    assert_eq!(out.language, "go");
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let test = app.read(&out.files[0]);
+    assert!(
+        !test.contains("session=secret"),
+        "credentials must not be replayed:\n{test}"
+    );
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(
+        text.contains("runtime error: integer divide by zero"),
+        "{text}"
+    );
+    app.apply_fix();
+    let (ok, text) = app.go(&out.test_command);
+    assert!(ok, "{text}");
+    let (ok, text) = app.go("go test ./... -count=1");
+    assert!(ok, "{text}");
+}
+
+/// The gate end to end on go-split-bill through the real binary: without the fix verify exits
+/// non-zero (STILL_RED), with fix.patch committed it passes (FLIPPED).
+#[test]
+fn go_split_bill_gate() {
+    if !have("go", "version") {
+        return;
+    }
+    replay_then_gate(
+        "go-split-bill",
+        "request_replay",
+        &["SENTRY-REPRO: REPRODUCED", "integer divide by zero"],
+    );
+}
+
+/// Scaffold: the same crash without the request (a panic in a worker, say) leaves the inputs of
+/// `splitCents(total, ways)` unknown (Go events have no vars). `splitCents` is unexported, so the test
+/// lives in its package and references it: a rename breaks it. The gate refuses it (a scaffold never
+/// reproduces anything).
+#[test]
+fn go_split_bill_scaffold_without_request() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-split-bill");
+    let mut ev = event_of("go-split-bill");
+    ev.as_object_mut().unwrap().remove("request");
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.files[0].starts_with("internal/billing/sentry_"),
+        "{:?}",
+        out.files
+    );
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(
+        text.contains("splitCents at internal/billing/split.go:18"),
+        "{text}"
+    );
+    let gate = app.verify(&["--base", "main", "--runs", "1", "--no-suite"]);
+    assert_ne!(gate.exit, 0, "{}", gate.output);
+    assert_eq!(gate.verdicts(), vec!["RED_WRONG_REASON"], "{}", gate.output);
+    let src = app.repo.dir.join("internal/billing/split.go");
+    let code = std::fs::read_to_string(&src)
+        .unwrap()
+        .replace("splitCents", "divideCents");
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok && text.contains("undefined: splitCents"), "{text}");
+}
+
+/// Hostile request and message values through the Go templates: `go vet` is clean and nothing runs.
+#[test]
+fn go_hostile_event_is_inert() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-split-bill");
+    let pwned = app.repo.dir.join("PWNED");
+    let p = pwned.to_string_lossy().to_string();
+    let payload = format!("\"); os.WriteFile({p:?}, nil, 0o644); (\"\n*/ }} func init() {{ os.WriteFile({p:?}, nil, 0o644) }} /*`\u{202e}\\x00");
+    let mut ev = event_of("go-split-bill");
+    ev["title"] = format!("+build ignore\n{payload}").into();
+    ev["exception"][0]["value"] = payload.clone().into();
+    ev["exception"][0]["stacktrace"]["frames"][0]["function"] = "+build ignore".into();
+    ev["request"]["url"] = format!("http://h/split/{payload}").into();
+    ev["request"]["query_string"] = format!("total=1&{payload}={payload}").into();
+    ev["request"]["data"] = payload.clone().into();
+    ev["request"]["headers"] =
+        serde_json::json!({"X-Evil": payload, "Evil\"); os.Exit(0); (\"": "x"});
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let dir = out.files[0].rsplit_once('/').map(|x| x.0).unwrap_or(".");
+    let (ok, text) = app.go(&format!("go vet ./{dir}/"));
+    assert!(ok, "go vet: {text}");
+    // The replayed hostile request answers 404 (no crash), so the test may pass; what matters is that
+    // it compiled and ran (no `+build ignore` header excluded it) and that no payload ran.
+    let (_, text) = app.go(&out.test_command);
+    assert!(
+        text.contains("=== RUN   TestSentry_"),
+        "the test must run:\n{text}"
+    );
+    assert!(!pwned.exists(), "a payload ran");
+}
