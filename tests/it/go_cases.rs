@@ -11,11 +11,11 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use serde_json::Value;
 use sentry_repro::config::ProjectConfig;
 use sentry_repro::contract::MARKER_NOT_REPRODUCED;
 use sentry_repro::pipeline::{self, GenerateOptions, Generated};
 use sentry_repro::webhook;
+use serde_json::Value;
 
 use crate::support::{self, fixed_now, have, verify_in, Gate, Repo};
 
@@ -262,4 +262,32 @@ fn go_hostile_event_is_inert() {
         "the test must run:\n{text}"
     );
     assert!(!pwned.exists(), "a payload ran");
+}
+
+/// Handler on the stack, not behind a router constructor: `(*server).handleGuestShare` is a method
+/// registered in `main()` on a ServeMux as `GET /bills/{id}/guests/{n}`. The test lives in package
+/// main, builds the receiver with the package's own `newServer()`, sets the path values of that
+/// pattern, and fails with the reported index panic; the fix answers 404 and the gate flips.
+#[test]
+fn go_bill_share_servemux_method_handler() {
+    if !have("go", "version") {
+        return;
+    }
+    let (app, out) = replay_then_gate(
+        "go-bill-share",
+        "request_replay",
+        &[
+            "SENTRY-REPRO: REPRODUCED",
+            "index out of range [3] with length 3",
+        ],
+    );
+    assert!(
+        out.files[0].starts_with("sentry_") && !out.files[0].contains('/'),
+        "package main lives at the root: {:?}",
+        out.files
+    );
+    let test = app.read(&out.files[0]);
+    assert!(test.contains("newServer().handleGuestShare"), "{test}");
+    assert!(test.contains("SetPathValue(\"n\", \"4\")"), "{test}");
+    assert!(!test.contains("Bearer"), "{test}");
 }
