@@ -629,6 +629,135 @@ fn registrations(snap: &Snapshot, module: &GoModule, name: &str) -> Vec<String> 
     out
 }
 
+/// The input a Go error quotes (`strconv.ParseFloat: parsing "5,5": invalid syntax`) and the strconv
+/// function that rejected it.
+fn quoted_input(msg: &str) -> Option<(String, String)> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r#"strconv\.(Atoi|ParseInt|ParseUint|ParseFloat|ParseBool|ParseComplex): parsing "((?:[^"\\]|\\.)*)": (?:invalid syntax|value out of range)"#,
+        )
+        .expect("static regex")
+    });
+    let c = re.captures(msg)?;
+    Some((c[1].to_string(), go_unquote(&c[2])?))
+}
+
+/// Undo `strconv.Quote` for the escapes it writes; None for anything else.
+fn go_unquote(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next()? {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'a' => out.push('\u{7}'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'v' => out.push('\u{b}'),
+            'x' => {
+                let h: String = it.by_ref().take(2).collect();
+                let b = u8::from_str_radix(&h, 16).ok()?;
+                if b > 0x7f {
+                    return None;
+                }
+                out.push(b as char);
+            }
+            'u' | 'U' => return None,
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A function to call with the quoted input: a top-level function of the module taking one string
+/// and returning an error last, whose body calls the strconv function named in the error, and that
+/// is on the crashing stack or called by name from a function on it.
+struct CallTarget {
+    dir: String,
+    package: String,
+    name: String,
+    /// `_, err` or `err`.
+    lhs: String,
+}
+
+fn call_target(
+    snap: &Snapshot,
+    module: &GoModule,
+    stack: &[(&Frame, String)],
+    strconv_fn: &str,
+) -> Option<CallTarget> {
+    let single_string = regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?string$").ok()?;
+    // Bodies of the functions on the stack (innermost first).
+    let mut stack_bodies: Vec<(String, String)> = vec![];
+    for (f, path) in stack.iter().rev() {
+        let Some((recv, name)) = f.function.as_deref().and_then(go_function) else {
+            continue;
+        };
+        let dir = path.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
+        let recv_ty = recv
+            .as_deref()
+            .map(|r| r.trim_start_matches('*').to_string());
+        if let Some(d) = package_decls(snap, &dir)
+            .into_iter()
+            .find(|d| d.name == name && d.recv.as_ref().map(|r| &r.0) == recv_ty.as_ref())
+        {
+            stack_bodies.push((name, d.body));
+        }
+    }
+    let call = format!("strconv.{strconv_fn}(");
+    for dir in go_dirs(snap, &module.dir) {
+        let files = go_files(snap, &dir);
+        let Some(package) = files
+            .first()
+            .and_then(|f| snap.read(f))
+            .and_then(|t| package_name(&t))
+        else {
+            continue;
+        };
+        for d in package_decls(snap, &dir) {
+            if d.recv.is_some()
+                || !single_string.is_match(d.params.trim())
+                || !d.body.contains(&call)
+            {
+                continue;
+            }
+            let results = d
+                .results
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')');
+            let parts: Vec<&str> = results.split(',').map(str::trim).collect();
+            if parts.last().is_none_or(|l| !l.ends_with("error")) {
+                continue;
+            }
+            let word = regex::Regex::new(&format!(r"\b{}\s*\(", regex::escape(&d.name))).ok()?;
+            let on_stack = stack_bodies
+                .iter()
+                .any(|(n, body)| *n == d.name || word.is_match(body));
+            if !on_stack {
+                continue;
+            }
+            let mut lhs: Vec<&str> = vec!["_"; parts.len() - 1];
+            lhs.push("err");
+            return Some(CallTarget {
+                dir: dir.clone(),
+                package,
+                name: d.name,
+                lhs: lhs.join(", "),
+            });
+        }
+    }
+    None
+}
+
 #[derive(Serialize)]
 struct Header {
     name: String,
@@ -654,6 +783,10 @@ struct Ctx {
     path_values: Vec<(String, String)>,
     /// The reported panic value or message: a replayed panic must be this one.
     reported: String,
+    // call replay
+    callee: String,
+    lhs: String,
+    input: String,
     method: String,
     path: String,
     query: Vec<(String, String)>,
@@ -809,27 +942,40 @@ impl Generator for Go {
                 .as_ref()
                 .map(|r| url_path(r.url.as_deref().unwrap_or("/")))
                 .unwrap_or_default();
+            // The error quotes its input and a function on (or called from) the stack parses it.
+            let call = module.as_ref().and_then(|m| {
+                let (func, input) = alert
+                    .exceptions
+                    .iter()
+                    .rev()
+                    .filter_map(|e| e.value.as_deref())
+                    .chain(alert.message.as_deref())
+                    .find_map(quoted_input)?;
+                call_target(snap, m, &mapped, &func).map(|t| (t, input, func))
+            });
             // A handler on the crashing stack, called directly (no middleware in the way), with the
             // path values of the pattern it is registered under.
-            let direct = alert
-                .request
-                .as_ref()
-                .filter(|r| r.method.is_some() || r.url.is_some())
-                .and(module.as_ref())
-                .and_then(|m| {
-                    let h = direct_handler(snap, &mapped)?;
-                    if h.body.contains("chi.URLParam") || h.body.contains("mux.Vars(") {
-                        return None;
-                    }
-                    let values = registrations(snap, m, &h.name)
-                        .iter()
-                        .find_map(|p| match_pattern(p, &req_path));
-                    if values.is_none() && h.body.contains("PathValue(") {
-                        return None;
-                    }
-                    Some((h, values.unwrap_or_default()))
-                });
-            let router = if direct.is_some() {
+            let direct = alert.request.as_ref().filter(|_| call.is_none()).and(
+                alert
+                    .request
+                    .as_ref()
+                    .filter(|r| r.method.is_some() || r.url.is_some())
+                    .and(module.as_ref())
+                    .and_then(|m| {
+                        let h = direct_handler(snap, &mapped)?;
+                        if h.body.contains("chi.URLParam") || h.body.contains("mux.Vars(") {
+                            return None;
+                        }
+                        let values = registrations(snap, m, &h.name)
+                            .iter()
+                            .find_map(|p| match_pattern(p, &req_path));
+                        if values.is_none() && h.body.contains("PathValue(") {
+                            return None;
+                        }
+                        Some((h, values.unwrap_or_default()))
+                    }),
+            );
+            let router = if direct.is_some() || call.is_some() {
                 None
             } else {
                 alert
@@ -861,7 +1007,24 @@ impl Generator for Go {
                     .unwrap_or("")
                     .to_string();
             }
-            if let Some((h, values)) = direct {
+            if let Some((t, input, func)) = call {
+                strategy = Strategy::CallReplay;
+                template = "go/call_replay_test.go.tera";
+                test_dir = t.dir.clone();
+                ctx.package = t.package.clone();
+                ctx.callee = t.name.clone();
+                ctx.lhs = t.lhs.clone();
+                ctx.input = input;
+                ctx.reported = alert
+                    .exception_value()
+                    .or(alert.message.as_deref())
+                    .unwrap_or("")
+                    .to_string();
+                reasons.push(format!(
+                    "the error quotes the input strconv.{func} rejected; {}(string), which calls strconv.{func} and is on or called from the crashing stack, is called with it",
+                    t.name
+                ));
+            } else if let Some((h, values)) = direct {
                 test_dir = h.dir.clone();
                 ctx.package = h.package.clone();
                 ctx.handler = h.expr.clone();
@@ -940,6 +1103,11 @@ impl Generator for Go {
         if !expr.is_match(&ctx.router)
             || !expr.is_match(&ctx.reference)
             || !expr.is_match(&ctx.handler)
+            || !is_go_ident(&ctx.callee) && !ctx.callee.is_empty()
+            || !ctx
+                .lhs
+                .chars()
+                .all(|c| c == '_' || c == ',' || c == ' ' || c.is_ascii_lowercase())
         {
             anyhow::bail!(
                 "refusing unsafe Go expression {:?} / {:?}",

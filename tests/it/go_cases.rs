@@ -291,3 +291,48 @@ fn go_bill_share_servemux_method_handler() {
     assert!(test.contains("SetPathValue(\"n\", \"4\")"), "{test}");
     assert!(!test.contains("Bearer"), "{test}");
 }
+
+/// Call replay of a captured (not panicked) error in a non-HTTP function: the chain quotes the input
+/// (`strconv.ParseFloat: parsing "5,5"`), the stack ends in `importRates` (the capture site), which
+/// calls `rates.ParseRate(string) (float64, error)`; the test calls it with "5,5" and fails while it
+/// returns the reported error. The fix accepts a decimal comma; the gate flips.
+#[test]
+fn go_rate_import_captured_error_call_replay() {
+    if !have("go", "version") {
+        return;
+    }
+    let (app, out) = replay_then_gate(
+        "go-rate-import",
+        "call_replay",
+        &[
+            "SENTRY-REPRO: REPRODUCED",
+            "ParseRate(\"5,5\") returned the reported error",
+        ],
+    );
+    assert!(
+        out.files[0].starts_with("internal/rates/sentry_"),
+        "{:?}",
+        out.files
+    );
+    let test = app.read(&out.files[0]);
+    assert!(test.contains("_, err := ParseRate(input)"), "{test}");
+}
+
+/// The same error but the stack does not lead to the parser (a capture elsewhere that never calls
+/// ParseRate): no guessing, a scaffold.
+#[test]
+fn go_rate_import_without_a_caller_on_the_stack_is_a_scaffold() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-rate-import");
+    let mut ev = event_of("go-rate-import");
+    let frames = ev["exception"][3]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    frames.pop();
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+}
