@@ -779,6 +779,8 @@ struct Ctx {
     router: String,
     /// An `http.Handler` expression built from checked identifiers.
     handler: String,
+    /// The handler reads the Sentry hub from the request context (sentryhttp puts one there).
+    sentry_hub: bool,
     /// Wildcards of the matching ServeMux pattern (`req.SetPathValue`).
     path_values: Vec<(String, String)>,
     /// The reported panic value or message: a replayed panic must be this one.
@@ -1029,6 +1031,17 @@ impl Generator for Go {
                 ctx.package = h.package.clone();
                 ctx.handler = h.expr.clone();
                 ctx.path_values = values;
+                let gomod = module.as_ref().map(|m| {
+                    if m.dir.is_empty() {
+                        "go.mod".to_string()
+                    } else {
+                        format!("{}/go.mod", m.dir)
+                    }
+                });
+                ctx.sentry_hub = h.body.contains("GetHubFromContext(")
+                    && gomod
+                        .and_then(|g| snap.read(&g))
+                        .is_some_and(|t| t.contains("github.com/getsentry/sentry-go "));
                 reasons.push(format!(
                     "the event has the request ({} {}); the handler on the crashing stack, {}, is called with it through httptest (cookies and credentials left out)",
                     ctx.method, ctx.path, h.label

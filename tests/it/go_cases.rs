@@ -336,3 +336,103 @@ fn go_rate_import_without_a_caller_on_the_stack_is_a_scaffold() {
     let (ok, text) = app.go(&out.test_command);
     assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
 }
+
+/// Variants of go-bill-share's handler the way real apps write them, the event adjusted to match:
+/// a handler factory (`s.guestShare()` returns the closure `(*server).guestShare.func1` that
+/// panics) whose body reads the sentryhttp hub from the request context unguarded. The replay calls
+/// the factory on the package's constructor, puts a (silent) hub on the context and still fails with
+/// the reported panic, not a nil dereference.
+#[test]
+fn go_bill_share_handler_factory_with_hub() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-bill-share");
+    let src = app.read("server.go")
+        .replace(
+            "func (s *server) handleGuestShare(w http.ResponseWriter, r *http.Request) {\n",
+            "func (s *server) guestShare() http.HandlerFunc {\n\treturn func(w http.ResponseWriter, r *http.Request) {\n\tsentry.GetHubFromContext(r.Context()).Scope().SetTag(\"bill\", r.PathValue(\"id\"))\n",
+        )
+        .replace("b.Shares[n-1])\n}\n", "b.Shares[n-1])\n\t}\n}\n")
+        .replace("s.handleGuestShare)", "s.guestShare())")
+        .replace("\"sync\"\n", "\"sync\"\n\n\t\"github.com/getsentry/sentry-go\"\n");
+    std::fs::write(app.repo.dir.join("server.go"), src).unwrap();
+    let (ok, text) = app.go("gofmt -w server.go && go vet .");
+    assert!(ok, "{text}");
+    app.repo.git(&["commit", "-qam", "handler factory"]);
+    let mut ev = event_of("go-bill-share");
+    let frames = ev["exception"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    let last = frames.last_mut().unwrap();
+    last["function"] = "(*server).guestShare.func1".into();
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let test = app.read(&out.files[0]);
+    assert!(
+        test.contains("http.HandlerFunc(newServer().guestShare())"),
+        "{test}"
+    );
+    assert!(test.contains("SetHubOnContext"), "{test}");
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("SENTRY-REPRO: REPRODUCED")
+            && text.contains("index out of range [3] with length 3"),
+        "{text}"
+    );
+}
+
+/// A top-level handler registered with `http.HandleFunc` in main (DefaultServeMux), the path
+/// value from its pattern; a different panic than the reported one fails as OTHER FAILURE and the
+/// gate calls it red for the wrong reason.
+#[test]
+fn go_default_mux_handler_and_other_panic() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-bill-share");
+    let src = app.read("server.go")
+        .replace(
+            "func (s *server) handleGuestShare(w http.ResponseWriter, r *http.Request) {\n",
+            "var shared = newServer()\n\nfunc handleGuestShare(w http.ResponseWriter, r *http.Request) {\n\ts := shared\n",
+        );
+    std::fs::write(app.repo.dir.join("server.go"), src).unwrap();
+    let main = app.read("main.go").replace(
+        "\ts := newServer()\n\tmux := http.NewServeMux()\n\ts.routes(mux)\n",
+        "\thttp.HandleFunc(\"GET /bills/{id}/guests/{n}\", handleGuestShare)\n\tmux := http.DefaultServeMux\n",
+    );
+    std::fs::write(app.repo.dir.join("main.go"), main).unwrap();
+    std::fs::remove_file(app.repo.dir.join("server_test.go")).unwrap();
+    let routes = app
+        .read("server.go")
+        .replace("s.handleGuestShare)", "handleGuestShare)");
+    std::fs::write(app.repo.dir.join("server.go"), routes).unwrap();
+    let (ok, text) = app.go("go vet .");
+    assert!(ok, "{text}");
+    app.repo.git(&["add", "-A"]);
+    app.repo.git(&["commit", "-qm", "default mux"]);
+    let mut ev = event_of("go-bill-share");
+    let frames = ev["exception"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    frames.last_mut().unwrap()["function"] = "handleGuestShare".into();
+    // Reported with another index: the replay's panic is not this one.
+    ev["exception"][0]["value"] = "runtime error: index out of range [7] with length 3".into();
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let test = app.read(&out.files[0]);
+    assert!(
+        test.contains("http.HandlerFunc(handleGuestShare)"),
+        "{test}"
+    );
+    assert!(test.contains("SetPathValue(\"id\", \"b42\")"), "{test}");
+    let (ok, text) = app.go(&out.test_command);
+    assert!(
+        !ok && text.contains("SENTRY-REPRO: OTHER FAILURE"),
+        "{text}"
+    );
+    let gate = app.verify(&["--base", "main", "--runs", "1", "--no-suite"]);
+    assert_ne!(gate.exit, 0, "{}", gate.output);
+    assert_eq!(gate.verdicts(), vec!["RED_WRONG_REASON"], "{}", gate.output);
+}
