@@ -498,6 +498,9 @@ struct DirectHandler {
     /// The handler's name as registered (`handleSplit`, `s.handleBill`).
     name: String,
     body: String,
+    /// `expr` is a route-setup function (`func routes(mux *http.ServeMux)`) the stack's closure was
+    /// registered in: the test registers the app's routes on a fresh ServeMux and serves through it.
+    setup: bool,
 }
 
 fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<DirectHandler> {
@@ -534,7 +537,11 @@ fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<Direct
                 "http.HandlerFunc" | "http.Handler" | "func(http.ResponseWriter, *http.Request)"
             );
         let direct = !closure && d.results.is_empty() && handler_params(&d.params);
-        if !(factory || direct) {
+        let setup = closure
+            && d.results.is_empty()
+            && regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?\*http\.ServeMux$")
+                .is_ok_and(|re| re.is_match(d.params.trim()));
+        if !(factory || direct || setup) {
             continue;
         }
         let recv_expr = match &d.recv {
@@ -548,7 +555,9 @@ fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<Direct
             Some(r) => format!("{r}.{name}"),
             None => name.clone(),
         };
-        let expr = if factory && d.results == "http.Handler" {
+        let expr = if setup {
+            callee.clone()
+        } else if factory && d.results == "http.Handler" {
             format!("{callee}()")
         } else if factory {
             format!("http.HandlerFunc({callee}())")
@@ -566,6 +575,7 @@ fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<Direct
             label,
             name,
             body: d.body.clone(),
+            setup,
         });
     }
     None
@@ -779,6 +789,8 @@ struct Ctx {
     router: String,
     /// An `http.Handler` expression built from checked identifiers.
     handler: String,
+    /// A route-setup function to call on a fresh ServeMux (`newServer().routes`).
+    setup: String,
     /// The handler reads the Sentry hub from the request context (sentryhttp puts one there).
     sentry_hub: bool,
     /// Wildcards of the matching ServeMux pattern (`req.SetPathValue`).
@@ -1029,7 +1041,11 @@ impl Generator for Go {
             } else if let Some((h, values)) = direct {
                 test_dir = h.dir.clone();
                 ctx.package = h.package.clone();
-                ctx.handler = h.expr.clone();
+                if h.setup {
+                    ctx.setup = h.expr.clone();
+                } else {
+                    ctx.handler = h.expr.clone();
+                }
                 ctx.path_values = values;
                 let gomod = module.as_ref().map(|m| {
                     if m.dir.is_empty() {
@@ -1042,10 +1058,17 @@ impl Generator for Go {
                     && gomod
                         .and_then(|g| snap.read(&g))
                         .is_some_and(|t| t.contains("github.com/getsentry/sentry-go "));
-                reasons.push(format!(
-                    "the event has the request ({} {}); the handler on the crashing stack, {}, is called with it through httptest (cookies and credentials left out)",
-                    ctx.method, ctx.path, h.label
-                ));
+                reasons.push(if h.setup {
+                    format!(
+                        "the event has the request ({} {}); the crashing closure is registered by {}(mux *http.ServeMux): the test registers those routes on a fresh ServeMux and sends the request through it with httptest (cookies and credentials left out)",
+                        ctx.method, ctx.path, h.label
+                    )
+                } else {
+                    format!(
+                        "the event has the request ({} {}); the handler on the crashing stack, {}, is called with it through httptest (cookies and credentials left out)",
+                        ctx.method, ctx.path, h.label
+                    )
+                });
             } else if let Some((m, r)) = router {
                 if r.package != "main" && exported(&r.func) {
                     ctx.import_path = if r.dir == m.dir {
@@ -1116,6 +1139,7 @@ impl Generator for Go {
         if !expr.is_match(&ctx.router)
             || !expr.is_match(&ctx.reference)
             || !expr.is_match(&ctx.handler)
+            || !expr.is_match(&ctx.setup)
             || !is_go_ident(&ctx.callee) && !ctx.callee.is_empty()
             || !ctx
                 .lhs

@@ -436,3 +436,51 @@ fn go_default_mux_handler_and_other_panic() {
     assert_ne!(gate.exit, 0, "{}", gate.output);
     assert_eq!(gate.verdicts(), vec!["RED_WRONG_REASON"], "{}", gate.output);
 }
+
+/// The crashing code is an inline closure registered in `(s *server) routes(mux *http.ServeMux)`
+/// (frame `(*server).routes.func1`; the helper it calls is not handler-shaped): the test registers
+/// the app's own routes on a fresh ServeMux (path values by the mux itself) and replays through it.
+#[test]
+fn go_closure_registered_in_route_setup() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-bill-share");
+    let src = app
+        .read("server.go")
+        .replace(
+            "func (s *server) handleGuestShare(w http.ResponseWriter, r *http.Request) {",
+            "func (s *server) guestShareBody(w http.ResponseWriter, r *http.Request, _ int) {",
+        )
+        .replace(
+            "s.handleGuestShare)",
+            "func(w http.ResponseWriter, r *http.Request) { s.guestShareBody(w, r, 0) })",
+        );
+    std::fs::write(app.repo.dir.join("server.go"), src).unwrap();
+    std::fs::remove_file(app.repo.dir.join("server_test.go")).unwrap();
+    let (ok, text) = app.go("go vet .");
+    assert!(ok, "{text}");
+    app.repo.git(&["add", "-A"]);
+    app.repo.git(&["commit", "-qm", "inline closure"]);
+    let mut ev = event_of("go-bill-share");
+    let frames = ev["exception"][0]["stacktrace"]["frames"]
+        .as_array_mut()
+        .unwrap();
+    let mut inner = frames.pop().unwrap();
+    let mut closure = inner.clone();
+    closure["function"] = "(*server).routes.func1".into();
+    closure["lineno"] = 29.into();
+    inner["function"] = "(*server).guestShareBody".into();
+    frames.push(closure);
+    frames.push(inner);
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let test = app.read(&out.files[0]);
+    assert!(test.contains("newServer().routes(mux)"), "{test}");
+    let (ok, text) = app.go(&out.test_command);
+    assert!(
+        !ok && text.contains("SENTRY-REPRO: REPRODUCED")
+            && text.contains("index out of range [3] with length 3"),
+        "{text}"
+    );
+}
