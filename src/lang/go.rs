@@ -639,18 +639,31 @@ fn registrations(snap: &Snapshot, module: &GoModule, name: &str) -> Vec<String> 
     out
 }
 
-/// The input a Go error quotes (`strconv.ParseFloat: parsing "5,5": invalid syntax`) and the strconv
-/// function that rejected it.
+/// The input a Go error quotes and the call that rejected it (a needle searched in function bodies):
+/// `strconv.ParseFloat: parsing "5,5": invalid syntax` → (`strconv.ParseFloat(`, `5,5`);
+/// `parsing time "2024-13-01": month out of range` → (`time.Parse`, …); `parse "http://[::1": missing
+/// ']' in host` → (`url.Parse`, …).
 fn quoted_input(msg: &str) -> Option<(String, String)> {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| {
-        regex::Regex::new(
+    static RE: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    let res = RE.get_or_init(|| {
+        [
             r#"strconv\.(Atoi|ParseInt|ParseUint|ParseFloat|ParseBool|ParseComplex): parsing "((?:[^"\\]|\\.)*)": (?:invalid syntax|value out of range)"#,
-        )
-        .expect("static regex")
+            r#"()parsing time "((?:[^"\\]|\\.)*)""#,
+            r#"(?:^|: )()parse "((?:[^"\\]|\\.)*)": "#,
+        ]
+        .map(|p| regex::Regex::new(p).expect("static regex"))
     });
-    let c = re.captures(msg)?;
-    Some((c[1].to_string(), go_unquote(&c[2])?))
+    for (i, re) in res.iter().enumerate() {
+        if let Some(c) = re.captures(msg) {
+            let needle = match i {
+                0 => format!("strconv.{}(", &c[1]),
+                1 => "time.Parse".to_string(),
+                _ => "url.Parse".to_string(),
+            };
+            return Some((needle, go_unquote(&c[2])?));
+        }
+    }
+    None
 }
 
 /// Undo `strconv.Quote` for the escapes it writes; None for anything else.
@@ -702,7 +715,7 @@ fn call_target(
     snap: &Snapshot,
     module: &GoModule,
     stack: &[(&Frame, String)],
-    strconv_fn: &str,
+    needle: &str,
 ) -> Option<CallTarget> {
     let single_string = regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?string$").ok()?;
     // Bodies of the functions on the stack (innermost first).
@@ -722,7 +735,7 @@ fn call_target(
             stack_bodies.push((name, d.body));
         }
     }
-    let call = format!("strconv.{strconv_fn}(");
+    let call = needle;
     for dir in go_dirs(snap, &module.dir) {
         let files = go_files(snap, &dir);
         let Some(package) = files
@@ -735,7 +748,7 @@ fn call_target(
         for d in package_decls(snap, &dir) {
             if d.recv.is_some()
                 || !single_string.is_match(d.params.trim())
-                || !d.body.contains(&call)
+                || !d.body.contains(call)
             {
                 continue;
             }
@@ -1035,7 +1048,8 @@ impl Generator for Go {
                     .unwrap_or("")
                     .to_string();
                 reasons.push(format!(
-                    "the error quotes the input strconv.{func} rejected; {}(string), which calls strconv.{func} and is on or called from the crashing stack, is called with it",
+                    "the error quotes the input {} rejected; {}(string), which calls it and is on or called from the crashing stack, is called with it",
+                    func.trim_end_matches('('),
                     t.name
                 ));
             } else if let Some((h, values)) = direct {
@@ -1269,5 +1283,26 @@ mod tests {
         assert!(!handler_params(
             "w http.ResponseWriter, r *http.Request, id int"
         ));
+    }
+
+    #[test]
+    fn quoted_inputs() {
+        assert_eq!(
+            quoted_input("line 2: parse rate: strconv.ParseFloat: parsing \"5,5\": invalid syntax"),
+            Some(("strconv.ParseFloat(".into(), "5,5".into()))
+        );
+        assert_eq!(
+            quoted_input("strconv.Atoi: parsing \"a\\\"b\\x01\": invalid syntax"),
+            Some(("strconv.Atoi(".into(), "a\"b\u{1}".into()))
+        );
+        assert_eq!(
+            quoted_input("load: parsing time \"2024-13-01\": month out of range"),
+            Some(("time.Parse".into(), "2024-13-01".into()))
+        );
+        assert_eq!(
+            quoted_input("webhook: parse \"http://[::1\": missing ']' in host"),
+            Some(("url.Parse".into(), "http://[::1".into()))
+        );
+        assert_eq!(quoted_input("runtime error: integer divide by zero"), None);
     }
 }

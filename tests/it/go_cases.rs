@@ -484,3 +484,32 @@ fn go_closure_registered_in_route_setup() {
         "{text}"
     );
 }
+
+/// A hostile quoted input goes through the call replay's Go literal: the test compiles, runs, and
+/// nothing in the payload executes.
+#[test]
+fn go_call_replay_hostile_input_is_inert() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-rate-import");
+    let pwned = app.repo.dir.join("PWNED");
+    let p = pwned.to_string_lossy().to_string();
+    // As strconv.Quote writes it: inner quotes and backslashes escaped.
+    let quoted = format!("\\\"); os.WriteFile(\\\"{p}\\\", nil, 0o644); (\\\"\\n*/ `\\x00");
+    let mut ev = event_of("go-rate-import");
+    for i in 0..3 {
+        ev["exception"][i]["value"] = "x".into();
+    }
+    ev["exception"][3]["value"] = format!(
+        "line 2 (FR): parse rate: strconv.ParseFloat: parsing \"{quoted}\": invalid syntax"
+    )
+    .into();
+    let out = app.generate_value(&ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = app.go("go vet ./internal/rates/");
+    assert!(ok, "go vet: {text}");
+    let (ok, text) = app.go(&out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(!pwned.exists(), "a payload ran");
+}
