@@ -1,17 +1,27 @@
-//! Go: a `_test.go` run with `go test`, replaying the captured request through `net/http/httptest`
-//! when the event has one and the repository exposes its router, else a scaffold tied to the crashing
-//! function.
+//! Go: a `_test.go` run with `go test`. Strategies, strongest first: *call replay* when the error
+//! quotes the input a parser rejected (`strconv.ParseFloat: parsing "5,5"`) and a one-string function
+//! that calls that parser is on (or called from) the crashing stack; *request replay* when the event has
+//! a request: the handler on the stack is called directly through `net/http/httptest` (or the app's
+//! routes on a fresh ServeMux, or a zero-argument router constructor); else a scaffold tied to the
+//! crashing function. Sources are read with regexes (declarations, brace-matched bodies): enough to
+//! see a function's shape without a Go parser.
 //!
 //! sentry-go events carry no vars: frames have `module` (the import path), `function` (`handleSplit`,
 //! `(*Server).total`, `NewRouter.func1`) and `abs_path`. The crash site is the innermost frame whose
 //! module lies inside the repository's Go module (`go.mod` `module` + folder) or whose path
 //! suffix-matches a `.go` file; GOROOT and module-cache frames (sentryhttp's own middleware is
-//! reported `in_app`) are never the crash site.
+//! reported `in_app`) are never the crash site. `CaptureException` stacks end at the capture site,
+//! not where the error was made, hence call replay's search among the callees of stack functions.
+//!
+//! Honesty: a replay fails only with the reported failure (same panic value, the reported error
+//! text, or a 5xx); anything else prints `SENTRY-REPRO: OTHER FAILURE`, which the gate refuses. A
+//! receiver is built only by the package's own zero-argument constructor or as a zero value whose
+//! touched fields are plain values.
 //!
 //! Placement: `repro/sentry_<id>_test.go` (package `repro`, importing the app package) when everything
-//! the test touches is exported; otherwise the crashing package's own folder
-//! (`<pkg>/sentry_<id>_test.go`, same package) because Go gives unexported access only there; that
-//! folder is then the one extra prefix the commit may write to.
+//! the test touches is exported; otherwise the package's own folder (`<pkg>/sentry_<id>_test.go`, same
+//! package) because Go gives unexported access only there; that folder is then the one extra prefix
+//! the commit may write to.
 
 use crate::lang::EventHeader;
 use anyhow::Result;
@@ -463,12 +473,12 @@ fn receiver_expr(snap: &Snapshot, dir: &str, decls: &[GoDecl], m: &GoDecl) -> Op
     // Fields used through the receiver, following methods of the same type (bounded).
     let mut todo = vec![m.clone()];
     let mut seen: Vec<String> = vec![];
+    let sel = regex::Regex::new(r"\b[A-Za-z_]\w*\.([A-Za-z_]\w*)").ok()?;
     while let Some(d) = todo.pop() {
         if seen.contains(&d.name) || seen.len() > 20 {
             continue;
         }
         seen.push(d.name.clone());
-        let sel = regex::Regex::new(r"\b[A-Za-z_]\w*\.([A-Za-z_]\w*)").ok()?;
         for c in sel.captures_iter(&d.body) {
             let name = &c[1];
             if let Some((_, fty)) = fields.iter().find(|(n, _)| n == name) {
@@ -504,6 +514,7 @@ struct DirectHandler {
 }
 
 fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<DirectHandler> {
+    let mux_param = regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?\*http\.ServeMux$").ok()?;
     // Innermost first.
     for (f, path) in frames.iter().rev() {
         let Some(function) = f.function.as_deref() else {
@@ -537,10 +548,7 @@ fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<Direct
                 "http.HandlerFunc" | "http.Handler" | "func(http.ResponseWriter, *http.Request)"
             );
         let direct = !closure && d.results.is_empty() && handler_params(&d.params);
-        let setup = closure
-            && d.results.is_empty()
-            && regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?\*http\.ServeMux$")
-                .is_ok_and(|re| re.is_match(d.params.trim()));
+        let setup = closure && d.results.is_empty() && mux_param.is_match(d.params.trim());
         if !(factory || direct || setup) {
             continue;
         }
