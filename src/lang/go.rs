@@ -1,17 +1,27 @@
-//! Go: a `_test.go` run with `go test`, replaying the captured request through `net/http/httptest`
-//! when the event has one and the repository exposes its router, else a scaffold tied to the crashing
-//! function.
+//! Go: a `_test.go` run with `go test`. Strategies, strongest first: *call replay* when the error
+//! quotes the input a parser rejected (`strconv.ParseFloat: parsing "5,5"`) and a one-string function
+//! that calls that parser is on (or called from) the crashing stack; *request replay* when the event has
+//! a request: the handler on the stack is called directly through `net/http/httptest` (or the app's
+//! routes on a fresh ServeMux, or a zero-argument router constructor); else a scaffold tied to the
+//! crashing function. Sources are read with regexes (declarations, brace-matched bodies): enough to
+//! see a function's shape without a Go parser.
 //!
 //! sentry-go events carry no vars: frames have `module` (the import path), `function` (`handleSplit`,
 //! `(*Server).total`, `NewRouter.func1`) and `abs_path`. The crash site is the innermost frame whose
 //! module lies inside the repository's Go module (`go.mod` `module` + folder) or whose path
 //! suffix-matches a `.go` file; GOROOT and module-cache frames (sentryhttp's own middleware is
-//! reported `in_app`) are never the crash site.
+//! reported `in_app`) are never the crash site. `CaptureException` stacks end at the capture site,
+//! not where the error was made, hence call replay's search among the callees of stack functions.
+//!
+//! Honesty: a replay fails only with the reported failure (same panic value, the reported error
+//! text, or a 5xx); anything else prints `SENTRY-REPRO: OTHER FAILURE`, which the gate refuses. A
+//! receiver is built only by the package's own zero-argument constructor or as a zero value whose
+//! touched fields are plain values.
 //!
 //! Placement: `repro/sentry_<id>_test.go` (package `repro`, importing the app package) when everything
-//! the test touches is exported; otherwise the crashing package's own folder
-//! (`<pkg>/sentry_<id>_test.go`, same package) because Go gives unexported access only there; that
-//! folder is then the one extra prefix the commit may write to.
+//! the test touches is exported; otherwise the package's own folder (`<pkg>/sentry_<id>_test.go`, same
+//! package) because Go gives unexported access only there; that folder is then the one extra prefix
+//! the commit may write to.
 
 use crate::lang::EventHeader;
 use anyhow::Result;
@@ -248,6 +258,537 @@ fn find_router(snap: &Snapshot, module: &GoModule, prefer: Option<&str>) -> Opti
     None
 }
 
+/// A function or method declaration of a package (regex-level parse; enough to see shapes).
+#[derive(Debug, Clone)]
+struct GoDecl {
+    /// Receiver type name and whether it is a pointer receiver.
+    recv: Option<(String, bool)>,
+    name: String,
+    params: String,
+    results: String,
+    body: String,
+}
+
+/// The text between the brace at `open` and its match, skipping strings, runes and comments.
+fn brace_body(text: &str, open: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < b.len() {
+        match b[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return text.get(open + 1..i);
+                }
+            }
+            b'"' | b'\'' => {
+                let q = b[i];
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn decls_of_text(text: &str) -> Vec<GoDecl> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?m)^func\s*(?:\(\s*(?:[A-Za-z_]\w*\s+)?(\*?)\s*([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*\)\s*)?([A-Za-z_]\w*)\s*\(([^()]*)\)\s*([^{\n]*)\{",
+        )
+        .expect("static regex")
+    });
+    re.captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let body = brace_body(text, whole.end() - 1)?.to_string();
+            Some(GoDecl {
+                recv: c.get(2).map(|t| (t.as_str().to_string(), !c[1].is_empty())),
+                name: c[3].to_string(),
+                params: c[4].split_whitespace().collect::<Vec<_>>().join(" "),
+                results: c[5].split_whitespace().collect::<Vec<_>>().join(" "),
+                body,
+            })
+        })
+        .collect()
+}
+
+/// Declarations of the package in `dir` (non-test files).
+fn package_decls(snap: &Snapshot, dir: &str) -> Vec<GoDecl> {
+    go_files(snap, dir)
+        .iter()
+        .filter_map(|f| snap.read(f))
+        .flat_map(|t| decls_of_text(&t))
+        .collect()
+}
+
+/// `w http.ResponseWriter, r *http.Request`: the shape of an HTTP handler function.
+fn handler_params(params: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^(?:[A-Za-z_]\w*\s+)?http\.ResponseWriter\s*,\s*(?:[A-Za-z_]\w*\s+)?\*http\.Request$",
+        )
+        .expect("static regex")
+    })
+    .is_match(params.trim())
+}
+
+/// Field names and types of `type <name> struct { … }` in the package; None when not a struct
+/// (Some(empty) for a struct without fields).
+fn struct_fields(snap: &Snapshot, dir: &str, name: &str) -> Option<Option<Vec<(String, String)>>> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^type\s+{}\s+(struct\s*\{{)?",
+        regex::escape(name)
+    ))
+    .ok()?;
+    for f in go_files(snap, dir) {
+        let Some(text) = snap.read(&f) else { continue };
+        let Some(c) = re.captures(&text) else {
+            continue;
+        };
+        let Some(st) = c.get(1) else {
+            return Some(None);
+        };
+        let body = brace_body(&text, st.end() - 1)?;
+        let mut fields = Vec::new();
+        for line in body.lines() {
+            let line = line.split("//").next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let line = line.split('`').next().unwrap_or("").trim();
+            match line.split_once(char::is_whitespace) {
+                Some((names, ty)) if !names.contains('.') => {
+                    for n in names.split(',') {
+                        fields.push((n.trim().to_string(), ty.trim().to_string()));
+                    }
+                }
+                _ => {
+                    // Embedded field: its name is the type's last segment.
+                    let n = line
+                        .trim_start_matches('*')
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or("");
+                    fields.push((n.to_string(), line.to_string()));
+                }
+            }
+        }
+        return Some(Some(fields));
+    }
+    None
+}
+
+/// Whether a zero value of this field type works like a real one (reads, locks, appends).
+fn zero_safe_type(ty: &str) -> bool {
+    const OK: &[&str] = &[
+        "string",
+        "bool",
+        "int",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "uintptr",
+        "float32",
+        "float64",
+        "byte",
+        "rune",
+        "time.Duration",
+        "sync.Mutex",
+        "sync.RWMutex",
+        "sync.Once",
+        "sync.WaitGroup",
+        "atomic.Int64",
+        "atomic.Int32",
+        "atomic.Bool",
+    ];
+    OK.contains(&ty)
+}
+
+/// An expression for the receiver of `m`: the package's own zero-argument constructor
+/// (`NewServer()`), else the zero value (`(&Server{})`) when every field the handler (and the methods
+/// it calls on the receiver) touches works as a zero value. None when neither is honest.
+fn receiver_expr(snap: &Snapshot, dir: &str, decls: &[GoDecl], m: &GoDecl) -> Option<String> {
+    let (ty, ptr) = m.recv.clone()?;
+    if !is_go_ident(&ty) {
+        return None;
+    }
+    for d in decls
+        .iter()
+        .filter(|d| d.recv.is_none() && d.params.is_empty())
+    {
+        if d.results == format!("*{ty}") || (!ptr && d.results == ty) {
+            return Some(format!("{}()", d.name));
+        }
+    }
+    let fields = struct_fields(snap, dir, &ty)?;
+    let lit = if ptr {
+        format!("(&{ty}{{}})")
+    } else {
+        format!("{ty}{{}}")
+    };
+    let Some(fields) = fields else {
+        // `type Handler int` and the like: its zero value is a value.
+        return Some(if ptr {
+            format!("(new({ty}))")
+        } else {
+            format!("{ty}(*new({ty}))")
+        });
+    };
+    // Fields used through the receiver, following methods of the same type (bounded).
+    let mut todo = vec![m.clone()];
+    let mut seen: Vec<String> = vec![];
+    let sel = regex::Regex::new(r"\b[A-Za-z_]\w*\.([A-Za-z_]\w*)").ok()?;
+    while let Some(d) = todo.pop() {
+        if seen.contains(&d.name) || seen.len() > 20 {
+            continue;
+        }
+        seen.push(d.name.clone());
+        for c in sel.captures_iter(&d.body) {
+            let name = &c[1];
+            if let Some((_, fty)) = fields.iter().find(|(n, _)| n == name) {
+                if !zero_safe_type(fty) {
+                    return None;
+                }
+            }
+            if let Some(next) = decls
+                .iter()
+                .find(|x| x.name == name && x.recv.as_ref().is_some_and(|r| r.0 == ty))
+            {
+                todo.push(next.clone());
+            }
+        }
+    }
+    Some(lit)
+}
+
+/// The handler to call directly with httptest, found from the crashing stack.
+struct DirectHandler {
+    dir: String,
+    package: String,
+    /// An `http.Handler` expression (`http.HandlerFunc(handleSplit)`, `(&Server{}).routes()`).
+    expr: String,
+    /// `name` or `Type.name`, for the note.
+    label: String,
+    /// The handler's name as registered (`handleSplit`, `s.handleBill`).
+    name: String,
+    body: String,
+    /// `expr` is a route-setup function (`func routes(mux *http.ServeMux)`) the stack's closure was
+    /// registered in: the test registers the app's routes on a fresh ServeMux and serves through it.
+    setup: bool,
+}
+
+fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<DirectHandler> {
+    let mux_param = regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?\*http\.ServeMux$").ok()?;
+    // Innermost first.
+    for (f, path) in frames.iter().rev() {
+        let Some(function) = f.function.as_deref() else {
+            continue;
+        };
+        let closure = function
+            .rsplit('.')
+            .next()
+            .is_some_and(|p| p.starts_with("func") || p.chars().all(|c| c.is_ascii_digit()));
+        let Some((recv, name)) = go_function(function) else {
+            continue;
+        };
+        let dir = path.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
+        let Some(package) = snap.read(path).and_then(|t| package_name(&t)) else {
+            continue;
+        };
+        let decls = package_decls(snap, &dir);
+        let recv_ty = recv
+            .as_deref()
+            .map(|r| r.trim_start_matches('*').to_string());
+        let Some(d) = decls
+            .iter()
+            .find(|d| d.name == name && d.recv.as_ref().map(|r| &r.0) == recv_ty.as_ref())
+        else {
+            continue;
+        };
+        let factory = closure
+            && d.params.is_empty()
+            && matches!(
+                d.results.as_str(),
+                "http.HandlerFunc" | "http.Handler" | "func(http.ResponseWriter, *http.Request)"
+            );
+        let direct = !closure && d.results.is_empty() && handler_params(&d.params);
+        let setup = closure && d.results.is_empty() && mux_param.is_match(d.params.trim());
+        if !(factory || direct || setup) {
+            continue;
+        }
+        let recv_expr = match &d.recv {
+            Some(_) => match receiver_expr(snap, &dir, &decls, d) {
+                Some(e) => Some(e),
+                None => continue,
+            },
+            None => None,
+        };
+        let callee = match &recv_expr {
+            Some(r) => format!("{r}.{name}"),
+            None => name.clone(),
+        };
+        let expr = if setup {
+            callee.clone()
+        } else if factory && d.results == "http.Handler" {
+            format!("{callee}()")
+        } else if factory {
+            format!("http.HandlerFunc({callee}())")
+        } else {
+            format!("http.HandlerFunc({callee})")
+        };
+        let label = match &d.recv {
+            Some((t, _)) => format!("{t}.{name}"),
+            None => name.clone(),
+        };
+        return Some(DirectHandler {
+            dir,
+            package,
+            expr,
+            label,
+            name,
+            body: d.body.clone(),
+            setup,
+        });
+    }
+    None
+}
+
+/// A Go 1.22 ServeMux pattern (`GET /bills/{id}`, `/files/{path...}`) against a request path: the
+/// wildcard values when it matches.
+fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let p = pattern.trim();
+    let p = match p.split_once(' ') {
+        Some((_method, rest)) => rest.trim(),
+        None => p,
+    };
+    let p = &p[p.find('/')?..];
+    let ps: Vec<&str> = p.split('/').collect();
+    let xs: Vec<&str> = path.split('/').collect();
+    let mut vals = Vec::new();
+    for (i, seg) in ps.iter().enumerate() {
+        if let Some(w) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if let Some(rest) = w.strip_suffix("...") {
+                vals.push((
+                    rest.to_string(),
+                    xs.get(i..).map(|r| r.join("/")).unwrap_or_default(),
+                ));
+                return Some(vals);
+            }
+            if w == "$" {
+                return (xs.len() == i + 1 && xs[i].is_empty()).then_some(vals);
+            }
+            let v = xs.get(i)?;
+            if v.is_empty() {
+                return None;
+            }
+            vals.push((w.to_string(), v.to_string()));
+        } else if i == ps.len() - 1 && seg.is_empty() {
+            // Trailing slash: a subtree pattern.
+            return Some(vals);
+        } else if xs.get(i) != Some(seg) {
+            return None;
+        }
+    }
+    (xs.len() == ps.len()).then_some(vals)
+}
+
+/// Patterns the module registers `name` under (`mux.HandleFunc("GET /bills/{id}", s.handleBill)`).
+fn registrations(snap: &Snapshot, module: &GoModule, name: &str) -> Vec<String> {
+    let Ok(re) = regex::Regex::new(&format!(
+        r#"\.(?:HandleFunc|Handle)\(\s*"([^"\\]*)"\s*,[^\n]*\b{}\b"#,
+        regex::escape(name)
+    )) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for d in go_dirs(snap, &module.dir) {
+        for f in go_files(snap, &d) {
+            if let Some(text) = snap.read(&f) {
+                out.extend(re.captures_iter(&text).map(|c| c[1].to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The input a Go error quotes and the call that rejected it (a needle searched in function bodies):
+/// `strconv.ParseFloat: parsing "5,5": invalid syntax` → (`strconv.ParseFloat(`, `5,5`);
+/// `parsing time "2024-13-01": month out of range` → (`time.Parse`, …); `parse "http://[::1": missing
+/// ']' in host` → (`url.Parse`, …).
+fn quoted_input(msg: &str) -> Option<(String, String)> {
+    static RE: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    let res = RE.get_or_init(|| {
+        [
+            r#"strconv\.(Atoi|ParseInt|ParseUint|ParseFloat|ParseBool|ParseComplex): parsing "((?:[^"\\]|\\.)*)": (?:invalid syntax|value out of range)"#,
+            r#"()parsing time "((?:[^"\\]|\\.)*)""#,
+            r#"(?:^|: )()parse "((?:[^"\\]|\\.)*)": "#,
+        ]
+        .map(|p| regex::Regex::new(p).expect("static regex"))
+    });
+    for (i, re) in res.iter().enumerate() {
+        if let Some(c) = re.captures(msg) {
+            let needle = match i {
+                0 => format!("strconv.{}(", &c[1]),
+                1 => "time.Parse".to_string(),
+                _ => "url.Parse".to_string(),
+            };
+            return Some((needle, go_unquote(&c[2])?));
+        }
+    }
+    None
+}
+
+/// Undo `strconv.Quote` for the escapes it writes; None for anything else.
+fn go_unquote(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next()? {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            'a' => out.push('\u{7}'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'v' => out.push('\u{b}'),
+            'x' => {
+                let h: String = it.by_ref().take(2).collect();
+                let b = u8::from_str_radix(&h, 16).ok()?;
+                if b > 0x7f {
+                    return None;
+                }
+                out.push(b as char);
+            }
+            'u' | 'U' => return None,
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A function to call with the quoted input: a top-level function of the module taking one string
+/// and returning an error last, whose body calls the strconv function named in the error, and that
+/// is on the crashing stack or called by name from a function on it.
+struct CallTarget {
+    dir: String,
+    package: String,
+    name: String,
+    /// `_, err` or `err`.
+    lhs: String,
+}
+
+fn call_target(
+    snap: &Snapshot,
+    module: &GoModule,
+    stack: &[(&Frame, String)],
+    needle: &str,
+) -> Option<CallTarget> {
+    let single_string = regex::Regex::new(r"^(?:[A-Za-z_]\w*\s+)?string$").ok()?;
+    // Bodies of the functions on the stack (innermost first).
+    let mut stack_bodies: Vec<(String, String)> = vec![];
+    for (f, path) in stack.iter().rev() {
+        let Some((recv, name)) = f.function.as_deref().and_then(go_function) else {
+            continue;
+        };
+        let dir = path.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
+        let recv_ty = recv
+            .as_deref()
+            .map(|r| r.trim_start_matches('*').to_string());
+        if let Some(d) = package_decls(snap, &dir)
+            .into_iter()
+            .find(|d| d.name == name && d.recv.as_ref().map(|r| &r.0) == recv_ty.as_ref())
+        {
+            stack_bodies.push((name, d.body));
+        }
+    }
+    let call = needle;
+    for dir in go_dirs(snap, &module.dir) {
+        let files = go_files(snap, &dir);
+        let Some(package) = files
+            .first()
+            .and_then(|f| snap.read(f))
+            .and_then(|t| package_name(&t))
+        else {
+            continue;
+        };
+        for d in package_decls(snap, &dir) {
+            if d.recv.is_some()
+                || !single_string.is_match(d.params.trim())
+                || !d.body.contains(call)
+            {
+                continue;
+            }
+            let results = d
+                .results
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')');
+            let parts: Vec<&str> = results.split(',').map(str::trim).collect();
+            if parts.last().is_none_or(|l| !l.ends_with("error")) {
+                continue;
+            }
+            let word = regex::Regex::new(&format!(r"\b{}\s*\(", regex::escape(&d.name))).ok()?;
+            let on_stack = stack_bodies
+                .iter()
+                .any(|(n, body)| *n == d.name || word.is_match(body));
+            if !on_stack {
+                continue;
+            }
+            let mut lhs: Vec<&str> = vec!["_"; parts.len() - 1];
+            lhs.push("err");
+            return Some(CallTarget {
+                dir: dir.clone(),
+                package,
+                name: d.name,
+                lhs: lhs.join(", "),
+            });
+        }
+    }
+    None
+}
+
 #[derive(Serialize)]
 struct Header {
     name: String,
@@ -267,6 +808,20 @@ struct Ctx {
     reference: String,
     // request replay
     router: String,
+    /// An `http.Handler` expression built from checked identifiers.
+    handler: String,
+    /// A route-setup function to call on a fresh ServeMux (`newServer().routes`).
+    setup: String,
+    /// The handler reads the Sentry hub from the request context (sentryhttp puts one there).
+    sentry_hub: bool,
+    /// Wildcards of the matching ServeMux pattern (`req.SetPathValue`).
+    path_values: Vec<(String, String)>,
+    /// The reported panic value or message: a replayed panic must be this one.
+    reported: String,
+    // call replay
+    callee: String,
+    lhs: String,
+    input: String,
     method: String,
     path: String,
     query: Vec<(String, String)>,
@@ -413,14 +968,59 @@ impl Generator for Go {
             let dir = path.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string();
             let pkg = snap.read(path).and_then(|t| package_name(&t));
             let func = f.function.as_deref().and_then(go_function);
-            let router = alert
+            let mapped: Vec<(&Frame, String)> = frames
+                .iter()
+                .filter_map(|f| map_go_frame(f, snap, module.as_ref()).map(|p| (f, p)))
+                .collect();
+            let req_path = alert
                 .request
                 .as_ref()
-                .filter(|r| r.method.is_some() || r.url.is_some())
-                .and(module.as_ref())
-                .and_then(|m| find_router(snap, m, Some(&dir)).map(|r| (m, r)));
-            if let Some((m, r)) = router {
-                // Request replay through the app's router.
+                .map(|r| url_path(r.url.as_deref().unwrap_or("/")))
+                .unwrap_or_default();
+            // The error quotes its input and a function on (or called from) the stack parses it.
+            let call = module.as_ref().and_then(|m| {
+                let (func, input) = alert
+                    .exceptions
+                    .iter()
+                    .rev()
+                    .filter_map(|e| e.value.as_deref())
+                    .chain(alert.message.as_deref())
+                    .find_map(quoted_input)?;
+                call_target(snap, m, &mapped, &func).map(|t| (t, input, func))
+            });
+            // A handler on the crashing stack, called directly (no middleware in the way), with the
+            // path values of the pattern it is registered under.
+            let direct = alert.request.as_ref().filter(|_| call.is_none()).and(
+                alert
+                    .request
+                    .as_ref()
+                    .filter(|r| r.method.is_some() || r.url.is_some())
+                    .and(module.as_ref())
+                    .and_then(|m| {
+                        let h = direct_handler(snap, &mapped)?;
+                        if h.body.contains("chi.URLParam") || h.body.contains("mux.Vars(") {
+                            return None;
+                        }
+                        let values = registrations(snap, m, &h.name)
+                            .iter()
+                            .find_map(|p| match_pattern(p, &req_path));
+                        if values.is_none() && h.body.contains("PathValue(") {
+                            return None;
+                        }
+                        Some((h, values.unwrap_or_default()))
+                    }),
+            );
+            let router = if direct.is_some() || call.is_some() {
+                None
+            } else {
+                alert
+                    .request
+                    .as_ref()
+                    .filter(|r| r.method.is_some() || r.url.is_some())
+                    .and(module.as_ref())
+                    .and_then(|m| find_router(snap, m, Some(&dir)).map(|r| (m, r)))
+            };
+            if direct.is_some() || router.is_some() {
                 strategy = Strategy::RequestReplay;
                 template = "go/request_replay_test.go.tera";
                 let req = alert.request.as_ref().expect("checked");
@@ -429,13 +1029,69 @@ impl Generator for Go {
                     .clone()
                     .unwrap_or_else(|| "GET".into())
                     .to_ascii_uppercase();
-                ctx.path = url_path(req.url.as_deref().unwrap_or("/"));
+                ctx.path = req_path.clone();
                 ctx.query = req.query.clone();
                 ctx.body = body_text(alert);
                 ctx.headers = replayable_headers(&req.headers)
                     .into_iter()
                     .map(|(name, value)| Header { name, value })
                     .collect();
+                ctx.reported = alert
+                    .exception_value()
+                    .or(alert.message.as_deref())
+                    .unwrap_or("")
+                    .to_string();
+            }
+            if let Some((t, input, func)) = call {
+                strategy = Strategy::CallReplay;
+                template = "go/call_replay_test.go.tera";
+                test_dir = t.dir.clone();
+                ctx.package = t.package.clone();
+                ctx.callee = t.name.clone();
+                ctx.lhs = t.lhs.clone();
+                ctx.input = input;
+                ctx.reported = alert
+                    .exception_value()
+                    .or(alert.message.as_deref())
+                    .unwrap_or("")
+                    .to_string();
+                reasons.push(format!(
+                    "the error quotes the input {} rejected; {}(string), which calls it and is on or called from the crashing stack, is called with it",
+                    func.trim_end_matches('('),
+                    t.name
+                ));
+            } else if let Some((h, values)) = direct {
+                test_dir = h.dir.clone();
+                ctx.package = h.package.clone();
+                if h.setup {
+                    ctx.setup = h.expr.clone();
+                } else {
+                    ctx.handler = h.expr.clone();
+                }
+                ctx.path_values = values;
+                let gomod = module.as_ref().map(|m| {
+                    if m.dir.is_empty() {
+                        "go.mod".to_string()
+                    } else {
+                        format!("{}/go.mod", m.dir)
+                    }
+                });
+                ctx.sentry_hub = h.body.contains("GetHubFromContext(")
+                    && gomod
+                        .and_then(|g| snap.read(&g))
+                        .is_some_and(|t| t.contains("github.com/getsentry/sentry-go "));
+                reasons.push(if h.setup {
+                    format!(
+                        "the event has the request ({} {}); the crashing closure is registered by {}(mux *http.ServeMux): the test registers those routes on a fresh ServeMux and sends the request through it with httptest (cookies and credentials left out)",
+                        ctx.method, ctx.path, h.label
+                    )
+                } else {
+                    format!(
+                        "the event has the request ({} {}); the handler on the crashing stack, {}, is called with it through httptest (cookies and credentials left out)",
+                        ctx.method, ctx.path, h.label
+                    )
+                });
+            } else if let Some((m, r)) = router {
                 if r.package != "main" && exported(&r.func) {
                     ctx.import_path = if r.dir == m.dir {
                         m.path.clone()
@@ -453,13 +1109,14 @@ impl Generator for Go {
                     ctx.package = r.package.clone();
                     ctx.router = r.func.clone();
                 }
+                ctx.handler = format!("{}()", ctx.router);
                 reasons.push(format!(
                     "the event has the request ({} {}); it is replayed through {}() with httptest (cookies and credentials left out)",
                     ctx.method, ctx.path, r.func
                 ));
             } else {
                 reasons.push(if alert.request.is_some() {
-                    "the event has a request but no zero-argument router constructor (func X() http.Handler) was found".into()
+                    "the event has a request but no handler on the stack could be called honestly (handler-shaped function with a constructible receiver and known path values) and no zero-argument router constructor (func X() http.Handler) was found".into()
                 } else {
                     "Go events carry no local variables and this one has no request: the crashing call's inputs are unknown".into()
                 });
@@ -500,8 +1157,17 @@ impl Generator for Go {
         ctx.event.reasons = reasons.clone();
         // `router` and `reference` are Go expressions built from identifiers checked above; check the
         // whole expression once more before it enters code unquoted.
-        let expr = regex::Regex::new(r"^[A-Za-z0-9_.()*]*$").expect("static regex");
-        if !expr.is_match(&ctx.router) || !expr.is_match(&ctx.reference) {
+        let expr = regex::Regex::new(r"^[A-Za-z0-9_.()*&{}]*$").expect("static regex");
+        if !expr.is_match(&ctx.router)
+            || !expr.is_match(&ctx.reference)
+            || !expr.is_match(&ctx.handler)
+            || !expr.is_match(&ctx.setup)
+            || !is_go_ident(&ctx.callee) && !ctx.callee.is_empty()
+            || !ctx
+                .lhs
+                .chars()
+                .all(|c| c == '_' || c == ',' || c == ' ' || c.is_ascii_lowercase())
+        {
             anyhow::bail!(
                 "refusing unsafe Go expression {:?} / {:?}",
                 ctx.router,
@@ -592,5 +1258,59 @@ mod tests {
             ("Authorization".into(), "t".into()),
         ]);
         assert_eq!(h, vec![("User-Agent".to_string(), "x".to_string())]);
+    }
+
+    #[test]
+    fn servemux_patterns() {
+        let v = |p: &str, u: &str| match_pattern(p, u);
+        assert_eq!(
+            v("GET /bills/{id}/guests/{n}", "/bills/b42/guests/4"),
+            Some(vec![("id".into(), "b42".into()), ("n".into(), "4".into())])
+        );
+        assert_eq!(v("/split", "/split"), Some(vec![]));
+        assert_eq!(v("/split", "/other"), None);
+        assert_eq!(v("/static/", "/static/a/b.css"), Some(vec![]));
+        assert_eq!(
+            v("example.com/files/{p...}", "/files/a/b"),
+            Some(vec![("p".into(), "a/b".into())])
+        );
+        assert_eq!(v("/{$}", "/"), Some(vec![]));
+        assert_eq!(v("/bills/{id}", "/bills/"), None);
+    }
+
+    #[test]
+    fn declarations_and_handler_shapes() {
+        let src = "package x\n\nfunc (s *Server) handleX(w http.ResponseWriter, r *http.Request) {\n\tif s.n > 0 { w.Write([]byte(\"}\")) }\n}\n\nfunc mk() http.HandlerFunc {\n\treturn nil\n}\n";
+        let d = decls_of_text(src);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].recv, Some(("Server".into(), true)));
+        assert!(handler_params(&d[0].params));
+        assert!(d[0].body.contains("s.n > 0"));
+        assert_eq!(d[1].results, "http.HandlerFunc");
+        assert!(handler_params("http.ResponseWriter, *http.Request"));
+        assert!(!handler_params(
+            "w http.ResponseWriter, r *http.Request, id int"
+        ));
+    }
+
+    #[test]
+    fn quoted_inputs() {
+        assert_eq!(
+            quoted_input("line 2: parse rate: strconv.ParseFloat: parsing \"5,5\": invalid syntax"),
+            Some(("strconv.ParseFloat(".into(), "5,5".into()))
+        );
+        assert_eq!(
+            quoted_input("strconv.Atoi: parsing \"a\\\"b\\x01\": invalid syntax"),
+            Some(("strconv.Atoi(".into(), "a\"b\u{1}".into()))
+        );
+        assert_eq!(
+            quoted_input("load: parsing time \"2024-13-01\": month out of range"),
+            Some(("time.Parse".into(), "2024-13-01".into()))
+        );
+        assert_eq!(
+            quoted_input("webhook: parse \"http://[::1\": missing ']' in host"),
+            Some(("url.Parse".into(), "http://[::1".into()))
+        );
+        assert_eq!(quoted_input("runtime error: integer divide by zero"), None);
     }
 }

@@ -70,6 +70,11 @@ impl Outcome {
 
 /// Output that means the test never got to run the code under test.
 const WRONG_REASONS: &[(&str, &str)] = &[
+    // Go replays print this when the replay failed, but not with the reported panic or error.
+    (
+        "SENTRY-REPRO: OTHER FAILURE",
+        "a different failure than the reported one",
+    ),
     ("ModuleNotFoundError", "module not found"),
     ("ImportError", "import error"),
     ("SyntaxError", "syntax error"),

@@ -1,6 +1,7 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
 mod e2e;
+mod go_cases;
 mod hostile;
 mod jobs;
 mod jobs_e2e;
