@@ -147,16 +147,21 @@ impl Generator for JavaScript {
         let mut reasons: Vec<String> = Vec::new();
 
         let ts_note = project.typescript_note(crash.as_ref().map(|c| c.file.as_str()));
+        let vitest_config = vitest_config_file(input, &project, &test_path)?;
         let finish = |strategy: Strategy, content: String, mut reasons: Vec<String>| GenOutput {
             language: "javascript",
             framework: project.framework.name().into(),
             strategy,
-            files: vec![NewFile {
+            files: std::iter::once(NewFile {
                 path: test_path.clone(),
                 content,
-            }],
-            test_files: vec![test_path.clone()],
-            test_command: project.test_command(&test_path),
+            })
+            .chain(vitest_config.clone())
+            .collect(),
+            test_files: std::iter::once(test_path.clone())
+                .chain(vitest_config.iter().map(|f| f.path.clone()))
+                .collect(),
+            test_command: project.test_command(&test_path, input.ident),
             suite_command: Some(
                 input
                     .project
@@ -253,6 +258,33 @@ impl Generator for JavaScript {
         );
         Ok(finish(Strategy::Boilerplate, content, reasons))
     }
+}
+
+/// The Vitest config that lets the project's own config run the repro test (see `project`).
+fn vitest_config_file(
+    input: &GenInput,
+    project: &JsProject,
+    test_path: &str,
+) -> Result<Option<NewFile>> {
+    let (Some(path), Some(base)) = (
+        project.vitest_config_path(test_path),
+        project.vitest_config.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    #[derive(Serialize)]
+    struct Ctx {
+        base_config: String,
+        base_import: String,
+        include: String,
+    }
+    let ctx = Ctx {
+        base_config: base.to_string(),
+        base_import: import_path(input.repro_dir, base),
+        include: test_path.to_string(),
+    };
+    let content = render::render("javascript/vitest.config.mjs.tera", &ctx)?;
+    Ok(Some(NewFile { path, content }))
 }
 
 fn truncate(s: &str, n: usize) -> String {

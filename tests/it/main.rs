@@ -5,6 +5,7 @@ mod hostile;
 mod jobs;
 mod jobs_e2e;
 mod js_cases;
+mod js_runners;
 mod polyglot;
 mod python_cases;
 mod service;
