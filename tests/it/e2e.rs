@@ -350,3 +350,6 @@ js_case!(
     "js-express-refund-post",
     "request_replay"
 );
+// ESM instance method crash (`this` not captured): the search climbs to the exported caller
+// `tagLine`, whose arguments are complete primitives (a non-ASCII string among them).
+js_case!(e2e_js_esm_money_format, "js-esm-money-format", "call_replay");
