@@ -353,3 +353,10 @@ js_case!(
 // ESM instance method crash (`this` not captured): the search climbs to the exported caller
 // `tagLine`, whose arguments are complete primitives (a non-ASCII string among them).
 js_case!(e2e_js_esm_money_format, "js-esm-money-format", "call_replay");
+// TypeScript run with tsx (source-mapped .ts frames), async function, suite `node --import tsx
+// --test`: the repro test is plain ESM importing the .ts source with the project's loader flags.
+js_case!(
+    e2e_js_ts_tsx_alert_thresholds,
+    "js-ts-tsx-alert-thresholds",
+    "call_replay"
+);
