@@ -1,7 +1,7 @@
 //! JavaScript / TypeScript: `node:test`, jest, vitest or mocha tests under `repro/`.
 //!
 //! Strategies, strongest first:
-//! - **request replay** (the event has a `request` and the app is Express): the same method, path,
+//! - **request replay** (the event has a `request` and the app is Express or Koa): the same method, path,
 //!   query, body and content headers sent with `fetch` to the app started in-process; the test fails
 //!   with `SENTRY-REPRO: SERVER ERROR` and the server-side exception when the answer is a 5xx. Chosen
 //!   before call replay for web requests because it exercises the whole path, so it stays faithful
@@ -193,8 +193,9 @@ impl Generator for JavaScript {
                     let content =
                         render::render("javascript/request_replay.test.js.tera", &ctx_parts)?;
                     let mut r = vec![format!(
-                        "request replay: the event carries the {} {} request and the repository has an Express app ({}); the replay goes through every layer, so it holds wherever the fix lands",
+                        "request replay: the event carries the {} {} request and the repository has a web app ({}, {}); the replay goes through every layer, so it holds wherever the fix lands",
                         ctx_parts.method,
+                        express::web_framework(&project).unwrap_or("Express"),
                         render::comment(&truncate(&ctx_parts.target, 200)),
                         ctx_parts.app_file
                     )];

@@ -360,3 +360,6 @@ js_case!(
     "js-ts-tsx-alert-thresholds",
     "call_replay"
 );
+// Koa 3 async route with a JSON body of the wrong type (a number where a string is expected):
+// request replay of the POST against the app from the exported no-argument factory.
+js_case!(e2e_js_koa_coupon_code, "js-koa-coupon-code", "request_replay");
