@@ -193,10 +193,10 @@ impl Generator for JavaScript {
                     let content =
                         render::render("javascript/request_replay.test.js.tera", &ctx_parts)?;
                     let mut r = vec![format!(
-                        "request replay: the event carries the {} {} request and the repository has a web app ({}, {}); the replay goes through every layer, so it holds wherever the fix lands",
+                        "request replay: the event carries the {} {} request and the repository has a web app ({} in {}); the replay goes through every layer, so it holds wherever the fix lands",
                         ctx_parts.method,
-                        express::web_framework(&project).unwrap_or("Express"),
                         render::comment(&truncate(&ctx_parts.target, 200)),
+                        express::web_framework(&project).unwrap_or("Express"),
                         ctx_parts.app_file
                     )];
                     r.extend(notes);
