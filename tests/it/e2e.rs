@@ -363,3 +363,10 @@ js_case!(
 // Koa 3 async route with a JSON body of the wrong type (a number where a string is expected):
 // request replay of the POST against the app from the exported no-argument factory.
 js_case!(e2e_js_koa_coupon_code, "js-koa-coupon-code", "request_replay");
+// Fastify 5 (CommonJS) async route, PUT with a JSON body of the wrong shape: request replay of the
+// app from the exported no-argument factory, started with listen({ port: 0 }).
+js_case!(
+    e2e_js_fastify_invoice_lines,
+    "js-fastify-invoice-lines",
+    "request_replay"
+);

@@ -1,9 +1,10 @@
-//! Request replay for Express and Koa apps: find the app in the repository, turn the event's `request` into
+//! Request replay for Express, Koa and Fastify apps: find the app in the repository, turn the event's `request` into
 //! a `fetch` against the app started in-process on an ephemeral port, and refuse replays that could
 //! not reach the crash.
 //!
-//! Both frameworks give an object whose `listen(port, host)` returns a `net.Server`, which is all the
-//! replay needs; Koa's errors are observed through `app.on('error')`, Express's through its error
+//! Express and Koa apps have a `listen(port, host)` that returns a `net.Server`; a Fastify instance
+//! is started with `listen({ port: 0 })` and its server is `app.server`. Koa's errors are observed
+//! through `app.on('error')`, Fastify's through an `onError` hook, Express's through its error
 //! middleware. The app is found, in order: the project config's `app` (`src/app.js:app` or
 //! `…:createApp`); a module exporting the object made by `express()` / `new Koa()`; an exported
 //! factory that builds one and needs no arguments; the
@@ -61,7 +62,7 @@ pub fn find_app(
 ) -> Result<AppSource, String> {
     if web_framework(project).is_none() {
         return Err(
-            "the project depends on neither express nor koa (request replay supports Express and Koa)"
+            "the project depends on none of express, koa, fastify (request replay supports Express, Koa and Fastify)"
                 .into(),
         );
     }
@@ -84,10 +85,15 @@ pub fn find_app(
         return Ok(AppSource::Export { file, export });
     }
     let app_var = regex::Regex::new(
-        r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:express\s*\(\s*\)|new\s+Koa\s*\()",
+        r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:express\s*\(\s*\)|new\s+Koa\s*\(|[Ff]astify\s*\()",
     )
     .unwrap();
-    let makes_app = |code: &str| code.contains("express(") || code.contains("new Koa(");
+    let makes_app = |code: &str| {
+        code.contains("express(")
+            || code.contains("new Koa(")
+            || code.contains("fastify(")
+            || code.contains("Fastify(")
+    };
     // 1. a module exporting the app object itself.
     for (file, text) in sources {
         let masked = mask(text);
@@ -184,7 +190,7 @@ pub fn find_app(
         }
         return Ok(AppSource::Entry { file });
     }
-    Err("no Express or Koa app found: no module exports the `express()` / `new Koa()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
+    Err("no Express, Koa or Fastify app found: no module exports the `express()` / `new Koa()` / `fastify()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
 }
 
 /// The web framework request replay drives, from the dependencies (`express` first).
@@ -193,6 +199,8 @@ pub fn web_framework(project: &JsProject) -> Option<&'static str> {
         Some("Express")
     } else if project.deps.contains("koa") {
         Some("Koa")
+    } else if project.deps.contains("fastify") {
+        Some("Fastify")
     } else {
         None
     }
