@@ -430,6 +430,7 @@ fn is_repro_name(name: &str, tests: &[ReproTest]) -> bool {
 }
 
 /// The project's suite on head; on failure also on the merge-base, to tell new failures from old.
+#[allow(clippy::too_many_arguments)] // the repro tests, two trees and the run settings
 fn run_suite(
     repo: &Repository,
     cmd: &str,
