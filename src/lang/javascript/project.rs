@@ -314,6 +314,45 @@ fn loader_flags(script: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn project(framework: Framework, vitest_config: Option<&str>) -> JsProject {
+        JsProject {
+            esm_package: true,
+            framework,
+            typescript: false,
+            test_script: None,
+            start_script: None,
+            main: None,
+            deps: BTreeSet::new(),
+            node_flags: vec![],
+            jest_vm_modules: false,
+            vitest_config: vitest_config.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn commands_reach_the_repro_folder() {
+        let t = "repro/sentry-7.test.mjs";
+        let jest = project(Framework::Jest, None).test_command("repro/sentry-7.test.js", "7");
+        assert!(jest.contains("--roots '<rootDir>' --testMatch '<rootDir>/repro/sentry-7.test.js'"));
+        let mocha = project(Framework::Mocha, None).test_command(t, "7");
+        assert_eq!(mocha, "npx mocha repro/sentry-7.test.mjs --grep 'sentry 7'");
+        let vitest = project(Framework::Vitest, Some("vitest.config.ts"));
+        assert_eq!(
+            vitest.vitest_config_path(t).as_deref(),
+            Some("repro/sentry-7.vitest.config.mjs")
+        );
+        assert_eq!(
+            vitest.test_command(t, "7"),
+            "npx vitest run --config repro/sentry-7.vitest.config.mjs repro/sentry-7.test.mjs"
+        );
+        let plain = project(Framework::Vitest, None);
+        assert_eq!(plain.vitest_config_path(t), None);
+        assert_eq!(
+            plain.test_command(t, "7"),
+            "npx vitest run repro/sentry-7.test.mjs"
+        );
+    }
+
     #[test]
     fn flags() {
         assert_eq!(
