@@ -1,7 +1,7 @@
 //! JavaScript / TypeScript: `node:test`, jest, vitest or mocha tests under `repro/`.
 //!
 //! Strategies, strongest first:
-//! - **request replay** (the event has a `request` and the app is Express): the same method, path,
+//! - **request replay** (the event has a `request` and the app is Express or Koa): the same method, path,
 //!   query, body and content headers sent with `fetch` to the app started in-process; the test fails
 //!   with `SENTRY-REPRO: SERVER ERROR` and the server-side exception when the answer is a 5xx. Chosen
 //!   before call replay for web requests because it exercises the whole path, so it stays faithful
@@ -147,16 +147,21 @@ impl Generator for JavaScript {
         let mut reasons: Vec<String> = Vec::new();
 
         let ts_note = project.typescript_note(crash.as_ref().map(|c| c.file.as_str()));
+        let vitest_config = vitest_config_file(input, &project, &test_path)?;
         let finish = |strategy: Strategy, content: String, mut reasons: Vec<String>| GenOutput {
             language: "javascript",
             framework: project.framework.name().into(),
             strategy,
-            files: vec![NewFile {
+            files: std::iter::once(NewFile {
                 path: test_path.clone(),
                 content,
-            }],
-            test_files: vec![test_path.clone()],
-            test_command: project.test_command(&test_path),
+            })
+            .chain(vitest_config.clone())
+            .collect(),
+            test_files: std::iter::once(test_path.clone())
+                .chain(vitest_config.iter().map(|f| f.path.clone()))
+                .collect(),
+            test_command: project.test_command(&test_path, input.ident),
             suite_command: Some(
                 input
                     .project
@@ -188,9 +193,10 @@ impl Generator for JavaScript {
                     let content =
                         render::render("javascript/request_replay.test.js.tera", &ctx_parts)?;
                     let mut r = vec![format!(
-                        "request replay: the event carries the {} {} request and the repository has an Express app ({}); the replay goes through every layer, so it holds wherever the fix lands",
+                        "request replay: the event carries the {} {} request and the repository has a web app ({} in {}); the replay goes through every layer, so it holds wherever the fix lands",
                         ctx_parts.method,
                         render::comment(&truncate(&ctx_parts.target, 200)),
+                        express::web_framework(&project).unwrap_or("Express"),
                         ctx_parts.app_file
                     )];
                     r.extend(notes);
@@ -253,6 +259,33 @@ impl Generator for JavaScript {
         );
         Ok(finish(Strategy::Boilerplate, content, reasons))
     }
+}
+
+/// The Vitest config that lets the project's own config run the repro test (see `project`).
+fn vitest_config_file(
+    input: &GenInput,
+    project: &JsProject,
+    test_path: &str,
+) -> Result<Option<NewFile>> {
+    let (Some(path), Some(base)) = (
+        project.vitest_config_path(test_path),
+        project.vitest_config.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    #[derive(Serialize)]
+    struct Ctx {
+        base_config: String,
+        base_import: String,
+        include: String,
+    }
+    let ctx = Ctx {
+        base_config: base.to_string(),
+        base_import: import_path(input.repro_dir, base),
+        include: test_path.to_string(),
+    };
+    let content = render::render("javascript/vitest.config.mjs.tera", &ctx)?;
+    Ok(Some(NewFile { path, content }))
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -650,6 +650,10 @@ pub fn failing_tests(out: &str) -> Vec<String> {
             r"(?m)^\s*not ok \d+ - (.+?)\s*$",
             r"(?m)^\s*✖ (.+?)(?: \([\d.]+m?s\))?\s*$",
             r"(?m)^\s*● (.+?)\s*$",
+            // vitest (`FAIL  file > suite > test`) and jest (`FAIL file`)
+            r"(?m)^\s*FAIL\s+(\S.*?)\s*$",
+            // mocha spec reporter: `  1) title`
+            r"(?m)^\s+\d+\) (.+?):?\s*$",
             r"(?m)^test (\S+) \.\.\. FAILED",
             r"(?m)^\s*--- FAIL: (\S+)",
             r"(?m)^\[ERROR\]\s+([\w$.]+\.[\w$]+)[:(]",
@@ -662,7 +666,11 @@ pub fn failing_tests(out: &str) -> Vec<String> {
     for p in pats {
         for m in p.captures_iter(out) {
             let n = m[1].trim().to_string();
-            if n.contains("# TODO") || n.contains("# SKIP") || n.starts_with("failing tests:") {
+            if n.contains("# TODO")
+                || n.contains("# SKIP")
+                || n.starts_with("failing tests:")
+                || n == "Console"
+            {
                 continue;
             }
             if !names.contains(&n) {
@@ -778,6 +786,20 @@ mod tests {
         assert_eq!(
             failing_tests("test a::b ... FAILED\n--- FAIL: TestX (0.00s)\n"),
             vec!["a::b", "TestX"]
+        );
+        assert_eq!(
+            failing_tests("  ● Console\n\n  ● shippingCost › domestic bands\n"),
+            vec!["shippingCost › domestic bands"]
+        );
+        assert_eq!(
+            failing_tests(" FAIL  test/duration.test.ts > parseDuration > units\n"),
+            vec!["test/duration.test.ts > parseDuration > units"]
+        );
+        assert_eq!(
+            failing_tests(
+                "  pageRanges\n    1) splits evenly\n\n  1) pageRanges\n       splits evenly:\n"
+            ),
+            vec!["splits evenly", "pageRanges"]
         );
     }
 

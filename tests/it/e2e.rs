@@ -350,3 +350,31 @@ js_case!(
     "js-express-refund-post",
     "request_replay"
 );
+// ESM instance method crash (`this` not captured): the search climbs to the exported caller
+// `tagLine`, whose arguments are complete primitives (a non-ASCII string among them).
+js_case!(
+    e2e_js_esm_money_format,
+    "js-esm-money-format",
+    "call_replay"
+);
+// TypeScript run with tsx (source-mapped .ts frames), async function, suite `node --import tsx
+// --test`: the repro test is plain ESM importing the .ts source with the project's loader flags.
+js_case!(
+    e2e_js_ts_tsx_alert_thresholds,
+    "js-ts-tsx-alert-thresholds",
+    "call_replay"
+);
+// Koa 3 async route with a JSON body of the wrong type (a number where a string is expected):
+// request replay of the POST against the app from the exported no-argument factory.
+js_case!(
+    e2e_js_koa_coupon_code,
+    "js-koa-coupon-code",
+    "request_replay"
+);
+// Fastify 5 (CommonJS) async route, PUT with a JSON body of the wrong shape: request replay of the
+// app from the exported no-argument factory, started with listen({ port: 0 }).
+js_case!(
+    e2e_js_fastify_invoice_lines,
+    "js-fastify-invoice-lines",
+    "request_replay"
+);

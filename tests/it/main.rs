@@ -6,6 +6,7 @@ mod hostile;
 mod jobs;
 mod jobs_e2e;
 mod js_cases;
+mod js_runners;
 mod polyglot;
 mod python_cases;
 mod rust_cases;

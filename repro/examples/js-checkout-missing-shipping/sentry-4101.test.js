@@ -65,7 +65,10 @@ function startServer() {
     });
 }
 
-// Record errors reaching the app's error middleware, to show the server-side exception.
+// Errors the app reported while answering, to show the server-side exception.
+const SEEN = [];
+
+// Record errors reaching an Express app's error middleware.
 function observeErrors(server, seen) {
   for (const app of server.listeners('request')) {
     const stack = (app && app._router && app._router.stack) || (app && app.router && app.router.stack);
@@ -89,7 +92,7 @@ function describeError(error) {
 }
 
 test("sentry 4101: POST /api/carts/c_1042/checkout does not answer 5xx (TypeError)", async () => {
-  const seen = [];
+  const seen = SEEN;
   const server = await startServer();
   observeErrors(server, seen);
   try {

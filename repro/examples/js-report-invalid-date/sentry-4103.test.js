@@ -73,7 +73,10 @@ function startServer() {
     });
 }
 
-// Record errors reaching the app's error middleware, to show the server-side exception.
+// Errors the app reported while answering, to show the server-side exception.
+const SEEN = [];
+
+// Record errors reaching an Express app's error middleware.
 function observeErrors(server, seen) {
   for (const app of server.listeners('request')) {
     const stack = (app && app._router && app._router.stack) || (app && app.router && app.router.stack);
@@ -97,7 +100,7 @@ function describeError(error) {
 }
 
 test("sentry 4103: GET /api/reports/daily?from=31%2F03%2F2024&to=06%2F04%2F2024&store=berlin-02 does not answer 5xx (RangeError)", async () => {
-  const seen = [];
+  const seen = SEEN;
   const server = await startServer();
   observeErrors(server, seen);
   try {

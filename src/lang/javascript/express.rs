@@ -1,9 +1,13 @@
-//! Request replay for Express apps: find the app in the repository, turn the event's `request` into
+//! Request replay for Express, Koa and Fastify apps: find the app in the repository, turn the event's `request` into
 //! a `fetch` against the app started in-process on an ephemeral port, and refuse replays that could
 //! not reach the crash.
 //!
-//! The app is found, in order: the project config's `app` (`src/app.js:app` or `…:createApp`); a
-//! module exporting the object made by `express()`; an exported factory that needs no arguments; the
+//! Express and Koa apps have a `listen(port, host)` that returns a `net.Server`; a Fastify instance
+//! is started with `listen({ port: 0 })` and its server is `app.server`. Koa's errors are observed
+//! through `app.on('error')`, Fastify's through an `onError` hook, Express's through its error
+//! middleware. The app is found, in order: the project config's `app` (`src/app.js:app` or
+//! `…:createApp`); a module exporting the object made by `express()` / `new Koa()`; an exported
+//! factory that builds one and needs no arguments; the
 //! entry that `scripts.start` / `main` / `server.js` runs, loaded with `net.Server#listen` redirected
 //! to port 0 on 127.0.0.1 (this keeps the project's own wiring, e.g. a seeded store passed to a
 //! factory). A replay that answers 404 on the buggy code would pass while the bug is still there, so
@@ -56,9 +60,10 @@ pub fn find_app(
     config_app: Option<&str>,
     sources: &[(String, String)],
 ) -> Result<AppSource, String> {
-    if !project.deps.contains("express") {
+    if web_framework(project).is_none() {
         return Err(
-            "the project does not depend on express (request replay supports Express)".into(),
+            "the project depends on none of express, koa, fastify (request replay supports Express, Koa and Fastify)"
+                .into(),
         );
     }
     if let Some(spec) = config_app {
@@ -79,9 +84,16 @@ pub fn find_app(
         };
         return Ok(AppSource::Export { file, export });
     }
-    let app_var =
-        regex::Regex::new(r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*express\s*\(\s*\)")
-            .unwrap();
+    let app_var = regex::Regex::new(
+        r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:express\s*\(\s*\)|new\s+Koa\s*\(|[Ff]astify\s*\()",
+    )
+    .unwrap();
+    let makes_app = |code: &str| {
+        code.contains("express(")
+            || code.contains("new Koa(")
+            || code.contains("fastify(")
+            || code.contains("Fastify(")
+    };
     // 1. a module exporting the app object itself.
     for (file, text) in sources {
         let masked = mask(text);
@@ -104,7 +116,7 @@ pub fn find_app(
     let func = regex::Regex::new(r"(?:function\s+([A-Za-z_$][\w$]*)|(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?(?:function\b|\())").unwrap();
     for (file, text) in sources {
         let masked = mask(text);
-        if !masked.contains("express(") {
+        if !makes_app(&masked) {
             continue;
         }
         for c in func.captures_iter(&masked) {
@@ -117,7 +129,7 @@ pub fn find_app(
                 continue;
             }
             let body = &masked[def.body.0..def.body.1.min(masked.len())];
-            if !body.contains("express(") {
+            if !makes_app(body) {
                 continue;
             }
             let no_args = def.params.iter().all(|p| {
@@ -178,7 +190,20 @@ pub fn find_app(
         }
         return Ok(AppSource::Entry { file });
     }
-    Err("no Express app found: no module exports the `express()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
+    Err("no Express, Koa or Fastify app found: no module exports the `express()` / `new Koa()` / `fastify()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
+}
+
+/// The web framework request replay drives, from the dependencies (`express` first).
+pub fn web_framework(project: &JsProject) -> Option<&'static str> {
+    if project.deps.contains("express") {
+        Some("Express")
+    } else if project.deps.contains("koa") {
+        Some("Koa")
+    } else if project.deps.contains("fastify") {
+        Some("Fastify")
+    } else {
+        None
+    }
 }
 
 fn depth_at(masked: &str, at: usize) -> i32 {

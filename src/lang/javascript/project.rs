@@ -7,6 +7,14 @@
 //! `repro/sentry-<id>.test.js`. The test is plain JavaScript even in TypeScript projects: vitest and
 //! jest (ts-jest/babel) load `.ts` modules from it; `node:test` needs the project's own loader flags
 //! (`--import tsx` …), which are copied from `scripts.test` when present.
+//!
+//! Discovery: the repro test must run even when the project's runner configuration would never
+//! pick up `repro/` (a real project narrows its test files). Jest gets `--roots '<rootDir>'
+//! --testMatch <the file>` on the command line, which override `roots`/`testMatch`/ignore patterns
+//! from the config while keeping transforms and setup; Vitest has no CLI override for `include`, so
+//! a project with a Vitest/Vite config gets `repro/sentry-<id>.vitest.config.mjs` that merges the
+//! project's config with an `include` naming the repro test; mocha merges a `.mocharc` `spec` with the
+//! files given, so `--grep` keeps the run to the repro test (the suite files are loaded, not run).
 
 use std::collections::BTreeSet;
 
@@ -46,7 +54,25 @@ pub struct JsProject {
     pub node_flags: Vec<String>,
     /// `NODE_OPTIONS=--experimental-vm-modules` is needed (jest running ESM).
     pub jest_vm_modules: bool,
+    /// The Vitest (or Vite) config file at the root, which the repro config extends.
+    pub vitest_config: Option<String>,
 }
+
+/// Config files Vitest reads at the project root, in its own order of preference.
+const VITEST_CONFIGS: &[&str] = &[
+    "vitest.config.ts",
+    "vitest.config.mts",
+    "vitest.config.cts",
+    "vitest.config.js",
+    "vitest.config.mjs",
+    "vitest.config.cjs",
+    "vite.config.ts",
+    "vite.config.mts",
+    "vite.config.cts",
+    "vite.config.js",
+    "vite.config.mjs",
+    "vite.config.cjs",
+];
 
 impl JsProject {
     pub fn read(snap: &Snapshot) -> JsProject {
@@ -116,7 +142,25 @@ impl JsProject {
                 && t.contains("--experimental-vm-modules"),
             test_script,
             node_flags,
+            vitest_config: if framework == Framework::Vitest {
+                VITEST_CONFIGS
+                    .iter()
+                    .find(|f| snap.is_file(f))
+                    .map(|f| f.to_string())
+            } else {
+                None
+            },
         }
+    }
+
+    /// `repro/sentry-<id>.vitest.config.mjs` beside the test, when the project has a Vitest config
+    /// (whose `include` may not cover `repro/`).
+    pub fn vitest_config_path(&self, test_path: &str) -> Option<String> {
+        self.vitest_config.as_ref()?;
+        let stem = test_path
+            .strip_suffix(".test.mjs")
+            .or_else(|| test_path.strip_suffix(".test.js"))?;
+        Some(format!("{stem}.vitest.config.mjs"))
     }
 
     /// Whether the repro test is written with `import` (else `require`).
@@ -140,7 +184,8 @@ impl JsProject {
         format!("{repro_dir}/sentry-{ident}.{ext}")
     }
 
-    pub fn test_command(&self, path: &str) -> String {
+    /// The command that runs only the repro test at `path` (issue `ident`), from the repository root.
+    pub fn test_command(&self, path: &str, ident: &str) -> String {
         match self.framework {
             Framework::NodeTest => {
                 let mut parts = vec!["node".to_string()];
@@ -149,12 +194,21 @@ impl JsProject {
                 parts.push(path.into());
                 parts.join(" ")
             }
-            Framework::Jest if self.jest_vm_modules => {
-                format!("NODE_OPTIONS=--experimental-vm-modules npx jest --runTestsByPath {path}")
+            Framework::Jest => {
+                let jest = format!(
+                    "npx jest --roots '<rootDir>' --testMatch '<rootDir>/{path}' --testPathIgnorePatterns /node_modules/ --runTestsByPath {path}"
+                );
+                if self.jest_vm_modules {
+                    format!("NODE_OPTIONS=--experimental-vm-modules {jest}")
+                } else {
+                    jest
+                }
             }
-            Framework::Jest => format!("npx jest --runTestsByPath {path}"),
-            Framework::Vitest => format!("npx vitest run {path}"),
-            Framework::Mocha => format!("npx mocha {path}"),
+            Framework::Vitest => match self.vitest_config_path(path) {
+                Some(config) => format!("npx vitest run --config {config} {path}"),
+                None => format!("npx vitest run {path}"),
+            },
+            Framework::Mocha => format!("npx mocha {path} --grep 'sentry {ident}'"),
         }
     }
 
@@ -259,6 +313,45 @@ fn loader_flags(script: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn project(framework: Framework, vitest_config: Option<&str>) -> JsProject {
+        JsProject {
+            esm_package: true,
+            framework,
+            typescript: false,
+            test_script: None,
+            start_script: None,
+            main: None,
+            deps: BTreeSet::new(),
+            node_flags: vec![],
+            jest_vm_modules: false,
+            vitest_config: vitest_config.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn commands_reach_the_repro_folder() {
+        let t = "repro/sentry-7.test.mjs";
+        let jest = project(Framework::Jest, None).test_command("repro/sentry-7.test.js", "7");
+        assert!(jest.contains("--roots '<rootDir>' --testMatch '<rootDir>/repro/sentry-7.test.js'"));
+        let mocha = project(Framework::Mocha, None).test_command(t, "7");
+        assert_eq!(mocha, "npx mocha repro/sentry-7.test.mjs --grep 'sentry 7'");
+        let vitest = project(Framework::Vitest, Some("vitest.config.ts"));
+        assert_eq!(
+            vitest.vitest_config_path(t).as_deref(),
+            Some("repro/sentry-7.vitest.config.mjs")
+        );
+        assert_eq!(
+            vitest.test_command(t, "7"),
+            "npx vitest run --config repro/sentry-7.vitest.config.mjs repro/sentry-7.test.mjs"
+        );
+        let plain = project(Framework::Vitest, None);
+        assert_eq!(plain.vitest_config_path(t), None);
+        assert_eq!(
+            plain.test_command(t, "7"),
+            "npx vitest run repro/sentry-7.test.mjs"
+        );
+    }
 
     #[test]
     fn flags() {
