@@ -307,6 +307,13 @@ python_case!(
     "py-upload-limit-chained",
     "call_replay"
 );
+// Django view (no route decorator of its own, csrf_exempt/require_POST) through the production WSGI
+// entry: request replay through django.test.Client with the settings module from manage.py
+python_case!(
+    e2e_py_extra_django_ticket_escalate,
+    "py-django-ticket-escalate",
+    "request_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",
