@@ -401,10 +401,11 @@ fn frame_vars_meta(alert: &Alert, exc: usize, frame: usize) -> Option<&Value> {
         .get("vars")
 }
 
-/// Class name → (module, repr fields when trustworthy, defined in a stack file).
-type ClassIndex = HashMap<String, Vec<(String, Option<Vec<String>>, bool)>>;
+/// Class name → (module, what its repr shows, defined in a stack file).
+type ClassIndex = HashMap<String, Vec<(String, source::ReprClass, bool)>>;
 
-/// Classes a repr may name: dataclasses / NamedTuples defined in the crash's package.
+/// Classes a repr may name: dataclasses, NamedTuples, pydantic models and enums defined in the
+/// crash's package.
 struct RepoClasses<'s, 'r> {
     snap: &'s Snapshot<'r>,
     preferred: Vec<String>,
@@ -434,17 +435,20 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
             let Some(src) = self.snap.read(&f) else {
                 continue;
             };
-            if !src.contains("dataclass") && !src.contains("NamedTuple") {
+            if !["dataclass", "NamedTuple", "BaseModel", "Enum", "Flag"]
+                .iter()
+                .any(|k| src.contains(k))
+            {
                 continue;
             }
             let Some((module, _root)) = source::module_for_path(self.snap, &f, None) else {
                 continue;
             };
             let preferred = self.preferred.contains(&f);
-            for (name, fields) in source::dataclasses_in(&src) {
+            for (name, kind) in source::repr_classes_in(&src) {
                 idx.entry(name)
                     .or_default()
-                    .push((module.clone(), fields, preferred));
+                    .push((module.clone(), kind, preferred));
             }
         }
         idx
@@ -467,10 +471,15 @@ impl ClassResolver for RepoClasses<'_, '_> {
             }
             pref[0]
         };
+        let (fields, enum_members) = match &pick.1 {
+            source::ReprClass::Fields(f) => (f.clone()?, None),
+            source::ReprClass::Enum(m) => (vec![], Some(m.clone())),
+        };
         Some(ClassInfo {
             module: pick.0.clone(),
             name: name.to_string(),
-            fields: pick.1.clone()?,
+            fields,
+            enum_members,
         })
     }
 }

@@ -314,6 +314,12 @@ python_case!(
     "py-django-ticket-escalate",
     "request_replay"
 );
+// the argument is a pydantic model holding nested models: rebuilt from its repr
+python_case!(
+    e2e_py_extra_pydantic_quote_coupon,
+    "py-pydantic-quote-coupon",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

@@ -423,14 +423,54 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
     out
 }
 
-/// A dataclass or NamedTuple defined in a file: name and repr fields in order, or `None` when its
-/// repr cannot be trusted to rebuild it (custom `__repr__`, `repr=False` / `init=False` fields,
-/// `__post_init__`).
-pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
+/// What a class's `repr()` looks like, when the repository defines it in a way a repr can rebuild.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReprClass {
+    /// Dataclass, NamedTuple or pydantic model: `Name(field=value, ...)` with these fields in this
+    /// order; `None` when its repr cannot be trusted to rebuild it (custom `__repr__`, `repr=False`
+    /// / `init=False` fields, `__post_init__`, computed fields, bases defined elsewhere).
+    Fields(Option<Vec<String>>),
+    /// `enum.Enum` subclass: `<Name.MEMBER: value>`, with its member names.
+    Enum(Vec<String>),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ClassFlavor {
+    Dataclass,
+    NamedTuple,
+    Pydantic,
+    Enum,
+}
+
+/// Base classes written between the parentheses of a `class` line (keywords such as
+/// `metaclass=` dropped). `None` when the list does not close on that line.
+fn class_bases(line: &str) -> Option<Vec<String>> {
+    let open = line.find('(')?;
+    let head = &line[..open];
+    if head.contains(':') {
+        return Some(vec![]); // `class X:` with a parenthesis later on the line
+    }
+    let rest = &line[open + 1..];
+    let close = rest.rfind(')')?;
+    Some(
+        split_top_level(&rest[..close])
+            .into_iter()
+            .filter(|b| !b.contains('='))
+            .collect(),
+    )
+}
+
+/// Dataclasses, NamedTuples, pydantic models and enums defined in a file, with what their reprs
+/// show. A class inheriting from another class of the same file gets its parent's fields first (as
+/// dataclasses and pydantic do); a base defined elsewhere makes the fields untrusted.
+pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
     static FIELD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^([A-Za-z_]\w*)\s*:\s*(.+)$").expect("field regex"));
+    static MEMBER: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([A-Za-z]\w*)\s*=[^=]").expect("member regex"));
     let lines: Vec<&str> = src.lines().collect();
-    let mut out = Vec::new();
+    let mut out: Vec<(String, ReprClass)> = Vec::new();
+    let mut flavors: Vec<(String, ClassFlavor)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(c) = CLASS_RE.captures(line) else {
             continue;
@@ -443,17 +483,35 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
             decos.push(lines[j - 1].trim().to_string());
             j -= 1;
         }
+        let bases = class_bases(line);
+        let base_list = bases.clone().unwrap_or_default();
+        let bare = |b: &str| b.rsplit('.').next().unwrap_or(b).to_string();
+        let local_parent = |b: &str| flavors.iter().rev().find(|(n, _)| n == b).map(|(_, f)| *f);
         let is_dc = decos
             .iter()
             .any(|d| d.starts_with("@dataclass") || d.starts_with("@dataclasses.dataclass"));
-        let is_nt = line.contains("NamedTuple)");
-        if !is_dc && !is_nt {
-            continue;
-        }
-        let mut ok = !decos
+        let flavor = if is_dc {
+            Some(ClassFlavor::Dataclass)
+        } else if base_list.iter().any(|b| bare(b) == "NamedTuple") {
+            Some(ClassFlavor::NamedTuple)
+        } else if base_list.iter().any(|b| bare(b) == "BaseModel") {
+            Some(ClassFlavor::Pydantic)
+        } else if base_list
             .iter()
-            .any(|d| d.replace(' ', "").contains("repr=False"));
-        let mut fields = Vec::new();
+            .any(|b| matches!(bare(b).as_str(), "Enum" | "IntEnum" | "StrEnum" | "Flag" | "IntFlag"))
+        {
+            Some(ClassFlavor::Enum)
+        } else {
+            base_list.iter().find_map(|b| {
+                local_parent(b).filter(|f| matches!(f, ClassFlavor::Pydantic | ClassFlavor::Enum))
+            })
+        };
+        let Some(flavor) = flavor else {
+            continue;
+        };
+        flavors.push((name.clone(), flavor));
+        // body lines at the body's own indentation
+        let mut body: Vec<&str> = Vec::new();
         let mut body_indent = None;
         for l in lines.iter().skip(i + 1) {
             if l.trim().is_empty() || l.trim_start().starts_with('#') {
@@ -464,20 +522,58 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
                 break;
             }
             let bi = *body_indent.get_or_insert(ind);
-            if ind != bi {
+            if ind == bi {
+                body.push(l.trim());
+            }
+        }
+        if flavor == ClassFlavor::Enum {
+            let members = body
+                .iter()
+                .filter_map(|t| MEMBER.captures(t).map(|m| m[1].to_string()))
+                .collect();
+            out.push((name, ReprClass::Enum(members)));
+            continue;
+        }
+        let mut ok = bases.is_some()
+            && !decos
+                .iter()
+                .any(|d| d.replace(' ', "").contains("repr=False"));
+        let mut fields = Vec::new();
+        for b in &base_list {
+            let known_root = matches!(
+                bare(b).as_str(),
+                "BaseModel" | "NamedTuple" | "object" | "ABC"
+            ) || b.starts_with("Generic[")
+                || b.starts_with("typing.Generic[");
+            if known_root {
                 continue;
             }
-            let t = l.trim();
+            match out.iter().rev().find(|(n, _)| n == b) {
+                Some((_, ReprClass::Fields(Some(parent)))) => fields.extend(parent.iter().cloned()),
+                _ => ok = false,
+            }
+        }
+        for (k, t) in body.iter().enumerate() {
             if t.starts_with("def __repr__")
                 || t.starts_with("def __post_init__")
+                || t.starts_with("def __repr_args__")
+                || t.starts_with("def model_post_init")
                 || t.starts_with("__repr__")
+                || t.starts_with("@computed_field")
+                || t.starts_with("@pydantic.computed_field")
             {
                 ok = false;
             }
+            let _ = k;
             if let Some(f) = FIELD.captures(t) {
                 let ann = &f[2];
                 if ann.starts_with("ClassVar") || ann.contains("typing.ClassVar") {
                     continue;
+                }
+                if flavor == ClassFlavor::Pydantic
+                    && (f[1].starts_with('_') || &f[1] == "model_config")
+                {
+                    continue; // private attributes and config never show in a pydantic repr
                 }
                 let compact = ann.replace(' ', "");
                 if compact.contains("repr=False")
@@ -489,7 +585,7 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
                 fields.push(f[1].to_string());
             }
         }
-        out.push((name, ok.then_some(fields)));
+        out.push((name, ReprClass::Fields(ok.then_some(fields))));
     }
     out
 }
@@ -844,22 +940,40 @@ def outer(x):
 
     #[test]
     fn finds_dataclasses() {
-        let dcs = dataclasses_in(SRC);
+        let dcs = repr_classes_in(SRC);
         assert_eq!(
             dcs[0],
             (
                 "Track".to_string(),
-                Some(vec!["title".to_string(), "duration_s".to_string()])
+                ReprClass::Fields(Some(vec!["title".to_string(), "duration_s".to_string()]))
             )
         );
         assert_eq!(
-            dcs[1].1.as_ref().unwrap(),
-            &vec![
+            dcs[1].1,
+            ReprClass::Fields(Some(vec![
                 "name".to_string(),
                 "tracks".to_string(),
                 "position".to_string()
-            ]
+            ]))
         );
+    }
+
+    #[test]
+    fn pydantic_models_and_enums() {
+        let src = "from enum import Enum\nfrom pydantic import BaseModel, Field, ConfigDict\n\n\nclass Status(str, Enum):\n    OPEN = \"open\"\n    ON_HOLD = \"on_hold\"\n\n    def label(self):\n        return self.value\n\n\nclass Api(BaseModel):\n    model_config = ConfigDict(frozen=True)\n\n\nclass Line(Api):\n    sku: str\n    qty: int = Field(gt=0)\n    _cache: dict = {}\n\n\nclass Order(Line):\n    status: Status = Status.OPEN\n\n\nclass Secret(BaseModel):\n    token: str = Field(repr=False)\n\n\nclass Other(SomewhereElse):\n    x: int\n";
+        let got = repr_classes_in(src);
+        let get = |n: &str| got.iter().find(|(c, _)| c == n).map(|(_, r)| r.clone());
+        assert_eq!(
+            get("Status"),
+            Some(ReprClass::Enum(vec!["OPEN".into(), "ON_HOLD".into()]))
+        );
+        assert_eq!(get("Line"), Some(ReprClass::Fields(Some(vec!["sku".into(), "qty".into()]))));
+        assert_eq!(
+            get("Order"),
+            Some(ReprClass::Fields(Some(vec!["sku".into(), "qty".into(), "status".into()])))
+        );
+        assert_eq!(get("Secret"), Some(ReprClass::Fields(None)));
+        assert_eq!(get("Other"), None);
     }
 
     #[test]
