@@ -445,9 +445,10 @@ enum ClassFlavor {
 /// Base classes written between the parentheses of a `class` line (keywords such as
 /// `metaclass=` dropped). `None` when the list does not close on that line.
 fn class_bases(line: &str) -> Option<Vec<String>> {
-    let open = line.find('(')?;
-    let head = &line[..open];
-    if head.contains(':') {
+    let Some(open) = line.find('(') else {
+        return Some(vec![]); // `class X:`
+    };
+    if line[..open].contains(':') {
         return Some(vec![]); // `class X:` with a parenthesis later on the line
     }
     let rest = &line[open + 1..];
