@@ -320,6 +320,13 @@ python_case!(
     "py-pydantic-quote-coupon",
     "call_replay"
 );
+// src/ layout, namespace sub-package with relative imports, module-level routing dict, an enum
+// member argument (<EntryKind.CHARGEBACK: 'chargeback'> rebuilt as EntryKind.CHARGEBACK)
+python_case!(
+    e2e_py_extra_src_ledger_chargeback,
+    "py-src-ledger-chargeback",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

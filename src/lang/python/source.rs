@@ -611,8 +611,16 @@ pub fn module_for_path(
             return Some((m.to_string(), root));
         }
     }
-    // Walk up while the folder is a package.
     let parts: Vec<&str> = stem.split('/').collect();
+    // A `src/` layout: everything below `src` is the import path, packages with or without
+    // `__init__.py` (namespace packages) alike.
+    if let Some(k) = parts.iter().position(|p| *p == "src") {
+        let module_parts = &parts[k + 1..];
+        if !module_parts.is_empty() && module_parts.iter().all(|p| is_py_ident(p)) {
+            return Some((module_parts.join("."), parts[..=k].join("/")));
+        }
+    }
+    // Walk up while the folder is a package.
     let mut start = parts.len() - 1;
     while start > 0 {
         let dir = parts[..start].join("/");
