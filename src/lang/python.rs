@@ -1090,6 +1090,11 @@ fn replay_headers(req: &Request) -> (Vec<(String, String)>, Vec<String>) {
         "proxy-connection",
         "forwarded",
         "via",
+        // the SDK's own trace propagation, not part of what the client sent to the app
+        "sentry-trace",
+        "baggage",
+        "traceparent",
+        "tracestate",
     ];
     const SECRET: &[&str] = &[
         "auth",

@@ -327,6 +327,13 @@ python_case!(
     "py-src-ledger-chargeback",
     "call_replay"
 );
+// Flask create_app() factory + blueprint, JSON body with a string weight, crash in a helper module
+// that normalizes the payload in place first (post-mutation vars): request replay
+python_case!(
+    e2e_py_extra_flask_quote_weight_str,
+    "py-flask-quote-weight-str",
+    "request_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",
