@@ -334,6 +334,12 @@ python_case!(
     "py-flask-quote-weight-str",
     "request_replay"
 );
+// async method on a dataclass instance: self rebuilt from its repr, awaited with asyncio.run
+python_case!(
+    e2e_py_extra_async_method_fare_none,
+    "py-async-method-fare-none",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",
