@@ -706,6 +706,13 @@ fn plan_call(
         match rebuild_var(vars, meta, &p.name, classes, &mut imports) {
             Ok(Some(code)) => pending.push((p.name.clone(), p.kind, code)),
             Ok(None) => {
+                if vars.len() >= pyrepr::SDK_BREADTH {
+                    return Err(format!(
+                        "{label}: argument {} is not among the frame's vars, which the SDK cut at {} entries",
+                        p.name,
+                        pyrepr::SDK_BREADTH
+                    ));
+                }
                 if p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw) {
                     if p.kind == ParamKind::PositionalOnly {
                         return Err(format!(

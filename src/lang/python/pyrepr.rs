@@ -22,6 +22,11 @@ use crate::render::{is_py_ident, py_str};
 /// Maximum nesting accepted by the parser (the SDK stops at depth 5 anyway).
 const MAX_DEPTH: usize = 48;
 
+/// The SDK keeps at most this many items of a list, set or dict in frame vars (its
+/// `MAX_DATABAG_BREADTH`) and, for vars, records no `_meta` when it cuts: a container of exactly
+/// this size may be the first part of a longer one.
+pub const SDK_BREADTH: usize = 10;
+
 /// A parsed Python value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PyVal {
@@ -57,6 +62,8 @@ pub enum PyVal {
 pub enum Refusal {
     Filtered,
     Truncated,
+    /// A container of exactly `SDK_BREADTH` items: possibly cut without a trace.
+    MaybeCut,
     ObjectRepr,
     Unparsable,
     UnknownCall(String),
@@ -68,6 +75,9 @@ impl Refusal {
         match self {
             Refusal::Filtered => "was scrubbed by Sentry ([Filtered])".into(),
             Refusal::Truncated => "was truncated by the SDK (cut string or container)".into(),
+            Refusal::MaybeCut => format!(
+                "holds a container of exactly {SDK_BREADTH} items, where the SDK cuts longer ones without a note"
+            ),
             Refusal::ObjectRepr => {
                 "is an object repr (<... object at 0x...>), not its state".into()
             }
@@ -136,6 +146,8 @@ fn from_json(v: &Value, depth: usize) -> Result<PyVal, Refusal> {
         Value::Bool(b) => PyVal::Bool(*b),
         Value::Number(n) => number_from_json(n)?,
         Value::String(s) => parse_repr(s)?,
+        Value::Array(items) if items.len() == SDK_BREADTH => return Err(Refusal::MaybeCut),
+        Value::Object(m) if m.len() == SDK_BREADTH => return Err(Refusal::MaybeCut),
         Value::Array(items) => PyVal::List(
             items
                 .iter()
@@ -1016,6 +1028,17 @@ mod tests {
             from_var(&json!({"password": "[Filtered]"}), None),
             Err(Refusal::Filtered)
         );
+    }
+
+    #[test]
+    fn containers_at_the_sdk_breadth_may_be_cut() {
+        let ten: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        assert_eq!(from_var(&json!(ten), None), Err(Refusal::MaybeCut));
+        assert_eq!(from_var(&json!({"l": ten}), None), Err(Refusal::MaybeCut));
+        let nine = &ten[..9];
+        assert!(from_var(&json!(nine), None).is_ok());
+        // a repr string past the SDK's depth limit is the whole repr: no breadth cut
+        assert!(from_var(&json!("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"), None).is_ok());
     }
 
     #[test]
