@@ -590,11 +590,13 @@ fn holds_value(hay: &Value, needle: &Value, depth: usize) -> bool {
     }
 }
 
-/// Rebuild one var or say why not.
+/// Rebuild one var or say why not. `as_kind`: the parameter's annotated container type
+/// (`tuple`, `set`, `frozenset`), which the SDK's JSON list form loses.
 fn rebuild_var(
     vars: &serde_json::Map<String, Value>,
     meta: Option<&Value>,
     name: &str,
+    as_kind: Option<&str>,
     classes: &dyn ClassResolver,
     imports: &mut Imports,
 ) -> Result<Option<String>, String> {
@@ -602,7 +604,20 @@ fn rebuild_var(
         return Ok(None);
     };
     let m = meta.and_then(|m| m.get(name));
-    let val = pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;
+    let mut val =
+        pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;
+    if let PyVal::List(items) = &val {
+        val = match as_kind {
+            Some("tuple") => PyVal::Tuple(items.clone()),
+            Some("set") => PyVal::Set(items.clone()),
+            Some("frozenset") => PyVal::Call {
+                func: vec!["frozenset".into()],
+                args: vec![PyVal::List(items.clone())],
+                kwargs: vec![],
+            },
+            _ => val,
+        };
+    }
     pyrepr::emit(&val, classes, imports)
         .map(Some)
         .map_err(|r| format!("argument {name} {}", r.describe()))
@@ -703,7 +718,7 @@ fn plan_call(
     let mut keyword_mode = false;
     let mut pending: Vec<(String, ParamKind, String)> = Vec::new();
     for p in params {
-        match rebuild_var(vars, meta, &p.name, classes, &mut imports) {
+        match rebuild_var(vars, meta, &p.name, p.sequence_kind(), classes, &mut imports) {
             Ok(Some(code)) => pending.push((p.name.clone(), p.kind, code)),
             Ok(None) => {
                 if vars.len() >= pyrepr::SDK_BREADTH {

@@ -26,6 +26,28 @@ pub struct Param {
     pub name: String,
     pub kind: ParamKind,
     pub has_default: bool,
+    /// The annotation's text, when there is one (`tuple[int, int]`, `Optional[set]`).
+    pub annotation: Option<String>,
+}
+
+impl Param {
+    /// The container type the annotation names, when the SDK's list form loses it: the SDK sends
+    /// tuples, sets and frozensets as JSON lists. `tuple`, `set` or `frozenset`.
+    pub fn sequence_kind(&self) -> Option<&'static str> {
+        let ann = self.annotation.as_deref()?.trim();
+        let ann = ann
+            .strip_prefix("Optional[")
+            .or_else(|| ann.strip_prefix("typing.Optional["))
+            .unwrap_or(ann);
+        let head = ann.split(['[', ']', '|', ' ', ',']).next().unwrap_or("");
+        let head = head.rsplit('.').next().unwrap_or(head);
+        match head {
+            "tuple" | "Tuple" => Some("tuple"),
+            "set" | "Set" | "AbstractSet" | "MutableSet" => Some("set"),
+            "frozenset" | "FrozenSet" => Some("frozenset"),
+            _ => None,
+        }
+    }
 }
 
 /// A function definition found in a file.
@@ -300,10 +322,15 @@ fn parse_params(lines: &[&str], i: usize) -> Option<Vec<Param>> {
             let after = &rest[name_end..];
             split_default(after)
         };
+        let annotation = rest[name_end..].strip_prefix(':').map(|a| {
+            let a = a.trim();
+            a.split(" =").next().unwrap_or(a).trim().to_string()
+        });
         params.push(Param {
             name,
             kind,
             has_default,
+            annotation,
         });
     }
     Some(params)
@@ -983,6 +1010,18 @@ def outer(x):
         );
         assert_eq!(get("Secret"), Some(ReprClass::Fields(None)));
         assert_eq!(get("Other"), None);
+    }
+
+    #[test]
+    fn annotations_name_the_container_the_sdk_sent_as_a_list() {
+        let src = "def f(p: tuple[int, int], s: Optional[set] = None, fs: typing.FrozenSet[str], l: list, q=1, d: Dict[str, int] = {}):\n    pass\n";
+        let d = find_def(src, "f", Some(2)).unwrap();
+        let kinds: Vec<_> = d.params.iter().map(|p| p.sequence_kind()).collect();
+        assert_eq!(
+            kinds,
+            vec![Some("tuple"), Some("set"), Some("frozenset"), None, None, None]
+        );
+        assert_eq!(d.params[5].annotation.as_deref(), Some("Dict[str, int]"));
     }
 
     #[test]
