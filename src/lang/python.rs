@@ -667,9 +667,27 @@ fn plan_call(
     let mut assigns = Vec::new();
     let mut args: Vec<String> = Vec::new();
     let mut params = def.params.iter().peekable();
+    if def
+        .decorators
+        .iter()
+        .any(|d| d.contains("contextmanager"))
+    {
+        return Err(format!(
+            "{label}: {function} is a context manager: calling it runs none of its body"
+        ));
+    }
+    let generator = source::is_generator(&src, &def);
+    if generator && def.is_async {
+        return Err(format!("{label}: {function} is an async generator"));
+    }
     let receiver;
     let import_name;
     let qualname;
+    // `__init__` is replayed by constructing the class (self is half-built in the vars)
+    let constructor = function == "__init__"
+        && def.class.is_some()
+        && !def.is_staticmethod()
+        && !def.is_classmethod();
     match &def.class {
         Some(class) => {
             if !is_py_ident(class) {
@@ -678,6 +696,11 @@ fn plan_call(
             import_name = class.clone();
             qualname = format!("{class}.{function}");
             if def.is_staticmethod() {
+                receiver = class.clone();
+            } else if constructor {
+                params
+                    .next()
+                    .ok_or_else(|| format!("{label}: __init__ without self"))?;
                 receiver = class.clone();
             } else if def.is_classmethod() {
                 params.next();
@@ -781,13 +804,24 @@ fn plan_call(
             "{label}: {function} collides with a name the test must import"
         ));
     }
-    let callee = if receiver.is_empty() {
+    let callee = if constructor {
+        receiver.clone()
+    } else if receiver.is_empty() {
         function.to_string()
     } else {
         format!("{receiver}.{function}")
     };
     let call = format!("{callee}({})", args.join(", "));
-    let mutated = source::mutated_params(&src, &def, mf.frame.lineno);
+    // a generator runs only when consumed
+    let call = if generator {
+        format!("list({call})")
+    } else {
+        call
+    };
+    let mut mutated = source::mutated_params(&src, &def, mf.frame.lineno);
+    if constructor {
+        mutated.retain(|m| m != "self");
+    }
     Ok(CallPlan {
         frame_pos: pos,
         file: mf.path.clone(),

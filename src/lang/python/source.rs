@@ -176,6 +176,44 @@ pub fn find_def(src: &str, function: &str, lineno: Option<u64>) -> Option<FnDef>
     })
 }
 
+/// Whether the def's own body (not nested defs or classes) has a `yield`: calling it only builds
+/// a generator, so a replay must consume it.
+pub fn is_generator(src: &str, def: &FnDef) -> bool {
+    static YIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(^|[^\w.])yield\b").expect("yield regex"));
+    let lines: Vec<&str> = src.lines().collect();
+    let Some(head) = lines.get(def.line - 1) else {
+        return false;
+    };
+    let indent = indent_of(head);
+    let mut skip_below: Option<usize> = None;
+    for l in lines.iter().skip(def.line) {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let ind = indent_of(l);
+        if ind <= indent {
+            break;
+        }
+        if let Some(s) = skip_below {
+            if ind > s {
+                continue;
+            }
+            skip_below = None;
+        }
+        if DEF_RE.is_match(l) || CLASS_RE.is_match(l) || t.starts_with("lambda") {
+            skip_below = Some(ind);
+            continue;
+        }
+        let code = t.split('#').next().unwrap_or("");
+        if YIELD.is_match(code) {
+            return true;
+        }
+    }
+    false
+}
+
 /// The text between the parentheses of the def at `lines[i]`, comments dropped.
 fn signature_text(lines: &[&str], i: usize) -> Option<String> {
     let mut text = String::new();
@@ -1022,6 +1060,13 @@ def outer(x):
             vec![Some("tuple"), Some("set"), Some("frozenset"), None, None, None]
         );
         assert_eq!(d.params[5].annotation.as_deref(), Some("Dict[str, int]"));
+    }
+
+    #[test]
+    fn generators() {
+        let src = "def rows(path):\n    def inner():\n        yield 1\n    for r in path:\n        x = 'yield'\n        yield r  # one row\n\n\ndef plain(xs):\n    def inner():\n        yield 1\n    return list(inner())\n";
+        assert!(is_generator(src, &find_def(src, "rows", Some(6)).unwrap()));
+        assert!(!is_generator(src, &find_def(src, "plain", Some(12)).unwrap()));
     }
 
     #[test]
