@@ -340,6 +340,12 @@ python_case!(
     "py-async-method-fare-none",
     "call_replay"
 );
+// crash inside a generator: the replay must consume it (a bare call would pass on buggy code)
+python_case!(
+    e2e_py_extra_csv_import_generator,
+    "py-csv-import-generator",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",
