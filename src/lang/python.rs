@@ -504,11 +504,12 @@ fn is_request_bound(snap: &Snapshot, mf: &MappedFrame) -> bool {
     let Some(def) = source::find_def(&src, function, mf.frame.lineno) else {
         return false;
     };
-    def.is_route_handler()
+    (def.is_route_handler()
         && (matches!(
             source::framework_of(&src),
             Some(Framework::Flask | Framework::Django)
-        ) || def.params.iter().any(|p| p.name == "request"))
+        ) || def.params.iter().any(|p| p.name == "request")))
+        || source::uses_flask_context(&src, &def)
 }
 
 /// In-place mutation travels up the stack: a callee that changes a list or dict it was given changes
@@ -988,15 +989,16 @@ fn plan_request(
             )
         }
         (None, Framework::Django) => {
-            let s = source::django_settings(snap, &files)
-                .ok_or("no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py")?;
+            let (s, root) = source::django_settings(snap, &files).ok_or(
+                "no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py or the pytest configuration",
+            )?;
             (
                 AppRef {
                     framework,
                     module: String::new(),
                     attr: String::new(),
                     factory: false,
-                    root: String::new(),
+                    root,
                 },
                 s,
             )

@@ -214,6 +214,34 @@ pub fn is_generator(src: &str, def: &FnDef) -> bool {
     false
 }
 
+/// The def's body lines (everything indented below it), comments dropped.
+fn body_code(src: &str, def: &FnDef) -> Vec<String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let Some(head) = lines.get(def.line - 1) else {
+        return vec![];
+    };
+    let indent = indent_of(head);
+    lines
+        .iter()
+        .skip(def.line)
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .take_while(|l| indent_of(l) > indent)
+        .map(|l| l.split('#').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A Flask function that reads the request context (`request.…`, `session[…]`, `g.…`,
+/// `current_app.…`): called outside a request it fails with "working outside of request context",
+/// whatever its arguments, so only a request replay can run it.
+pub fn uses_flask_context(src: &str, def: &FnDef) -> bool {
+    static CTX: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(^|[^\w.])(flask\.)?(request|session|g|current_app)\s*[.\[]")
+            .expect("flask context regex")
+    });
+    framework_of(src) == Some(Framework::Flask)
+        && body_code(src, def).iter().any(|l| CTX.is_match(l))
+}
+
 /// The text between the parentheses of the def at `lines[i]`, comments dropped.
 fn signature_text(lines: &[&str], i: usize) -> Option<String> {
     let mut text = String::new();
@@ -883,13 +911,17 @@ impl FnDef {
     }
 }
 
-/// Django settings module named by `manage.py` / `wsgi.py` / `asgi.py`.
-pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<String> {
+/// Django settings module named by `manage.py` / `wsgi.py` / `asgi.py` (or pytest-django's
+/// `DJANGO_SETTINGS_MODULE` in the pytest configuration), and the folder that must be on `sys.path`
+/// for it (the folder of that `manage.py`/config file; `""` for the repository root).
+pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<(String, String)> {
     static SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#)
+        Regex::new(r#"DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)"#)
             .expect("settings regex")
     });
-    let mut cands: Vec<String> = vec!["manage.py".into()];
+    let mut cands: Vec<String> = ["manage.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"]
+        .map(String::from)
+        .to_vec();
     cands.extend(
         files
             .iter()
@@ -898,13 +930,36 @@ pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<String> {
             })
             .cloned(),
     );
+    for (name, is_dir) in snap.list_dir("") {
+        if is_dir && !name.starts_with('.') && snap.is_file(&format!("{name}/manage.py")) {
+            cands.push(format!("{name}/manage.py"));
+        }
+    }
     for f in cands {
-        if let Some(src) = snap.read(&f) {
-            if let Some(c) = SETTINGS.captures(&src) {
-                let m = c[1].to_string();
-                if m.split('.').all(is_py_ident) {
-                    return Some(m);
-                }
+        let Some(src) = snap.read(&f) else { continue };
+        let Some(c) = SETTINGS.captures(&src) else {
+            continue;
+        };
+        let m = c[1].to_string();
+        if !m.split('.').all(is_py_ident) {
+            continue;
+        }
+        // the settings module's folder decides the root: `<root>/<m as path>.py`
+        let as_path = m.replace('.', "/");
+        let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let mut roots = vec![dir.to_string()];
+        if let Some((parent, _)) = dir.rsplit_once('/') {
+            roots.push(parent.to_string());
+        }
+        roots.push(String::new());
+        for root in roots {
+            let base = if root.is_empty() {
+                as_path.clone()
+            } else {
+                format!("{root}/{as_path}")
+            };
+            if snap.is_file(&format!("{base}.py")) || snap.is_file(&format!("{base}/__init__.py")) {
+                return Some((m, root));
             }
         }
     }
@@ -1067,6 +1122,15 @@ def outer(x):
         let src = "def rows(path):\n    def inner():\n        yield 1\n    for r in path:\n        x = 'yield'\n        yield r  # one row\n\n\ndef plain(xs):\n    def inner():\n        yield 1\n    return list(inner())\n";
         assert!(is_generator(src, &find_def(src, "rows", Some(6)).unwrap()));
         assert!(!is_generator(src, &find_def(src, "plain", Some(12)).unwrap()));
+    }
+
+    #[test]
+    fn flask_request_context() {
+        let src = "from flask import request, g\n\n\ndef show(slug):\n    user = g.user  # needs the app\n    return slug\n\n\ndef pure(grequest):\n    return grequest.x\n";
+        assert!(uses_flask_context(src, &find_def(src, "show", Some(5)).unwrap()));
+        assert!(!uses_flask_context(src, &find_def(src, "pure", Some(10)).unwrap()));
+        let no_flask = src.replace("from flask import request, g", "import os");
+        assert!(!uses_flask_context(&no_flask, &find_def(&no_flask, "show", Some(5)).unwrap()));
     }
 
     #[test]
