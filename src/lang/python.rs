@@ -107,6 +107,13 @@ struct RequestCtx {
     app_module: String,
     app_attr: String,
     app_factory: bool,
+    #[serde(flatten)]
+    request: ReplayRequest,
+}
+
+/// The request a replay sends, and the Django settings module when the app is Django.
+#[derive(Serialize)]
+struct ReplayRequest {
     django_settings: String,
     method: String,
     path: String,
@@ -162,18 +169,21 @@ impl Generator for Python {
                 .clone()
                 .unwrap_or_else(|| "python -m pytest -q".to_string()),
         );
+        let finish = |strategy, content, crash, reasons| {
+            output(
+                strategy,
+                path.clone(),
+                content,
+                test_command.clone(),
+                suite_command.clone(),
+                crash,
+                reasons,
+            )
+        };
         let Some(crash_mf) = mapped.last() else {
             reasons.push("no stack frame maps to a Python file of this repository".to_string());
             let content = render::render("python/boilerplate.py.tera", &boilerplate_ctx(input))?;
-            return Ok(output(
-                Strategy::Boilerplate,
-                path,
-                content,
-                test_command,
-                suite_command,
-                None,
-                reasons,
-            ));
+            return Ok(finish(Strategy::Boilerplate, content, None, reasons));
         };
         let crash = CrashSite {
             file: crash_mf.path.clone(),
@@ -213,15 +223,7 @@ impl Generator for Python {
                     plan.qualname, plan.file
                 ));
                 let content = render_call(input, plan, &crash, vec![])?;
-                return Ok(output(
-                    Strategy::CallReplay,
-                    path,
-                    content,
-                    test_command,
-                    suite_command,
-                    Some(crash),
-                    reasons,
-                ));
+                return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
             }
         }
         if crash_is_handler {
@@ -242,12 +244,9 @@ impl Generator for Python {
             Ok((ctx_parts, mut why)) => {
                 reasons.append(&mut why);
                 let content = render_request(input, &crash, ctx_parts)?;
-                return Ok(output(
+                return Ok(finish(
                     Strategy::RequestReplay,
-                    path,
                     content,
-                    test_command,
-                    suite_command,
                     Some(crash),
                     reasons,
                 ));
@@ -271,15 +270,7 @@ impl Generator for Python {
                     p.line.unwrap_or(0)
                 ));
                 let content = render_call(input, p, &crash, vec![])?;
-                return Ok(output(
-                    Strategy::CallReplay,
-                    path,
-                    content,
-                    test_command,
-                    suite_command,
-                    Some(crash),
-                    reasons,
-                ));
+                return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
             }
         }
         // 4. post-mutation state, innermost first
@@ -294,30 +285,14 @@ impl Generator for Python {
                 p.qualname, p.file
             ));
             let content = render_call(input, p, &crash, vec![note])?;
-            return Ok(output(
-                Strategy::CallReplay,
-                path,
-                content,
-                test_command,
-                suite_command,
-                Some(crash),
-                reasons,
-            ));
+            return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
         }
 
         // 5. scaffold
         lacked.dedup();
         reasons.push(format!("scaffold: {}", lacked.join("; ")));
         let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
-        Ok(output(
-            Strategy::Scaffold,
-            path,
-            content,
-            test_command,
-            suite_command,
-            Some(crash),
-            reasons,
-        ))
+        Ok(finish(Strategy::Scaffold, content, Some(crash), reasons))
     }
 }
 
@@ -668,11 +643,7 @@ fn plan_call(
     let mut assigns = Vec::new();
     let mut args: Vec<String> = Vec::new();
     let mut params = def.params.iter().peekable();
-    if def
-        .decorators
-        .iter()
-        .any(|d| d.contains("contextmanager"))
-    {
+    if def.decorators.iter().any(|d| d.contains("contextmanager")) {
         return Err(format!(
             "{label}: {function} is a context manager: calling it runs none of its body"
         ));
@@ -742,7 +713,14 @@ fn plan_call(
     let mut keyword_mode = false;
     let mut pending: Vec<(String, ParamKind, String)> = Vec::new();
     for p in params {
-        match rebuild_var(vars, meta, &p.name, p.sequence_kind(), classes, &mut imports) {
+        match rebuild_var(
+            vars,
+            meta,
+            &p.name,
+            p.sequence_kind(),
+            classes,
+            &mut imports,
+        ) {
             Ok(Some(code)) => pending.push((p.name.clone(), p.kind, code)),
             Ok(None) => {
                 if vars.len() >= pyrepr::SDK_BREADTH {
@@ -911,15 +889,7 @@ fn render_call(
 /// Parts of a request replay (framework, app, request) and why it was chosen.
 struct RequestParts {
     app: AppRef,
-    django_settings: String,
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body_kind: &'static str,
-    body_code: String,
-    raw_body: String,
-    content_type: String,
+    request: ReplayRequest,
 }
 
 fn plan_request(
@@ -1093,15 +1063,17 @@ fn plan_request(
     Ok((
         RequestParts {
             app,
-            django_settings,
-            method,
-            path,
-            query,
-            headers,
-            body_kind,
-            body_code,
-            raw_body,
-            content_type,
+            request: ReplayRequest {
+                django_settings,
+                method,
+                path,
+                query,
+                headers,
+                body_kind,
+                body_code,
+                raw_body,
+                content_type,
+            },
         },
         why,
     ))
@@ -1217,15 +1189,7 @@ fn render_request(input: &GenInput, crash: &CrashSite, parts: RequestParts) -> R
         app_module: parts.app.module,
         app_attr: parts.app.attr,
         app_factory: parts.app.factory,
-        django_settings: parts.django_settings,
-        method: parts.method,
-        path: parts.path,
-        query: parts.query,
-        headers: parts.headers,
-        body_kind: parts.body_kind,
-        body_code: parts.body_code,
-        raw_body: parts.raw_body,
-        content_type: parts.content_type,
+        request: parts.request,
     };
     render::render("python/request_replay.py.tera", &ctx)
 }

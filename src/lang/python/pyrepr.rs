@@ -54,7 +54,10 @@ pub enum PyVal {
     Name(Vec<String>),
     /// `<Class.MEMBER: value>`, an enum member's repr: rebuilt as `Class.MEMBER` when `Class` is an
     /// enum of the repository with that member.
-    EnumMember { class: String, member: String },
+    EnumMember {
+        class: String,
+        member: String,
+    },
 }
 
 /// Why a value cannot be rebuilt.
@@ -987,7 +990,9 @@ mod tests {
         let mut imp = Imports::default();
         let v = parse_repr("[<Mood.CALM: 'calm'>, <Mood.CALM: 2>]").unwrap();
         assert_eq!(emit(&v, &One, &mut imp).unwrap(), "[Mood.CALM, Mood.CALM]");
-        assert!(imp.names.contains(&("tunequeue.models".into(), "Mood".into())));
+        assert!(imp
+            .names
+            .contains(&("tunequeue.models".into(), "Mood".into())));
         // unknown member, unknown class, flag combinations, object reprs: refused
         for bad in [
             "<Mood.LOUD: 'loud'>",
@@ -999,7 +1004,10 @@ mod tests {
             let r = parse_repr(bad).and_then(|v| emit(&v, &One, &mut Imports::default()));
             assert!(r.is_err(), "{bad}");
         }
-        assert_eq!(parse_repr("<a.B object at 0x7f00>"), Err(Refusal::ObjectRepr));
+        assert_eq!(
+            parse_repr("<a.B object at 0x7f00>"),
+            Err(Refusal::ObjectRepr)
+        );
     }
 
     #[test]

@@ -590,10 +590,12 @@ pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
             Some(ClassFlavor::NamedTuple)
         } else if base_list.iter().any(|b| bare(b) == "BaseModel") {
             Some(ClassFlavor::Pydantic)
-        } else if base_list
-            .iter()
-            .any(|b| matches!(bare(b).as_str(), "Enum" | "IntEnum" | "StrEnum" | "Flag" | "IntFlag"))
-        {
+        } else if base_list.iter().any(|b| {
+            matches!(
+                bare(b).as_str(),
+                "Enum" | "IntEnum" | "StrEnum" | "Flag" | "IntFlag"
+            )
+        }) {
             Some(ClassFlavor::Enum)
         } else {
             base_list.iter().find_map(|b| {
@@ -919,9 +921,15 @@ pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<(String, Str
         Regex::new(r#"DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)"#)
             .expect("settings regex")
     });
-    let mut cands: Vec<String> = ["manage.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"]
-        .map(String::from)
-        .to_vec();
+    let mut cands: Vec<String> = [
+        "manage.py",
+        "pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+    ]
+    .map(String::from)
+    .to_vec();
     cands.extend(
         files
             .iter()
@@ -1096,10 +1104,17 @@ def outer(x):
             get("Status"),
             Some(ReprClass::Enum(vec!["OPEN".into(), "ON_HOLD".into()]))
         );
-        assert_eq!(get("Line"), Some(ReprClass::Fields(Some(vec!["sku".into(), "qty".into()]))));
+        assert_eq!(
+            get("Line"),
+            Some(ReprClass::Fields(Some(vec!["sku".into(), "qty".into()])))
+        );
         assert_eq!(
             get("Order"),
-            Some(ReprClass::Fields(Some(vec!["sku".into(), "qty".into(), "status".into()])))
+            Some(ReprClass::Fields(Some(vec![
+                "sku".into(),
+                "qty".into(),
+                "status".into()
+            ])))
         );
         assert_eq!(get("Secret"), Some(ReprClass::Fields(None)));
         assert_eq!(get("Other"), None);
@@ -1112,7 +1127,14 @@ def outer(x):
         let kinds: Vec<_> = d.params.iter().map(|p| p.sequence_kind()).collect();
         assert_eq!(
             kinds,
-            vec![Some("tuple"), Some("set"), Some("frozenset"), None, None, None]
+            vec![
+                Some("tuple"),
+                Some("set"),
+                Some("frozenset"),
+                None,
+                None,
+                None
+            ]
         );
         assert_eq!(d.params[5].annotation.as_deref(), Some("Dict[str, int]"));
     }
@@ -1121,16 +1143,28 @@ def outer(x):
     fn generators() {
         let src = "def rows(path):\n    def inner():\n        yield 1\n    for r in path:\n        x = 'yield'\n        yield r  # one row\n\n\ndef plain(xs):\n    def inner():\n        yield 1\n    return list(inner())\n";
         assert!(is_generator(src, &find_def(src, "rows", Some(6)).unwrap()));
-        assert!(!is_generator(src, &find_def(src, "plain", Some(12)).unwrap()));
+        assert!(!is_generator(
+            src,
+            &find_def(src, "plain", Some(12)).unwrap()
+        ));
     }
 
     #[test]
     fn flask_request_context() {
         let src = "from flask import request, g\n\n\ndef show(slug):\n    user = g.user  # needs the app\n    return slug\n\n\ndef pure(grequest):\n    return grequest.x\n";
-        assert!(uses_flask_context(src, &find_def(src, "show", Some(5)).unwrap()));
-        assert!(!uses_flask_context(src, &find_def(src, "pure", Some(10)).unwrap()));
+        assert!(uses_flask_context(
+            src,
+            &find_def(src, "show", Some(5)).unwrap()
+        ));
+        assert!(!uses_flask_context(
+            src,
+            &find_def(src, "pure", Some(10)).unwrap()
+        ));
         let no_flask = src.replace("from flask import request, g", "import os");
-        assert!(!uses_flask_context(&no_flask, &find_def(&no_flask, "show", Some(5)).unwrap()));
+        assert!(!uses_flask_context(
+            &no_flask,
+            &find_def(&no_flask, "show", Some(5)).unwrap()
+        ));
     }
 
     #[test]
