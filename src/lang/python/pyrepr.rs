@@ -683,6 +683,12 @@ fn stdlib_call(func: &[String]) -> Option<(&'static str, &'static str)> {
         ["zoneinfo", "ZoneInfo"] => ("zoneinfo", "zoneinfo.ZoneInfo"),
         ["Decimal"] | ["decimal", "Decimal"] => ("decimal", "decimal.Decimal"),
         ["UUID"] | ["uuid", "UUID"] => ("uuid", "uuid.UUID"),
+        ["PosixPath"] | ["pathlib", "PosixPath"] => ("pathlib", "pathlib.PosixPath"),
+        ["PurePosixPath"] | ["pathlib", "PurePosixPath"] => ("pathlib", "pathlib.PurePosixPath"),
+        ["IPv4Address"] | ["ipaddress", "IPv4Address"] => ("ipaddress", "ipaddress.IPv4Address"),
+        ["IPv6Address"] | ["ipaddress", "IPv6Address"] => ("ipaddress", "ipaddress.IPv6Address"),
+        ["IPv4Network"] | ["ipaddress", "IPv4Network"] => ("ipaddress", "ipaddress.IPv4Network"),
+        ["Fraction"] | ["fractions", "Fraction"] => ("fractions", "fractions.Fraction"),
         ["set"] => ("", "set"),
         ["frozenset"] => ("", "frozenset"),
         _ => return None,
@@ -919,6 +925,14 @@ mod tests {
             "datetime.timezone(datetime.timedelta(days=-1, seconds=68400))"
         );
         assert_eq!(rt("Decimal('1.10')"), "decimal.Decimal(\"1.10\")");
+        assert_eq!(
+            rt("PosixPath('/srv/in.csv')"),
+            "pathlib.PosixPath(\"/srv/in.csv\")"
+        );
+        assert_eq!(
+            rt("IPv4Address('10.0.0.1')"),
+            "ipaddress.IPv4Address(\"10.0.0.1\")"
+        );
     }
 
     #[test]
