@@ -918,7 +918,7 @@ impl FnDef {
 /// for it (the folder of that `manage.py`/config file; `""` for the repository root).
 pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<(String, String)> {
     static SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)"#)
+        Regex::new(r#"DJANGO_SETTINGS_MODULE["']?\]?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)"#)
             .expect("settings regex")
     });
     let mut cands: Vec<String> = [
