@@ -566,16 +566,18 @@ fn holds_value(hay: &Value, needle: &Value, depth: usize) -> bool {
     }
 }
 
-/// Rebuild one var or say why not. `as_kind`: the parameter's annotated container type
-/// (`tuple`, `set`, `frozenset`), which the SDK's JSON list form loses.
+/// Rebuild one var or say why not. The parameter's annotation restores what the SDK's JSON list
+/// form loses: `tuple`, `set`, `frozenset`, or a NamedTuple of the repository (rebuilt from its
+/// fields when the lengths agree, refused otherwise).
 fn rebuild_var(
     vars: &serde_json::Map<String, Value>,
     meta: Option<&Value>,
-    name: &str,
-    as_kind: Option<&str>,
+    param: &source::Param,
     classes: &dyn ClassResolver,
     imports: &mut Imports,
 ) -> Result<Option<String>, String> {
+    let name = param.name.as_str();
+    let as_kind = param.sequence_kind();
     let Some(v) = vars.get(name) else {
         return Ok(None);
     };
@@ -591,7 +593,31 @@ fn rebuild_var(
                 args: vec![PyVal::List(items.clone())],
                 kwargs: vec![],
             },
-            _ => val,
+            _ => match param
+                .annotation_head()
+                .filter(|h| is_py_ident(h))
+                .and_then(|h| classes.resolve(h))
+                .filter(|c| c.enum_members.is_none())
+            {
+                Some(c) if c.fields.len() == items.len() => PyVal::Call {
+                    func: vec![c.name.clone()],
+                    args: vec![],
+                    kwargs: c
+                        .fields
+                        .iter()
+                        .cloned()
+                        .zip(items.iter().cloned())
+                        .collect(),
+                },
+                Some(c) => {
+                    return Err(format!(
+                        "argument {name} is annotated {} but the SDK sent a list of {} items",
+                        c.name,
+                        items.len()
+                    ))
+                }
+                None => val,
+            },
         };
     }
     pyrepr::emit(&val, classes, imports)
@@ -713,14 +739,7 @@ fn plan_call(
     let mut keyword_mode = false;
     let mut pending: Vec<(String, ParamKind, String)> = Vec::new();
     for p in params {
-        match rebuild_var(
-            vars,
-            meta,
-            &p.name,
-            p.sequence_kind(),
-            classes,
-            &mut imports,
-        ) {
+        match rebuild_var(vars, meta, p, classes, &mut imports) {
             Ok(Some(code)) => pending.push((p.name.clone(), p.kind, code)),
             Ok(None) => {
                 if vars.len() >= pyrepr::SDK_BREADTH {

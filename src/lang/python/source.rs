@@ -31,17 +31,23 @@ pub struct Param {
 }
 
 impl Param {
-    /// The container type the annotation names, when the SDK's list form loses it: the SDK sends
-    /// tuples, sets and frozensets as JSON lists. `tuple`, `set` or `frozenset`.
-    pub fn sequence_kind(&self) -> Option<&'static str> {
+    /// The annotation's outer type name without module or `Optional[...]`: `Point` for
+    /// `Optional[geo.Point]`, `tuple` for `tuple[int, int]`.
+    pub fn annotation_head(&self) -> Option<&str> {
         let ann = self.annotation.as_deref()?.trim();
         let ann = ann
             .strip_prefix("Optional[")
             .or_else(|| ann.strip_prefix("typing.Optional["))
-            .unwrap_or(ann);
+            .unwrap_or(ann)
+            .trim_matches(['"', '\'']);
         let head = ann.split(['[', ']', '|', ' ', ',']).next().unwrap_or("");
-        let head = head.rsplit('.').next().unwrap_or(head);
-        match head {
+        Some(head.rsplit('.').next().unwrap_or(head)).filter(|h| !h.is_empty())
+    }
+
+    /// The container type the annotation names, when the SDK's list form loses it: the SDK sends
+    /// tuples, sets and frozensets as JSON lists. `tuple`, `set` or `frozenset`.
+    pub fn sequence_kind(&self) -> Option<&'static str> {
+        match self.annotation_head()? {
             "tuple" | "Tuple" => Some("tuple"),
             "set" | "Set" | "AbstractSet" | "MutableSet" => Some("set"),
             "frozenset" | "FrozenSet" => Some("frozenset"),
