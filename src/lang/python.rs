@@ -107,6 +107,13 @@ struct RequestCtx {
     app_module: String,
     app_attr: String,
     app_factory: bool,
+    #[serde(flatten)]
+    request: ReplayRequest,
+}
+
+/// The request a replay sends, and the Django settings module when the app is Django.
+#[derive(Serialize)]
+struct ReplayRequest {
     django_settings: String,
     method: String,
     path: String,
@@ -162,18 +169,21 @@ impl Generator for Python {
                 .clone()
                 .unwrap_or_else(|| "python -m pytest -q".to_string()),
         );
+        let finish = |strategy, content, crash, reasons| {
+            output(
+                strategy,
+                path.clone(),
+                content,
+                test_command.clone(),
+                suite_command.clone(),
+                crash,
+                reasons,
+            )
+        };
         let Some(crash_mf) = mapped.last() else {
             reasons.push("no stack frame maps to a Python file of this repository".to_string());
             let content = render::render("python/boilerplate.py.tera", &boilerplate_ctx(input))?;
-            return Ok(output(
-                Strategy::Boilerplate,
-                path,
-                content,
-                test_command,
-                suite_command,
-                None,
-                reasons,
-            ));
+            return Ok(finish(Strategy::Boilerplate, content, None, reasons));
         };
         let crash = CrashSite {
             file: crash_mf.path.clone(),
@@ -213,15 +223,7 @@ impl Generator for Python {
                     plan.qualname, plan.file
                 ));
                 let content = render_call(input, plan, &crash, vec![])?;
-                return Ok(output(
-                    Strategy::CallReplay,
-                    path,
-                    content,
-                    test_command,
-                    suite_command,
-                    Some(crash),
-                    reasons,
-                ));
+                return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
             }
         }
         if crash_is_handler {
@@ -242,12 +244,9 @@ impl Generator for Python {
             Ok((ctx_parts, mut why)) => {
                 reasons.append(&mut why);
                 let content = render_request(input, &crash, ctx_parts)?;
-                return Ok(output(
+                return Ok(finish(
                     Strategy::RequestReplay,
-                    path,
                     content,
-                    test_command,
-                    suite_command,
                     Some(crash),
                     reasons,
                 ));
@@ -271,15 +270,7 @@ impl Generator for Python {
                     p.line.unwrap_or(0)
                 ));
                 let content = render_call(input, p, &crash, vec![])?;
-                return Ok(output(
-                    Strategy::CallReplay,
-                    path,
-                    content,
-                    test_command,
-                    suite_command,
-                    Some(crash),
-                    reasons,
-                ));
+                return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
             }
         }
         // 4. post-mutation state, innermost first
@@ -294,30 +285,14 @@ impl Generator for Python {
                 p.qualname, p.file
             ));
             let content = render_call(input, p, &crash, vec![note])?;
-            return Ok(output(
-                Strategy::CallReplay,
-                path,
-                content,
-                test_command,
-                suite_command,
-                Some(crash),
-                reasons,
-            ));
+            return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
         }
 
         // 5. scaffold
         lacked.dedup();
         reasons.push(format!("scaffold: {}", lacked.join("; ")));
         let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
-        Ok(output(
-            Strategy::Scaffold,
-            path,
-            content,
-            test_command,
-            suite_command,
-            Some(crash),
-            reasons,
-        ))
+        Ok(finish(Strategy::Scaffold, content, Some(crash), reasons))
     }
 }
 
@@ -401,10 +376,11 @@ fn frame_vars_meta(alert: &Alert, exc: usize, frame: usize) -> Option<&Value> {
         .get("vars")
 }
 
-/// Class name → (module, repr fields when trustworthy, defined in a stack file).
-type ClassIndex = HashMap<String, Vec<(String, Option<Vec<String>>, bool)>>;
+/// Class name → (module, what its repr shows, defined in a stack file).
+type ClassIndex = HashMap<String, Vec<(String, source::ReprClass, bool)>>;
 
-/// Classes a repr may name: dataclasses / NamedTuples defined in the crash's package.
+/// Classes a repr may name: dataclasses, NamedTuples, pydantic models and enums defined in the
+/// crash's package.
 struct RepoClasses<'s, 'r> {
     snap: &'s Snapshot<'r>,
     preferred: Vec<String>,
@@ -434,17 +410,20 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
             let Some(src) = self.snap.read(&f) else {
                 continue;
             };
-            if !src.contains("dataclass") && !src.contains("NamedTuple") {
+            if !["dataclass", "NamedTuple", "BaseModel", "Enum", "Flag"]
+                .iter()
+                .any(|k| src.contains(k))
+            {
                 continue;
             }
             let Some((module, _root)) = source::module_for_path(self.snap, &f, None) else {
                 continue;
             };
             let preferred = self.preferred.contains(&f);
-            for (name, fields) in source::dataclasses_in(&src) {
+            for (name, kind) in source::repr_classes_in(&src) {
                 idx.entry(name)
                     .or_default()
-                    .push((module.clone(), fields, preferred));
+                    .push((module.clone(), kind, preferred));
             }
         }
         idx
@@ -467,10 +446,15 @@ impl ClassResolver for RepoClasses<'_, '_> {
             }
             pref[0]
         };
+        let (fields, enum_members) = match &pick.1 {
+            source::ReprClass::Fields(f) => (f.clone()?, None),
+            source::ReprClass::Enum(m) => (vec![], Some(m.clone())),
+        };
         Some(ClassInfo {
             module: pick.0.clone(),
             name: name.to_string(),
-            fields: pick.1.clone()?,
+            fields,
+            enum_members,
         })
     }
 }
@@ -495,11 +479,12 @@ fn is_request_bound(snap: &Snapshot, mf: &MappedFrame) -> bool {
     let Some(def) = source::find_def(&src, function, mf.frame.lineno) else {
         return false;
     };
-    def.is_route_handler()
+    (def.is_route_handler()
         && (matches!(
             source::framework_of(&src),
             Some(Framework::Flask | Framework::Django)
-        ) || def.params.iter().any(|p| p.name == "request"))
+        ) || def.params.iter().any(|p| p.name == "request")))
+        || source::uses_flask_context(&src, &def)
 }
 
 /// In-place mutation travels up the stack: a callee that changes a list or dict it was given changes
@@ -581,19 +566,60 @@ fn holds_value(hay: &Value, needle: &Value, depth: usize) -> bool {
     }
 }
 
-/// Rebuild one var or say why not.
+/// Rebuild one var or say why not. The parameter's annotation restores what the SDK's JSON list
+/// form loses: `tuple`, `set`, `frozenset`, or a NamedTuple of the repository (rebuilt from its
+/// fields when the lengths agree, refused otherwise).
 fn rebuild_var(
     vars: &serde_json::Map<String, Value>,
     meta: Option<&Value>,
-    name: &str,
+    param: &source::Param,
     classes: &dyn ClassResolver,
     imports: &mut Imports,
 ) -> Result<Option<String>, String> {
+    let name = param.name.as_str();
+    let as_kind = param.sequence_kind();
     let Some(v) = vars.get(name) else {
         return Ok(None);
     };
     let m = meta.and_then(|m| m.get(name));
-    let val = pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;
+    let mut val =
+        pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;
+    if let PyVal::List(items) = &val {
+        val = match as_kind {
+            Some("tuple") => PyVal::Tuple(items.clone()),
+            Some("set") => PyVal::Set(items.clone()),
+            Some("frozenset") => PyVal::Call {
+                func: vec!["frozenset".into()],
+                args: vec![PyVal::List(items.clone())],
+                kwargs: vec![],
+            },
+            _ => match param
+                .annotation_head()
+                .filter(|h| is_py_ident(h))
+                .and_then(|h| classes.resolve(h))
+                .filter(|c| c.enum_members.is_none())
+            {
+                Some(c) if c.fields.len() == items.len() => PyVal::Call {
+                    func: vec![c.name.clone()],
+                    args: vec![],
+                    kwargs: c
+                        .fields
+                        .iter()
+                        .cloned()
+                        .zip(items.iter().cloned())
+                        .collect(),
+                },
+                Some(c) => {
+                    return Err(format!(
+                        "argument {name} is annotated {} but the SDK sent a list of {} items",
+                        c.name,
+                        items.len()
+                    ))
+                }
+                None => val,
+            },
+        };
+    }
     pyrepr::emit(&val, classes, imports)
         .map(Some)
         .map_err(|r| format!("argument {name} {}", r.describe()))
@@ -643,9 +669,23 @@ fn plan_call(
     let mut assigns = Vec::new();
     let mut args: Vec<String> = Vec::new();
     let mut params = def.params.iter().peekable();
+    if def.decorators.iter().any(|d| d.contains("contextmanager")) {
+        return Err(format!(
+            "{label}: {function} is a context manager: calling it runs none of its body"
+        ));
+    }
+    let generator = source::is_generator(&src, &def);
+    if generator && def.is_async {
+        return Err(format!("{label}: {function} is an async generator"));
+    }
     let receiver;
     let import_name;
     let qualname;
+    // `__init__` is replayed by constructing the class (self is half-built in the vars)
+    let constructor = function == "__init__"
+        && def.class.is_some()
+        && !def.is_staticmethod()
+        && !def.is_classmethod();
     match &def.class {
         Some(class) => {
             if !is_py_ident(class) {
@@ -654,6 +694,11 @@ fn plan_call(
             import_name = class.clone();
             qualname = format!("{class}.{function}");
             if def.is_staticmethod() {
+                receiver = class.clone();
+            } else if constructor {
+                params
+                    .next()
+                    .ok_or_else(|| format!("{label}: __init__ without self"))?;
                 receiver = class.clone();
             } else if def.is_classmethod() {
                 params.next();
@@ -694,9 +739,16 @@ fn plan_call(
     let mut keyword_mode = false;
     let mut pending: Vec<(String, ParamKind, String)> = Vec::new();
     for p in params {
-        match rebuild_var(vars, meta, &p.name, classes, &mut imports) {
+        match rebuild_var(vars, meta, p, classes, &mut imports) {
             Ok(Some(code)) => pending.push((p.name.clone(), p.kind, code)),
             Ok(None) => {
+                if vars.len() >= pyrepr::SDK_BREADTH {
+                    return Err(format!(
+                        "{label}: argument {} is not among the frame's vars, which the SDK cut at {} entries",
+                        p.name,
+                        pyrepr::SDK_BREADTH
+                    ));
+                }
                 if p.has_default || matches!(p.kind, ParamKind::VarArgs | ParamKind::VarKw) {
                     if p.kind == ParamKind::PositionalOnly {
                         return Err(format!(
@@ -750,13 +802,24 @@ fn plan_call(
             "{label}: {function} collides with a name the test must import"
         ));
     }
-    let callee = if receiver.is_empty() {
+    let callee = if constructor {
+        receiver.clone()
+    } else if receiver.is_empty() {
         function.to_string()
     } else {
         format!("{receiver}.{function}")
     };
     let call = format!("{callee}({})", args.join(", "));
-    let mutated = source::mutated_params(&src, &def, mf.frame.lineno);
+    // a generator runs only when consumed
+    let call = if generator {
+        format!("list({call})")
+    } else {
+        call
+    };
+    let mut mutated = source::mutated_params(&src, &def, mf.frame.lineno);
+    if constructor {
+        mutated.retain(|m| m != "self");
+    }
     Ok(CallPlan {
         frame_pos: pos,
         file: mf.path.clone(),
@@ -845,15 +908,7 @@ fn render_call(
 /// Parts of a request replay (framework, app, request) and why it was chosen.
 struct RequestParts {
     app: AppRef,
-    django_settings: String,
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body_kind: &'static str,
-    body_code: String,
-    raw_body: String,
-    content_type: String,
+    request: ReplayRequest,
 }
 
 fn plan_request(
@@ -923,15 +978,16 @@ fn plan_request(
             )
         }
         (None, Framework::Django) => {
-            let s = source::django_settings(snap, &files)
-                .ok_or("no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py")?;
+            let (s, root) = source::django_settings(snap, &files).ok_or(
+                "no DJANGO_SETTINGS_MODULE found in manage.py/wsgi.py/asgi.py or the pytest configuration",
+            )?;
             (
                 AppRef {
                     framework,
                     module: String::new(),
                     attr: String::new(),
                     factory: false,
-                    root: String::new(),
+                    root,
                 },
                 s,
             )
@@ -1026,15 +1082,17 @@ fn plan_request(
     Ok((
         RequestParts {
             app,
-            django_settings,
-            method,
-            path,
-            query,
-            headers,
-            body_kind,
-            body_code,
-            raw_body,
-            content_type,
+            request: ReplayRequest {
+                django_settings,
+                method,
+                path,
+                query,
+                headers,
+                body_kind,
+                body_code,
+                raw_body,
+                content_type,
+            },
         },
         why,
     ))
@@ -1081,6 +1139,11 @@ fn replay_headers(req: &Request) -> (Vec<(String, String)>, Vec<String>) {
         "proxy-connection",
         "forwarded",
         "via",
+        // the SDK's own trace propagation, not part of what the client sent to the app
+        "sentry-trace",
+        "baggage",
+        "traceparent",
+        "tracestate",
     ];
     const SECRET: &[&str] = &[
         "auth",
@@ -1145,15 +1208,7 @@ fn render_request(input: &GenInput, crash: &CrashSite, parts: RequestParts) -> R
         app_module: parts.app.module,
         app_attr: parts.app.attr,
         app_factory: parts.app.factory,
-        django_settings: parts.django_settings,
-        method: parts.method,
-        path: parts.path,
-        query: parts.query,
-        headers: parts.headers,
-        body_kind: parts.body_kind,
-        body_code: parts.body_code,
-        raw_body: parts.raw_body,
-        content_type: parts.content_type,
+        request: parts.request,
     };
     render::render("python/request_replay.py.tera", &ctx)
 }

@@ -307,6 +307,45 @@ python_case!(
     "py-upload-limit-chained",
     "call_replay"
 );
+// Django view (no route decorator of its own, csrf_exempt/require_POST) through the production WSGI
+// entry: request replay through django.test.Client with the settings module from manage.py
+python_case!(
+    e2e_py_extra_django_ticket_escalate,
+    "py-django-ticket-escalate",
+    "request_replay"
+);
+// the argument is a pydantic model holding nested models: rebuilt from its repr
+python_case!(
+    e2e_py_extra_pydantic_quote_coupon,
+    "py-pydantic-quote-coupon",
+    "call_replay"
+);
+// src/ layout, namespace sub-package with relative imports, module-level routing dict, an enum
+// member argument (<EntryKind.CHARGEBACK: 'chargeback'> rebuilt as EntryKind.CHARGEBACK)
+python_case!(
+    e2e_py_extra_src_ledger_chargeback,
+    "py-src-ledger-chargeback",
+    "call_replay"
+);
+// Flask create_app() factory + blueprint, JSON body with a string weight, crash in a helper module
+// that normalizes the payload in place first (post-mutation vars): request replay
+python_case!(
+    e2e_py_extra_flask_quote_weight_str,
+    "py-flask-quote-weight-str",
+    "request_replay"
+);
+// async method on a dataclass instance: self rebuilt from its repr, awaited with asyncio.run
+python_case!(
+    e2e_py_extra_async_method_fare_none,
+    "py-async-method-fare-none",
+    "call_replay"
+);
+// crash inside a generator: the replay must consume it (a bare call would pass on buggy code)
+python_case!(
+    e2e_py_extra_csv_import_generator,
+    "py-csv-import-generator",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

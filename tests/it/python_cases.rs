@@ -589,3 +589,97 @@ fn async_function_with_keyword_only_arguments() {
         "{text}"
     );
 }
+
+/// Shapes whose naive replay would pass on buggy code or fail for another reason: `__init__` is
+/// replayed by constructing the class; a context manager is never called directly; a list of
+/// exactly 10 items (the SDK's silent cut) is not replayed as if complete.
+#[test]
+fn constructors_context_managers_and_cut_lists() {
+    let Some(py) = python() else { return };
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("money")).unwrap();
+    std::fs::write(src.path().join("money/__init__.py"), "").unwrap();
+    std::fs::write(
+        src.path().join("money/core.py"),
+        "import contextlib\n\nDECIMALS = {\"EUR\": 2}\n\n\nclass Money:\n    def __init__(self, amount, currency):\n        self.currency = currency.upper()\n        self.scale = DECIMALS[self.currency]\n\n\n@contextlib.contextmanager\ndef ledger(name):\n    yield DECIMALS[name]\n\n\ndef last(values):\n    return values[10]\n",
+    )
+    .unwrap();
+    let (_tmp, repo) = make_repo(src.path());
+    let frame = |function: &str, lineno: u64, vars: serde_json::Value| {
+        serde_json::json!({"filename": "money/core.py", "module": "money.core",
+            "function": function, "lineno": lineno, "vars": vars})
+    };
+    let event = |id: &str, exc: &str, f: serde_json::Value| {
+        Alert::from_event(&serde_json::json!({
+            "event_id": id, "platform": "python",
+            "exception": {"values": [{"type": exc, "value": "x", "stacktrace": {"frames": [f]}}]}
+        }))
+    };
+    // __init__: Money(amount, currency), not instance.__init__
+    let out = generate(
+        &repo,
+        &event(
+            "ctor1",
+            "KeyError",
+            frame(
+                "__init__",
+                9,
+                serde_json::json!({"self": "<money.core.Money object at 0x7f00>", "amount": "12.5", "currency": "'chf'"}),
+            ),
+        ),
+        true,
+    );
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = out
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".py"))
+        .unwrap();
+    assert!(
+        test.content.contains("        Money(amount, currency)\n"),
+        "{}",
+        test.content
+    );
+    let path = repo.join(&test.path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &test.content).unwrap();
+    let (ok, text) = run(&py, &repo, &[&test.path]);
+    assert!(
+        !ok && text.contains(MARKER_REPRODUCED) && text.contains("KeyError"),
+        "{text}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    // a context manager: calling it runs nothing
+    let out = generate(
+        &repo,
+        &event(
+            "cm1",
+            "KeyError",
+            frame("ledger", 14, serde_json::json!({"name": "'USD'"})),
+        ),
+        true,
+    );
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.reasons.iter().any(|r| r.contains("context manager")),
+        "{:?}",
+        out.reasons
+    );
+    // ten items may be the SDK's cut of a longer list
+    let ten: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    let out = generate(
+        &repo,
+        &event(
+            "cut1",
+            "IndexError",
+            frame("last", 18, serde_json::json!({"values": ten})),
+        ),
+        true,
+    );
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.reasons.iter().any(|r| r.contains("exactly 10 items")),
+        "{:?}",
+        out.reasons
+    );
+}

@@ -3,8 +3,9 @@
 //! The SDK sends every local as `repr(value)` (`"'abc'"`, `"1"`, `"None"`), except containers, which
 //! stay JSON with repr'd leaves (and dict keys as `str(key)`). A value is rebuilt only when it can be
 //! rebuilt *exactly*: literals (str, bytes, int, float, bool, None), containers of them, a short list
-//! of standard-library constructors (`datetime.*`, `Decimal`, `UUID`, `ZoneInfo`) and dataclass /
-//! NamedTuple reprs of classes defined in the repository whose fields all rebuild. Anything else
+//! of standard-library constructors (`datetime.*`, `Decimal`, `UUID`, `ZoneInfo`), dataclass /
+//! NamedTuple / pydantic reprs of classes defined in the repository whose fields all rebuild, and enum
+//! members (`<Status.OPEN: 'open'>` → `Status.OPEN`) of the repository's enums. Anything else
 //! (object reprs `<x.Y object at 0x…>`, `[Filtered]`, strings cut with `...`, values Sentry trimmed
 //! per `_meta`) is refused with a reason, so the generator can climb to a caller or fall back.
 //!
@@ -20,6 +21,11 @@ use crate::render::{is_py_ident, py_str};
 
 /// Maximum nesting accepted by the parser (the SDK stops at depth 5 anyway).
 const MAX_DEPTH: usize = 48;
+
+/// The SDK keeps at most this many items of a list, set or dict in frame vars (its
+/// `MAX_DATABAG_BREADTH`) and, for vars, records no `_meta` when it cuts: a container of exactly
+/// this size may be the first part of a longer one.
+pub const SDK_BREADTH: usize = 10;
 
 /// A parsed Python value.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +52,12 @@ pub enum PyVal {
     },
     /// A dotted name such as `datetime.timezone.utc`.
     Name(Vec<String>),
+    /// `<Class.MEMBER: value>`, an enum member's repr: rebuilt as `Class.MEMBER` when `Class` is an
+    /// enum of the repository with that member.
+    EnumMember {
+        class: String,
+        member: String,
+    },
 }
 
 /// Why a value cannot be rebuilt.
@@ -53,6 +65,8 @@ pub enum PyVal {
 pub enum Refusal {
     Filtered,
     Truncated,
+    /// A container of exactly `SDK_BREADTH` items: possibly cut without a trace.
+    MaybeCut,
     ObjectRepr,
     Unparsable,
     UnknownCall(String),
@@ -64,6 +78,9 @@ impl Refusal {
         match self {
             Refusal::Filtered => "was scrubbed by Sentry ([Filtered])".into(),
             Refusal::Truncated => "was truncated by the SDK (cut string or container)".into(),
+            Refusal::MaybeCut => format!(
+                "holds a container of exactly {SDK_BREADTH} items, where the SDK cuts longer ones without a note"
+            ),
             Refusal::ObjectRepr => {
                 "is an object repr (<... object at 0x...>), not its state".into()
             }
@@ -132,6 +149,8 @@ fn from_json(v: &Value, depth: usize) -> Result<PyVal, Refusal> {
         Value::Bool(b) => PyVal::Bool(*b),
         Value::Number(n) => number_from_json(n)?,
         Value::String(s) => parse_repr(s)?,
+        Value::Array(items) if items.len() == SDK_BREADTH => return Err(Refusal::MaybeCut),
+        Value::Object(m) if m.len() == SDK_BREADTH => return Err(Refusal::MaybeCut),
         Value::Array(items) => PyVal::List(
             items
                 .iter()
@@ -312,6 +331,7 @@ impl Parser<'_> {
                 self.dict_or_set(depth)
             }
             b'-' | b'0'..=b'9' | b'.' => self.number(),
+            b'<' => self.enum_member(depth),
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let name = self.dotted()?;
                 if name.len() == 1 {
@@ -337,6 +357,17 @@ impl Parser<'_> {
             }
             _ => Err(()),
         }
+    }
+
+    /// `<Class.MEMBER: value>` (the value is parsed, then dropped: the member name says it all).
+    fn enum_member(&mut self, depth: usize) -> PResult<PyVal> {
+        self.i += 1;
+        let name = self.dotted()?;
+        let [class, member] = <[String; 2]>::try_from(name).map_err(|_| ())?;
+        self.expect(b':')?;
+        self.value(depth + 1)?;
+        self.expect(b'>')?;
+        Ok(PyVal::EnumMember { class, member })
     }
 
     fn ident(&mut self) -> PResult<String> {
@@ -608,14 +639,16 @@ impl Parser<'_> {
     }
 }
 
-/// A dataclass (or NamedTuple) of the repository that a repr may name.
+/// A dataclass, NamedTuple, pydantic model or enum of the repository that a repr may name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassInfo {
     /// Importable module (`roombook.models`).
     pub module: String,
     pub name: String,
-    /// Fields in declaration order, as the generated `__repr__` prints them.
+    /// Fields in declaration order, as the generated `__repr__` prints them (empty for an enum).
     pub fields: Vec<String>,
+    /// Member names when the class is an enum.
+    pub enum_members: Option<Vec<String>>,
 }
 
 /// Looks up a class name used in a repr.
@@ -650,6 +683,12 @@ fn stdlib_call(func: &[String]) -> Option<(&'static str, &'static str)> {
         ["zoneinfo", "ZoneInfo"] => ("zoneinfo", "zoneinfo.ZoneInfo"),
         ["Decimal"] | ["decimal", "Decimal"] => ("decimal", "decimal.Decimal"),
         ["UUID"] | ["uuid", "UUID"] => ("uuid", "uuid.UUID"),
+        ["PosixPath"] | ["pathlib", "PosixPath"] => ("pathlib", "pathlib.PosixPath"),
+        ["PurePosixPath"] | ["pathlib", "PurePosixPath"] => ("pathlib", "pathlib.PurePosixPath"),
+        ["IPv4Address"] | ["ipaddress", "IPv4Address"] => ("ipaddress", "ipaddress.IPv4Address"),
+        ["IPv6Address"] | ["ipaddress", "IPv6Address"] => ("ipaddress", "ipaddress.IPv6Address"),
+        ["IPv4Network"] | ["ipaddress", "IPv4Network"] => ("ipaddress", "ipaddress.IPv4Network"),
+        ["Fraction"] | ["fractions", "Fraction"] => ("fractions", "fractions.Fraction"),
         ["set"] => ("", "set"),
         ["frozenset"] => ("", "frozenset"),
         _ => return None,
@@ -767,6 +806,24 @@ fn emit_into(
                 _ => return Err(Refusal::UnknownCall(parts.join("."))),
             }
         }
+        PyVal::EnumMember { class, member } => {
+            let info = classes
+                .resolve(class)
+                .filter(|i| {
+                    i.name == *class
+                        && is_py_ident(&i.name)
+                        && is_py_ident(member)
+                        && i.module.split('.').all(is_py_ident)
+                        && i.enum_members.as_ref().is_some_and(|m| m.contains(member))
+                })
+                .ok_or_else(|| Refusal::UnknownCall(format!("{class}.{member}")))?;
+            imports
+                .names
+                .insert((info.module.clone(), info.name.clone()));
+            out.push_str(&info.name);
+            out.push('.');
+            out.push_str(member);
+        }
         PyVal::Call { func, args, kwargs } => {
             if let Some((module, emitted)) = stdlib_call(func) {
                 if !module.is_empty() {
@@ -780,6 +837,7 @@ fn emit_into(
                 let names: Vec<&str> = kwargs.iter().map(|(k, _)| k.as_str()).collect();
                 let fields: Vec<&str> = info.fields.iter().map(String::as_str).collect();
                 if !args.is_empty()
+                    || info.enum_members.is_some()
                     || names != fields
                     || !is_py_ident(&info.name)
                     || info.name != func[0]
@@ -867,6 +925,14 @@ mod tests {
             "datetime.timezone(datetime.timedelta(days=-1, seconds=68400))"
         );
         assert_eq!(rt("Decimal('1.10')"), "decimal.Decimal(\"1.10\")");
+        assert_eq!(
+            rt("PosixPath('/srv/in.csv')"),
+            "pathlib.PosixPath(\"/srv/in.csv\")"
+        );
+        assert_eq!(
+            rt("IPv4Address('10.0.0.1')"),
+            "ipaddress.IPv4Address(\"10.0.0.1\")"
+        );
     }
 
     #[test]
@@ -897,11 +963,21 @@ mod tests {
     struct One;
     impl ClassResolver for One {
         fn resolve(&self, name: &str) -> Option<ClassInfo> {
-            (name == "Track").then(|| ClassInfo {
-                module: "tunequeue.models".into(),
-                name: "Track".into(),
-                fields: vec!["title".into(), "duration_s".into()],
-            })
+            match name {
+                "Track" => Some(ClassInfo {
+                    module: "tunequeue.models".into(),
+                    name: "Track".into(),
+                    fields: vec!["title".into(), "duration_s".into()],
+                    enum_members: None,
+                }),
+                "Mood" => Some(ClassInfo {
+                    module: "tunequeue.models".into(),
+                    name: "Mood".into(),
+                    fields: vec![],
+                    enum_members: Some(vec!["CALM".into()]),
+                }),
+                _ => None,
+            }
         }
     }
 
@@ -921,6 +997,31 @@ mod tests {
         assert!(emit(&v, &One, &mut Imports::default()).is_err());
         let v = parse_repr("Other(title='a')").unwrap();
         assert!(emit(&v, &One, &mut Imports::default()).is_err());
+    }
+
+    #[test]
+    fn enum_members() {
+        let mut imp = Imports::default();
+        let v = parse_repr("[<Mood.CALM: 'calm'>, <Mood.CALM: 2>]").unwrap();
+        assert_eq!(emit(&v, &One, &mut imp).unwrap(), "[Mood.CALM, Mood.CALM]");
+        assert!(imp
+            .names
+            .contains(&("tunequeue.models".into(), "Mood".into())));
+        // unknown member, unknown class, flag combinations, object reprs: refused
+        for bad in [
+            "<Mood.LOUD: 'loud'>",
+            "<Color.RED: 1>",
+            "<Mood.CALM|LOUD: 3>",
+            "<a.B object at 0x7f00>",
+            "<Mood.CALM: 'calm'",
+        ] {
+            let r = parse_repr(bad).and_then(|v| emit(&v, &One, &mut Imports::default()));
+            assert!(r.is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_repr("<a.B object at 0x7f00>"),
+            Err(Refusal::ObjectRepr)
+        );
     }
 
     #[test]
@@ -949,6 +1050,17 @@ mod tests {
             from_var(&json!({"password": "[Filtered]"}), None),
             Err(Refusal::Filtered)
         );
+    }
+
+    #[test]
+    fn containers_at_the_sdk_breadth_may_be_cut() {
+        let ten: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        assert_eq!(from_var(&json!(ten), None), Err(Refusal::MaybeCut));
+        assert_eq!(from_var(&json!({"l": ten}), None), Err(Refusal::MaybeCut));
+        let nine = &ten[..9];
+        assert!(from_var(&json!(nine), None).is_ok());
+        // a repr string past the SDK's depth limit is the whole repr: no breadth cut
+        assert!(from_var(&json!("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"), None).is_ok());
     }
 
     #[test]

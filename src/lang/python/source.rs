@@ -26,6 +26,34 @@ pub struct Param {
     pub name: String,
     pub kind: ParamKind,
     pub has_default: bool,
+    /// The annotation's text, when there is one (`tuple[int, int]`, `Optional[set]`).
+    pub annotation: Option<String>,
+}
+
+impl Param {
+    /// The annotation's outer type name without module or `Optional[...]`: `Point` for
+    /// `Optional[geo.Point]`, `tuple` for `tuple[int, int]`.
+    pub fn annotation_head(&self) -> Option<&str> {
+        let ann = self.annotation.as_deref()?.trim();
+        let ann = ann
+            .strip_prefix("Optional[")
+            .or_else(|| ann.strip_prefix("typing.Optional["))
+            .unwrap_or(ann)
+            .trim_matches(['"', '\'']);
+        let head = ann.split(['[', ']', '|', ' ', ',']).next().unwrap_or("");
+        Some(head.rsplit('.').next().unwrap_or(head)).filter(|h| !h.is_empty())
+    }
+
+    /// The container type the annotation names, when the SDK's list form loses it: the SDK sends
+    /// tuples, sets and frozensets as JSON lists. `tuple`, `set` or `frozenset`.
+    pub fn sequence_kind(&self) -> Option<&'static str> {
+        match self.annotation_head()? {
+            "tuple" | "Tuple" => Some("tuple"),
+            "set" | "Set" | "AbstractSet" | "MutableSet" => Some("set"),
+            "frozenset" | "FrozenSet" => Some("frozenset"),
+            _ => None,
+        }
+    }
 }
 
 /// A function definition found in a file.
@@ -152,6 +180,72 @@ pub fn find_def(src: &str, function: &str, lineno: Option<u64>) -> Option<FnDef>
         class,
         nested,
     })
+}
+
+/// Whether the def's own body (not nested defs or classes) has a `yield`: calling it only builds
+/// a generator, so a replay must consume it.
+pub fn is_generator(src: &str, def: &FnDef) -> bool {
+    static YIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(^|[^\w.])yield\b").expect("yield regex"));
+    let lines: Vec<&str> = src.lines().collect();
+    let Some(head) = lines.get(def.line - 1) else {
+        return false;
+    };
+    let indent = indent_of(head);
+    let mut skip_below: Option<usize> = None;
+    for l in lines.iter().skip(def.line) {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let ind = indent_of(l);
+        if ind <= indent {
+            break;
+        }
+        if let Some(s) = skip_below {
+            if ind > s {
+                continue;
+            }
+            skip_below = None;
+        }
+        if DEF_RE.is_match(l) || CLASS_RE.is_match(l) || t.starts_with("lambda") {
+            skip_below = Some(ind);
+            continue;
+        }
+        let code = t.split('#').next().unwrap_or("");
+        if YIELD.is_match(code) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The def's body lines (everything indented below it), comments dropped.
+fn body_code(src: &str, def: &FnDef) -> Vec<String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let Some(head) = lines.get(def.line - 1) else {
+        return vec![];
+    };
+    let indent = indent_of(head);
+    lines
+        .iter()
+        .skip(def.line)
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .take_while(|l| indent_of(l) > indent)
+        .map(|l| l.split('#').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A Flask function that reads the request context (`request.…`, `session[…]`, `g.…`,
+/// `current_app.…`): called outside a request it fails with "working outside of request context",
+/// whatever its arguments, so only a request replay can run it.
+pub fn uses_flask_context(src: &str, def: &FnDef) -> bool {
+    static CTX: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(^|[^\w.])(flask\.)?(request|session|g|current_app)\s*[.\[]")
+            .expect("flask context regex")
+    });
+    framework_of(src) == Some(Framework::Flask)
+        && body_code(src, def).iter().any(|l| CTX.is_match(l))
 }
 
 /// The text between the parentheses of the def at `lines[i]`, comments dropped.
@@ -300,10 +394,15 @@ fn parse_params(lines: &[&str], i: usize) -> Option<Vec<Param>> {
             let after = &rest[name_end..];
             split_default(after)
         };
+        let annotation = rest[name_end..].strip_prefix(':').map(|a| {
+            let a = a.trim();
+            a.split(" =").next().unwrap_or(a).trim().to_string()
+        });
         params.push(Param {
             name,
             kind,
             has_default,
+            annotation,
         });
     }
     Some(params)
@@ -423,14 +522,55 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
     out
 }
 
-/// A dataclass or NamedTuple defined in a file: name and repr fields in order, or `None` when its
-/// repr cannot be trusted to rebuild it (custom `__repr__`, `repr=False` / `init=False` fields,
-/// `__post_init__`).
-pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
+/// What a class's `repr()` looks like, when the repository defines it in a way a repr can rebuild.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReprClass {
+    /// Dataclass, NamedTuple or pydantic model: `Name(field=value, ...)` with these fields in this
+    /// order; `None` when its repr cannot be trusted to rebuild it (custom `__repr__`, `repr=False`
+    /// / `init=False` fields, `__post_init__`, computed fields, bases defined elsewhere).
+    Fields(Option<Vec<String>>),
+    /// `enum.Enum` subclass: `<Name.MEMBER: value>`, with its member names.
+    Enum(Vec<String>),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ClassFlavor {
+    Dataclass,
+    NamedTuple,
+    Pydantic,
+    Enum,
+}
+
+/// Base classes written between the parentheses of a `class` line (keywords such as
+/// `metaclass=` dropped). `None` when the list does not close on that line.
+fn class_bases(line: &str) -> Option<Vec<String>> {
+    let Some(open) = line.find('(') else {
+        return Some(vec![]); // `class X:`
+    };
+    if line[..open].contains(':') {
+        return Some(vec![]); // `class X:` with a parenthesis later on the line
+    }
+    let rest = &line[open + 1..];
+    let close = rest.rfind(')')?;
+    Some(
+        split_top_level(&rest[..close])
+            .into_iter()
+            .filter(|b| !b.contains('='))
+            .collect(),
+    )
+}
+
+/// Dataclasses, NamedTuples, pydantic models and enums defined in a file, with what their reprs
+/// show. A class inheriting from another class of the same file gets its parent's fields first (as
+/// dataclasses and pydantic do); a base defined elsewhere makes the fields untrusted.
+pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
     static FIELD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^([A-Za-z_]\w*)\s*:\s*(.+)$").expect("field regex"));
+    static MEMBER: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([A-Za-z]\w*)\s*=[^=]").expect("member regex"));
     let lines: Vec<&str> = src.lines().collect();
-    let mut out = Vec::new();
+    let mut out: Vec<(String, ReprClass)> = Vec::new();
+    let mut flavors: Vec<(String, ClassFlavor)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(c) = CLASS_RE.captures(line) else {
             continue;
@@ -443,17 +583,37 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
             decos.push(lines[j - 1].trim().to_string());
             j -= 1;
         }
+        let bases = class_bases(line);
+        let base_list = bases.clone().unwrap_or_default();
+        let bare = |b: &str| b.rsplit('.').next().unwrap_or(b).to_string();
+        let local_parent = |b: &str| flavors.iter().rev().find(|(n, _)| n == b).map(|(_, f)| *f);
         let is_dc = decos
             .iter()
             .any(|d| d.starts_with("@dataclass") || d.starts_with("@dataclasses.dataclass"));
-        let is_nt = line.contains("NamedTuple)");
-        if !is_dc && !is_nt {
+        let flavor = if is_dc {
+            Some(ClassFlavor::Dataclass)
+        } else if base_list.iter().any(|b| bare(b) == "NamedTuple") {
+            Some(ClassFlavor::NamedTuple)
+        } else if base_list.iter().any(|b| bare(b) == "BaseModel") {
+            Some(ClassFlavor::Pydantic)
+        } else if base_list.iter().any(|b| {
+            matches!(
+                bare(b).as_str(),
+                "Enum" | "IntEnum" | "StrEnum" | "Flag" | "IntFlag"
+            )
+        }) {
+            Some(ClassFlavor::Enum)
+        } else {
+            base_list.iter().find_map(|b| {
+                local_parent(b).filter(|f| matches!(f, ClassFlavor::Pydantic | ClassFlavor::Enum))
+            })
+        };
+        let Some(flavor) = flavor else {
             continue;
-        }
-        let mut ok = !decos
-            .iter()
-            .any(|d| d.replace(' ', "").contains("repr=False"));
-        let mut fields = Vec::new();
+        };
+        flavors.push((name.clone(), flavor));
+        // body lines at the body's own indentation
+        let mut body: Vec<&str> = Vec::new();
         let mut body_indent = None;
         for l in lines.iter().skip(i + 1) {
             if l.trim().is_empty() || l.trim_start().starts_with('#') {
@@ -464,20 +624,58 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
                 break;
             }
             let bi = *body_indent.get_or_insert(ind);
-            if ind != bi {
+            if ind == bi {
+                body.push(l.trim());
+            }
+        }
+        if flavor == ClassFlavor::Enum {
+            let members = body
+                .iter()
+                .filter_map(|t| MEMBER.captures(t).map(|m| m[1].to_string()))
+                .collect();
+            out.push((name, ReprClass::Enum(members)));
+            continue;
+        }
+        let mut ok = bases.is_some()
+            && !decos
+                .iter()
+                .any(|d| d.replace(' ', "").contains("repr=False"));
+        let mut fields = Vec::new();
+        for b in &base_list {
+            let known_root = matches!(
+                bare(b).as_str(),
+                "BaseModel" | "NamedTuple" | "object" | "ABC"
+            ) || b.starts_with("Generic[")
+                || b.starts_with("typing.Generic[");
+            if known_root {
                 continue;
             }
-            let t = l.trim();
+            match out.iter().rev().find(|(n, _)| n == b) {
+                Some((_, ReprClass::Fields(Some(parent)))) => fields.extend(parent.iter().cloned()),
+                _ => ok = false,
+            }
+        }
+        for (k, t) in body.iter().enumerate() {
             if t.starts_with("def __repr__")
                 || t.starts_with("def __post_init__")
+                || t.starts_with("def __repr_args__")
+                || t.starts_with("def model_post_init")
                 || t.starts_with("__repr__")
+                || t.starts_with("@computed_field")
+                || t.starts_with("@pydantic.computed_field")
             {
                 ok = false;
             }
+            let _ = k;
             if let Some(f) = FIELD.captures(t) {
                 let ann = &f[2];
                 if ann.starts_with("ClassVar") || ann.contains("typing.ClassVar") {
                     continue;
+                }
+                if flavor == ClassFlavor::Pydantic
+                    && (f[1].starts_with('_') || &f[1] == "model_config")
+                {
+                    continue; // private attributes and config never show in a pydantic repr
                 }
                 let compact = ann.replace(' ', "");
                 if compact.contains("repr=False")
@@ -489,7 +687,7 @@ pub fn dataclasses_in(src: &str) -> Vec<(String, Option<Vec<String>>)> {
                 fields.push(f[1].to_string());
             }
         }
-        out.push((name, ok.then_some(fields)));
+        out.push((name, ReprClass::Fields(ok.then_some(fields))));
     }
     out
 }
@@ -514,8 +712,16 @@ pub fn module_for_path(
             return Some((m.to_string(), root));
         }
     }
-    // Walk up while the folder is a package.
     let parts: Vec<&str> = stem.split('/').collect();
+    // A `src/` layout: everything below `src` is the import path, packages with or without
+    // `__init__.py` (namespace packages) alike.
+    if let Some(k) = parts.iter().position(|p| *p == "src") {
+        let module_parts = &parts[k + 1..];
+        if !module_parts.is_empty() && module_parts.iter().all(|p| is_py_ident(p)) {
+            return Some((module_parts.join("."), parts[..=k].join("/")));
+        }
+    }
+    // Walk up while the folder is a package.
     let mut start = parts.len() - 1;
     while start > 0 {
         let dir = parts[..start].join("/");
@@ -713,13 +919,23 @@ impl FnDef {
     }
 }
 
-/// Django settings module named by `manage.py` / `wsgi.py` / `asgi.py`.
-pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<String> {
+/// Django settings module named by `manage.py` / `wsgi.py` / `asgi.py` (or pytest-django's
+/// `DJANGO_SETTINGS_MODULE` in the pytest configuration), and the folder that must be on `sys.path`
+/// for it (the folder of that `manage.py`/config file; `""` for the repository root).
+pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<(String, String)> {
     static SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#)
+        Regex::new(r#"DJANGO_SETTINGS_MODULE["']?\]?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)"#)
             .expect("settings regex")
     });
-    let mut cands: Vec<String> = vec!["manage.py".into()];
+    let mut cands: Vec<String> = [
+        "manage.py",
+        "pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+    ]
+    .map(String::from)
+    .to_vec();
     cands.extend(
         files
             .iter()
@@ -728,13 +944,36 @@ pub fn django_settings(snap: &Snapshot, files: &[String]) -> Option<String> {
             })
             .cloned(),
     );
+    for (name, is_dir) in snap.list_dir("") {
+        if is_dir && !name.starts_with('.') && snap.is_file(&format!("{name}/manage.py")) {
+            cands.push(format!("{name}/manage.py"));
+        }
+    }
     for f in cands {
-        if let Some(src) = snap.read(&f) {
-            if let Some(c) = SETTINGS.captures(&src) {
-                let m = c[1].to_string();
-                if m.split('.').all(is_py_ident) {
-                    return Some(m);
-                }
+        let Some(src) = snap.read(&f) else { continue };
+        let Some(c) = SETTINGS.captures(&src) else {
+            continue;
+        };
+        let m = c[1].to_string();
+        if !m.split('.').all(is_py_ident) {
+            continue;
+        }
+        // the settings module's folder decides the root: `<root>/<m as path>.py`
+        let as_path = m.replace('.', "/");
+        let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let mut roots = vec![dir.to_string()];
+        if let Some((parent, _)) = dir.rsplit_once('/') {
+            roots.push(parent.to_string());
+        }
+        roots.push(String::new());
+        for root in roots {
+            let base = if root.is_empty() {
+                as_path.clone()
+            } else {
+                format!("{root}/{as_path}")
+            };
+            if snap.is_file(&format!("{base}.py")) || snap.is_file(&format!("{base}/__init__.py")) {
+                return Some((m, root));
             }
         }
     }
@@ -844,22 +1083,94 @@ def outer(x):
 
     #[test]
     fn finds_dataclasses() {
-        let dcs = dataclasses_in(SRC);
+        let dcs = repr_classes_in(SRC);
         assert_eq!(
             dcs[0],
             (
                 "Track".to_string(),
-                Some(vec!["title".to_string(), "duration_s".to_string()])
+                ReprClass::Fields(Some(vec!["title".to_string(), "duration_s".to_string()]))
             )
         );
         assert_eq!(
-            dcs[1].1.as_ref().unwrap(),
-            &vec![
+            dcs[1].1,
+            ReprClass::Fields(Some(vec![
                 "name".to_string(),
                 "tracks".to_string(),
                 "position".to_string()
+            ]))
+        );
+    }
+
+    #[test]
+    fn pydantic_models_and_enums() {
+        let src = "from enum import Enum\nfrom pydantic import BaseModel, Field, ConfigDict\n\n\nclass Status(str, Enum):\n    OPEN = \"open\"\n    ON_HOLD = \"on_hold\"\n\n    def label(self):\n        return self.value\n\n\nclass Api(BaseModel):\n    model_config = ConfigDict(frozen=True)\n\n\nclass Line(Api):\n    sku: str\n    qty: int = Field(gt=0)\n    _cache: dict = {}\n\n\nclass Order(Line):\n    status: Status = Status.OPEN\n\n\nclass Secret(BaseModel):\n    token: str = Field(repr=False)\n\n\nclass Other(SomewhereElse):\n    x: int\n";
+        let got = repr_classes_in(src);
+        let get = |n: &str| got.iter().find(|(c, _)| c == n).map(|(_, r)| r.clone());
+        assert_eq!(
+            get("Status"),
+            Some(ReprClass::Enum(vec!["OPEN".into(), "ON_HOLD".into()]))
+        );
+        assert_eq!(
+            get("Line"),
+            Some(ReprClass::Fields(Some(vec!["sku".into(), "qty".into()])))
+        );
+        assert_eq!(
+            get("Order"),
+            Some(ReprClass::Fields(Some(vec![
+                "sku".into(),
+                "qty".into(),
+                "status".into()
+            ])))
+        );
+        assert_eq!(get("Secret"), Some(ReprClass::Fields(None)));
+        assert_eq!(get("Other"), None);
+    }
+
+    #[test]
+    fn annotations_name_the_container_the_sdk_sent_as_a_list() {
+        let src = "def f(p: tuple[int, int], s: Optional[set] = None, fs: typing.FrozenSet[str], l: list, q=1, d: Dict[str, int] = {}):\n    pass\n";
+        let d = find_def(src, "f", Some(2)).unwrap();
+        let kinds: Vec<_> = d.params.iter().map(|p| p.sequence_kind()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Some("tuple"),
+                Some("set"),
+                Some("frozenset"),
+                None,
+                None,
+                None
             ]
         );
+        assert_eq!(d.params[5].annotation.as_deref(), Some("Dict[str, int]"));
+    }
+
+    #[test]
+    fn generators() {
+        let src = "def rows(path):\n    def inner():\n        yield 1\n    for r in path:\n        x = 'yield'\n        yield r  # one row\n\n\ndef plain(xs):\n    def inner():\n        yield 1\n    return list(inner())\n";
+        assert!(is_generator(src, &find_def(src, "rows", Some(6)).unwrap()));
+        assert!(!is_generator(
+            src,
+            &find_def(src, "plain", Some(12)).unwrap()
+        ));
+    }
+
+    #[test]
+    fn flask_request_context() {
+        let src = "from flask import request, g\n\n\ndef show(slug):\n    user = g.user  # needs the app\n    return slug\n\n\ndef pure(grequest):\n    return grequest.x\n";
+        assert!(uses_flask_context(
+            src,
+            &find_def(src, "show", Some(5)).unwrap()
+        ));
+        assert!(!uses_flask_context(
+            src,
+            &find_def(src, "pure", Some(10)).unwrap()
+        ));
+        let no_flask = src.replace("from flask import request, g", "import os");
+        assert!(!uses_flask_context(
+            &no_flask,
+            &find_def(&no_flask, "show", Some(5)).unwrap()
+        ));
     }
 
     #[test]
