@@ -166,7 +166,92 @@ pub fn append_commit(
     Ok(commit)
 }
 
+/// Write the commit's objects (blobs, trees, commit) as ONE pack instead of one loose file each.
+///
+/// The objects are built in a scratch repository whose object database is an in-memory backend
+/// (libgit2's mempack) with the real object folder as a read-only alternate, so nothing touches the
+/// disk while the tree is assembled. The mempack is then dumped as a pack and handed to the real
+/// repository's pack writer (temporary file, index, rename into `objects/pack/`). Only after that
+/// returns does the caller create any ref, so a ref never points at a missing object. Two files (pack
+/// and index) instead of about seven loose objects with their temporary files; `git gc` folds these
+/// small packs together like any others (`gc.autoPackLimit`).
+fn write_commit_packed(
+    repo: &Repository,
+    parent: &git2::Commit,
+    files: &[NewFile],
+    name: &str,
+    email: &str,
+    message: &str,
+) -> Result<Oid> {
+    let scratch = Repository::from_odb(git2::Odb::new()?)?;
+    let odb = scratch.odb()?;
+    let mempack = odb.add_new_mempack_backend(1000)?;
+    let objects = repo.path().join("objects");
+    odb.add_disk_alternate(
+        objects
+            .to_str()
+            .ok_or_else(|| anyhow!("repository path is not UTF-8"))?,
+    )?;
+    let parent = scratch.find_commit(parent.id())?;
+    let commit = write_commit_in(&scratch, &parent, files, name, email, message)?;
+    let mut buf = git2::Buf::new();
+    mempack.dump(&scratch, &mut buf)?;
+    if !buf.is_empty() {
+        let real = repo.odb()?;
+        let mut writer = real.packwriter()?;
+        std::io::Write::write_all(&mut writer, &buf).context("writing the commit's pack")?;
+        writer.commit().context("indexing the commit's pack")?;
+    }
+    if !repo.odb()?.exists(commit) {
+        bail!("commit {commit} missing after writing its pack");
+    }
+    Ok(commit)
+}
+
+/// Write a commit on `parent` with `files` upserted: one pack (default, [`write_commit_packed`]) or
+/// loose objects (for comparison, `SENTRY_REPRO_GIT_LOOSE=1`).
 fn write_commit(
+    repo: &Repository,
+    parent: &git2::Commit,
+    files: &[NewFile],
+    name: &str,
+    email: &str,
+    message: &str,
+) -> Result<Oid> {
+    if packed_writes() {
+        return write_commit_packed(repo, parent, files, name, email, message);
+    }
+    write_commit_in(repo, parent, files, name, email, message)
+}
+
+/// 0: not decided yet (read `SENTRY_REPRO_GIT_LOOSE`), 1: one pack per commit, 2: loose objects.
+static WRITE_MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether new commits are written as one pack (default) or as loose objects
+/// (`SENTRY_REPRO_GIT_LOOSE=1`, for comparison).
+fn packed_writes() -> bool {
+    use std::sync::atomic::Ordering;
+    match WRITE_MODE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let loose = std::env::var("SENTRY_REPRO_GIT_LOOSE").is_ok_and(|v| v == "1");
+            WRITE_MODE.store(if loose { 2 } else { 1 }, Ordering::Relaxed);
+            !loose
+        }
+    }
+}
+
+/// Benchmarks: write new commits as loose objects (`true`) or as one pack each (`false`).
+#[doc(hidden)]
+pub fn set_loose_writes(loose: bool) {
+    WRITE_MODE.store(
+        if loose { 2 } else { 1 },
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+fn write_commit_in(
     repo: &Repository,
     parent: &git2::Commit,
     files: &[NewFile],
@@ -199,6 +284,80 @@ mod tests {
         assert!(is_safe_ident("abc-DEF_1"));
         for bad in ["", "-x", "a/b", "a..b", "a b", "x\n", &"9".repeat(65)] {
             assert!(!is_safe_ident(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn packed_commit_is_complete_and_plain_git_sees_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let sig = Signature::now("t", "t@example.com").unwrap();
+        let blob = repo.blob(b"print(1)\n").unwrap();
+        let mut tb = repo.treebuilder(None).unwrap();
+        tb.insert("app.py", blob, 0o100644).unwrap();
+        let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+        let base = repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[]).unwrap();
+        let packs = |r: &Repository| {
+            std::fs::read_dir(r.path().join("objects/pack"))
+                .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".pack")).count())
+                .unwrap_or(0)
+        };
+        let loose_before = walkdir::WalkDir::new(repo.path().join("objects"))
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .count();
+        let files = vec![
+            NewFile { path: "repro/deep/test_x.py".into(), content: "def test_x():\n    assert False\n".into() },
+            NewFile { path: "repro/sentry-7.json".into(), content: "{}".into() },
+        ];
+        let allowed = vec!["repro".to_string()];
+        let req = CommitRequest {
+            base,
+            files: &files,
+            allowed_prefixes: &allowed,
+            branch: "fix/sentry-7-20260101T000000Z".into(),
+            author_name: "t".into(),
+            author_email: "t@example.com".into(),
+            message: "repro".into(),
+        };
+        set_loose_writes(false);
+        let out = commit_new_branch(&repo, "7", &req).unwrap();
+        let CommitOutcome::Created { commit, .. } = out else { panic!("{out:?}") };
+        assert_eq!(packs(&repo), 1, "one pack for the whole commit");
+        let loose_after = walkdir::WalkDir::new(repo.path().join("objects"))
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file() && !e.path().to_string_lossy().contains("/pack/"))
+            .count();
+        assert_eq!(loose_after, loose_before, "no loose object written");
+        // A fresh handle (another process) reads every file of the branch.
+        let fresh = Repository::open(tmp.path()).unwrap();
+        let c = fresh.find_commit(commit).unwrap();
+        assert_eq!(c.parent_id(0).unwrap(), base);
+        let t = c.tree().unwrap();
+        let e = t.get_path(std::path::Path::new("repro/deep/test_x.py")).unwrap();
+        assert_eq!(fresh.find_blob(e.id()).unwrap().content(), files[0].content.as_bytes());
+        assert!(t.get_path(std::path::Path::new("app.py")).is_ok());
+        // Once per issue, whatever the write mode.
+        assert!(matches!(commit_new_branch(&repo, "7", &req).unwrap(), CommitOutcome::Exists { .. }));
+        // Plain git agrees (when installed).
+        if let Ok(o) = std::process::Command::new("git")
+            .args(["fsck", "--full", "--strict"])
+            .current_dir(tmp.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", tmp.path())
+            .output()
+        {
+            assert!(o.status.success(), "git fsck: {}", String::from_utf8_lossy(&o.stderr));
+            let log = std::process::Command::new("git")
+                .args(["log", "--format=%s", "fix/sentry-7-20260101T000000Z"])
+                .current_dir(tmp.path())
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", tmp.path())
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&log.stdout), "repro\nbase\n");
         }
     }
 
