@@ -296,10 +296,16 @@ mod tests {
         let mut tb = repo.treebuilder(None).unwrap();
         tb.insert("app.py", blob, 0o100644).unwrap();
         let tree = repo.find_tree(tb.write().unwrap()).unwrap();
-        let base = repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[]).unwrap();
+        let base = repo
+            .commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
         let packs = |r: &Repository| {
             std::fs::read_dir(r.path().join("objects/pack"))
-                .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".pack")).count())
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+                        .count()
+                })
                 .unwrap_or(0)
         };
         let loose_before = walkdir::WalkDir::new(repo.path().join("objects"))
@@ -308,8 +314,14 @@ mod tests {
             .filter(|e| e.file_type().is_file())
             .count();
         let files = vec![
-            NewFile { path: "repro/deep/test_x.py".into(), content: "def test_x():\n    assert False\n".into() },
-            NewFile { path: "repro/sentry-7.json".into(), content: "{}".into() },
+            NewFile {
+                path: "repro/deep/test_x.py".into(),
+                content: "def test_x():\n    assert False\n".into(),
+            },
+            NewFile {
+                path: "repro/sentry-7.json".into(),
+                content: "{}".into(),
+            },
         ];
         let allowed = vec!["repro".to_string()];
         let req = CommitRequest {
@@ -323,7 +335,9 @@ mod tests {
         };
         set_loose_writes(false);
         let out = commit_new_branch(&repo, "7", &req).unwrap();
-        let CommitOutcome::Created { commit, .. } = out else { panic!("{out:?}") };
+        let CommitOutcome::Created { commit, .. } = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(packs(&repo), 1, "one pack for the whole commit");
         let loose_after = walkdir::WalkDir::new(repo.path().join("objects"))
             .into_iter()
@@ -336,11 +350,19 @@ mod tests {
         let c = fresh.find_commit(commit).unwrap();
         assert_eq!(c.parent_id(0).unwrap(), base);
         let t = c.tree().unwrap();
-        let e = t.get_path(std::path::Path::new("repro/deep/test_x.py")).unwrap();
-        assert_eq!(fresh.find_blob(e.id()).unwrap().content(), files[0].content.as_bytes());
+        let e = t
+            .get_path(std::path::Path::new("repro/deep/test_x.py"))
+            .unwrap();
+        assert_eq!(
+            fresh.find_blob(e.id()).unwrap().content(),
+            files[0].content.as_bytes()
+        );
         assert!(t.get_path(std::path::Path::new("app.py")).is_ok());
         // Once per issue, whatever the write mode.
-        assert!(matches!(commit_new_branch(&repo, "7", &req).unwrap(), CommitOutcome::Exists { .. }));
+        assert!(matches!(
+            commit_new_branch(&repo, "7", &req).unwrap(),
+            CommitOutcome::Exists { .. }
+        ));
         // Plain git agrees (when installed).
         if let Ok(o) = std::process::Command::new("git")
             .args(["fsck", "--full", "--strict"])
@@ -349,7 +371,11 @@ mod tests {
             .env("HOME", tmp.path())
             .output()
         {
-            assert!(o.status.success(), "git fsck: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "git fsck: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             let log = std::process::Command::new("git")
                 .args(["log", "--format=%s", "fix/sentry-7-20260101T000000Z"])
                 .current_dir(tmp.path())

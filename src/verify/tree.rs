@@ -32,7 +32,10 @@ const DEPENDENCY_FILES: &[&str] = &["package.json", "package-lock.json", "npm-sh
 
 impl Export {
     pub fn path(&self) -> &Path {
-        self.dir.as_ref().expect("export folder present until dropped").path()
+        self.dir
+            .as_ref()
+            .expect("export folder present until dropped")
+            .path()
     }
 
     /// Record that the export is complete and pristine (after overlay and `prepare`).
