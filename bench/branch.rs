@@ -104,8 +104,8 @@ fn main() {
         serde_json::from_str(&std::fs::read_to_string(&event_path).expect("fixture event"))
             .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    println!("| files | commits | packed p50 ms | p99 ms | branches/s | loose p50 ms | p99 ms | git CLI p50 ms | p99 ms | CLI / packed (p50) | CLI / loose (p50) | load |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| files | commits | sentry-repro p50 ms | p99 ms | branches/s | git CLI p50 ms | p99 ms | ratio (p50) |");
+    println!("|---|---|---|---|---|---|---|---|");
     for &files in &args.files {
         let repo = match &args.repo {
             Some(r) => r.clone(),
@@ -136,32 +136,20 @@ fn main() {
             .as_millis()
             % 1_000_000_000;
         let project = ProjectConfig::for_repo(&repo);
-        // sentry-repro: in-memory trees, one branch per alert; the commit's objects written as one
-        // pack (default) or as loose objects, alternating alert by alert so both see the same load.
+        // sentry-repro: in-memory trees, one branch per alert.
         let mut ours = Vec::with_capacity(args.alerts);
-        let mut loose = Vec::with_capacity(args.alerts);
-        let mut packed_total = Duration::ZERO;
-        for i in 0..args.alerts * 2 {
-            let as_loose = i % 2 == 1;
-            sentry_repro::git::set_loose_writes(as_loose);
+        let start_all = Instant::now();
+        for i in 0..args.alerts {
             let mut alert = webhook::alert_from_any_json(&event);
             alert.issue_id = Some(format!("{run_id}{i:05}"));
             let t = Instant::now();
             let out = pipeline::generate(&alert, &project, &GenerateOptions::default())
                 .expect("generate");
-            let took = t.elapsed();
+            ours.push(t.elapsed());
             assert!(out.created);
-            if as_loose {
-                loose.push(took);
-            } else {
-                ours.push(took);
-                packed_total += took;
-            }
         }
-        sentry_repro::git::set_loose_writes(false);
-        let total = packed_total;
+        let total = start_all.elapsed();
         ours.sort();
-        loose.sort();
         // The git-CLI design, in a work tree.
         let mut cli = Vec::with_capacity(args.cli_alerts);
         for i in 0..args.cli_alerts {
@@ -181,37 +169,17 @@ fn main() {
         }
         cli.sort();
         let (o50, o99) = (percentile(&ours, 0.5), percentile(&ours, 0.99));
-        let (l50, l99) = (percentile(&loose, 0.5), percentile(&loose, 0.99));
         let (c50, c99) = (percentile(&cli, 0.5), percentile(&cli, 0.99));
-        let load = std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-            .unwrap_or_default();
         println!(
-            "| {files} | {} | {:.2} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0}x | {:.0}x | {load} |",
+            "| {files} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {:.0}x |",
             args.commits,
             ms(o50),
             ms(o99),
             args.alerts as f64 / total.as_secs_f64(),
-            ms(l50),
-            ms(l99),
             ms(c50),
             ms(c99),
-            c50.as_secs_f64() / o50.as_secs_f64(),
-            c50.as_secs_f64() / l50.as_secs_f64()
+            c50.as_secs_f64() / o50.as_secs_f64()
         );
-        if !args.full {
-            // Smoke: a plain git sees a complete repository after both write modes.
-            let st = Command::new("git")
-                .arg("-C")
-                .arg(&repo)
-                .args(["fsck", "--no-progress"])
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .stdout(std::process::Stdio::null())
-                .status()
-                .expect("git runs");
-            assert!(st.success(), "git fsck failed after the bench");
-        }
     }
     if !args.full {
         eprintln!("(smoke run; `cargo bench --bench branch` for the real figures)");
