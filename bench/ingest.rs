@@ -28,6 +28,11 @@ struct Args {
     conns: usize,
     workers: Option<usize>,
     bin: PathBuf,
+    /// A second binary (e.g. a build of the previous commit) measured interleaved with `bin`.
+    baseline: Option<PathBuf>,
+    /// Extra `KEY=VALUE` settings for a third variant of `bin` (e.g. `SENTRY_REPRO_WORKER_NICE=0`).
+    variant_env: Vec<(String, String)>,
+    repeat: usize,
 }
 
 fn parse_args() -> Args {
@@ -40,6 +45,9 @@ fn parse_args() -> Args {
         conns: if full { 32 } else { 2 },
         workers: None,
         bin: PathBuf::from(env!("CARGO_BIN_EXE_sentry-repro")),
+        baseline: None,
+        variant_env: Vec::new(),
+        repeat: 1,
     };
     let mut it = raw.iter().skip(1);
     while let Some(x) = it.next() {
@@ -50,6 +58,13 @@ fn parse_args() -> Args {
             "--conns" => a.conns = val().parse().expect("connections"),
             "--workers" => a.workers = Some(val().parse().expect("workers")),
             "--bin" => a.bin = PathBuf::from(val()),
+            "--baseline" => a.baseline = Some(PathBuf::from(val())),
+            "--repeat" => a.repeat = val().parse().expect("repeat count"),
+            "--variant-env" => {
+                let v = val();
+                let (k, x) = v.split_once('=').expect("KEY=VALUE");
+                a.variant_env.push((k.to_string(), x.to_string()));
+            }
             _ => {}
         }
     }
@@ -117,7 +132,13 @@ impl Drop for Server {
     }
 }
 
-fn start_server(bin: &Path, repo: &Path, state: &Path, workers: Option<usize>) -> Server {
+fn start_server(
+    bin: &Path,
+    env: &[(String, String)],
+    repo: &Path,
+    state: &Path,
+    workers: Option<usize>,
+) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -135,6 +156,7 @@ fn start_server(bin: &Path, repo: &Path, state: &Path, workers: Option<usize>) -
         .env("SENTRY_CLIENT_SECRET", SECRET)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", state)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(w) = workers {
@@ -231,15 +253,135 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx].as_secs_f64() * 1000.0
 }
 
+/// One-minute load average (the machine is shared; every row records it).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Jobs finished (`done`) in the store so far: do the workers keep up while the load runs?
+fn jobs_done(state: &Path) -> i64 {
+    let Ok(c) = rusqlite::Connection::open_with_flags(
+        state.join("state.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return -1;
+    };
+    c.query_row("SELECT COUNT(*) FROM jobs WHERE state = 'done'", [], |r| {
+        r.get(0)
+    })
+    .unwrap_or(-1)
+}
+
+struct Variant {
+    label: String,
+    bin: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+struct Row {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 fn main() {
     let args = parse_args();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let case = root.join("tests/fixtures/corpus/py-rating-average-empty");
     let event: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(case.join("event.json")).unwrap()).unwrap();
-    println!("| rate/s | workers | sent | 2xx | errors | p50 ms | p99 ms | max ms | achieved/s | serve VmHWM MB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for &rate in &args.rates {
+    let mut variants = Vec::new();
+    if let Some(b) = &args.baseline {
+        variants.push(Variant {
+            label: "baseline".into(),
+            bin: b.clone(),
+            env: vec![],
+        });
+    }
+    if !args.variant_env.is_empty() {
+        let label = args
+            .variant_env
+            .iter()
+            .map(|(k, v)| format!("{}={v}", k.trim_start_matches("SENTRY_REPRO_")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        variants.push(Variant {
+            label,
+            bin: args.bin.clone(),
+            env: args.variant_env.clone(),
+        });
+    }
+    variants.push(Variant {
+        label: "this build".into(),
+        bin: args.bin.clone(),
+        env: vec![],
+    });
+    println!("| variant | rate/s | workers | sent | 2xx | errors | p50 ms | p99 ms | max ms | achieved/s | jobs done | serve VmHWM MB | load |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut rows: Vec<(usize, u64, Row)> = Vec::new();
+    for _round in 0..args.repeat.max(1) {
+        for &rate in &args.rates {
+            for (vi, v) in variants.iter().enumerate() {
+                let r = run_once(&args, v, &case, &event, rate);
+                rows.push((vi, rate, r));
+            }
+        }
+    }
+    if args.repeat > 1 {
+        println!();
+        println!("Medians over {} rounds:", args.repeat);
+        println!();
+        println!("| variant | rate/s | p50 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|");
+        for &rate in &args.rates {
+            for (vi, v) in variants.iter().enumerate() {
+                let pick = |f: &dyn Fn(&Row) -> f64| {
+                    median(
+                        rows.iter()
+                            .filter(|(i, r, _)| *i == vi && *r == rate)
+                            .map(|(_, _, x)| f(x))
+                            .collect(),
+                    )
+                };
+                println!(
+                    "| {} | {rate} | {:.2} | {:.2} | {:.2} |",
+                    v.label,
+                    pick(&|r| r.p50),
+                    pick(&|r| r.p99),
+                    pick(&|r| r.max)
+                );
+            }
+        }
+    }
+    if !args.full {
+        eprintln!("(smoke run; `cargo bench --bench ingest` for the real figures)");
+    }
+}
+
+fn run_once(
+    args: &Args,
+    variant: &Variant,
+    case: &Path,
+    event: &serde_json::Value,
+    rate: u64,
+) -> Row {
+    {
         // A fresh repository and job store per rate, so runs do not inherit each other's backlog.
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path().join("repo");
@@ -249,14 +391,14 @@ fn main() {
         git(&repo, &["commit", "-q", "-m", "app"]);
         let state = tmp.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
-        let server = start_server(&args.bin, &repo, &state, args.workers);
+        let server = start_server(&variant.bin, &variant.env, &repo, &state, args.workers);
         let total = (rate as f64 * args.duration).round() as usize;
         let run = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs()
             % 100_000;
-        let bodies = Arc::new(bodies(&event, run, total));
+        let bodies = Arc::new(bodies(event, run, total));
         let conns = args.conns.max(1);
         let start = Instant::now() + Duration::from_millis(100);
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -297,9 +439,12 @@ fn main() {
         }
         let elapsed = start.elapsed().as_secs_f64();
         let hwm = vm_hwm_kb(server.child.id()).unwrap_or(0);
+        let done = jobs_done(&state);
+        let load = loadavg();
         lat.sort();
         println!(
-            "| {rate} | {} | {total} | {} | {errors} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} |",
+            "| {} | {rate} | {} | {total} | {} | {errors} | {:.2} | {:.2} | {:.2} | {:.0} | {done} | {:.1} | {load} |",
+            variant.label,
             args.workers
                 .map(|w| w.to_string())
                 .unwrap_or_else(|| "default".into()),
@@ -316,8 +461,13 @@ fn main() {
             assert_eq!(errors, 0, "smoke run: every alert must get a 2xx");
         }
         drop(server);
-    }
-    if !args.full {
-        eprintln!("(smoke run; `cargo bench --bench ingest` for the real figures)");
+        Row {
+            p50: pct(&lat, 0.5),
+            p99: pct(&lat, 0.99),
+            max: lat
+                .last()
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .unwrap_or(f64::NAN),
+        }
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Wall time of `sentry-repro verify` against the bare runner calls it makes.
 
-    bench/verify.py [--bin target/release/sentry-repro] [--repeat 5] [--files 0,50000] [--keep DIR]
+    bench/verify.py [--bin target/release/sentry-repro] [--baseline OTHER_BUILD] [--repeat 5]
+                    [--files 0,50000] [--keep DIR]
 
 For each repository (files=0: the dev corpus app tests/fixtures/verify/py-rating-average-empty alone;
 files=N: that app overlaid on an N-file, 2k-commit repository from bench/make-large-repo.py) it makes
@@ -69,11 +70,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--files", default="0,50000")
     ap.add_argument("--keep", help="folder for the repositories (reused when present)")
+    ap.add_argument("--baseline", help="another build of sentry-repro, timed interleaved with --bin")
     a = ap.parse_args()
     tmp = a.keep or tempfile.mkdtemp(prefix="verify-bench-")
-    print(f"| repo | verify s | runner calls s | checkout s | overhead vs runner | "
-          f"overhead vs runner+checkout |")
-    print("|---|---|---|---|---|---|")
+    print(f"| repo | build | verify s | runner calls s | checkout s | overhead vs runner | "
+          f"overhead vs runner+checkout | background cleanup s | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    bins = [("this", a.bin)] + ([("baseline", a.baseline)] if a.baseline else [])
     for files in [int(x) for x in a.files.split(",")]:
         repo = os.path.join(tmp, f"repo-{files}")
         if not os.path.isdir(repo):
@@ -87,11 +90,23 @@ def main():
         for f in ("test_sentry_4501.py", "sentry-4501.json"):
             shutil.copy(os.path.join(wt_head, "repro", f), os.path.join(wt_base, "repro", f))
         report = os.path.join(tmp, f"report-{files}.json")
-        v, r, c = [], [], []
+        v, r, c = {b: [] for b, _ in bins}, [], []
+        cleanup = {b: [] for b, _ in bins}
+        loads = []
         for i in range(a.repeat):
-            v.append(timed(lambda: subprocess.run(
-                [a.bin, "verify", "--repo", repo, "--base", "main", "--head", "fix", "--json", report],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+            for label, binary in bins:
+                loads.append(os.getloadavg()[0])
+                v[label].append(timed(lambda: subprocess.run(
+                    [binary, "verify", "--repo", repo, "--base", "main", "--head", "fix",
+                     "--json", report],
+                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+                # Exports left to a detached `rm` (this build): wait for them, untimed, so the next
+                # measurement does not compete with their removal; report how long that took.
+                t0 = time.perf_counter()
+                tmpdir = tempfile.gettempdir()
+                while any(n.startswith(".sentry-verify-trash-") for n in os.listdir(tmpdir)):
+                    time.sleep(0.05)
+                cleanup[label].append(time.perf_counter() - t0)
             rep = json.load(open(report))
             calls = []
             for t in rep["tests"]:
@@ -113,10 +128,14 @@ def main():
                 git(repo, "worktree", "add", "-q", "--detach", wt, "fix")
             c.append(timed(checkout))
             git(repo, "worktree", "remove", "--force", wt)
-        mv, mr, mc = (statistics.median(x) for x in (v, r, c))
+        mr, mc = statistics.median(r), statistics.median(c)
         name = "dev app" if files == 0 else f"{files} files"
-        print(f"| {name} | {mv:.2f} | {mr:.2f} ({len(calls)} calls) | {mc:.2f} | "
-              f"{(mv - mr) / mr * 100:+.0f}% | {(mv - mr - mc) / (mr + mc) * 100:+.0f}% |", flush=True)
+        load = f"{min(loads):.1f}-{max(loads):.1f}"
+        for label, _ in bins:
+            mv = statistics.median(v[label])
+            print(f"| {name} | {label} | {mv:.2f} | {mr:.2f} ({len(calls)} calls) | {mc:.2f} | "
+                  f"{(mv - mr) / mr * 100:+.0f}% | {(mv - mr - mc) / (mr + mc) * 100:+.0f}% | "
+                  f"{statistics.median(cleanup[label]):.2f} | {load} |", flush=True)
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
 

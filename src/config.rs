@@ -85,6 +85,8 @@ pub mod env {
 
     // The job system (`jobs::JobsConfig`); each may also be set in the config file's `[jobs]` table
     // under the key [`JOBS_KEYS`] gives it.
+    /// Nice value of the worker threads (default 10, 0 = off): the HTTP handler keeps its latency.
+    pub const WORKER_NICE: &str = "SENTRY_REPRO_WORKER_NICE";
     pub const MAX_ATTEMPTS: &str = "SENTRY_REPRO_MAX_ATTEMPTS";
     pub const BACKOFF_MS: &str = "SENTRY_REPRO_BACKOFF_MS";
     pub const BACKOFF_MAX_MS: &str = "SENTRY_REPRO_BACKOFF_MAX_MS";
@@ -110,6 +112,7 @@ pub mod env {
 
     /// Job settings: environment variable and its key in the config file's `[jobs]` table.
     pub const JOBS_KEYS: &[(&str, &str)] = &[
+        (WORKER_NICE, "worker_nice"),
         (MAX_ATTEMPTS, "max_attempts"),
         (BACKOFF_MS, "backoff_ms"),
         (BACKOFF_MAX_MS, "backoff_max_ms"),
@@ -166,6 +169,7 @@ pub mod env {
         GITHUB_TOKEN_FALLBACK,
         GITHUB_API_URL,
         SHUTDOWN_GRACE_MS,
+        WORKER_NICE,
     ];
 }
 

@@ -98,6 +98,9 @@ pub struct JobsConfig {
     pub state_dir: PathBuf,
     /// Worker threads running jobs.
     pub workers: usize,
+    /// Nice value of the worker threads (0 = same as the HTTP handlers, up to 19). Generation is
+    /// CPU work that can wait; the request path cannot, so on a small machine workers yield to it.
+    pub worker_nice: i32,
     /// Attempts before a transiently failing job becomes `failed`.
     pub max_attempts: u32,
     /// First retry delay, doubled on each further attempt, capped at `backoff_max_ms`.
@@ -137,6 +140,7 @@ impl Default for JobsConfig {
         JobsConfig {
             state_dir: PathBuf::from("./.sentry-repro"),
             workers: 2,
+            worker_nice: 10,
             max_attempts: 5,
             backoff_initial_ms: 2_000,
             backoff_max_ms: 300_000,
@@ -203,6 +207,9 @@ impl JobsConfig {
         }
         if let Some(v) = num(&get, env::WORKERS)? {
             self.workers = v;
+        }
+        if let Some(v) = num(&get, env::WORKER_NICE)? {
+            self.worker_nice = v;
         }
         if let Some(v) = num(&get, env::MAX_ATTEMPTS)? {
             self.max_attempts = v;

@@ -163,6 +163,8 @@ pub struct IssueRow {
 }
 
 pub struct Store {
+    /// Whether the request path's inserts sync to disk before returning (`Durability::Full`).
+    full: bool,
     write: Mutex<Connection>,
     read: Mutex<Connection>,
     group: Mutex<Group>,
@@ -271,8 +273,15 @@ impl Store {
         write
             .execute_batch(SCHEMA)
             .context("creating the job store schema")?;
+        // Only the request path's inserts need a sync before returning (a 2xx promises the alert is
+        // on disk). The workers' own transactions (claim, progress, finish) run at NORMAL: atomic and
+        // crash safe, synced by the next insert's WAL sync (the WAL is sequential) or checkpoint, and
+        // after a power loss a lost update only means the idempotent job runs again. So a worker never
+        // holds the writer mutex across a disk sync that a request would then queue behind.
+        write.pragma_update(None, "synchronous", "NORMAL")?;
         let read = open_conn(path, durability)?;
         Ok(Store {
+            full: durability == Durability::Full,
             write: Mutex::new(write),
             read: Mutex::new(read),
             group: Mutex::new(Group::default()),
@@ -339,6 +348,17 @@ impl Store {
     /// batch) gives the existing id and counts one more delivery.
     fn insert_batch(&self, batch: &[(u64, NewJob)]) -> Result<Vec<(i64, bool)>> {
         let mut conn = self.w();
+        if self.full {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        let out = Self::insert_tx(&mut conn, batch);
+        if self.full {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        out
+    }
+
+    fn insert_tx(conn: &mut Connection, batch: &[(u64, NewJob)]) -> Result<Vec<(i64, bool)>> {
         let tx = conn.transaction()?;
         let now = now_ms();
         let mut out = Vec::with_capacity(batch.len());

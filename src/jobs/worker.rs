@@ -176,7 +176,29 @@ fn remove_stale_locks(repo: &Path) {
     }
 }
 
+/// Lower this thread's scheduling priority (Linux: `setpriority` on the thread id affects only this
+/// thread). On 2 cores the workers' generation competes with the HTTP handlers; at nice 10 a worker
+/// gets about a tenth of a core's share when a handler is runnable, so answering (bounded, cheap)
+/// comes first and jobs (durable, asynchronous) catch up in the gaps.
+fn lower_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread's own id.
+        let rc = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, nice.min(19))
+        };
+        if rc != 0 {
+            tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower the worker priority");
+        }
+    }
+}
+
 fn worker_loop(jobs: &Jobs, stop: &AtomicBool, running: &Mutex<HashSet<i64>>) {
+    lower_priority(jobs.cfg.worker_nice);
     let poll = Duration::from_millis(jobs.cfg.poll_interval_ms.max(10));
     while !stop.load(Ordering::SeqCst) {
         let claimed = {

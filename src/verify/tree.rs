@@ -20,7 +20,8 @@ use git2::{ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
 use crate::repo::is_safe_rel_path;
 
 pub struct Export {
-    dir: tempfile::TempDir,
+    /// Always `Some` until dropped (then handed to [`remove_later`]).
+    dir: Option<tempfile::TempDir>,
     commit: Oid,
     /// Created (outside the export) right after the export was complete: its mtime is the line.
     seal: Option<tempfile::NamedTempFile>,
@@ -31,7 +32,10 @@ const DEPENDENCY_FILES: &[&str] = &["package.json", "package-lock.json", "npm-sh
 
 impl Export {
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir
+            .as_ref()
+            .expect("export folder present until dropped")
+            .path()
     }
 
     /// Record that the export is complete and pristine (after overlay and `prepare`).
@@ -75,10 +79,61 @@ pub fn export_commit(repo: &Repository, commit: Oid, label: &str) -> Result<Expo
         .context("creating a temporary directory")?;
     write_tree(repo, &tree, dir.path())?;
     Ok(Export {
-        dir,
+        dir: Some(dir),
         commit,
         seal: None,
     })
+}
+
+impl Drop for Export {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            remove_later(dir);
+        }
+    }
+}
+
+/// Remove an export without waiting for it. Deleting tens of thousands of files costs about what
+/// creating them did, and nobody waits for it: the folder is renamed out of the way (so nothing can
+/// mistake it for a live export) and handed to a detached `rm -rf`, which outlives `verify` if need
+/// be. When that cannot start, the folder is removed here, as before.
+fn remove_later(dir: tempfile::TempDir) {
+    let path = dir.keep();
+    let trash = path.with_file_name(format!(
+        ".sentry-verify-trash-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let target = if fs::rename(&path, &trash).is_ok() {
+        trash
+    } else {
+        path
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let spawned = Command::new("rm")
+            .arg("-rf")
+            .arg("--")
+            .arg(&target)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: a Ctrl-C meant for `verify` does not stop the cleanup.
+            .process_group(0)
+            .spawn();
+        if let Ok(child) = spawned {
+            // Reap it from a thread while we live; after exit, init does.
+            std::thread::spawn(move || {
+                let mut child = child;
+                let _ = child.wait();
+            });
+            return;
+        }
+    }
+    let _ = fs::remove_dir_all(&target);
 }
 
 /// Turn `x` into an export of `to`: in place, writing only what differs between
@@ -297,6 +352,34 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    #[test]
+    fn a_dropped_export_is_removed_without_waiting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let files: Vec<(String, String, i32)> = (0..200)
+            .map(|i| (format!("d{}/f{i}.py", i % 7), format!("{i}"), 0o100644))
+            .collect();
+        let refs: Vec<(&str, &str, i32)> = files
+            .iter()
+            .map(|(p, c, m)| (p.as_str(), c.as_str(), *m))
+            .collect();
+        let c = commit(&repo, &refs, None);
+        let x = export_commit(&repo, c, "drop").unwrap();
+        let path = x.path().to_path_buf();
+        assert!(path.join("d3/f3.py").is_file());
+        drop(x);
+        // Renamed away at once: nothing can take it for a live export.
+        assert!(!path.exists());
+        let parent = path.parent().unwrap().to_path_buf();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let trash = parent.join(format!(".sentry-verify-trash-{name}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while trash.exists() {
+            assert!(std::time::Instant::now() < deadline, "trash never removed");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     #[test]
