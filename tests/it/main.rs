@@ -2,6 +2,7 @@
 
 mod e2e;
 mod hostile;
+mod java_cases;
 mod jobs;
 mod jobs_e2e;
 mod js_cases;

@@ -1,0 +1,211 @@
+//! Java end to end with the real toolchain (mvn, JUnit 5): generation on sample apps whose events
+//! come from the real sentry-java SDK, the generated test run with Maven (red for the right reason:
+//! the reported exception, or the NOT YET REPRODUCED marker for a scaffold), `fix.patch` applied
+//! (green, and the app's own suite green), and the gate itself: the real binary's `verify` fails the
+//! branch without the fix and passes it once the fix is committed. A missing `mvn` fails in CI.
+//!
+//! Maven's local repository is the user's `~/.m2` (resolved from the account, not `$HOME`), so the
+//! isolated HOME of each repository does not download the dependency tree again.
+
+use std::path::PathBuf;
+
+use sentry_repro::config::ProjectConfig;
+use sentry_repro::contract::MARKER_NOT_REPRODUCED;
+use sentry_repro::pipeline::{self, GenerateOptions, Generated};
+use sentry_repro::webhook;
+
+use crate::support::{self, Gate, Repo};
+
+/// A case folder: `tests/fixtures/java/<case>`, or the older `tests/fixtures/polyglot/<case>`.
+fn case_dir(case: &str) -> PathBuf {
+    let java = support::fixtures("java").join(case);
+    if java.is_dir() {
+        java
+    } else {
+        support::fixtures("polyglot").join(case)
+    }
+}
+
+fn event_of(case: &str) -> serde_json::Value {
+    let raw = std::fs::read_to_string(case_dir(case).join("event.json")).unwrap();
+    serde_json::from_str(&raw).unwrap()
+}
+
+fn repo_of(case: &str) -> Repo {
+    Repo::of(&case_dir(case).join("app"))
+}
+
+/// Generate from an event value (fixed clock) and check out the new branch.
+fn generate_value(repo: &Repo, event: &serde_json::Value) -> Generated {
+    let alert = webhook::alert_from_any_json(event);
+    let project = ProjectConfig::for_repo(&repo.dir);
+    let out = pipeline::generate(
+        &alert,
+        &project,
+        &GenerateOptions {
+            base: None,
+            dry_run: false,
+            now: Some(support::fixed_now()),
+        },
+    )
+    .expect("generate");
+    assert!(out.created, "{out:?}");
+    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+    out
+}
+
+fn generate(repo: &Repo, case: &str) -> Generated {
+    generate_value(repo, &event_of(case))
+}
+
+fn apply_fix(repo: &Repo, case: &str) {
+    let patch = case_dir(case).join("fix.patch");
+    repo.git(&["apply", "-p1", patch.to_str().unwrap()]);
+}
+
+fn mvn(repo: &Repo, cmd: &str) -> (bool, String) {
+    repo.sh(cmd, &[])
+}
+
+fn have_mvn() -> bool {
+    support::have("mvn", "-v")
+}
+
+/// `verify --base main --runs 1` through the real binary.
+fn gate(repo: &Repo) -> Gate {
+    support::verify_in(
+        &repo.dir,
+        &repo.home,
+        &["--base", "main", "--runs", "1"],
+        &[],
+    )
+}
+
+/// The gate end to end: without the fix it fails with `without_fix`; with `fix.patch` committed a
+/// replay FLIPS and the gate passes (a scaffold stays red for the wrong reason).
+fn gate_case(repo: &Repo, case: &str, without_fix: &str) {
+    let red = gate(repo);
+    assert_eq!(
+        red.exit, 1,
+        "the gate must fail without a fix\n{}",
+        red.output
+    );
+    assert_eq!(red.verdicts(), vec![without_fix], "{}", red.output);
+    repo.commit_patch(&case_dir(case).join("fix.patch"), "the human fix");
+    let green = gate(repo);
+    if without_fix == "STILL_RED" {
+        assert_eq!(
+            green.exit, 0,
+            "the fix must pass the gate\n{}",
+            green.output
+        );
+        assert_eq!(green.verdicts(), vec!["FLIPPED"], "{}", green.output);
+        let suite = &green.report["suites"][0];
+        assert_eq!(suite["verdict"], "PASSED", "{}", green.output);
+    } else {
+        assert_eq!(green.exit, 1, "a scaffold never passes\n{}", green.output);
+        assert_eq!(green.verdicts(), vec![without_fix], "{}", green.output);
+    }
+}
+
+/// Call replay: `NumberFormatException: For input string: "12,50"` quotes the input of the static
+/// `PriceParser.parseCents(String)`; the JUnit test calls it and fails with that exception; after the
+/// fix it passes and so does the app's suite.
+#[test]
+fn java_price_parse_call_replay() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "java-price-parse";
+    let repo = repo_of(case);
+    let out = generate(&repo, case);
+    assert_eq!(out.language, "java");
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.files[0].starts_with("src/test/java/com/acme/invoice/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("NumberFormatException"), "{text}");
+    apply_fix(&repo, case);
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(ok, "{text}");
+    let (ok, text) = mvn(&repo, "mvn -q -B test");
+    assert!(ok, "{text}");
+}
+
+/// The gate through the real binary: STILL_RED without the fix (the Maven runner ran the test, the
+/// surefire summary counted it, the output shows the NumberFormatException), FLIPPED with the fix
+/// committed, and the app's suite PASSED.
+#[test]
+fn java_price_parse_gate() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "java-price-parse";
+    let repo = repo_of(case);
+    let out = generate(&repo, case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    gate_case(&repo, case, "STILL_RED");
+}
+
+/// The gate on a scaffold: red for the wrong reason (the NOT YET REPRODUCED marker) with or without
+/// the fix: an honest scaffold never passes the gate.
+#[test]
+fn java_scaffold_gate_never_passes() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "java-price-parse";
+    let repo = repo_of(case);
+    let mut ev = event_of(case);
+    ev["exception"]["values"][0]["type"] = "IllegalStateException".into();
+    ev["exception"]["values"][0]["value"] = "price out of range".into();
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    gate_case(&repo, case, "RED_WRONG_REASON");
+}
+
+/// Scaffold: the same crash reported as an IllegalStateException with no quoted input; hostile values
+/// in every field. The test compiles (javac through Maven), names the class and fails with the marker.
+#[test]
+fn java_scaffold_and_hostile_values() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "java-price-parse";
+    let repo = repo_of(case);
+    let pwned = repo.dir.join("PWNED");
+    let p = pwned.to_string_lossy().to_string();
+    let payload = format!(
+        "\"); new java.io.File({p:?}).createNewFile(); (\"\n*/ static {{ }} /*\u{202e}\\u000a\u{2028} \\\" \\u0022); System.exit(0); //"
+    );
+    let mut ev = event_of(case);
+    ev["title"] = payload.clone().into();
+    ev["exception"]["values"][0]["type"] = "IllegalStateException".into();
+    ev["exception"]["values"][0]["value"] = payload.clone().into();
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(
+        text.contains(
+            "PriceParser.parseCents at src/main/java/com/acme/invoice/PriceParser.java:12"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("COMPILATION ERROR"), "{text}");
+    assert!(!pwned.exists(), "a payload ran");
+    // The same hostile text as a quoted input goes through call replay's literal.
+    let repo2 = repo_of(case);
+    ev["exception"]["values"][0]["type"] = "NumberFormatException".into();
+    ev["exception"]["values"][0]["value"] = format!("For input string: \"{payload}\"").into();
+    let out = generate_value(&repo2, &ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (_, text) = mvn(&repo2, &out.test_command);
+    assert!(!text.contains("COMPILATION ERROR"), "{text}");
+    assert!(!pwned.exists(), "a payload ran");
+}
