@@ -14,6 +14,8 @@
 //! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
 //! folder is the extra prefix the commit may write to.
 
+mod spring;
+
 use crate::lang::EventHeader;
 use anyhow::Result;
 use serde::Serialize;
@@ -96,6 +98,73 @@ fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option
     None
 }
 
+/// Spring MVC request replay when the event has a complete request and the repository can take it
+/// (see `spring`); fills the request fields of `ctx`. None (with the reason) otherwise.
+fn request_replay(
+    input: &GenInput,
+    roots: &[String],
+    ctx: &mut Ctx,
+    reasons: &mut Vec<String>,
+) -> Option<spring::Target> {
+    use super::go::{body_text, replayable_headers, url_path};
+    let req = input.alert.request.as_ref()?;
+    let method = req.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let Some(url) = req.url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        reasons.push("the event's request has no URL".into());
+        return None;
+    };
+    if !spring::standard_method(&method) {
+        reasons.push(format!("the request method {method:?} is not replayed"));
+        return None;
+    }
+    let path = url_path(url);
+    let body = body_text(input.alert);
+    let announced = req.headers.iter().any(|(k, v)| {
+        (k.eq_ignore_ascii_case("content-length") && v.trim() != "0")
+            || k.eq_ignore_ascii_case("transfer-encoding")
+    });
+    if body.is_empty() && announced {
+        reasons.push(
+            "the request had a body the SDK did not send (sentry-java sends bodies only with send-default-pii and max-request-body-size): replaying it empty would answer 400, not the crash".into(),
+        );
+        return None;
+    }
+    let target = match spring::find(input.snap, roots, &method, &path) {
+        Ok(t) => t,
+        Err(why) => {
+            reasons.push(format!(
+                "the event has a request, but no MockMvc replay: {why}"
+            ));
+            return None;
+        }
+    };
+    match &target.setup {
+        spring::Setup::Boot { class } => ctx.boot_class = class.clone(),
+        spring::Setup::Standalone { class } => ctx.controller_class = class.clone(),
+    }
+    ctx.method_http = method.clone();
+    ctx.uri = spring::uri_path(&path);
+    ctx.context_path = target.context_path.clone().unwrap_or_default();
+    ctx.query = req.query.iter().take(50).cloned().collect();
+    ctx.headers = replayable_headers(&req.headers);
+    ctx.body = body;
+    let how = match &target.setup {
+        spring::Setup::Boot { class } => {
+            format!("the application context of {class} (@SpringBootTest, MockMvc)")
+        }
+        spring::Setup::Standalone { class } => format!("a standalone MockMvc around new {class}()"),
+    };
+    let handler = target
+        .handler
+        .as_deref()
+        .map(|h| format!(", handled by {h}"))
+        .unwrap_or_default();
+    reasons.push(format!(
+        "the event has the request ({method} {path}{handler}); it is replayed through {how}, cookies and credentials left out"
+    ));
+    Some(target)
+}
+
 /// The input an exception message quotes: `For input string: "12,50"` (NumberFormatException),
 /// optionally followed by ` under radix N`.
 pub fn quoted_input(ty: &str, msg: &str) -> Option<String> {
@@ -143,6 +212,15 @@ struct Ctx {
     method: String,
     is_static: bool,
     input: String,
+    // request replay
+    boot_class: String,
+    controller_class: String,
+    method_http: String,
+    uri: String,
+    context_path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: String,
 }
 
 impl Generator for Java {
@@ -173,6 +251,7 @@ impl Generator for Java {
         let mut template = "java/scaffold.java.tera";
         let mut crash = None;
         let mut root = String::new();
+        let replay = request_replay(input, &roots, &mut ctx, &mut reasons);
         if let Some(jf) = &crash_frame {
             root = jf.root.clone();
             strategy = Strategy::Scaffold;
@@ -191,6 +270,13 @@ impl Generator for Java {
             ctx.package = jf.package.join(".");
             ctx.crash_class = jf.class.clone();
             ctx.method = jf.method.clone();
+        }
+        if let Some(target) = &replay {
+            strategy = Strategy::RequestReplay;
+            template = "java/request_replay.java.tera";
+            root = target.root.clone();
+            ctx.package = target.package.join(".");
+        } else if let Some(jf) = &crash_frame {
             let quoted = quoted_input(&ty, &value);
             let call = jf
                 .path

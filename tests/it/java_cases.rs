@@ -209,3 +209,130 @@ fn java_scaffold_and_hostile_values() {
     assert!(!text.contains("COMPILATION ERROR"), "{text}");
     assert!(!pwned.exists(), "a payload ran");
 }
+
+/// Request replay through MockMvc: the real sentry-spring-boot-starter-jakarta event carries the
+/// request (POST /api/invoices/INV-2024-0042/installments?currency=EUR with a JSON body whose `count`
+/// is 0). The Spring Boot app has a @SpringBootApplication and a constructor-injected controller, so
+/// the test boots the app's context (@SpringBootTest + @AutoConfigureMockMvc), replays the request and
+/// fails with the ArithmeticException the handler throws; after the fix (400 for count < 1) it passes
+/// and so does the app's suite. Cookies and the Authorization header never reach the test.
+#[test]
+fn java_spring_installments_request_replay() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "spring-installments";
+    let repo = repo_of(case);
+    let out = generate(&repo, case);
+    assert_eq!(out.language, "java");
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    assert!(
+        out.files[0].starts_with("src/test/java/com/acme/billing/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    let test = std::fs::read_to_string(repo.dir.join(&out.files[0])).unwrap();
+    assert!(
+        test.contains("@org.springframework.boot.test.context.SpringBootTest("),
+        "{test}"
+    );
+    for secret in ["secret-session", "secret-token"] {
+        assert!(
+            !test.contains(secret),
+            "credentials must not be replayed:\n{test}"
+        );
+    }
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("InstallmentController.plan")),
+        "{:?}",
+        out.reasons
+    );
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(
+        text.contains("java.lang.ArithmeticException: / by zero"),
+        "{text}"
+    );
+    apply_fix(&repo, case);
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(ok, "{text}");
+    let (ok, text) = mvn(&repo, "mvn -q -B test");
+    assert!(ok, "{text}");
+}
+
+/// Without its body (what sentry-java sends unless `send-default-pii` and `max-request-body-size` are
+/// on) the POST cannot be replayed: an empty body answers 400 and would pass on the buggy code. The
+/// crash site is known, so a scaffold; it never passes.
+#[test]
+fn java_spring_request_without_body_is_scaffold() {
+    let case = "spring-installments";
+    let repo = repo_of(case);
+    let mut ev = event_of(case);
+    ev["request"].as_object_mut().unwrap().remove("data");
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.reasons.iter().any(|r| r.contains("did not send")),
+        "{:?}",
+        out.reasons
+    );
+}
+
+/// The gate through the real binary on the Spring case: STILL_RED without the fix, FLIPPED once the
+/// fix is committed, suite PASSED.
+#[test]
+fn java_spring_installments_gate() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "spring-installments";
+    let repo = repo_of(case);
+    let out = generate(&repo, case);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    gate_case(&repo, case, "STILL_RED");
+}
+
+/// Hostile request values (URL, query, headers, body, message) through the MockMvc template: the test
+/// compiles (no COMPILATION ERROR), runs, and no payload runs.
+#[test]
+fn java_spring_hostile_request_is_inert() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "spring-installments";
+    let repo = repo_of(case);
+    let pwned = repo.dir.join("PWNED");
+    let p = pwned.to_string_lossy().to_string();
+    let payload = format!(
+        "\"); new java.io.File({p:?}).createNewFile(); (\"\n*/ static {{ }} /*\u{202e}\\u000a\u{2028} \\\" \\u0022); System.exit(0); //"
+    );
+    let mut ev = event_of(case);
+    ev["title"] = payload.clone().into();
+    ev["exception"]["values"][0]["value"] = payload.clone().into();
+    ev["request"]["url"] = format!("http://h/api/invoices/{payload}/installments").into();
+    ev["request"]["query_string"] = format!("currency=EUR&{payload}={payload}").into();
+    ev["request"]["data"] = payload.clone().into();
+    ev["request"]["headers"] = serde_json::json!({
+        "content-type": "application/json",
+        "X-Evil": payload,
+        "Evil\"); System.exit(0); (\"": "x"
+    });
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let (_, text) = mvn(&repo, &out.test_command);
+    assert!(!text.contains("COMPILATION ERROR"), "{text}");
+    // The hostile body is not JSON (400): pass or fail, the test must have run.
+    let class = out.files[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".java");
+    let report = repo.dir.join(format!(
+        "target/surefire-reports/TEST-com.acme.billing.{class}.xml"
+    ));
+    assert!(report.is_file(), "the test must run:\n{text}");
+    assert!(!pwned.exists(), "a payload ran");
+}
