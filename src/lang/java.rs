@@ -165,23 +165,99 @@ fn request_replay(
     Some(target)
 }
 
-/// The input an exception message quotes: `For input string: "12,50"` (NumberFormatException),
-/// optionally followed by ` under radix N`.
-pub fn quoted_input(ty: &str, msg: &str) -> Option<String> {
-    if !ty.ends_with("NumberFormatException") {
-        return None;
+/// The one String argument a JDK exception message reveals completely; `Some(None)` is `null`.
+/// Shapes (JDK 8–21 messages):
+/// - `NumberFormatException: For input string: "12,50"` (`Integer/Long.parseInt`, `valueOf`,
+///   `Double.parseDouble`), optionally `… under radix 16`, or `… (radix 10)` on newer JDKs;
+/// - `NumberFormatException: Cannot parse null string` (JDK 17 `parseInt(null)`; `: null` on newer
+///   JDKs, `null` on JDK 8) → `null`;
+/// - `NumberFormatException: empty String` (`Double/Float.parseDouble` of a blank string) → `""`;
+/// - `NumberFormatException: Error at index 2 in: "12x"`;
+/// - `DateTimeParseException: Text '2024-13-01' could not be parsed…` (`LocalDate.parse` & co.);
+/// - `IllegalArgumentException: Invalid UUID string: x` (`UUID.fromString`);
+/// - `IllegalArgumentException: No enum constant com.acme.Color.PURPLE` (`Enum.valueOf`): the
+///   constant's name follows the enum's canonical name, `enum_class_len` tells where that ends when
+///   the enum is known, else the text after the last dot.
+///
+/// Anything else (app messages, whose wording says nothing certain about the argument) is None.
+pub fn quoted_input(ty: &str, msg: &str) -> Option<Option<String>> {
+    let short = ty.rsplit(['.', '$']).next().unwrap_or(ty);
+    match short {
+        "NumberFormatException" => {
+            if msg.starts_with("Cannot parse null string") || msg == "null" {
+                return Some(None);
+            }
+            if msg == "empty String" {
+                return Some(Some(String::new()));
+            }
+            let rest = msg.strip_prefix("For input string: \"").or_else(|| {
+                msg.strip_prefix("Error at index ")
+                    .and_then(|r| r.split_once(" in: \""))
+                    .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+                    .map(|(_, r)| r)
+            })?;
+            let end = rest.rfind('"')?;
+            let tail = &rest[end + 1..];
+            let ok = tail.is_empty()
+                || tail.starts_with(" under radix")
+                || (tail.starts_with(" (radix ") && tail.ends_with(')'));
+            ok.then(|| Some(rest[..end].to_string()))
+        }
+        "DateTimeParseException" => {
+            let rest = msg.strip_prefix("Text '")?;
+            let end = rest.rfind("' could not be parsed")?;
+            Some(Some(rest[..end].to_string()))
+        }
+        "IllegalArgumentException" => {
+            if let Some(v) = msg.strip_prefix("Invalid UUID string: ") {
+                return Some(Some(v.to_string()));
+            }
+            let rest = msg.strip_prefix("No enum constant ")?;
+            let (class, name) = rest.rsplit_once('.')?;
+            (!class.is_empty() && class.split('.').all(is_java_ident))
+                .then(|| Some(name.to_string()))
+        }
+        _ => None,
     }
-    let rest = msg.strip_prefix("For input string: \"")?;
-    let end = rest.rfind('"')?;
-    let tail = &rest[end + 1..];
-    (tail.is_empty() || tail.starts_with(" under radix")).then(|| rest[..end].to_string())
+}
+
+/// For `No enum constant <Enum>.<name>` whose name holds dots: the name after the enum's canonical
+/// name when that enum is a class of this repository (`com.acme.Region.eu.west` → `eu.west`).
+fn enum_constant_in_repo(msg: &str, snap: &Snapshot, roots: &[String]) -> Option<String> {
+    let rest = msg.strip_prefix("No enum constant ")?;
+    let segs: Vec<&str> = rest.split('.').collect();
+    for n in 1..segs.len() {
+        let outer = segs[..n].join("/");
+        for root in roots {
+            let p = if root.is_empty() {
+                format!("src/main/java/{outer}.java")
+            } else {
+                format!("{root}/src/main/java/{outer}.java")
+            };
+            let Some(text) = snap.read(&p) else {
+                continue;
+            };
+            // Nested enums: `Outer.Inner.NAME`.
+            let mut k = n;
+            while k < segs.len() - 1
+                && text.contains(&format!("enum {}", segs[k]))
+                && segs[k].chars().next().is_some_and(char::is_uppercase)
+            {
+                k += 1;
+            }
+            if text.contains(&format!("enum {}", segs[k - 1])) {
+                return Some(segs[k..].join("."));
+            }
+        }
+    }
+    None
 }
 
 /// How the crashing method can be called with one String: `Some(true)` static, `Some(false)` on a new
 /// instance (no-argument constructor), `None` when it cannot.
 fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
     let re = regex::Regex::new(&format!(
-        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?]+\s+{}\s*\(\s*(?:final\s+)?String\s+\w+\s*\)",
+        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?]+\s+{}\s*\(\s*(?:@[\w.]+\s+|final\s+)*(?:java\.lang\.)?String\s+\w+\s*\)",
         regex::escape(method)
     ))
     .ok()?;
@@ -212,6 +288,7 @@ struct Ctx {
     method: String,
     is_static: bool,
     input: String,
+    input_null: bool,
     // request replay
     boot_class: String,
     controller_class: String,
@@ -277,7 +354,13 @@ impl Generator for Java {
             root = target.root.clone();
             ctx.package = target.package.join(".");
         } else if let Some(jf) = &crash_frame {
-            let quoted = quoted_input(&ty, &value);
+            let quoted = quoted_input(&ty, &value).map(|q| {
+                q.map(|v| {
+                    enum_constant_in_repo(&value, snap, &roots)
+                        .filter(|_| ty.ends_with("IllegalArgumentException"))
+                        .unwrap_or(v)
+                })
+            });
             let call = jf
                 .path
                 .ends_with(".java")
@@ -290,10 +373,14 @@ impl Generator for Java {
                     strategy = Strategy::CallReplay;
                     template = "java/call_replay.java.tera";
                     ctx.is_static = is_static;
-                    ctx.input = q;
+                    ctx.input_null = q.is_none();
+                    ctx.input = q.unwrap_or_default();
                     reasons.push(format!(
-                        "the {} message quotes its input; {}.{}(String) is called with it",
-                        ty, jf.class, jf.method
+                        "the {} message reveals its input ({}); {}.{}(String) is called with it",
+                        ty,
+                        if ctx.input_null { "null" } else { "a quoted string" },
+                        jf.class,
+                        jf.method
                     ));
                 }
                 (Some(_), None) => reasons.push(format!(
@@ -377,19 +464,63 @@ mod tests {
 
     #[test]
     fn quoted() {
+        let s = |v: &str| Some(Some(v.to_string()));
         assert_eq!(
             quoted_input(
                 "java.lang.NumberFormatException",
                 "For input string: \"12,50\""
             ),
-            Some("12,50".into())
+            s("12,50")
         );
         assert_eq!(
             quoted_input(
                 "NumberFormatException",
                 "For input string: \"a\"b\" under radix 16"
             ),
-            Some("a\"b".into())
+            s("a\"b")
+        );
+        assert_eq!(
+            quoted_input(
+                "NumberFormatException",
+                "For input string: \"7f\" (radix 10)"
+            ),
+            s("7f")
+        );
+        assert_eq!(
+            quoted_input("NumberFormatException", "For input string: \"x\" and more"),
+            None
+        );
+        assert_eq!(
+            quoted_input("NumberFormatException", "Error at index 2 in: \"12x\""),
+            s("12x")
+        );
+        assert_eq!(
+            quoted_input("NumberFormatException", "Cannot parse null string: null"),
+            Some(None)
+        );
+        assert_eq!(quoted_input("NumberFormatException", "empty String"), s(""));
+        assert_eq!(
+            quoted_input(
+                "java.time.format.DateTimeParseException",
+                "Text '2024-13-01' could not be parsed: Invalid value for MonthOfYear"
+            ),
+            s("2024-13-01")
+        );
+        assert_eq!(
+            quoted_input("IllegalArgumentException", "Invalid UUID string: abc"),
+            s("abc")
+        );
+        assert_eq!(
+            quoted_input(
+                "java.lang.IllegalArgumentException",
+                "No enum constant com.acme.Color.PURPLE"
+            ),
+            s("PURPLE")
+        );
+        // App messages say nothing certain about the argument.
+        assert_eq!(
+            quoted_input("IllegalArgumentException", "bad color: PURPLE"),
+            None
         );
         assert_eq!(
             quoted_input("java.lang.IllegalStateException", "For input string: \"x\""),
@@ -405,5 +536,7 @@ mod tests {
         assert_eq!(one_string_call(t, "Q", "parse"), Some(false));
         let t = "class R { R(int x) {}\n    long parse(String s) {";
         assert_eq!(one_string_call(t, "R", "parse"), None);
+        let t = "class S {\n    public static Color color(@Nonnull final String s) {";
+        assert_eq!(one_string_call(t, "S", "color"), Some(true));
     }
 }

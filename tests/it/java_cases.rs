@@ -336,3 +336,57 @@ fn java_spring_hostile_request_is_inert() {
     assert!(report.is_file(), "the test must run:\n{text}");
     assert!(!pwned.exists(), "a payload ran");
 }
+
+/// Another JDK message shape that reveals its argument: `Enum.valueOf` (`IllegalArgumentException:
+/// No enum constant com.acme.invoice.Currency.yen`). The app gains a currency parser (what a feature
+/// commit would add) and the event's innermost app frame points at it; the replay calls
+/// `CurrencyParser.parse("yen")` and fails with that exception; after a fix (case-insensitive lookup)
+/// it passes. The derived event keeps the SDK's shape (module/function/filename frames).
+#[test]
+fn java_enum_constant_call_replay() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "java-price-parse";
+    let repo = repo_of(case);
+    let pkg = repo.dir.join("src/main/java/com/acme/invoice");
+    std::fs::write(
+        pkg.join("Currency.java"),
+        "package com.acme.invoice;\n\npublic enum Currency { EUR, USD, YEN }\n",
+    )
+    .unwrap();
+    let buggy = "package com.acme.invoice;\n\npublic final class CurrencyParser {\n    private CurrencyParser() {}\n\n    public static Currency parse(final String code) {\n        return Currency.valueOf(code.trim());\n    }\n}\n";
+    std::fs::write(pkg.join("CurrencyParser.java"), buggy).unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "currencies"]);
+    let mut ev = event_of(case);
+    let exc = &mut ev["exception"]["values"][0];
+    exc["type"] = "IllegalArgumentException".into();
+    exc["value"] = "No enum constant com.acme.invoice.Currency.yen".into();
+    let frames = exc["stacktrace"]["frames"].as_array_mut().unwrap();
+    frames[1]["module"] = "com.acme.invoice.CurrencyParser".into();
+    frames[1]["function"] = "parse".into();
+    frames[1]["filename"] = "CurrencyParser.java".into();
+    frames[1]["lineno"] = 7.into();
+    frames.truncate(2);
+    frames.push(serde_json::json!({"filename": "Enum.java", "function": "valueOf", "module": "java.lang.Enum", "lineno": 273}));
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(
+        text.contains("No enum constant com.acme.invoice.Currency.yen"),
+        "{text}"
+    );
+    std::fs::write(
+        pkg.join("CurrencyParser.java"),
+        buggy.replace(
+            "code.trim()",
+            "code.trim().toUpperCase(java.util.Locale.ROOT)",
+        ),
+    )
+    .unwrap();
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(ok, "{text}");
+}
