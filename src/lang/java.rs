@@ -278,6 +278,42 @@ fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
     (!ctor.is_match(text) || noarg.is_match(text)).then_some(false)
 }
 
+/// The build tool of a repository, as its files say.
+#[derive(Debug, PartialEq, Eq)]
+enum Build {
+    Maven,
+    /// `./gradlew` when the wrapper is committed, else `gradle`.
+    Gradle {
+        wrapper: &'static str,
+    },
+}
+
+/// Maven when a `pom.xml` is at the root or in the module (or nothing says otherwise); Gradle when
+/// a Gradle build or settings script is at the root or in the module and no `pom.xml` is.
+fn build_tool(snap: &Snapshot, module: &str) -> Build {
+    let at =
+        |f: &str| snap.is_file(f) || (!module.is_empty() && snap.is_file(&format!("{module}/{f}")));
+    let gradle = [
+        "build.gradle",
+        "build.gradle.kts",
+        "settings.gradle",
+        "settings.gradle.kts",
+    ]
+    .iter()
+    .any(|f| at(f));
+    if at("pom.xml") || !gradle {
+        Build::Maven
+    } else {
+        Build::Gradle {
+            wrapper: if snap.is_file("gradlew") {
+                "./gradlew"
+            } else {
+                "gradle"
+            },
+        }
+    }
+}
+
 #[derive(Serialize, Default)]
 struct Ctx {
     #[serde(flatten)]
@@ -408,37 +444,36 @@ impl Generator for Java {
             format!("{test_root}/{pkg_path}")
         };
         let path = format!("{dir}/{class_name}.java");
-        let gradle = ["build.gradle", "build.gradle.kts"]
-            .iter()
-            .any(|g| snap.is_file(g));
-        let maven = snap.is_file("pom.xml");
+        let build = build_tool(snap, &root);
         let module_flag = if root.is_empty() {
             String::new()
         } else {
             format!(" -pl {root} -am")
         };
-        let (framework, test_command, suite) = if maven || !gradle {
-            (
+        let (framework, test_command, suite) = match build {
+            Build::Maven => (
                 "maven",
                 format!("mvn -q -B{module_flag} test -Dtest={class_name} -Dsurefire.failIfNoSpecifiedTests=false"),
                 "mvn -q -B test".to_string(),
-            )
-        } else {
-            let wrapper = if snap.is_file("gradlew") {
-                "./gradlew"
-            } else {
-                "gradle"
-            };
-            let task = if root.is_empty() {
-                "test".to_string()
-            } else {
-                format!(":{root}:test")
-            };
-            (
-                "gradle",
-                format!("{wrapper} {task} --tests {class_name}"),
-                format!("{wrapper} test"),
-            )
+            ),
+            Build::Gradle { wrapper } => {
+                let task = if root.is_empty() {
+                    "test".to_string()
+                } else {
+                    format!(":{root}:test")
+                };
+                // Fully qualified: `--tests` with a simple name depends on the Gradle version.
+                let fqcn = if ctx.package.is_empty() {
+                    class_name.clone()
+                } else {
+                    format!("{}.{class_name}", ctx.package)
+                };
+                (
+                    "gradle",
+                    format!("{wrapper} {task} --tests {fqcn}"),
+                    format!("{wrapper} test"),
+                )
+            }
         };
         Ok(GenOutput {
             language: "java",

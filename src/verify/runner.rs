@@ -784,6 +784,43 @@ mod tests {
     }
 
     #[test]
+    fn java_default_commands() {
+        let c = Contract {
+            version: 1,
+            issue_id: "1".into(),
+            short_id: None,
+            title: None,
+            event_id: None,
+            web_url: None,
+            language: "java".into(),
+            framework: String::new(),
+            strategy: crate::contract::Strategy::CallReplay,
+            expected: Default::default(),
+            crash: None,
+            test_files: vec!["src/test/java/a/SentryRepro1Test.java".into()],
+            test_command: String::new(),
+            suite_command: None,
+            base_commit: None,
+        };
+        let s = VerifySettings::default();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("build.gradle"), "").unwrap();
+        assert_eq!(
+            test_command(&c, &s, dir.path()),
+            "gradle -q test --tests SentryRepro1Test"
+        );
+        assert_eq!(suite_command(&c, &s, dir.path()), "gradle -q test");
+        std::fs::write(dir.path().join("gradlew"), "").unwrap();
+        assert_eq!(suite_command(&c, &s, dir.path()), "./gradlew -q test");
+        std::fs::write(dir.path().join("pom.xml"), "").unwrap();
+        assert_eq!(
+            test_command(&c, &s, dir.path()),
+            "mvn -q -B test -Dtest=SentryRepro1Test -Dsurefire.failIfNoSpecifiedTests=false"
+        );
+        assert_eq!(suite_command(&c, &s, dir.path()), "mvn -q -B test");
+    }
+
+    #[test]
     fn maven_summaries_add_up() {
         // Non-quiet Maven: per-class lines, then one `Results:` summary per module.
         let out = "[INFO] Tests run: 2, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.1 s -- in a.ATest\n\

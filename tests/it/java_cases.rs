@@ -390,3 +390,72 @@ fn java_enum_constant_call_replay() {
     let (ok, text) = mvn(&repo, &out.test_command);
     assert!(ok, "{text}");
 }
+
+/// A Gradle copy of the price-parse app: `build.gradle` instead of `pom.xml`.
+fn gradle_repo(module: Option<&str>, wrapper: bool) -> Repo {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let src_root = match module {
+        Some(m) => app.join(m),
+        None => app.clone(),
+    };
+    support::copy_dir(&case_dir("java-price-parse").join("app"), &src_root);
+    std::fs::remove_file(src_root.join("pom.xml")).unwrap();
+    std::fs::write(
+        src_root.join("build.gradle"),
+        "plugins { id 'java' }\nrepositories { mavenCentral() }\ndependencies {\n    implementation 'io.sentry:sentry:8.13.2'\n    testImplementation 'org.junit.jupiter:junit-jupiter:5.10.2'\n}\ntest { useJUnitPlatform() }\n",
+    )
+    .unwrap();
+    if let Some(m) = module {
+        std::fs::write(app.join("settings.gradle"), format!("include '{m}'\n")).unwrap();
+    }
+    if wrapper {
+        std::fs::write(app.join("gradlew"), "#!/bin/sh\nexit 1\n").unwrap();
+    }
+    Repo::of(&app)
+}
+
+/// Gradle layouts (no Gradle here: Debian's 4.4.1 cannot run on JDK 17 and distributions are not
+/// reachable, so the commands are checked, not run): the test lands in the module's test tree, the
+/// command names the module's task and the fully qualified class, with the committed wrapper when
+/// there is one, and the contract carries it to `verify`.
+#[test]
+fn java_gradle_layouts_and_commands() {
+    let ev = event_of("java-price-parse");
+    let repo = gradle_repo(None, false);
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let class = out.files[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(".java");
+    assert!(
+        out.files[0].starts_with("src/test/java/com/acme/invoice/"),
+        "{:?}",
+        out.files
+    );
+    assert_eq!(
+        out.test_command,
+        format!("gradle test --tests com.acme.invoice.{class}")
+    );
+    let contract_path = out.files.iter().find(|f| f.ends_with(".json")).unwrap();
+    let contract: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.dir.join(contract_path)).unwrap())
+            .unwrap();
+    assert_eq!(contract["framework"], "gradle");
+    assert_eq!(contract["test_command"], out.test_command.as_str());
+    assert_eq!(contract["suite_command"], "gradle test");
+
+    let repo = gradle_repo(Some("core"), true);
+    let out = generate_value(&repo, &ev);
+    assert!(
+        out.files[0].starts_with("core/src/test/java/com/acme/invoice/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    assert_eq!(
+        out.test_command,
+        format!("./gradlew :core:test --tests com.acme.invoice.{class}")
+    );
+}
