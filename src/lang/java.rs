@@ -5,10 +5,13 @@
 //! (`PriceParser.java`). The crash site is the innermost frame whose class resolves to a file under a
 //! source root (`src/main/java`, `src/main/kotlin`, also one module level down).
 //!
-//! Strategy: exceptions that quote their input (`NumberFormatException: For input string: "12,50"`)
-//! are replayed by calling the crashing method, when it is static (or its class has a no-argument
-//! constructor) and takes exactly one `String`, with that input under `assertDoesNotThrow`. Otherwise a
-//! scaffold that names the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
+//! Strategy: a Spring MVC request replay (MockMvc, see `spring`) when the event has a complete request
+//! and the repository is a Spring MVC app. Otherwise, call replay when a JDK message reveals the whole
+//! argument (`For input string: "12,50"`, `Text '…' could not be parsed`, `No enum constant …`, a
+//! helpful NPE naming the only parameter, … see [`quoted_input`]) and the crashing method is static (or
+//! its class has a no-argument constructor) and takes exactly that one parameter: it is called under
+//! a catch that fails, marked REPRODUCED, only for the reported type. Otherwise a scaffold that names
+//! the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
 //!
 //! Placement: `src/test/java/<package path>/SentryRepro<id>Test.java`: the same package as the
 //! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
@@ -253,11 +256,32 @@ fn enum_constant_in_repo(msg: &str, snap: &Snapshot, roots: &[String]) -> Option
     None
 }
 
-/// How the crashing method can be called with one String: `Some(true)` static, `Some(false)` on a new
-/// instance (no-argument constructor), `None` when it cannot.
-fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
+/// The crashing method's one parameter, and how to call it.
+#[derive(Debug, PartialEq, Eq)]
+struct OneParam {
+    /// Static, or called on `new Class()` (no-argument constructor).
+    is_static: bool,
+    ty: String,
+    name: String,
+}
+
+impl OneParam {
+    fn is_string(&self) -> bool {
+        self.ty == "String" || self.ty == "java.lang.String"
+    }
+    fn is_reference(&self) -> bool {
+        !matches!(
+            self.ty.as_str(),
+            "int" | "long" | "short" | "byte" | "char" | "boolean" | "float" | "double"
+        )
+    }
+}
+
+/// How the crashing method can be called with its one argument; None when it is private, takes
+/// another number of parameters, or is an instance method of a class without a no-argument constructor.
+fn one_param_call(text: &str, class: &str, method: &str) -> Option<OneParam> {
     let re = regex::Regex::new(&format!(
-        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?]+\s+{}\s*\(\s*(?:@[\w.]+\s+|final\s+)*(?:java\.lang\.)?String\s+\w+\s*\)",
+        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?.]+\s+{}\s*\(\s*(?:@[\w.]+\s+|final\s+)*([\w.]+(?:<[^()]*?>)?(?:\[\])*)\s+(\w+)\s*\)",
         regex::escape(method)
     ))
     .ok()?;
@@ -266,8 +290,13 @@ fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
     if mods.contains("private") {
         return None;
     }
+    let param = |is_static| OneParam {
+        is_static,
+        ty: caps[2].to_string(),
+        name: caps[3].to_string(),
+    };
     if mods.contains("static") {
-        return Some(true);
+        return Some(param(true));
     }
     let ctor = regex::Regex::new(&format!(r"\b{}\s*\(", regex::escape(class))).ok()?;
     let noarg = regex::Regex::new(&format!(
@@ -275,7 +304,21 @@ fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
         regex::escape(class)
     ))
     .ok()?;
-    (!ctor.is_match(text) || noarg.is_match(text)).then_some(false)
+    (!ctor.is_match(text) || noarg.is_match(text)).then(|| param(false))
+}
+
+/// JDK 14+ helpful NullPointerException messages name what was null: `Cannot invoke
+/// "String.trim()" because "text" is null` (a parameter or local, by name when compiled with
+/// debug info, the Maven and Gradle default) or `"<parameter1>"` without it. The name, when the null
+/// value is a plain variable (not a field, array element or method result).
+fn npe_null_variable(ty: &str, msg: &str) -> Option<String> {
+    if ty.rsplit('.').next() != Some("NullPointerException") {
+        return None;
+    }
+    let rest = msg.rsplit_once("because \"")?.1;
+    let name = rest.strip_suffix("\" is null")?;
+    let plain = name == "<parameter1>" || is_java_ident(name);
+    plain.then(|| name.to_string())
 }
 
 /// The build tool of a repository, as its files say.
@@ -403,21 +446,39 @@ impl Generator for Java {
                 .then(|| snap.read(&jf.path))
                 .flatten()
                 .filter(|_| is_java_ident(&jf.method))
-                .and_then(|t| one_string_call(&t, &jf.class, &jf.method));
+                .and_then(|t| one_param_call(&t, &jf.class, &jf.method));
+            // A helpful NPE naming the method's only parameter: it was called with null.
+            let npe_param = npe_null_variable(&ty, &value).and_then(|n| {
+                call.as_ref()
+                    .filter(|p| p.is_reference() && (p.name == n || n == "<parameter1>"))
+                    .map(|p| p.name.clone())
+            });
+            let quoted = match npe_param {
+                Some(_) => Some(None),
+                None => quoted,
+            };
+            let call = call.filter(|p| npe_param.is_some() || p.is_string());
             match (quoted, call) {
-                (Some(q), Some(is_static)) => {
+                (Some(q), Some(param)) => {
+                    let is_static = param.is_static;
                     strategy = Strategy::CallReplay;
                     template = "java/call_replay.java.tera";
                     ctx.is_static = is_static;
                     ctx.input_null = q.is_none();
                     ctx.input = q.unwrap_or_default();
-                    reasons.push(format!(
-                        "the {} message reveals its input ({}); {}.{}(String) is called with it",
-                        ty,
-                        if ctx.input_null { "null" } else { "a quoted string" },
-                        jf.class,
-                        jf.method
-                    ));
+                    reasons.push(match &npe_param {
+                        Some(n) => format!(
+                            "the NullPointerException says the parameter {n:?} was null; {}.{}({}) is called with null",
+                            jf.class, jf.method, param.ty
+                        ),
+                        None => format!(
+                            "the {} message reveals its input ({}); {}.{}(String) is called with it",
+                            ty,
+                            if ctx.input_null { "null" } else { "a quoted string" },
+                            jf.class,
+                            jf.method
+                        ),
+                    });
                 }
                 (Some(_), None) => reasons.push(format!(
                     "the exception quotes its input, but {}.{} is not a non-private method taking one String",
@@ -566,12 +627,62 @@ mod tests {
     #[test]
     fn callable() {
         let t = "public final class P { private P() {}\n    public static long parseCents(String text) {";
-        assert_eq!(one_string_call(t, "P", "parseCents"), Some(true));
+        let call = |t: &str, c: &str, m: &str| one_param_call(t, c, m).map(|p| p.is_static);
+        assert_eq!(call(t, "P", "parseCents"), Some(true));
         let t = "class Q {\n    long parse(final String s) {";
-        assert_eq!(one_string_call(t, "Q", "parse"), Some(false));
+        assert_eq!(call(t, "Q", "parse"), Some(false));
         let t = "class R { R(int x) {}\n    long parse(String s) {";
-        assert_eq!(one_string_call(t, "R", "parse"), None);
+        assert_eq!(call(t, "R", "parse"), None);
         let t = "class S {\n    public static Color color(@Nonnull final String s) {";
-        assert_eq!(one_string_call(t, "S", "color"), Some(true));
+        assert_eq!(call(t, "S", "color"), Some(true));
+        let t = "class T {\n    public int count(List<Map<String, Integer>> rows) {";
+        let p = one_param_call(t, "T", "count").unwrap();
+        assert_eq!(
+            (p.ty.as_str(), p.name.as_str()),
+            ("List<Map<String, Integer>>", "rows")
+        );
+        assert!(p.is_reference() && !p.is_string());
+        let t = "class U {\n    static int twice(int n) {";
+        assert!(!one_param_call(t, "U", "twice").unwrap().is_reference());
+    }
+
+    #[test]
+    fn helpful_npe() {
+        let ty = "java.lang.NullPointerException";
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because \"text\" is null"
+            )
+            .as_deref(),
+            Some("text")
+        );
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because \"<parameter1>\" is null"
+            )
+            .as_deref(),
+            Some("<parameter1>")
+        );
+        // Fields, array elements and method results are not the argument.
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because \"this.name\" is null"
+            ),
+            None
+        );
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because the return value of \"A.b()\" is null"
+            ),
+            None
+        );
+        assert_eq!(
+            npe_null_variable("IllegalStateException", "because \"x\" is null"),
+            None
+        );
     }
 }

@@ -459,3 +459,45 @@ fn java_gradle_layouts_and_commands() {
         format!("./gradlew :core:test --tests com.acme.invoice.{class}")
     );
 }
+
+/// A helpful NullPointerException (JDK 14+) names the null variable: `Cannot invoke "String.trim()"
+/// because "text" is null`, and `text` is the only parameter of `parseCents`: the replay calls it with
+/// null, fails with that NPE, and passes once the method treats a missing price as zero. A message
+/// naming a field (`this.x`) instead stays a scaffold.
+#[test]
+fn java_helpful_npe_parameter_call_replay() {
+    if !have_mvn() {
+        return;
+    }
+    let case = "java-price-parse";
+    let repo = repo_of(case);
+    let mut ev = event_of(case);
+    let exc = &mut ev["exception"]["values"][0];
+    exc["type"] = "NullPointerException".into();
+    exc["value"] = "Cannot invoke \"String.trim()\" because \"text\" is null".into();
+    let frames = exc["stacktrace"]["frames"].as_array_mut().unwrap();
+    frames[1]["lineno"] = 9.into();
+    frames.truncate(2);
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("because \"text\" is null"), "{text}");
+    let src = repo
+        .dir
+        .join("src/main/java/com/acme/invoice/PriceParser.java");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "        String trimmed = text.trim();",
+        "        if (text == null) {\n            return 0;\n        }\n        String trimmed = text.trim();",
+    );
+    std::fs::write(&src, code).unwrap();
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(ok, "{text}");
+
+    let repo = repo_of(case);
+    ev["exception"]["values"][0]["value"] =
+        "Cannot invoke \"String.trim()\" because \"this.text\" is null".into();
+    let out = generate_value(&repo, &ev);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+}
