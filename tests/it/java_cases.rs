@@ -501,3 +501,35 @@ fn java_helpful_npe_parameter_call_replay() {
     let out = generate_value(&repo, &ev);
     assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
 }
+
+/// MockMvc replays need Spring MVC and its test support in the build: a WebFlux build, or one without
+/// spring-boot-starter-test, gets a scaffold that says why (never a test that cannot compile).
+#[test]
+fn java_spring_replay_needs_mvc_and_test_support() {
+    let case = "spring-installments";
+    for (from, to, why) in [
+        (
+            "<artifactId>spring-boot-starter-web</artifactId>",
+            "<artifactId>spring-boot-starter-webflux</artifactId>",
+            "WebFlux",
+        ),
+        (
+            "<artifactId>spring-boot-starter-test</artifactId>",
+            "<artifactId>reactor-test</artifactId>",
+            "spring-boot-starter-test",
+        ),
+    ] {
+        let repo = repo_of(case);
+        let pom = repo.dir.join("pom.xml");
+        let text = std::fs::read_to_string(&pom).unwrap().replace(from, to);
+        std::fs::write(&pom, text).unwrap();
+        repo.git(&["commit", "-q", "-am", "build change"]);
+        let out = generate(&repo, case);
+        assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+        assert!(
+            out.reasons.iter().any(|r| r.contains(why)),
+            "{why}: {:?}",
+            out.reasons
+        );
+    }
+}

@@ -360,13 +360,17 @@ pub fn find(snap: &Snapshot, roots: &[String], method: &str, path: &str) -> Resu
     if !(build.contains("spring-boot-starter-test") || build.contains("spring-test")) {
         return Err("the build has no spring-boot-starter-test / spring-test for MockMvc".into());
     }
-    if build.contains("webflux")
-        && !build.contains("spring-boot-starter-web<")
-        && !build.contains("spring-boot-starter-web'")
-        && !build.contains("spring-boot-starter-web\"")
-        && !build.contains("spring-webmvc")
-    {
-        return Err("a WebFlux app (MockMvc replays Spring MVC only)".into());
+    // `spring-boot-starter-webflux` starts with `spring-boot-starter-web`: look at what follows.
+    let mvc = ["<", "'", "\"", ":"]
+        .iter()
+        .any(|end| build.contains(&format!("spring-boot-starter-web{end}")))
+        || build.contains("spring-webmvc");
+    if !mvc {
+        return Err(if build.contains("webflux") {
+            "a WebFlux app (MockMvc replays Spring MVC only)".into()
+        } else {
+            "the build has no spring-boot-starter-web / spring-webmvc".into()
+        });
     }
     let context_path = context_path(snap, &root)
         .map(|c| format!("/{}", c.trim_matches('/')))
