@@ -5,14 +5,19 @@
 //! (`PriceParser.java`). The crash site is the innermost frame whose class resolves to a file under a
 //! source root (`src/main/java`, `src/main/kotlin`, also one module level down).
 //!
-//! Strategy: exceptions that quote their input (`NumberFormatException: For input string: "12,50"`)
-//! are replayed by calling the crashing method, when it is static (or its class has a no-argument
-//! constructor) and takes exactly one `String`, with that input under `assertDoesNotThrow`. Otherwise a
-//! scaffold that names the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
+//! Strategy: a Spring MVC request replay (MockMvc, see `spring`) when the event has a complete request
+//! and the repository is a Spring MVC app. Otherwise, call replay when a JDK message reveals the whole
+//! argument (`For input string: "12,50"`, `Text '…' could not be parsed`, `No enum constant …`, a
+//! helpful NPE naming the only parameter, … see [`quoted_input`]) and the crashing method is static (or
+//! its class has a no-argument constructor) and takes exactly that one parameter: it is called under
+//! a catch that fails, marked REPRODUCED, only for the reported type. Otherwise a scaffold that names
+//! the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
 //!
 //! Placement: `src/test/java/<package path>/SentryRepro<id>Test.java`: the same package as the
 //! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
 //! folder is the extra prefix the commit may write to.
+
+mod spring;
 
 use crate::lang::EventHeader;
 use anyhow::Result;
@@ -96,23 +101,187 @@ fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option
     None
 }
 
-/// The input an exception message quotes: `For input string: "12,50"` (NumberFormatException),
-/// optionally followed by ` under radix N`.
-pub fn quoted_input(ty: &str, msg: &str) -> Option<String> {
-    if !ty.ends_with("NumberFormatException") {
+/// Spring MVC request replay when the event has a complete request and the repository can take it
+/// (see `spring`); fills the request fields of `ctx`. None (with the reason) otherwise.
+fn request_replay(
+    input: &GenInput,
+    roots: &[String],
+    ctx: &mut Ctx,
+    reasons: &mut Vec<String>,
+) -> Option<spring::Target> {
+    use super::go::{body_text, replayable_headers, url_path};
+    let req = input.alert.request.as_ref()?;
+    let method = req.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let Some(url) = req.url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        reasons.push("the event's request has no URL".into());
+        return None;
+    };
+    if !spring::standard_method(&method) {
+        reasons.push(format!("the request method {method:?} is not replayed"));
         return None;
     }
-    let rest = msg.strip_prefix("For input string: \"")?;
-    let end = rest.rfind('"')?;
-    let tail = &rest[end + 1..];
-    (tail.is_empty() || tail.starts_with(" under radix")).then(|| rest[..end].to_string())
+    let path = url_path(url);
+    let body = body_text(input.alert);
+    let announced = req.headers.iter().any(|(k, v)| {
+        (k.eq_ignore_ascii_case("content-length") && v.trim() != "0")
+            || k.eq_ignore_ascii_case("transfer-encoding")
+    });
+    if body.is_empty() && announced {
+        reasons.push(
+            "the request had a body the SDK did not send (sentry-java sends bodies only with send-default-pii and max-request-body-size): replaying it empty would answer 400, not the crash".into(),
+        );
+        return None;
+    }
+    let target = match spring::find(input.snap, roots, &method, &path) {
+        Ok(t) => t,
+        Err(why) => {
+            reasons.push(format!(
+                "the event has a request, but no MockMvc replay: {why}"
+            ));
+            return None;
+        }
+    };
+    match &target.setup {
+        spring::Setup::Boot { class } => ctx.boot_class = class.clone(),
+        spring::Setup::Standalone { class } => ctx.controller_class = class.clone(),
+    }
+    ctx.method_http = method.clone();
+    ctx.uri = spring::uri_path(&path);
+    ctx.context_path = target.context_path.clone().unwrap_or_default();
+    ctx.query = req.query.iter().take(50).cloned().collect();
+    ctx.headers = replayable_headers(&req.headers);
+    ctx.body = body;
+    let how = match &target.setup {
+        spring::Setup::Boot { class } => {
+            format!("the application context of {class} (@SpringBootTest, MockMvc)")
+        }
+        spring::Setup::Standalone { class } => format!("a standalone MockMvc around new {class}()"),
+    };
+    let handler = target
+        .handler
+        .as_deref()
+        .map(|h| format!(", handled by {h}"))
+        .unwrap_or_default();
+    reasons.push(format!(
+        "the event has the request ({method} {path}{handler}); it is replayed through {how}, cookies and credentials left out"
+    ));
+    Some(target)
 }
 
-/// How the crashing method can be called with one String: `Some(true)` static, `Some(false)` on a new
-/// instance (no-argument constructor), `None` when it cannot.
-fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
+/// The one String argument a JDK exception message reveals completely; `Some(None)` is `null`.
+/// Shapes (JDK 8–21 messages):
+/// - `NumberFormatException: For input string: "12,50"` (`Integer/Long.parseInt`, `valueOf`,
+///   `Double.parseDouble`), optionally `… under radix 16`, or `… (radix 10)` on newer JDKs;
+/// - `NumberFormatException: Cannot parse null string` (JDK 17 `parseInt(null)`; `: null` on newer
+///   JDKs, `null` on JDK 8) → `null`;
+/// - `NumberFormatException: empty String` (`Double/Float.parseDouble` of a blank string) → `""`;
+/// - `NumberFormatException: Error at index 2 in: "12x"`;
+/// - `DateTimeParseException: Text '2024-13-01' could not be parsed…` (`LocalDate.parse` & co.);
+/// - `IllegalArgumentException: Invalid UUID string: x` (`UUID.fromString`);
+/// - `IllegalArgumentException: No enum constant com.acme.Color.PURPLE` (`Enum.valueOf`): the
+///   constant's name follows the enum's canonical name, `enum_class_len` tells where that ends when
+///   the enum is known, else the text after the last dot.
+///
+/// Anything else (app messages, whose wording says nothing certain about the argument) is None.
+pub fn quoted_input(ty: &str, msg: &str) -> Option<Option<String>> {
+    let short = ty.rsplit(['.', '$']).next().unwrap_or(ty);
+    match short {
+        "NumberFormatException" => {
+            if msg.starts_with("Cannot parse null string") || msg == "null" {
+                return Some(None);
+            }
+            if msg == "empty String" {
+                return Some(Some(String::new()));
+            }
+            let rest = msg.strip_prefix("For input string: \"").or_else(|| {
+                msg.strip_prefix("Error at index ")
+                    .and_then(|r| r.split_once(" in: \""))
+                    .filter(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+                    .map(|(_, r)| r)
+            })?;
+            let end = rest.rfind('"')?;
+            let tail = &rest[end + 1..];
+            let ok = tail.is_empty()
+                || tail.starts_with(" under radix")
+                || (tail.starts_with(" (radix ") && tail.ends_with(')'));
+            ok.then(|| Some(rest[..end].to_string()))
+        }
+        "DateTimeParseException" => {
+            let rest = msg.strip_prefix("Text '")?;
+            let end = rest.rfind("' could not be parsed")?;
+            Some(Some(rest[..end].to_string()))
+        }
+        "IllegalArgumentException" => {
+            if let Some(v) = msg.strip_prefix("Invalid UUID string: ") {
+                return Some(Some(v.to_string()));
+            }
+            let rest = msg.strip_prefix("No enum constant ")?;
+            let (class, name) = rest.rsplit_once('.')?;
+            (!class.is_empty() && class.split('.').all(is_java_ident))
+                .then(|| Some(name.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// For `No enum constant <Enum>.<name>` whose name holds dots: the name after the enum's canonical
+/// name when that enum is a class of this repository (`com.acme.Region.eu.west` → `eu.west`).
+fn enum_constant_in_repo(msg: &str, snap: &Snapshot, roots: &[String]) -> Option<String> {
+    let rest = msg.strip_prefix("No enum constant ")?;
+    let segs: Vec<&str> = rest.split('.').collect();
+    for n in 1..segs.len() {
+        let outer = segs[..n].join("/");
+        for root in roots {
+            let p = if root.is_empty() {
+                format!("src/main/java/{outer}.java")
+            } else {
+                format!("{root}/src/main/java/{outer}.java")
+            };
+            let Some(text) = snap.read(&p) else {
+                continue;
+            };
+            // Nested enums: `Outer.Inner.NAME`.
+            let mut k = n;
+            while k < segs.len() - 1
+                && text.contains(&format!("enum {}", segs[k]))
+                && segs[k].chars().next().is_some_and(char::is_uppercase)
+            {
+                k += 1;
+            }
+            if text.contains(&format!("enum {}", segs[k - 1])) {
+                return Some(segs[k..].join("."));
+            }
+        }
+    }
+    None
+}
+
+/// The crashing method's one parameter, and how to call it.
+#[derive(Debug, PartialEq, Eq)]
+struct OneParam {
+    /// Static, or called on `new Class()` (no-argument constructor).
+    is_static: bool,
+    ty: String,
+    name: String,
+}
+
+impl OneParam {
+    fn is_string(&self) -> bool {
+        self.ty == "String" || self.ty == "java.lang.String"
+    }
+    fn is_reference(&self) -> bool {
+        !matches!(
+            self.ty.as_str(),
+            "int" | "long" | "short" | "byte" | "char" | "boolean" | "float" | "double"
+        )
+    }
+}
+
+/// How the crashing method can be called with its one argument; None when it is private, takes
+/// another number of parameters, or is an instance method of a class without a no-argument constructor.
+fn one_param_call(text: &str, class: &str, method: &str) -> Option<OneParam> {
     let re = regex::Regex::new(&format!(
-        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?]+\s+{}\s*\(\s*(?:final\s+)?String\s+\w+\s*\)",
+        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?.]+\s+{}\s*\(\s*(?:@[\w.]+\s+|final\s+)*([\w.]+(?:<[^()]*?>)?(?:\[\])*)\s+(\w+)\s*\)",
         regex::escape(method)
     ))
     .ok()?;
@@ -121,8 +290,13 @@ fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
     if mods.contains("private") {
         return None;
     }
+    let param = |is_static| OneParam {
+        is_static,
+        ty: caps[2].to_string(),
+        name: caps[3].to_string(),
+    };
     if mods.contains("static") {
-        return Some(true);
+        return Some(param(true));
     }
     let ctor = regex::Regex::new(&format!(r"\b{}\s*\(", regex::escape(class))).ok()?;
     let noarg = regex::Regex::new(&format!(
@@ -130,7 +304,57 @@ fn one_string_call(text: &str, class: &str, method: &str) -> Option<bool> {
         regex::escape(class)
     ))
     .ok()?;
-    (!ctor.is_match(text) || noarg.is_match(text)).then_some(false)
+    (!ctor.is_match(text) || noarg.is_match(text)).then(|| param(false))
+}
+
+/// JDK 14+ helpful NullPointerException messages name what was null: `Cannot invoke
+/// "String.trim()" because "text" is null` (a parameter or local, by name when compiled with
+/// debug info, the Maven and Gradle default) or `"<parameter1>"` without it. The name, when the null
+/// value is a plain variable (not a field, array element or method result).
+fn npe_null_variable(ty: &str, msg: &str) -> Option<String> {
+    if ty.rsplit('.').next() != Some("NullPointerException") {
+        return None;
+    }
+    let rest = msg.rsplit_once("because \"")?.1;
+    let name = rest.strip_suffix("\" is null")?;
+    let plain = name == "<parameter1>" || is_java_ident(name);
+    plain.then(|| name.to_string())
+}
+
+/// The build tool of a repository, as its files say.
+#[derive(Debug, PartialEq, Eq)]
+enum Build {
+    Maven,
+    /// `./gradlew` when the wrapper is committed, else `gradle`.
+    Gradle {
+        wrapper: &'static str,
+    },
+}
+
+/// Maven when a `pom.xml` is at the root or in the module (or nothing says otherwise); Gradle when
+/// a Gradle build or settings script is at the root or in the module and no `pom.xml` is.
+fn build_tool(snap: &Snapshot, module: &str) -> Build {
+    let at =
+        |f: &str| snap.is_file(f) || (!module.is_empty() && snap.is_file(&format!("{module}/{f}")));
+    let gradle = [
+        "build.gradle",
+        "build.gradle.kts",
+        "settings.gradle",
+        "settings.gradle.kts",
+    ]
+    .iter()
+    .any(|f| at(f));
+    if at("pom.xml") || !gradle {
+        Build::Maven
+    } else {
+        Build::Gradle {
+            wrapper: if snap.is_file("gradlew") {
+                "./gradlew"
+            } else {
+                "gradle"
+            },
+        }
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -143,6 +367,16 @@ struct Ctx {
     method: String,
     is_static: bool,
     input: String,
+    input_null: bool,
+    // request replay
+    boot_class: String,
+    controller_class: String,
+    method_http: String,
+    uri: String,
+    context_path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: String,
 }
 
 impl Generator for Java {
@@ -173,6 +407,7 @@ impl Generator for Java {
         let mut template = "java/scaffold.java.tera";
         let mut crash = None;
         let mut root = String::new();
+        let replay = request_replay(input, &roots, &mut ctx, &mut reasons);
         if let Some(jf) = &crash_frame {
             root = jf.root.clone();
             strategy = Strategy::Scaffold;
@@ -191,24 +426,59 @@ impl Generator for Java {
             ctx.package = jf.package.join(".");
             ctx.crash_class = jf.class.clone();
             ctx.method = jf.method.clone();
-            let quoted = quoted_input(&ty, &value);
+        }
+        if let Some(target) = &replay {
+            strategy = Strategy::RequestReplay;
+            template = "java/request_replay.java.tera";
+            root = target.root.clone();
+            ctx.package = target.package.join(".");
+        } else if let Some(jf) = &crash_frame {
+            let quoted = quoted_input(&ty, &value).map(|q| {
+                q.map(|v| {
+                    enum_constant_in_repo(&value, snap, &roots)
+                        .filter(|_| ty.ends_with("IllegalArgumentException"))
+                        .unwrap_or(v)
+                })
+            });
             let call = jf
                 .path
                 .ends_with(".java")
                 .then(|| snap.read(&jf.path))
                 .flatten()
                 .filter(|_| is_java_ident(&jf.method))
-                .and_then(|t| one_string_call(&t, &jf.class, &jf.method));
+                .and_then(|t| one_param_call(&t, &jf.class, &jf.method));
+            // A helpful NPE naming the method's only parameter: it was called with null.
+            let npe_param = npe_null_variable(&ty, &value).and_then(|n| {
+                call.as_ref()
+                    .filter(|p| p.is_reference() && (p.name == n || n == "<parameter1>"))
+                    .map(|p| p.name.clone())
+            });
+            let quoted = match npe_param {
+                Some(_) => Some(None),
+                None => quoted,
+            };
+            let call = call.filter(|p| npe_param.is_some() || p.is_string());
             match (quoted, call) {
-                (Some(q), Some(is_static)) => {
+                (Some(q), Some(param)) => {
+                    let is_static = param.is_static;
                     strategy = Strategy::CallReplay;
                     template = "java/call_replay.java.tera";
                     ctx.is_static = is_static;
-                    ctx.input = q;
-                    reasons.push(format!(
-                        "the {} message quotes its input; {}.{}(String) is called with it",
-                        ty, jf.class, jf.method
-                    ));
+                    ctx.input_null = q.is_none();
+                    ctx.input = q.unwrap_or_default();
+                    reasons.push(match &npe_param {
+                        Some(n) => format!(
+                            "the NullPointerException says the parameter {n:?} was null; {}.{}({}) is called with null",
+                            jf.class, jf.method, param.ty
+                        ),
+                        None => format!(
+                            "the {} message reveals its input ({}); {}.{}(String) is called with it",
+                            ty,
+                            if ctx.input_null { "null" } else { "a quoted string" },
+                            jf.class,
+                            jf.method
+                        ),
+                    });
                 }
                 (Some(_), None) => reasons.push(format!(
                     "the exception quotes its input, but {}.{} is not a non-private method taking one String",
@@ -235,37 +505,36 @@ impl Generator for Java {
             format!("{test_root}/{pkg_path}")
         };
         let path = format!("{dir}/{class_name}.java");
-        let gradle = ["build.gradle", "build.gradle.kts"]
-            .iter()
-            .any(|g| snap.is_file(g));
-        let maven = snap.is_file("pom.xml");
+        let build = build_tool(snap, &root);
         let module_flag = if root.is_empty() {
             String::new()
         } else {
             format!(" -pl {root} -am")
         };
-        let (framework, test_command, suite) = if maven || !gradle {
-            (
+        let (framework, test_command, suite) = match build {
+            Build::Maven => (
                 "maven",
                 format!("mvn -q -B{module_flag} test -Dtest={class_name} -Dsurefire.failIfNoSpecifiedTests=false"),
                 "mvn -q -B test".to_string(),
-            )
-        } else {
-            let wrapper = if snap.is_file("gradlew") {
-                "./gradlew"
-            } else {
-                "gradle"
-            };
-            let task = if root.is_empty() {
-                "test".to_string()
-            } else {
-                format!(":{root}:test")
-            };
-            (
-                "gradle",
-                format!("{wrapper} {task} --tests {class_name}"),
-                format!("{wrapper} test"),
-            )
+            ),
+            Build::Gradle { wrapper } => {
+                let task = if root.is_empty() {
+                    "test".to_string()
+                } else {
+                    format!(":{root}:test")
+                };
+                // Fully qualified: `--tests` with a simple name depends on the Gradle version.
+                let fqcn = if ctx.package.is_empty() {
+                    class_name.clone()
+                } else {
+                    format!("{}.{class_name}", ctx.package)
+                };
+                (
+                    "gradle",
+                    format!("{wrapper} {task} --tests {fqcn}"),
+                    format!("{wrapper} test"),
+                )
+            }
         };
         Ok(GenOutput {
             language: "java",
@@ -291,19 +560,63 @@ mod tests {
 
     #[test]
     fn quoted() {
+        let s = |v: &str| Some(Some(v.to_string()));
         assert_eq!(
             quoted_input(
                 "java.lang.NumberFormatException",
                 "For input string: \"12,50\""
             ),
-            Some("12,50".into())
+            s("12,50")
         );
         assert_eq!(
             quoted_input(
                 "NumberFormatException",
                 "For input string: \"a\"b\" under radix 16"
             ),
-            Some("a\"b".into())
+            s("a\"b")
+        );
+        assert_eq!(
+            quoted_input(
+                "NumberFormatException",
+                "For input string: \"7f\" (radix 10)"
+            ),
+            s("7f")
+        );
+        assert_eq!(
+            quoted_input("NumberFormatException", "For input string: \"x\" and more"),
+            None
+        );
+        assert_eq!(
+            quoted_input("NumberFormatException", "Error at index 2 in: \"12x\""),
+            s("12x")
+        );
+        assert_eq!(
+            quoted_input("NumberFormatException", "Cannot parse null string: null"),
+            Some(None)
+        );
+        assert_eq!(quoted_input("NumberFormatException", "empty String"), s(""));
+        assert_eq!(
+            quoted_input(
+                "java.time.format.DateTimeParseException",
+                "Text '2024-13-01' could not be parsed: Invalid value for MonthOfYear"
+            ),
+            s("2024-13-01")
+        );
+        assert_eq!(
+            quoted_input("IllegalArgumentException", "Invalid UUID string: abc"),
+            s("abc")
+        );
+        assert_eq!(
+            quoted_input(
+                "java.lang.IllegalArgumentException",
+                "No enum constant com.acme.Color.PURPLE"
+            ),
+            s("PURPLE")
+        );
+        // App messages say nothing certain about the argument.
+        assert_eq!(
+            quoted_input("IllegalArgumentException", "bad color: PURPLE"),
+            None
         );
         assert_eq!(
             quoted_input("java.lang.IllegalStateException", "For input string: \"x\""),
@@ -314,10 +627,62 @@ mod tests {
     #[test]
     fn callable() {
         let t = "public final class P { private P() {}\n    public static long parseCents(String text) {";
-        assert_eq!(one_string_call(t, "P", "parseCents"), Some(true));
+        let call = |t: &str, c: &str, m: &str| one_param_call(t, c, m).map(|p| p.is_static);
+        assert_eq!(call(t, "P", "parseCents"), Some(true));
         let t = "class Q {\n    long parse(final String s) {";
-        assert_eq!(one_string_call(t, "Q", "parse"), Some(false));
+        assert_eq!(call(t, "Q", "parse"), Some(false));
         let t = "class R { R(int x) {}\n    long parse(String s) {";
-        assert_eq!(one_string_call(t, "R", "parse"), None);
+        assert_eq!(call(t, "R", "parse"), None);
+        let t = "class S {\n    public static Color color(@Nonnull final String s) {";
+        assert_eq!(call(t, "S", "color"), Some(true));
+        let t = "class T {\n    public int count(List<Map<String, Integer>> rows) {";
+        let p = one_param_call(t, "T", "count").unwrap();
+        assert_eq!(
+            (p.ty.as_str(), p.name.as_str()),
+            ("List<Map<String, Integer>>", "rows")
+        );
+        assert!(p.is_reference() && !p.is_string());
+        let t = "class U {\n    static int twice(int n) {";
+        assert!(!one_param_call(t, "U", "twice").unwrap().is_reference());
+    }
+
+    #[test]
+    fn helpful_npe() {
+        let ty = "java.lang.NullPointerException";
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because \"text\" is null"
+            )
+            .as_deref(),
+            Some("text")
+        );
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because \"<parameter1>\" is null"
+            )
+            .as_deref(),
+            Some("<parameter1>")
+        );
+        // Fields, array elements and method results are not the argument.
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because \"this.name\" is null"
+            ),
+            None
+        );
+        assert_eq!(
+            npe_null_variable(
+                ty,
+                "Cannot invoke \"String.trim()\" because the return value of \"A.b()\" is null"
+            ),
+            None
+        );
+        assert_eq!(
+            npe_null_variable("IllegalStateException", "because \"x\" is null"),
+            None
+        );
     }
 }

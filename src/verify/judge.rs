@@ -93,6 +93,15 @@ const WRONG_REASONS: &[(&str, &str)] = &[
     ("[setup failed]", "setup failed"),
     ("COMPILATION ERROR", "compile error"),
     ("cannot find symbol", "compile error"),
+    // A Spring test whose application context cannot start never reached the handler.
+    (
+        "Failed to load ApplicationContext",
+        "Spring application context failed to load",
+    ),
+    (
+        "ApplicationContext failure threshold",
+        "Spring application context failed to load",
+    ),
     ("Could not find '", "test file not found"),
     ("file or directory not found", "test file not found"),
 ];
@@ -342,6 +351,12 @@ mod tests {
             classify(&run(5, "no tests ran in 0.01s"), &c),
             Outcome::NoTests
         );
+        let spring = contract("ArithmeticException", Strategy::RequestReplay);
+        let ctx = "java.lang.IllegalStateException: Failed to load ApplicationContext for [X]\nCaused by: java.lang.ArithmeticException: / by zero\nTests run: 1, Failures: 0, Errors: 1, Skipped: 0";
+        assert!(matches!(
+            classify(&run(1, ctx), &spring),
+            Outcome::FailWrong(_)
+        ));
         let imp_crash = contract("ImportError", Strategy::CallReplay);
         assert!(matches!(
             classify(

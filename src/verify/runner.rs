@@ -342,6 +342,7 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
         cmd.process_group(0);
     }
     let start = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let mut child = cmd.spawn().context("starting sh")?;
     let pid = child.id();
     let mut timed_out = false;
@@ -370,6 +371,17 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
             "\n[sentry-repro: killed after {}s timeout]\n",
             timeout.as_secs()
         ));
+    } else if parse_counts(&output).is_none() {
+        // `mvn -q` and Gradle print no test count when everything passes: the JUnit XML reports
+        // this run wrote say how many tests ran.
+        if let Some(c) = junit_report_counts(root, started_at) {
+            output.push_str(&format!(
+                "\n[sentry-repro: JUnit XML reports of this run: Tests run: {}, Failures: {}, Errors: 0, Skipped: {}]\n",
+                c.passed + c.failed + c.skipped,
+                c.failed,
+                c.skipped
+            ));
+        }
     }
     Ok(RunOutput {
         command: command.to_string(),
@@ -378,6 +390,77 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
         duration_ms,
         output,
     })
+}
+
+/// Folders where Maven (surefire) and Gradle write JUnit XML reports, relative to a build root.
+const JUNIT_REPORT_DIRS: &[&str] = &["target/surefire-reports", "build/test-results"];
+
+/// Counts summed over the JUnit XML reports (`TEST-*.xml`) written at or after `since` under the
+/// root's build and its modules one level down (`target/surefire-reports`, `build/test-results/*`).
+/// Reports older than the run (a previous run in the same tree) are ignored. None when there is none.
+pub fn junit_report_counts(root: &Path, since: std::time::SystemTime) -> Option<Counts> {
+    static SUITE: OnceLock<Regex> = OnceLock::new();
+    static ATTR: OnceLock<Regex> = OnceLock::new();
+    let suite_re = re(&SUITE, r"<testsuite\b[^>]*>");
+    let attr_re = re(&ATTR, r#"\b(tests|failures|errors|skipped)="(\d+)""#);
+    let mut roots = vec![root.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if e.file_type().is_ok_and(|t| t.is_dir())
+                && !name.starts_with('.')
+                && name != "target"
+                && name != "build"
+                && name != "node_modules"
+            {
+                roots.push(e.path());
+            }
+        }
+    }
+    let mut found = false;
+    let mut c = Counts::default();
+    for r in roots {
+        for d in JUNIT_REPORT_DIRS {
+            let walk = walkdir::WalkDir::new(r.join(d))
+                .max_depth(2)
+                .follow_links(false);
+            for e in walk.into_iter().flatten() {
+                let name = e.file_name().to_string_lossy();
+                if !(e.file_type().is_file() && name.starts_with("TEST-") && name.ends_with(".xml"))
+                {
+                    continue;
+                }
+                let fresh = e
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .is_some_and(|t| t >= since);
+                if !fresh {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(e.path()) else {
+                    continue;
+                };
+                let Some(tag) = suite_re.find(&text) else {
+                    continue;
+                };
+                let (mut tests, mut failed, mut skipped) = (0, 0, 0);
+                for m in attr_re.captures_iter(tag.as_str()) {
+                    match &m[1] {
+                        "tests" => tests = num(&m[2]),
+                        "skipped" => skipped = num(&m[2]),
+                        _ => failed += num(&m[2]),
+                    }
+                }
+                found = true;
+                c.failed += failed;
+                c.skipped += skipped;
+                c.passed += tests.saturating_sub(failed + skipped);
+            }
+        }
+    }
+    found.then_some(c)
 }
 
 fn kill_group(pid: u32) {
@@ -626,18 +709,33 @@ fn parse_go(out: &str) -> Option<Counts> {
 
 fn parse_maven(out: &str) -> Option<Counts> {
     static RUN: OnceLock<Regex> = OnceLock::new();
-    let m = re(
+    // Per-class lines end with `, Time elapsed: … in <class>`; the `Results:` summary of each module
+    // does not. A multi-module build prints one summary per module: they add up.
+    let run_re = re(
         &RUN,
-        r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)",
-    )
-    .captures_iter(out)
-    .last()?;
-    let (run, fail, err, skip) = (num(&m[1]), num(&m[2]), num(&m[3]), num(&m[4]));
-    Some(Counts {
-        passed: run.saturating_sub(fail + err + skip),
-        failed: fail + err,
-        skipped: skip,
-    })
+        r"(?m)Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)(.*)$",
+    );
+    let all: Vec<_> = run_re.captures_iter(out).collect();
+    let summaries: Vec<_> = all
+        .iter()
+        .filter(|m| !m[5].contains("Time elapsed"))
+        .collect();
+    let lines: Vec<_> = if summaries.is_empty() {
+        all.iter().collect()
+    } else {
+        summaries
+    };
+    if lines.is_empty() {
+        return None;
+    }
+    let mut c = Counts::default();
+    for m in lines {
+        let (run, fail, err, skip) = (num(&m[1]), num(&m[2]), num(&m[3]), num(&m[4]));
+        c.passed += run.saturating_sub(fail + err + skip);
+        c.failed += fail + err;
+        c.skipped += skip;
+    }
+    Some(c)
 }
 
 /// Names of the failing tests, as far as the output tells (pytest, node TAP/spec, jest, mocha,
@@ -770,6 +868,111 @@ mod tests {
             })
         );
         assert_eq!(parse_counts("all good"), None);
+    }
+
+    #[test]
+    fn java_default_commands() {
+        let c = Contract {
+            version: 1,
+            issue_id: "1".into(),
+            short_id: None,
+            title: None,
+            event_id: None,
+            web_url: None,
+            language: "java".into(),
+            framework: String::new(),
+            strategy: crate::contract::Strategy::CallReplay,
+            expected: Default::default(),
+            crash: None,
+            test_files: vec!["src/test/java/a/SentryRepro1Test.java".into()],
+            test_command: String::new(),
+            suite_command: None,
+            base_commit: None,
+        };
+        let s = VerifySettings::default();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("build.gradle"), "").unwrap();
+        assert_eq!(
+            test_command(&c, &s, dir.path()),
+            "gradle -q test --tests SentryRepro1Test"
+        );
+        assert_eq!(suite_command(&c, &s, dir.path()), "gradle -q test");
+        std::fs::write(dir.path().join("gradlew"), "").unwrap();
+        assert_eq!(suite_command(&c, &s, dir.path()), "./gradlew -q test");
+        std::fs::write(dir.path().join("pom.xml"), "").unwrap();
+        assert_eq!(
+            test_command(&c, &s, dir.path()),
+            "mvn -q -B test -Dtest=SentryRepro1Test -Dsurefire.failIfNoSpecifiedTests=false"
+        );
+        assert_eq!(suite_command(&c, &s, dir.path()), "mvn -q -B test");
+    }
+
+    #[test]
+    fn maven_summaries_add_up() {
+        // Non-quiet Maven: per-class lines, then one `Results:` summary per module.
+        let out = "[INFO] Tests run: 2, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.1 s -- in a.ATest\n\
+            [INFO] Results:\n[INFO] Tests run: 2, Failures: 0, Errors: 0, Skipped: 0\n\
+            [ERROR] Tests run: 3, Failures: 1, Errors: 1, Skipped: 0, Time elapsed: 0.1 s <<< FAILURE! -- in b.BTest\n\
+            [ERROR] Tests run: 3, Failures: 1, Errors: 1, Skipped: 0\n";
+        assert_eq!(
+            parse_counts(out),
+            Some(Counts {
+                passed: 3,
+                failed: 2,
+                skipped: 0
+            })
+        );
+    }
+
+    #[test]
+    fn junit_reports_of_this_run_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("target/surefire-reports");
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(
+            old.join("TEST-a.OldTest.xml"),
+            r#"<testsuite name="a.OldTest" tests="5" failures="5">"#,
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let since = std::time::SystemTime::now();
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(junit_report_counts(dir.path(), since), None);
+        // Maven in a module, Gradle at the root.
+        let m = dir.path().join("core/target/surefire-reports");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(
+            m.join("TEST-a.ATest.xml"),
+            r#"<?xml version="1.0"?><testsuite xmlns:x="y" name="a.ATest" time="0.1" tests="3" errors="1" skipped="1" failures="0"><testcase/></testsuite>"#,
+        )
+        .unwrap();
+        let g = dir.path().join("build/test-results/test");
+        std::fs::create_dir_all(&g).unwrap();
+        std::fs::write(
+            g.join("TEST-b.BTest.xml"),
+            r#"<testsuite name="b.BTest" tests="2" skipped="0" failures="0" errors="0">"#,
+        )
+        .unwrap();
+        assert_eq!(
+            junit_report_counts(dir.path(), since),
+            Some(Counts {
+                passed: 3,
+                failed: 1,
+                skipped: 1
+            })
+        );
+    }
+
+    #[test]
+    fn quiet_maven_pass_is_counted_from_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = "mkdir -p target/surefire-reports && echo '<testsuite tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\">' > target/surefire-reports/TEST-x.XTest.xml";
+        let out = run_shell(cmd, dir.path(), Duration::from_secs(10)).unwrap();
+        assert_eq!(parse_counts(&out.output).map(|c| c.passed), Some(1));
+        // Reports of an earlier run do not count for a run that wrote none.
+        std::thread::sleep(Duration::from_millis(30));
+        let out = run_shell("true", dir.path(), Duration::from_secs(10)).unwrap();
+        assert_eq!(parse_counts(&out.output), None);
     }
 
     #[test]

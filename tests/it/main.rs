@@ -3,11 +3,11 @@
 mod e2e;
 mod go_cases;
 mod hostile;
+mod java_cases;
 mod jobs;
 mod jobs_e2e;
 mod js_cases;
 mod js_runners;
-mod polyglot;
 mod python_cases;
 mod rust_cases;
 mod service;
