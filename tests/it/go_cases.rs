@@ -19,14 +19,9 @@ use serde_json::Value;
 
 use crate::support::{self, fixed_now, have, verify_in, Gate, Repo};
 
-/// `tests/fixtures/go/<case>`, or `polyglot/go-split-bill` (the first Go case, shared with hostile.rs).
+/// `tests/fixtures/go/<case>` (go-split-bill is shared with hostile.rs).
 fn case_dir(case: &str) -> PathBuf {
-    let p = support::fixtures("go").join(case);
-    if p.is_dir() {
-        p
-    } else {
-        support::fixtures("polyglot").join(case)
-    }
+    support::fixtures("go").join(case)
 }
 
 fn event_of(case: &str) -> Value {

@@ -214,9 +214,9 @@ fn poison_frames(v: &mut Value, nasty: &str, replace: bool) {
 const LANG_FIXTURES: &[(&str, &str)] = &[
     ("python", "corpus/py-rating-average-empty"),
     ("javascript", "corpus/js-expense-tofixed"),
-    ("go", "polyglot/go-split-bill"),
-    ("java", "polyglot/java-price-parse"),
-    ("rust", "polyglot/rs-stock-price-unwrap"),
+    ("go", "go/go-split-bill"),
+    ("java", "java/java-price-parse"),
+    ("rust", "rust/rs-stock-price-unwrap"),
 ];
 
 #[test]
@@ -532,7 +532,7 @@ fn note_text_outside_code(note: &str) -> Vec<String> {
 
 #[test]
 fn handoff_note_keeps_event_text_inside_code() {
-    let dir = Path::new(MANIFEST).join("tests/fixtures/polyglot/go-split-bill");
+    let dir = Path::new(MANIFEST).join("tests/fixtures/go/go-split-bill");
     let (_tmp, repo) = make_repo(&dir.join("app"));
     let mut ev: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap()).unwrap();

@@ -16,14 +16,9 @@ use sentry_repro::webhook;
 
 use crate::support::{self, Gate, Repo};
 
-/// A case folder: `tests/fixtures/java/<case>`, or the older `tests/fixtures/polyglot/<case>`.
+/// A case folder: `tests/fixtures/java/<case>`.
 fn case_dir(case: &str) -> PathBuf {
-    let java = support::fixtures("java").join(case);
-    if java.is_dir() {
-        java
-    } else {
-        support::fixtures("polyglot").join(case)
-    }
+    support::fixtures("java").join(case)
 }
 
 fn event_of(case: &str) -> serde_json::Value {

@@ -11,7 +11,7 @@
 //! CARGO_TARGET_DIR (`target/polyglot-apps`) so that tree is built once; `verify` is pointed at the
 //! same dir through `SENTRY_REPRO_CARGO_TARGET_DIR` (the runner then rebuilds only the app's own
 //! crates). Cargo runs take turns (`cargo_turn`): apps of the same package name share artifacts.
-//! Fixtures: `tests/fixtures/polyglot/rs-*` (the first cases) and `tests/fixtures/rust/*`.
+//! Fixtures: `tests/fixtures/rust/*`.
 //! A missing cargo fails the test when CI=true.
 
 use std::path::PathBuf;
@@ -23,14 +23,9 @@ use sentry_repro::webhook;
 
 use crate::support::{self, have, Repo};
 
-/// A case folder: `tests/fixtures/rust/<case>` or (the first cases) `tests/fixtures/polyglot/<case>`.
+/// A case folder: `tests/fixtures/rust/<case>`.
 fn case_dir(case: &str) -> PathBuf {
-    let rust = support::fixtures("rust").join(case);
-    if rust.is_dir() {
-        rust
-    } else {
-        support::fixtures("polyglot").join(case)
-    }
+    support::fixtures("rust").join(case)
 }
 
 fn event_of(case: &str) -> serde_json::Value {
