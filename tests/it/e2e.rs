@@ -9,6 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::{self, copy_dir, Gate};
+
 const BIN: &str = env!("CARGO_BIN_EXE_sentry-repro");
 
 /// A case folder: `tests/fixtures/corpus` (the shared dev corpus) or `tests/fixtures/corpus-extra`
@@ -23,101 +25,8 @@ fn fixture(case: &str) -> PathBuf {
     }
 }
 
-/// git with the user's configuration ignored.
-fn git(dir: &Path, home: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "e2e")
-        .env("GIT_AUTHOR_EMAIL", "e2e@example.com")
-        .env("GIT_COMMITTER_NAME", "e2e")
-        .env("GIT_COMMITTER_EMAIL", "e2e@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(from).unwrap();
-        if rel.components().any(|c| c.as_os_str() == "node_modules") {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
-
-fn tool_available(cmd: &str, arg: &str) -> bool {
-    let ok = Command::new(cmd)
-        .arg(arg)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{cmd} is required in CI");
-    }
-    ok
-}
-
-struct Gate {
-    exit: i32,
-    report: Value,
-    output: String,
-}
-
 fn verify(repo: &Path, home: &Path) -> Gate {
-    let report_path = home.join(format!("report-{}.json", rand_suffix()));
-    let out = Command::new(BIN)
-        .args(["verify", "--base", "main", "--runs", "1", "--json"])
-        .arg(&report_path)
-        .current_dir(repo)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("verify runs");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = std::fs::read_to_string(&report_path)
-        .map(|s| serde_json::from_str(&s).expect("report is JSON"))
-        .unwrap_or(Value::Null);
-    Gate {
-        exit: out.status.code().unwrap_or(-1),
-        report,
-        output,
-    }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn verdicts(gate: &Gate) -> Vec<String> {
-    gate.report["tests"]
-        .as_array()
-        .map(|t| {
-            t.iter()
-                .map(|t| t["verdict"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    support::verify_in(repo, home, &["--base", "main", "--runs", "1"], &[])
 }
 
 /// Generate on the buggy app, gate it (must fail), commit the human fix, gate again.
@@ -127,13 +36,13 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<
     let home = tempfile::tempdir().unwrap();
     let repo = home.path().join("repo");
     copy_dir(&fixture(case).join("app"), &repo);
-    git(&repo, home.path(), &["init", "-q", "-b", "main"]);
+    support::git_in(&repo, home.path(), &["init", "-q", "-b", "main"]);
     if let Some(modules) = &node_modules {
         std::os::unix::fs::symlink(modules, repo.join("node_modules")).unwrap();
         std::fs::write(repo.join(".git/info/exclude"), "node_modules\n").unwrap();
     }
-    git(&repo, home.path(), &["add", "-A"]);
-    git(&repo, home.path(), &["commit", "-q", "-m", "buggy app"]);
+    support::git_in(&repo, home.path(), &["add", "-A"]);
+    support::git_in(&repo, home.path(), &["commit", "-q", "-m", "buggy app"]);
 
     let out = Command::new(BIN)
         .args(["generate", "--json"])
@@ -153,7 +62,7 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<
         assert_eq!(strategy, expect, "{case}: strategy");
     }
     let reproduces = matches!(strategy.as_str(), "call_replay" | "request_replay");
-    git(&repo, home.path(), &["checkout", "-q", &branch]);
+    support::git_in(&repo, home.path(), &["checkout", "-q", &branch]);
 
     let red = verify(&repo, home.path());
     assert_eq!(
@@ -167,7 +76,7 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<
         "RED_WRONG_REASON"
     };
     assert_eq!(
-        verdicts(&red),
+        red.verdicts(),
         vec![expected],
         "{case} ({strategy})\n{}",
         red.output
@@ -183,7 +92,7 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&patch).unwrap();
     assert!(child.wait().unwrap().success(), "{case}: fix.patch applies");
-    git(
+    support::git_in(
         &repo,
         home.path(),
         &["commit", "-q", "-am", "the human fix"],
@@ -197,7 +106,7 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<
             green.output
         );
         assert_eq!(
-            verdicts(&green),
+            green.verdicts(),
             vec!["FLIPPED"],
             "{case}\n{}",
             green.output
@@ -214,7 +123,7 @@ fn generate_then_gate(case: &str, node_modules: Option<PathBuf>, expect: Option<
 }
 
 fn python_ready() -> bool {
-    tool_available("python", "--version")
+    support::have("python", "--version")
         && Command::new("python")
             .args(["-c", "import pytest"])
             .status()

@@ -11,13 +11,11 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use sentry_repro::config::ProjectConfig;
 use sentry_repro::contract::MARKER_NOT_REPRODUCED;
-use sentry_repro::pipeline::{self, GenerateOptions, Generated};
-use sentry_repro::webhook;
+use sentry_repro::pipeline::Generated;
 use serde_json::Value;
 
-use crate::support::{self, fixed_now, have, verify_in, Gate, Repo};
+use crate::support::{self, have, verify_in, Gate, Repo};
 
 /// `tests/fixtures/go/<case>` (go-split-bill is shared with hostile.rs).
 fn case_dir(case: &str) -> PathBuf {
@@ -69,22 +67,7 @@ impl App {
 
     /// Generate from an event and check out the new branch.
     fn generate_value(&self, event: &Value) -> Generated {
-        let alert = webhook::alert_from_any_json(event);
-        let project = ProjectConfig::for_repo(&self.repo.dir);
-        let out = pipeline::generate(
-            &alert,
-            &project,
-            &GenerateOptions {
-                base: None,
-                dry_run: false,
-                now: Some(fixed_now()),
-            },
-        )
-        .expect("generate");
-        assert!(out.created, "{out:?}");
-        self.repo
-            .git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-        out
+        self.repo.generate_and_checkout(event)
     }
 
     fn generate(&self) -> Generated {

@@ -9,10 +9,8 @@
 
 use std::path::PathBuf;
 
-use sentry_repro::config::ProjectConfig;
 use sentry_repro::contract::MARKER_NOT_REPRODUCED;
-use sentry_repro::pipeline::{self, GenerateOptions, Generated};
-use sentry_repro::webhook;
+use sentry_repro::pipeline::Generated;
 
 use crate::support::{self, Gate, Repo};
 
@@ -32,21 +30,7 @@ fn repo_of(case: &str) -> Repo {
 
 /// Generate from an event value (fixed clock) and check out the new branch.
 fn generate_value(repo: &Repo, event: &serde_json::Value) -> Generated {
-    let alert = webhook::alert_from_any_json(event);
-    let project = ProjectConfig::for_repo(&repo.dir);
-    let out = pipeline::generate(
-        &alert,
-        &project,
-        &GenerateOptions {
-            base: None,
-            dry_run: false,
-            now: Some(support::fixed_now()),
-        },
-    )
-    .expect("generate");
-    assert!(out.created, "{out:?}");
-    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-    out
+    repo.generate_and_checkout(event)
 }
 
 fn generate(repo: &Repo, case: &str) -> Generated {

@@ -23,6 +23,8 @@ use sentry_repro::contract::{Contract, MARKER_NOT_REPRODUCED, MARKER_SERVER_ERRO
 use sentry_repro::pipeline::{self, GenerateOptions, Generated};
 use serde_json::{json, Value};
 
+use crate::support::copy_dir;
+
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The cases, the issue id each gets, and the strategy it must produce (with why).
@@ -66,37 +68,7 @@ fn fixed_now() -> chrono::DateTime<chrono::Utc> {
 
 /// `node` available? Under CI=true its absence is a failure, never a silent skip.
 pub(crate) fn node_available() -> bool {
-    let ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("node is required for the JavaScript tests (CI=true)");
-        }
-        eprintln!("node not found: skipping (set CI=true to make this a failure)");
-    }
-    ok
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != "node_modules")
-    {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-            let mut perm = std::fs::metadata(&dest).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&dest, perm).unwrap();
-        }
-    }
+    crate::support::have("node", "--version")
 }
 
 /// A git repository holding `app` as its first commit (fixed author and time: a stable base sha).

@@ -12,6 +12,8 @@ use sentry_repro::contract::{MARKER_NOT_REPRODUCED, MARKER_REPRODUCED};
 use sentry_repro::pipeline::{self, GenerateOptions, Generated};
 use sentry_repro::webhook;
 
+use crate::support::copy_dir;
+
 const CASES: &[(&str, &str)] = &[
     ("py-smtp-config-key", "call_replay"),
     ("py-rating-average-empty", "call_replay"),
@@ -72,23 +74,6 @@ fn git(dir: &Path, home: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if name == "__pycache__" || name == ".pytest_cache" {
-            continue;
-        }
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(&name));
-        } else {
-            std::fs::copy(&p, to.join(&name)).unwrap();
-        }
-    }
 }
 
 /// A git repository (one commit on `main`) holding a copy of `src`.

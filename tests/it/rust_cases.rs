@@ -16,10 +16,8 @@
 
 use std::path::PathBuf;
 
-use sentry_repro::config::ProjectConfig;
 use sentry_repro::contract::MARKER_NOT_REPRODUCED;
-use sentry_repro::pipeline::{self, GenerateOptions, Generated};
-use sentry_repro::webhook;
+use sentry_repro::pipeline::Generated;
 
 use crate::support::{self, have, Repo};
 
@@ -52,21 +50,7 @@ impl App {
 
     /// Generate from an event value and check out the new branch.
     fn generate_value(&self, event: &serde_json::Value) -> Generated {
-        let alert = webhook::alert_from_any_json(event);
-        let project = ProjectConfig::for_repo(&self.dir);
-        let out = pipeline::generate(
-            &alert,
-            &project,
-            &GenerateOptions {
-                base: None,
-                dry_run: false,
-                now: Some(support::fixed_now()),
-            },
-        )
-        .expect("generate");
-        assert!(out.created, "{out:?}");
-        self.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-        out
+        self.repo.generate_and_checkout(event)
     }
 
     fn generate(&self, case: &str) -> Generated {

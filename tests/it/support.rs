@@ -65,6 +65,10 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::create_dir_all(&dest).unwrap();
         } else {
             std::fs::copy(entry.path(), &dest).unwrap();
+            let mut perm = std::fs::metadata(&dest).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&dest, perm).unwrap();
         }
     }
 }
@@ -125,6 +129,27 @@ impl Repo {
         self.git(&["apply", "-p1", patch.to_str().unwrap()]);
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", message]);
+    }
+
+    /// `pipeline::generate` from an event (any webhook shape or a bare event) with the fixed clock,
+    /// asserting a branch was created, then check that branch out.
+    pub fn generate_and_checkout(&self, event: &Value) -> sentry_repro::pipeline::Generated {
+        use sentry_repro::pipeline::{self, GenerateOptions};
+        let alert = sentry_repro::webhook::alert_from_any_json(event);
+        let project = sentry_repro::config::ProjectConfig::for_repo(&self.dir);
+        let out = pipeline::generate(
+            &alert,
+            &project,
+            &GenerateOptions {
+                base: None,
+                dry_run: false,
+                now: Some(fixed_now()),
+            },
+        )
+        .expect("generate");
+        assert!(out.created, "{out:?}");
+        self.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+        out
     }
 
     /// Run a shell command in the work tree; (success, stdout + stderr).
