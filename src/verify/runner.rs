@@ -341,8 +341,8 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
+    let reports_before = junit_reports(root);
     let start = Instant::now();
-    let started_at = std::time::SystemTime::now();
     let mut child = cmd.spawn().context("starting sh")?;
     let pid = child.id();
     let mut timed_out = false;
@@ -374,7 +374,7 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
     } else if parse_counts(&output).is_none() {
         // `mvn -q` and Gradle print no test count when everything passes: the JUnit XML reports
         // this run wrote say how many tests ran.
-        if let Some(c) = junit_report_counts(root, started_at) {
+        if let Some(c) = junit_report_counts(root, &reports_before) {
             output.push_str(&format!(
                 "\n[sentry-repro: JUnit XML reports of this run: Tests run: {}, Failures: {}, Errors: 0, Skipped: {}]\n",
                 c.passed + c.failed + c.skipped,
@@ -395,14 +395,14 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
 /// Folders where Maven (surefire) and Gradle write JUnit XML reports, relative to a build root.
 const JUNIT_REPORT_DIRS: &[&str] = &["target/surefire-reports", "build/test-results"];
 
-/// Counts summed over the JUnit XML reports (`TEST-*.xml`) written at or after `since` under the
-/// root's build and its modules one level down (`target/surefire-reports`, `build/test-results/*`).
-/// Reports older than the run (a previous run in the same tree) are ignored. None when there is none.
-pub fn junit_report_counts(root: &Path, since: std::time::SystemTime) -> Option<Counts> {
-    static SUITE: OnceLock<Regex> = OnceLock::new();
-    static ATTR: OnceLock<Regex> = OnceLock::new();
-    let suite_re = re(&SUITE, r"<testsuite\b[^>]*>");
-    let attr_re = re(&ATTR, r#"\b(tests|failures|errors|skipped)="(\d+)""#);
+/// The JUnit XML reports (`TEST-*.xml`) under the root's build and its modules one level down
+/// (`target/surefire-reports`, `build/test-results/*`), each with its mtime and length.
+///
+/// A run's own reports are those that are new or changed against the listing taken before it.
+/// Comparing listings, not mtimes against the clock, matters: file timestamps come from the
+/// kernel's coarse clock and can read a few milliseconds *before* a `SystemTime::now()` taken
+/// earlier, which made a fresh report look stale on CI.
+pub fn junit_reports(root: &Path) -> ReportListing {
     let mut roots = vec![root.to_path_buf()];
     if let Ok(entries) = std::fs::read_dir(root) {
         for e in entries.flatten() {
@@ -418,8 +418,7 @@ pub fn junit_report_counts(root: &Path, since: std::time::SystemTime) -> Option<
             }
         }
     }
-    let mut found = false;
-    let mut c = Counts::default();
+    let mut out = ReportListing::new();
     for r in roots {
         for d in JUNIT_REPORT_DIRS {
             let walk = walkdir::WalkDir::new(r.join(d))
@@ -431,34 +430,49 @@ pub fn junit_report_counts(root: &Path, since: std::time::SystemTime) -> Option<
                 {
                     continue;
                 }
-                let fresh = e
-                    .metadata()
-                    .ok()
-                    .and_then(|m| m.modified().ok())
-                    .is_some_and(|t| t >= since);
-                if !fresh {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(e.path()) else {
-                    continue;
-                };
-                let Some(tag) = suite_re.find(&text) else {
-                    continue;
-                };
-                let (mut tests, mut failed, mut skipped) = (0, 0, 0);
-                for m in attr_re.captures_iter(tag.as_str()) {
-                    match &m[1] {
-                        "tests" => tests = num(&m[2]),
-                        "skipped" => skipped = num(&m[2]),
-                        _ => failed += num(&m[2]),
-                    }
-                }
-                found = true;
-                c.failed += failed;
-                c.skipped += skipped;
-                c.passed += tests.saturating_sub(failed + skipped);
+                let stamp = e.metadata().ok().map(|m| (m.modified().ok(), m.len()));
+                out.insert(e.path().to_path_buf(), stamp);
             }
         }
+    }
+    out
+}
+
+/// Report path → (mtime, length), as listed by [`junit_reports`].
+pub type ReportListing =
+    std::collections::BTreeMap<std::path::PathBuf, Option<(Option<std::time::SystemTime>, u64)>>;
+
+/// Counts summed over the reports that are new or changed since `before` was listed; reports of
+/// an earlier run in the same tree are ignored. None when the run wrote none.
+pub fn junit_report_counts(root: &Path, before: &ReportListing) -> Option<Counts> {
+    static SUITE: OnceLock<Regex> = OnceLock::new();
+    static ATTR: OnceLock<Regex> = OnceLock::new();
+    let suite_re = re(&SUITE, r"<testsuite\b[^>]*>");
+    let attr_re = re(&ATTR, r#"\b(tests|failures|errors|skipped)="(\d+)""#);
+    let mut found = false;
+    let mut c = Counts::default();
+    for (path, stamp) in junit_reports(root) {
+        if before.get(&path) == Some(&stamp) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Some(tag) = suite_re.find(&text) else {
+            continue;
+        };
+        let (mut tests, mut failed, mut skipped) = (0, 0, 0);
+        for m in attr_re.captures_iter(tag.as_str()) {
+            match &m[1] {
+                "tests" => tests = num(&m[2]),
+                "skipped" => skipped = num(&m[2]),
+                _ => failed += num(&m[2]),
+            }
+        }
+        found = true;
+        c.failed += failed;
+        c.skipped += skipped;
+        c.passed += tests.saturating_sub(failed + skipped);
     }
     found.then_some(c)
 }
@@ -934,10 +948,8 @@ mod tests {
             r#"<testsuite name="a.OldTest" tests="5" failures="5">"#,
         )
         .unwrap();
-        std::thread::sleep(Duration::from_millis(30));
-        let since = std::time::SystemTime::now();
-        std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(junit_report_counts(dir.path(), since), None);
+        let before = junit_reports(dir.path());
+        assert_eq!(junit_report_counts(dir.path(), &before), None);
         // Maven in a module, Gradle at the root.
         let m = dir.path().join("core/target/surefire-reports");
         std::fs::create_dir_all(&m).unwrap();
@@ -954,7 +966,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            junit_report_counts(dir.path(), since),
+            junit_report_counts(dir.path(), &before),
             Some(Counts {
                 passed: 3,
                 failed: 1,
@@ -970,7 +982,6 @@ mod tests {
         let out = run_shell(cmd, dir.path(), Duration::from_secs(10)).unwrap();
         assert_eq!(parse_counts(&out.output).map(|c| c.passed), Some(1));
         // Reports of an earlier run do not count for a run that wrote none.
-        std::thread::sleep(Duration::from_millis(30));
         let out = run_shell("true", dir.path(), Duration::from_secs(10)).unwrap();
         assert_eq!(parse_counts(&out.output), None);
     }
