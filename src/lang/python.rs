@@ -381,8 +381,9 @@ fn frame_vars_meta(alert: &Alert, exc: usize, frame: usize) -> Option<&Value> {
 /// Class name → (module, what its repr shows, defined in a stack file).
 /// Repr classes by name: (module, what the repr shows, in a frame's file, bases defined elsewhere).
 type ClassIndex = HashMap<String, Vec<(String, source::ReprClass, bool, Vec<String>)>>;
-/// Every top-level class statement by name, and whether it is in a frame's file.
-type DeclIndex = HashMap<String, Vec<(source::ClassDecl, bool)>>;
+/// Every top-level class statement by name, whether it is in a frame's file, and the module that
+/// defines it (when the file is importable).
+type DeclIndex = HashMap<String, Vec<(source::ClassDecl, bool, Option<String>)>>;
 
 /// Classes a repr may name: dataclasses, NamedTuples, pydantic models and enums defined in the
 /// crash's package (and the plain classes they inherit from).
@@ -431,11 +432,12 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
             };
             let preferred = self.preferred.contains(&f);
             if src.contains("class ") {
+                let module = source::module_for_path(self.snap, &f, None).map(|(m, _)| m);
                 for d in source::class_decls(&src) {
                     decls
                         .entry(d.name.clone())
                         .or_default()
-                        .push((d, preferred));
+                        .push((d, preferred, module.clone()));
                 }
             }
             if !["dataclass", "NamedTuple", "BaseModel", "Enum", "Flag"]
@@ -475,7 +477,7 @@ fn plain_chain(decls: &DeclIndex, idx: &ClassIndex, name: &str, depth: usize) ->
     if depth >= MAX_BASE_DEPTH || idx.contains_key(name) {
         return false;
     }
-    let Some((d, _)) = decls.get(name).and_then(|c| pick(c, |c| c.1)) else {
+    let Some((d, _, _)) = decls.get(name).and_then(|c| pick(c, |c| c.1)) else {
         return false;
     };
     d.plain
@@ -522,6 +524,15 @@ impl ClassResolver for RepoClasses<'_, '_> {
         })
     }
 
+    fn module_of(&self, name: &str) -> Option<String> {
+        self.with_index(|_, decls| {
+            decls
+                .get(name)
+                .and_then(|c| pick(c, |c| c.1))
+                .and_then(|(_, _, m)| m.clone())
+        })
+    }
+
     fn is_subclass(&self, sub: &str, base: &str) -> bool {
         self.with_index(|_, decls| {
             let mut todo = vec![(sub.to_string(), 0)];
@@ -529,7 +540,7 @@ impl ClassResolver for RepoClasses<'_, '_> {
                 if depth >= MAX_BASE_DEPTH {
                     continue;
                 }
-                let Some((d, _)) = decls.get(&name).and_then(|c| pick(c, |c| c.1)) else {
+                let Some((d, _, _)) = decls.get(&name).and_then(|c| pick(c, |c| c.1)) else {
                     continue;
                 };
                 if d.bases.iter().any(|b| b == base) {
@@ -739,6 +750,16 @@ fn rebuild_var(
         .map_err(|r| format!("argument {name} {}", r.describe()))
 }
 
+/// `<class 'pkg.mod.Name'>`, the repr of a class object, as (`pkg.mod`, `Name`) when both are
+/// plain identifiers and the module is not `__main__`.
+fn class_object_repr(raw: &Value) -> Option<(String, String)> {
+    let s = raw.as_str()?;
+    let dotted = s.strip_prefix("<class '")?.strip_suffix("'>")?;
+    let (module, name) = dotted.rsplit_once('.')?;
+    (is_py_ident(name) && module != "__main__" && module.split('.').all(is_py_ident))
+        .then(|| (module.to_string(), name.to_string()))
+}
+
 fn plan_call(
     snap: &Snapshot,
     mf: &MappedFrame,
@@ -794,6 +815,7 @@ fn plan_call(
     }
     let receiver;
     let mut inherited = false;
+    let mut bound_cls: Option<String> = None;
     let import_name;
     let qualname;
     // `__init__` is replayed by constructing the class (self is half-built in the vars)
@@ -816,8 +838,26 @@ fn plan_call(
                     .ok_or_else(|| format!("{label}: __init__ without self"))?;
                 receiver = class.clone();
             } else if def.is_classmethod() {
-                params.next();
                 receiver = class.clone();
+                // cls may be a subclass (`<class 'pkg.mod.Sub'>`): its class attributes are what
+                // the body read, so the test binds the base's function to that subclass
+                if let Some(raw) = params.next().and_then(|me| vars.get(&me.name)) {
+                    let (module, name) = class_object_repr(raw).ok_or_else(|| {
+                        format!("{label}: cls is not shown as an importable class")
+                    })?;
+                    if name != *class {
+                        // imported from where the repository defines it, and only from there
+                        if !classes.is_subclass(&name, class)
+                            || classes.module_of(&name).as_deref() != Some(module.as_str())
+                        {
+                            return Err(format!(
+                                "{label}: cls is {name}, not a subclass of {class} this repository defines"
+                            ));
+                        }
+                        imports.names.insert((module, name.clone()));
+                        bound_cls = Some(name);
+                    }
+                }
             } else {
                 let me = params
                     .next()
@@ -928,7 +968,13 @@ fn plan_call(
     if inherited {
         args.insert(0, receiver.clone());
     }
-    let callee = if constructor || inherited {
+    if let Some(sub) = &bound_cls {
+        args.insert(0, sub.clone());
+    }
+    let callee = if bound_cls.is_some() {
+        // exactly the function that ran, with the cls it ran with
+        format!("{import_name}.{function}.__func__")
+    } else if constructor || inherited {
         if inherited {
             format!("{import_name}.{function}")
         } else {
@@ -1436,4 +1482,28 @@ fn render_scaffold(
         stack: stack_lines(input.alert),
     };
     render::render("python/scaffold.py.tera", &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn class_object_reprs() {
+        assert_eq!(
+            class_object_repr(&json!("<class 'billing.plans.catalog.FreePlan'>")),
+            Some(("billing.plans.catalog".into(), "FreePlan".into()))
+        );
+        for bad in [
+            json!("<class 'FreePlan'>"),
+            json!("<class '__main__.FreePlan'>"),
+            json!("<class 'os; import x.FreePlan'>"),
+            json!("<class 'a..B'>"),
+            json!("FreePlan"),
+            json!({"x": 1}),
+        ] {
+            assert_eq!(class_object_repr(&bad), None, "{bad}");
+        }
+    }
 }

@@ -275,6 +275,13 @@ python_case!(
     "py-fastapi-cart-promo-post",
     "request_replay"
 );
+// a classmethod of the base class run with cls=a subclass (other module) whose class attribute is
+// the zero divisor: replayed as Base.method.__func__(Sub, ...), the base class alone passes
+python_case!(
+    e2e_py_extra_classmethod_subclass_cls,
+    "py-classmethod-subclass-cls",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

@@ -661,6 +661,10 @@ pub trait ClassResolver {
     fn is_subclass(&self, _sub: &str, _base: &str) -> bool {
         false
     }
+    /// The importable module of the repository file that defines class `name`, when one does.
+    fn module_of(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 impl ClassResolver for () {
