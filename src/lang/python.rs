@@ -33,7 +33,7 @@ pub mod pyrepr;
 pub mod source;
 
 use pyrepr::{ClassInfo, ClassResolver, Imports, PyVal};
-use source::{AppRef, FnDef, Framework, ParamKind};
+use source::{AppRef, FnDef, Framework, MappingKind, ParamKind};
 
 pub struct Python;
 
@@ -79,6 +79,8 @@ struct CommonCtx {
     crash_file: String,
     crash_line: String,
     crash_function: String,
+    /// The crash line's source text from the event (trimmed), empty when it has none.
+    crash_text: String,
     marker_reproduced: &'static str,
     marker_server_error: &'static str,
     marker_not_reproduced: &'static str,
@@ -377,15 +379,32 @@ fn frame_vars_meta(alert: &Alert, exc: usize, frame: usize) -> Option<&Value> {
 }
 
 /// Class name → (module, what its repr shows, defined in a stack file).
-type ClassIndex = HashMap<String, Vec<(String, source::ReprClass, bool)>>;
+/// Repr classes by name: (module, what the repr shows, in a frame's file, bases defined elsewhere).
+type ClassIndex = HashMap<String, Vec<(String, source::ReprClass, bool, Vec<String>)>>;
+/// Every top-level class statement by name, whether it is in a frame's file, and the module that
+/// defines it (when the file is importable).
+type DeclIndex = HashMap<String, Vec<(source::ClassDecl, bool, Option<String>)>>;
 
 /// Classes a repr may name: dataclasses, NamedTuples, pydantic models and enums defined in the
-/// crash's package.
+/// crash's package (and the plain classes they inherit from).
 struct RepoClasses<'s, 'r> {
     snap: &'s Snapshot<'r>,
     preferred: Vec<String>,
     anchor: String,
-    index: Mutex<Option<ClassIndex>>,
+    index: Mutex<Option<(ClassIndex, DeclIndex)>>,
+}
+
+/// Inheritance chains longer than this are not followed.
+const MAX_BASE_DEPTH: usize = 8;
+
+/// The one candidate for a name: the only one, or the only one in a frame's file.
+fn pick<T>(cands: &[T], preferred: impl Fn(&T) -> bool) -> Option<&T> {
+    if cands.len() == 1 {
+        return cands.first();
+    }
+    let mut pref = cands.iter().filter(|c| preferred(c));
+    let one = pref.next()?;
+    pref.next().is_none().then_some(one)
 }
 
 impl<'s, 'r> RepoClasses<'s, 'r> {
@@ -398,7 +417,7 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
         }
     }
 
-    fn build(&self) -> ClassIndex {
+    fn build(&self) -> (ClassIndex, DeclIndex) {
         let mut files = source::package_files(self.snap, &self.anchor, MAX_PACKAGE_FILES);
         for p in &self.preferred {
             if !files.contains(p) {
@@ -406,10 +425,21 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
             }
         }
         let mut idx: ClassIndex = HashMap::new();
+        let mut decls: DeclIndex = HashMap::new();
         for f in files {
             let Some(src) = self.snap.read(&f) else {
                 continue;
             };
+            let preferred = self.preferred.contains(&f);
+            if src.contains("class ") {
+                let module = source::module_for_path(self.snap, &f, None).map(|(m, _)| m);
+                for d in source::class_decls(&src) {
+                    decls
+                        .entry(d.name.clone())
+                        .or_default()
+                        .push((d, preferred, module.clone()));
+                }
+            }
             if !["dataclass", "NamedTuple", "BaseModel", "Enum", "Flag"]
                 .iter()
                 .any(|k| src.contains(k))
@@ -419,43 +449,108 @@ impl<'s, 'r> RepoClasses<'s, 'r> {
             let Some((module, _root)) = source::module_for_path(self.snap, &f, None) else {
                 continue;
             };
-            let preferred = self.preferred.contains(&f);
-            for (name, kind) in source::repr_classes_in(&src) {
+            for (name, kind, foreign) in source::repr_classes_with_foreign(&src) {
                 idx.entry(name)
                     .or_default()
-                    .push((module.clone(), kind, preferred));
+                    .push((module.clone(), kind, preferred, foreign));
             }
         }
-        idx
+        (idx, decls)
     }
-}
 
-impl ClassResolver for RepoClasses<'_, '_> {
-    fn resolve(&self, name: &str) -> Option<ClassInfo> {
+    fn with_index<T>(&self, f: impl FnOnce(&ClassIndex, &DeclIndex) -> Option<T>) -> Option<T> {
         let mut guard = self.index.lock().ok()?;
         if guard.is_none() {
             *guard = Some(self.build());
         }
-        let cands = guard.as_ref()?.get(name)?;
-        let pick = if cands.len() == 1 {
-            &cands[0]
-        } else {
-            let pref: Vec<_> = cands.iter().filter(|c| c.2).collect();
-            if pref.len() != 1 {
-                return None; // ambiguous
-            }
-            pref[0]
-        };
-        let (fields, enum_members) = match &pick.1 {
-            source::ReprClass::Fields(f) => (f.clone()?, None),
-            source::ReprClass::Enum(m) => (vec![], Some(m.clone())),
-        };
-        Some(ClassInfo {
-            module: pick.0.clone(),
-            name: name.to_string(),
-            fields,
-            enum_members,
+        let (idx, decls) = guard.as_ref()?;
+        f(idx, decls)
+    }
+}
+
+/// Whether `name` is a plain class of the repository (see [`source::ClassDecl`]) whose bases are
+/// plain too, up to the roots.
+fn plain_chain(decls: &DeclIndex, idx: &ClassIndex, name: &str, depth: usize) -> bool {
+    if source::is_root_base(name) {
+        return true;
+    }
+    if depth >= MAX_BASE_DEPTH || idx.contains_key(name) {
+        return false;
+    }
+    let Some((d, _, _)) = decls.get(name).and_then(|c| pick(c, |c| c.1)) else {
+        return false;
+    };
+    d.plain
+        && d.bases
+            .iter()
+            .all(|b| plain_chain(decls, idx, b, depth + 1))
+}
+
+/// Fields a repr of `name` shows, in order, when they are known for certain: its own, after those
+/// of a dataclass parent defined in another file; a plain parent adds none.
+fn fields_of(idx: &ClassIndex, decls: &DeclIndex, name: &str, depth: usize) -> Option<Vec<String>> {
+    if depth >= MAX_BASE_DEPTH {
+        return None;
+    }
+    let pick = pick(idx.get(name)?, |c| c.2)?;
+    let source::ReprClass::Fields(Some(own)) = &pick.1 else {
+        return None;
+    };
+    let mut fields = Vec::new();
+    for base in &pick.3 {
+        if plain_chain(decls, idx, base, 0) {
+            continue;
+        }
+        fields.extend(fields_of(idx, decls, base, depth + 1)?);
+    }
+    fields.extend(own.iter().cloned());
+    Some(fields)
+}
+
+impl ClassResolver for RepoClasses<'_, '_> {
+    fn resolve(&self, name: &str) -> Option<ClassInfo> {
+        self.with_index(|idx, decls| {
+            let pick = pick(idx.get(name)?, |c| c.2)?;
+            let (fields, enum_members) = match &pick.1 {
+                source::ReprClass::Fields(_) => (fields_of(idx, decls, name, 0)?, None),
+                source::ReprClass::Enum(m) => (vec![], Some(m.clone())),
+            };
+            Some(ClassInfo {
+                module: pick.0.clone(),
+                name: name.to_string(),
+                fields,
+                enum_members,
+            })
         })
+    }
+
+    fn module_of(&self, name: &str) -> Option<String> {
+        self.with_index(|_, decls| {
+            decls
+                .get(name)
+                .and_then(|c| pick(c, |c| c.1))
+                .and_then(|(_, _, m)| m.clone())
+        })
+    }
+
+    fn is_subclass(&self, sub: &str, base: &str) -> bool {
+        self.with_index(|_, decls| {
+            let mut todo = vec![(sub.to_string(), 0)];
+            while let Some((name, depth)) = todo.pop() {
+                if depth >= MAX_BASE_DEPTH {
+                    continue;
+                }
+                let Some((d, _, _)) = decls.get(&name).and_then(|c| pick(c, |c| c.1)) else {
+                    continue;
+                };
+                if d.bases.iter().any(|b| b == base) {
+                    return Some(true);
+                }
+                todo.extend(d.bases.iter().map(|b| (b.clone(), depth + 1)));
+            }
+            None
+        })
+        .unwrap_or(false)
     }
 }
 
@@ -593,6 +688,11 @@ fn rebuild_var(
                 args: vec![PyVal::List(items.clone())],
                 kwargs: vec![],
             },
+            Some("deque") => PyVal::Call {
+                func: vec!["collections".into(), "deque".into()],
+                args: vec![PyVal::List(items.clone())],
+                kwargs: vec![],
+            },
             _ => match param
                 .annotation_head()
                 .filter(|h| is_py_ident(h))
@@ -620,9 +720,44 @@ fn rebuild_var(
             },
         };
     }
+    // the SDK sends every mapping as a JSON object: the annotation says which one it was (a
+    // Counter answers 0 for a missing key where a dict raises)
+    if let PyVal::Dict(_) = &val {
+        let wrap = |func: &str, mut args: Vec<PyVal>, val: PyVal| {
+            args.push(val);
+            PyVal::Call {
+                func: vec!["collections".into(), func.into()],
+                args,
+                kwargs: vec![],
+            }
+        };
+        val = match param.mapping_kind() {
+            None => val,
+            Some(MappingKind::Counter) => wrap("Counter", vec![], val),
+            Some(MappingKind::OrderedDict) => wrap("OrderedDict", vec![], val),
+            Some(MappingKind::DefaultDict(Some(factory))) => {
+                wrap("defaultdict", vec![PyVal::Builtin(factory)], val)
+            }
+            Some(MappingKind::DefaultDict(None)) => {
+                return Err(format!(
+                    "argument {name} is a defaultdict whose default factory the annotation does not name"
+                ))
+            }
+        };
+    }
     pyrepr::emit(&val, classes, imports)
         .map(Some)
         .map_err(|r| format!("argument {name} {}", r.describe()))
+}
+
+/// `<class 'pkg.mod.Name'>`, the repr of a class object, as (`pkg.mod`, `Name`) when both are
+/// plain identifiers and the module is not `__main__`.
+fn class_object_repr(raw: &Value) -> Option<(String, String)> {
+    let s = raw.as_str()?;
+    let dotted = s.strip_prefix("<class '")?.strip_suffix("'>")?;
+    let (module, name) = dotted.rsplit_once('.')?;
+    (is_py_ident(name) && module != "__main__" && module.split('.').all(is_py_ident))
+        .then(|| (module.to_string(), name.to_string()))
 }
 
 fn plan_call(
@@ -679,6 +814,8 @@ fn plan_call(
         return Err(format!("{label}: {function} is an async generator"));
     }
     let receiver;
+    let mut inherited = false;
+    let mut bound_cls: Option<String> = None;
     let import_name;
     let qualname;
     // `__init__` is replayed by constructing the class (self is half-built in the vars)
@@ -701,8 +838,26 @@ fn plan_call(
                     .ok_or_else(|| format!("{label}: __init__ without self"))?;
                 receiver = class.clone();
             } else if def.is_classmethod() {
-                params.next();
                 receiver = class.clone();
+                // cls may be a subclass (`<class 'pkg.mod.Sub'>`): its class attributes are what
+                // the body read, so the test binds the base's function to that subclass
+                if let Some(raw) = params.next().and_then(|me| vars.get(&me.name)) {
+                    let (module, name) = class_object_repr(raw).ok_or_else(|| {
+                        format!("{label}: cls is not shown as an importable class")
+                    })?;
+                    if name != *class {
+                        // imported from where the repository defines it, and only from there
+                        if !classes.is_subclass(&name, class)
+                            || classes.module_of(&name).as_deref() != Some(module.as_str())
+                        {
+                            return Err(format!(
+                                "{label}: cls is {name}, not a subclass of {class} this repository defines"
+                            ));
+                        }
+                        imports.names.insert((module, name.clone()));
+                        bound_cls = Some(name);
+                    }
+                }
             } else {
                 let me = params
                     .next()
@@ -714,6 +869,14 @@ fn plan_call(
                     .map_err(|r| format!("{label}: {} {}", me.name, r.describe()))?;
                 match &val {
                     PyVal::Call { func, .. } if func.len() == 1 && &func[0] == class => {}
+                    // a method inherited from a base class: self is a subclass instance, and the
+                    // test calls the base's function on it (what ran, even if the subclass
+                    // overrides it)
+                    PyVal::Call { func, .. }
+                        if func.len() == 1 && classes.is_subclass(&func[0], class) =>
+                    {
+                        inherited = true;
+                    }
                     _ => {
                         return Err(format!(
                             "{label}: {} is not a repr of a {class} whose state is fully shown",
@@ -802,8 +965,21 @@ fn plan_call(
             "{label}: {function} collides with a name the test must import"
         ));
     }
-    let callee = if constructor {
-        receiver.clone()
+    if inherited {
+        args.insert(0, receiver.clone());
+    }
+    if let Some(sub) = &bound_cls {
+        args.insert(0, sub.clone());
+    }
+    let callee = if bound_cls.is_some() {
+        // exactly the function that ran, with the cls it ran with
+        format!("{import_name}.{function}.__func__")
+    } else if constructor || inherited {
+        if inherited {
+            format!("{import_name}.{function}")
+        } else {
+            receiver.clone()
+        }
     } else if receiver.is_empty() {
         function.to_string()
     } else {
@@ -837,6 +1013,30 @@ fn plan_call(
     })
 }
 
+/// The source text of the crash frame's line, as the event carries it (`context_line` of the
+/// innermost frame in the crash file, function and line), trimmed; empty when absent or unusable.
+fn crash_text(alert: &Alert, crash: &CrashSite) -> String {
+    alert
+        .exceptions
+        .iter()
+        .rev()
+        .flat_map(|e| e.frames.iter().rev())
+        .chain(alert.thread_frames.iter().rev())
+        .find(|f| {
+            f.lineno == crash.line
+                && f.function == crash.function
+                && f.filename
+                    .as_deref()
+                    .or(f.abs_path.as_deref())
+                    .is_some_and(|p| p.ends_with(crash.file.as_str()) || crash.file.ends_with(p))
+        })
+        .and_then(|f| f.context_line.as_deref())
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.contains('\n') && t.len() <= 400)
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn common_ctx(
     input: &GenInput,
     crash: &CrashSite,
@@ -861,6 +1061,7 @@ fn common_ctx(
         crash_file: crash.file.clone(),
         crash_line: crash.line.map(|l| l.to_string()).unwrap_or_default(),
         crash_function: crash.function.clone().unwrap_or_default(),
+        crash_text: crash_text(input.alert, crash),
         marker_reproduced: contract::MARKER_REPRODUCED,
         marker_server_error: contract::MARKER_SERVER_ERROR,
         marker_not_reproduced: contract::MARKER_NOT_REPRODUCED,
@@ -1281,4 +1482,28 @@ fn render_scaffold(
         stack: stack_lines(input.alert),
     };
     render::render("python/scaffold.py.tera", &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn class_object_reprs() {
+        assert_eq!(
+            class_object_repr(&json!("<class 'billing.plans.catalog.FreePlan'>")),
+            Some(("billing.plans.catalog".into(), "FreePlan".into()))
+        );
+        for bad in [
+            json!("<class 'FreePlan'>"),
+            json!("<class '__main__.FreePlan'>"),
+            json!("<class 'os; import x.FreePlan'>"),
+            json!("<class 'a..B'>"),
+            json!("FreePlan"),
+            json!({"x": 1}),
+        ] {
+            assert_eq!(class_object_repr(&bad), None, "{bad}");
+        }
+    }
 }

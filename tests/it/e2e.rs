@@ -255,6 +255,33 @@ python_case!(
     "py-csv-import-generator",
     "call_replay"
 );
+// a method defined on an ABC base (nested package, relative imports) run on a dataclass subclass
+// instance: self rebuilt as the subclass, the base's function called on it (crash frame <listcomp>)
+python_case!(
+    e2e_py_extra_export_base_subclass_self,
+    "py-export-base-subclass-self",
+    "call_replay"
+);
+// a Counter argument (sent by the SDK as a plain object) rebuilt as a Counter from the annotation;
+// a dict would raise the same KeyError one line early and block the real fix
+python_case!(
+    e2e_py_extra_restock_counter_arg,
+    "py-restock-counter-arg",
+    "call_replay"
+);
+// FastAPI POST with a path param and a pydantic JSON body, router prefix, Depends-injected service
+python_case!(
+    e2e_py_extra_fastapi_cart_promo_post,
+    "py-fastapi-cart-promo-post",
+    "request_replay"
+);
+// a classmethod of the base class run with cls=a subclass (other module) whose class attribute is
+// the zero divisor: replayed as Base.method.__func__(Sub, ...), the base class alone passes
+python_case!(
+    e2e_py_extra_classmethod_subclass_cls,
+    "py-classmethod-subclass-cls",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

@@ -668,3 +668,79 @@ fn constructors_context_managers_and_cut_lists() {
         out.reasons
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A replay counts only when the reported exception comes through the reported crash line.
+
+/// `py-restock-counter-arg` with the `Counter` annotation taken away: the SDK's JSON object is then
+/// rebuilt as a plain dict, and the replay raises the reported KeyError one line *before* the crash
+/// line (`sold[sku]`, where the real Counter answered 0). That is not the crash: the test must say
+/// so (not reproduced) instead of claiming a reproduction that no correct fix could ever turn green.
+#[test]
+fn same_exception_elsewhere_is_not_a_reproduction() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-restock-counter-arg");
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    let module = src.path().join("stockroom/replenish.py");
+    let code = std::fs::read_to_string(&module).unwrap();
+    assert!(code.contains("sold: Counter,"));
+    std::fs::write(&module, code.replace("sold: Counter,", "sold,")).unwrap();
+    let (_tmp, repo) = make_repo(src.path());
+    let alert = load_alert(&case.join("event.json"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = out
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".py"))
+        .unwrap();
+    assert!(
+        test.content
+            .contains(r#"CRASH_LINE_TEXT = "short = target - on_hand[sku]""#),
+        "{}",
+        test.content
+    );
+    let path = repo.join(&test.path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &test.content).unwrap();
+    let (ok, text) = run(&py, &repo, &[&test.path]);
+    assert!(!ok);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("E ") && l.contains(MARKER_NOT_REPRODUCED)),
+        "{text}"
+    );
+    assert!(text.contains("daily = sold[sku] / window_days"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("E ") && l.contains(MARKER_REPRODUCED)),
+        "{text}"
+    );
+
+    // with the annotation the Counter is rebuilt and the replay is the crash itself
+    let (_tmp2, repo2) = make_repo(&case.join("app"));
+    let out = generate(&repo2, &alert, true);
+    let test = out
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".py"))
+        .unwrap();
+    assert!(
+        test.content
+            .contains(r#"sold = collections.Counter({"MUG-01": 42"#),
+        "{}",
+        test.content
+    );
+    let path = repo2.join(&test.path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &test.content).unwrap();
+    let (ok, text) = run(&py, &repo2, &[&test.path]);
+    assert!(!ok);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("E ") && l.contains(MARKER_REPRODUCED)),
+        "{text}"
+    );
+}

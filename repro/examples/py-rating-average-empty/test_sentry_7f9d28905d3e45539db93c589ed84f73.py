@@ -11,16 +11,77 @@ SENTRY_LINK = ""
 EXPECTED_EXCEPTION = "ZeroDivisionError"
 TARGET = "average_rating"
 TARGET_LOCATION = "reviewhub/ratings.py:21"
+CRASH_LOCATION = "reviewhub/ratings.py" + ":" + "21"
+CRASH_FILE = "reviewhub/ratings.py"
+CRASH_FUNCTION = "average_rating"
+# The crash line's source as the event shows it: the reported exception must come through it.
+CRASH_LINE_TEXT = "return round(total / len(ratings), 1)"
+# Verdict markers the gate reads (module constants: pytest prints function sources, never these).
+REPRODUCED = "SENTRY-REPRO: REPRODUCED"
+NOT_REPRODUCED = "SENTRY-REPRO: NOT YET REPRODUCED"
 
 
-def _is_reported(exc, depth=0):
+def _reported(exc, depth=0):
+    """exc when it is of the reported type, or the one of that type inside an exception group."""
     if any(cls.__name__ == EXPECTED_EXCEPTION for cls in type(exc).__mro__):
-        return True
+        return exc
     # task groups (asyncio, anyio/Starlette) wrap the real error in an exception group
     inner = getattr(exc, "exceptions", None) if depth < 8 else None
-    return isinstance(inner, (list, tuple)) and any(
-        isinstance(e, BaseException) and _is_reported(e, depth + 1) for e in inner
+    for e in inner if isinstance(inner, (list, tuple)) else ():
+        found = _reported(e, depth + 1) if isinstance(e, BaseException) else None
+        if found is not None:
+            return found
+    return None
+
+
+def _frames(exc):
+    import linecache
+    import os
+
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        text = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+        yield os.path.basename(code.co_filename), code.co_name, tb.tb_lineno, text
+        tb = tb.tb_next
+
+
+def _through_crash_site(exc):
+    """Whether exc passed through the reported crash line: same file, function and source text."""
+    if not CRASH_FILE:
+        return True
+    want = CRASH_FILE.replace("\\", "/").rsplit("/", 1)[-1]
+    return any(
+        name == want
+        and (not CRASH_FUNCTION or func == CRASH_FUNCTION)
+        and (not CRASH_LINE_TEXT or text == CRASH_LINE_TEXT)
+        for name, func, _line, text in _frames(exc)
     )
+
+
+def _raised_at(exc):
+    frames = list(_frames(exc))
+    if not frames:
+        return "?"
+    name, func, line, text = frames[-1]
+    return name + ":" + str(line) + " in " + func + ": " + text
+
+
+def _check_reported(exc, by):
+    """Raise the verdict when exc is the reported exception: reproduced only at the crash site."""
+    found = _reported(exc)
+    if found is None:
+        return
+    if not _through_crash_site(found):
+        raise AssertionError(
+            NOT_REPRODUCED + ": " + EXPECTED_EXCEPTION + " raised by " + by
+            + " but not through the reported crash line (" + CRASH_LOCATION + ": " + CRASH_LINE_TEXT
+            + "); it came from " + _raised_at(found) + ": " + repr(found)
+        ) from exc
+    raise AssertionError(
+        REPRODUCED + ": " + EXPECTED_EXCEPTION + " raised again by " + by
+        + " (crash site " + CRASH_LOCATION + "): " + repr(found)
+    ) from exc
 
 
 def test_sentry_7f9d28905d3e45539db93c589ed84f73_average_rating_does_not_raise():
@@ -29,9 +90,5 @@ def test_sentry_7f9d28905d3e45539db93c589ed84f73_average_rating_does_not_raise()
     try:
         average_rating(ratings)
     except BaseException as exc:
-        if _is_reported(exc):
-            raise AssertionError(
-                "SENTRY-REPRO: REPRODUCED" + ": " + EXPECTED_EXCEPTION + " raised again by "
-                + TARGET + " (" + TARGET_LOCATION + "): " + repr(exc)
-            ) from exc
+        _check_reported(exc, TARGET + " (" + TARGET_LOCATION + ")")
         raise

@@ -52,6 +52,9 @@ pub enum PyVal {
     },
     /// A dotted name such as `datetime.timezone.utc`.
     Name(Vec<String>),
+    /// A builtin type by name (`int`, `list`), placed by the generator (a defaultdict's factory),
+    /// never parsed from a repr.
+    Builtin(&'static str),
     /// `<Class.MEMBER: value>`, an enum member's repr: rebuilt as `Class.MEMBER` when `Class` is an
     /// enum of the repository with that member.
     EnumMember {
@@ -654,6 +657,14 @@ pub struct ClassInfo {
 /// Looks up a class name used in a repr.
 pub trait ClassResolver {
     fn resolve(&self, name: &str) -> Option<ClassInfo>;
+    /// Whether the repository's class `sub` inherits (directly or not) from its class `base`.
+    fn is_subclass(&self, _sub: &str, _base: &str) -> bool {
+        false
+    }
+    /// The importable module of the repository file that defines class `name`, when one does.
+    fn module_of(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 impl ClassResolver for () {
@@ -689,6 +700,10 @@ fn stdlib_call(func: &[String]) -> Option<(&'static str, &'static str)> {
         ["IPv6Address"] | ["ipaddress", "IPv6Address"] => ("ipaddress", "ipaddress.IPv6Address"),
         ["IPv4Network"] | ["ipaddress", "IPv4Network"] => ("ipaddress", "ipaddress.IPv4Network"),
         ["Fraction"] | ["fractions", "Fraction"] => ("fractions", "fractions.Fraction"),
+        ["collections", "Counter"] => ("collections", "collections.Counter"),
+        ["collections", "OrderedDict"] => ("collections", "collections.OrderedDict"),
+        ["collections", "defaultdict"] => ("collections", "collections.defaultdict"),
+        ["collections", "deque"] => ("collections", "collections.deque"),
         ["set"] => ("", "set"),
         ["frozenset"] => ("", "frozenset"),
         _ => return None,
@@ -806,6 +821,12 @@ fn emit_into(
                 _ => return Err(Refusal::UnknownCall(parts.join("."))),
             }
         }
+        PyVal::Builtin(b) => {
+            if !matches!(*b, "int" | "float" | "str" | "list" | "set" | "dict") {
+                return Err(Refusal::UnknownCall((*b).to_string()));
+            }
+            out.push_str(b);
+        }
         PyVal::EnumMember { class, member } => {
             let info = classes
                 .resolve(class)
@@ -880,6 +901,27 @@ mod tests {
 
     fn rt(s: &str) -> String {
         emit(&parse_repr(s).unwrap(), &(), &mut Imports::default()).unwrap()
+    }
+
+    #[test]
+    fn builtin_factories_are_placed_never_parsed() {
+        // a repr that reads `int` is some object's repr, not the type
+        assert!(emit(&parse_repr("int").unwrap(), &(), &mut Imports::default()).is_err());
+        let v = PyVal::Call {
+            func: vec!["collections".into(), "defaultdict".into()],
+            args: vec![
+                PyVal::Builtin("list"),
+                PyVal::Dict(vec![(PyVal::Str("a".into()), PyVal::List(vec![]))]),
+            ],
+            kwargs: vec![],
+        };
+        let mut imp = Imports::default();
+        assert_eq!(
+            emit(&v, &(), &mut imp).unwrap(),
+            "collections.defaultdict(list, {\"a\": []})"
+        );
+        assert!(imp.modules.contains("collections"));
+        assert!(emit(&PyVal::Builtin("exec"), &(), &mut Imports::default()).is_err());
     }
 
     #[test]

@@ -45,14 +45,58 @@ impl Param {
     }
 
     /// The container type the annotation names, when the SDK's list form loses it: the SDK sends
-    /// tuples, sets and frozensets as JSON lists. `tuple`, `set` or `frozenset`.
+    /// tuples, sets, frozensets and deques as JSON lists. `tuple`, `set`, `frozenset` or `deque`.
     pub fn sequence_kind(&self) -> Option<&'static str> {
         match self.annotation_head()? {
             "tuple" | "Tuple" => Some("tuple"),
             "set" | "Set" | "AbstractSet" | "MutableSet" => Some("set"),
             "frozenset" | "FrozenSet" => Some("frozenset"),
+            "deque" | "Deque" => Some("deque"),
             _ => None,
         }
+    }
+}
+
+/// A mapping type the SDK's JSON-object form loses (it sends every mapping as a plain object).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MappingKind {
+    Counter,
+    OrderedDict,
+    /// `defaultdict` with its default factory when the annotation names a builtin one
+    /// (`defaultdict[str, list[str]]` → `list`).
+    DefaultDict(Option<&'static str>),
+}
+
+impl Param {
+    /// The mapping type the annotation names, when it is not a plain `dict`.
+    pub fn mapping_kind(&self) -> Option<MappingKind> {
+        Some(match self.annotation_head()? {
+            "Counter" => MappingKind::Counter,
+            "OrderedDict" => MappingKind::OrderedDict,
+            "defaultdict" | "DefaultDict" => {
+                let ann = self.annotation.as_deref().unwrap_or("");
+                let inner = ann
+                    .split_once('[')
+                    .map(|(_, rest)| rest.rsplit_once(']').map_or(rest, |(i, _)| i))
+                    .unwrap_or("");
+                let parts = split_top_level(inner);
+                let factory = parts.get(1).and_then(|v| {
+                    let head = v.split('[').next().unwrap_or("").trim();
+                    let head = head.strip_prefix("typing.").unwrap_or(head);
+                    match head {
+                        "int" => Some("int"),
+                        "float" => Some("float"),
+                        "str" => Some("str"),
+                        "list" | "List" => Some("list"),
+                        "set" | "Set" => Some("set"),
+                        "dict" | "Dict" => Some("dict"),
+                        _ => None,
+                    }
+                });
+                MappingKind::DefaultDict(factory)
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -564,12 +608,30 @@ fn class_bases(line: &str) -> Option<Vec<String>> {
 /// show. A class inheriting from another class of the same file gets its parent's fields first (as
 /// dataclasses and pydantic do); a base defined elsewhere makes the fields untrusted.
 pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
+    repr_classes_with_foreign(src)
+        .into_iter()
+        .map(|(name, kind, foreign)| {
+            if foreign.is_empty() {
+                (name, kind)
+            } else {
+                (name, ReprClass::Fields(None))
+            }
+        })
+        .collect()
+}
+
+/// [`repr_classes_in`], except that a dataclass whose only doubt is a base defined in another file
+/// keeps its own fields and names those bases (bare names, in order): the caller, which sees the
+/// whole package, decides whether they change the repr (a plain base does not; a dataclass base
+/// puts its fields first).
+pub fn repr_classes_with_foreign(src: &str) -> Vec<(String, ReprClass, Vec<String>)> {
     static FIELD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^([A-Za-z_]\w*)\s*:\s*(.+)$").expect("field regex"));
     static MEMBER: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^([A-Za-z]\w*)\s*=[^=]").expect("member regex"));
     let lines: Vec<&str> = src.lines().collect();
     let mut out: Vec<(String, ReprClass)> = Vec::new();
+    let mut foreign_of: Vec<Vec<String>> = Vec::new();
     let mut flavors: Vec<(String, ClassFlavor)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(c) = CLASS_RE.captures(line) else {
@@ -634,6 +696,7 @@ pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
                 .filter_map(|t| MEMBER.captures(t).map(|m| m[1].to_string()))
                 .collect();
             out.push((name, ReprClass::Enum(members)));
+            foreign_of.push(vec![]);
             continue;
         }
         let mut ok = bases.is_some()
@@ -641,6 +704,7 @@ pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
                 .iter()
                 .any(|d| d.replace(' ', "").contains("repr=False"));
         let mut fields = Vec::new();
+        let mut foreign = Vec::new();
         for b in &base_list {
             let known_root = matches!(
                 bare(b).as_str(),
@@ -652,7 +716,12 @@ pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
             }
             match out.iter().rev().find(|(n, _)| n == b) {
                 Some((_, ReprClass::Fields(Some(parent)))) => fields.extend(parent.iter().cloned()),
-                _ => ok = false,
+                Some(_) => ok = false,
+                // defined elsewhere (or a plain class of this file): the package decides
+                None if flavor == ClassFlavor::Dataclass && base_list.len() == 1 => {
+                    foreign.push(bare(b))
+                }
+                None => ok = false,
             }
         }
         for (k, t) in body.iter().enumerate() {
@@ -688,6 +757,94 @@ pub fn repr_classes_in(src: &str) -> Vec<(String, ReprClass)> {
             }
         }
         out.push((name, ReprClass::Fields(ok.then_some(fields))));
+        foreign_of.push(foreign);
+    }
+    out.into_iter()
+        .zip(foreign_of)
+        .map(|((n, k), f)| (n, k, f))
+        .collect()
+}
+
+/// A class statement at the top level of a file: its name, the bare names of its bases, and
+/// whether it is *plain*: no dataclass / model / NamedTuple / enum of its own and none of the hooks
+/// a dataclass subclass's generated `__init__` would run or that would change what its repr shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassDecl {
+    pub name: String,
+    pub bases: Vec<String>,
+    pub plain: bool,
+}
+
+/// Bases that add no fields and no behaviour to construction or repr.
+pub fn is_root_base(bare: &str) -> bool {
+    matches!(bare, "object" | "ABC" | "Generic" | "Protocol")
+}
+
+/// Every top-level `class` of a file (see [`ClassDecl`]).
+pub fn class_decls(src: &str) -> Vec<ClassDecl> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(c) = CLASS_RE.captures(line) else {
+            continue;
+        };
+        if !c[1].is_empty() {
+            continue;
+        }
+        let decorated = i > 0 && lines[i - 1].trim_start().starts_with('@');
+        let Some(raw_bases) = class_bases(line) else {
+            out.push(ClassDecl {
+                name: c[2].to_string(),
+                bases: vec![],
+                plain: false,
+            });
+            continue;
+        };
+        let bases: Vec<String> = raw_bases
+            .iter()
+            .map(|b| {
+                let head = b.split('[').next().unwrap_or(b);
+                head.rsplit('.').next().unwrap_or(head).trim().to_string()
+            })
+            .collect();
+        let special = bases.iter().any(|b| {
+            matches!(
+                b.as_str(),
+                "BaseModel"
+                    | "NamedTuple"
+                    | "TypedDict"
+                    | "Enum"
+                    | "IntEnum"
+                    | "StrEnum"
+                    | "Flag"
+                    | "IntFlag"
+            )
+        });
+        let mut hooks = false;
+        for l in lines.iter().skip(i + 1) {
+            if !l.trim().is_empty() && indent_of(l) == 0 && !l.trim_start().starts_with('#') {
+                break;
+            }
+            let t = l.trim_start();
+            if [
+                "def __post_init__",
+                "def __setattr__",
+                "def __new__",
+                "def __init_subclass__",
+                "def __getattribute__",
+                "__slots__",
+            ]
+            .iter()
+            .any(|h| t.starts_with(h))
+            {
+                hooks = true;
+            }
+        }
+        out.push(ClassDecl {
+            name: c[2].to_string(),
+            bases,
+            plain: !decorated && !special && !hooks,
+        });
     }
     out
 }
@@ -1102,6 +1259,42 @@ def outer(x):
     }
 
     #[test]
+    fn dataclass_on_a_base_from_another_file_names_it() {
+        let src = "from dataclasses import dataclass\n\nfrom .base import Exporter\n\n\n@dataclass\nclass CsvExporter(Exporter):\n    columns: list\n    delimiter: str = \",\"\n\n\n@dataclass\nclass Two(Exporter, Mixin):\n    x: int\n";
+        let got = repr_classes_with_foreign(src);
+        assert_eq!(
+            got[0],
+            (
+                "CsvExporter".to_string(),
+                ReprClass::Fields(Some(vec!["columns".into(), "delimiter".into()])),
+                vec!["Exporter".to_string()]
+            )
+        );
+        // two bases, one unknown: untrusted outright
+        assert_eq!(got[1].1, ReprClass::Fields(None));
+        // the file-local view stays conservative
+        assert_eq!(repr_classes_in(src)[0].1, ReprClass::Fields(None));
+    }
+
+    #[test]
+    fn class_decls_tell_plain_bases() {
+        let src = "from abc import ABC, abstractmethod\n\n\nclass Exporter(ABC):\n    columns: list\n\n    @abstractmethod\n    def format_row(self, values):\n        pass\n\n\nclass Hooked(base.Exporter):\n    def __post_init__(self):\n        self.x = 1\n\n\n@dataclass\nclass Data(Exporter):\n    x: int\n\n\nclass Model(BaseModel):\n    y: int\n\n\ndef f():\n    class Inner:\n        pass\n";
+        let got = class_decls(src);
+        let names: Vec<_> = got.iter().map(|d| (d.name.as_str(), d.plain)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("Exporter", true),
+                ("Hooked", false),
+                ("Data", false),
+                ("Model", false)
+            ]
+        );
+        assert_eq!(got[0].bases, vec!["ABC".to_string()]);
+        assert_eq!(got[1].bases, vec!["Exporter".to_string()]);
+    }
+
+    #[test]
     fn pydantic_models_and_enums() {
         let src = "from enum import Enum\nfrom pydantic import BaseModel, Field, ConfigDict\n\n\nclass Status(str, Enum):\n    OPEN = \"open\"\n    ON_HOLD = \"on_hold\"\n\n    def label(self):\n        return self.value\n\n\nclass Api(BaseModel):\n    model_config = ConfigDict(frozen=True)\n\n\nclass Line(Api):\n    sku: str\n    qty: int = Field(gt=0)\n    _cache: dict = {}\n\n\nclass Order(Line):\n    status: Status = Status.OPEN\n\n\nclass Secret(BaseModel):\n    token: str = Field(repr=False)\n\n\nclass Other(SomewhereElse):\n    x: int\n";
         let got = repr_classes_in(src);
@@ -1124,6 +1317,27 @@ def outer(x):
         );
         assert_eq!(get("Secret"), Some(ReprClass::Fields(None)));
         assert_eq!(get("Other"), None);
+    }
+
+    #[test]
+    fn annotations_name_the_mapping_the_sdk_sent_as_an_object() {
+        let src = "def f(a: Counter, b: collections.Counter[str], c: OrderedDict[str, int], d: defaultdict[str, list[str]], e: DefaultDict[str, Thing], g: dict[str, int], h, q: deque[int]):\n    pass\n";
+        let d = find_def(src, "f", Some(2)).unwrap();
+        let kinds: Vec<_> = d.params.iter().map(|p| p.mapping_kind()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Some(MappingKind::Counter),
+                Some(MappingKind::Counter),
+                Some(MappingKind::OrderedDict),
+                Some(MappingKind::DefaultDict(Some("list"))),
+                Some(MappingKind::DefaultDict(None)),
+                None,
+                None,
+                None
+            ]
+        );
+        assert_eq!(d.params[7].sequence_kind(), Some("deque"));
     }
 
     #[test]
