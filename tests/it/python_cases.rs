@@ -744,3 +744,40 @@ fn same_exception_elsewhere_is_not_a_reproduction() {
         "{text}"
     );
 }
+
+/// A fix may refuse the crashing input on purpose: a `raise` of a domain error in the repository's
+/// own code passes the call replay (the crash is gone), while a new crash of another type does not.
+#[test]
+fn a_deliberate_raise_in_the_repo_passes_the_call_replay_and_a_new_crash_does_not() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus/py-smtp-config-key");
+    let alert = load_alert(&case.join("event.json"));
+    let crash = r#""port": int(config["smtp_port"]),"#;
+    for (replacement, passes) in [
+        (
+            "\"port\": int(config[\"smtp_port\"]) if \"smtp_port\" in config else _missing(\"smtp_port\"),",
+            true,
+        ),
+        (r#""port": int(config.get("smtp_port")),"#, false),
+    ] {
+        let (_tmp, repo) = make_repo(&case.join("app"));
+        let out = generate(&repo, &alert, true);
+        assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+        let test = out
+            .rendered
+            .iter()
+            .find(|f| f.path.ends_with(".py"))
+            .unwrap();
+        let path = repo.join(&test.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &test.content).unwrap();
+        let module = repo.join("notifykit/config.py");
+        let code = std::fs::read_to_string(&module).unwrap();
+        assert!(code.contains(crash));
+        let code = code.replace(crash, replacement)
+            + "\n\ndef _missing(key):\n    raise ConfigError(\"missing setting: \" + key)\n";
+        std::fs::write(&module, code).unwrap();
+        let (ok, text) = run(&py, &repo, &[&test.path]);
+        assert_eq!(ok, passes, "{replacement}\n{text}");
+    }
+}
