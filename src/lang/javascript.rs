@@ -580,11 +580,14 @@ fn function_name(raw: &str) -> Option<(Option<String>, String)> {
     Some((recv, name))
 }
 
-/// V8's name for an anonymous `export default function (…)` or `export default (…) => …`.
+/// V8's name for a module's anonymous default function: `default` (`export default (…) => …`),
+/// `exports.default` (the same compiled to CommonJS by tsc/ts-node/Babel, shown as
+/// `Object.exports.default`) or `module.exports` (`module.exports = (…) => …`).
 fn is_anonymous_default(raw: &str) -> bool {
     let s = raw.trim();
     let s = s.strip_prefix("async ").unwrap_or(s);
-    s == "default"
+    let s = s.strip_prefix("Object.").unwrap_or(s);
+    matches!(s, "default" | "exports.default" | "module.exports")
 }
 
 /// Var names under this frame that Sentry's `_meta` marks as trimmed or scrubbed.
@@ -1048,7 +1051,10 @@ mod tests {
     fn anonymous_default_names() {
         assert!(is_anonymous_default("default"));
         assert!(is_anonymous_default("async default"));
-        assert!(!is_anonymous_default("Object.default"));
+        assert!(is_anonymous_default("Object.exports.default"));
+        assert!(is_anonymous_default("module.exports"));
+        assert!(!is_anonymous_default("Object.module"));
+        assert!(!is_anonymous_default("exports.defaults"));
         assert!(!is_anonymous_default("defaults"));
     }
 

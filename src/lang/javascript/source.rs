@@ -196,7 +196,8 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// The definition of function `name` that encloses `crash_line` (the nearest one before it).
-/// `name` "default" finds the anonymous function a module exports by default (V8's name for it).
+/// `name` "default" finds the anonymous function a module exports by default (`export default` or
+/// `module.exports =`).
 pub fn find_function(src: &str, name: &str, crash_line: Option<u64>) -> Option<FnDef> {
     if KEYWORDS.contains(&name) {
         return None;
@@ -226,20 +227,14 @@ pub fn find_function(src: &str, name: &str, crash_line: Option<u64>) -> Option<F
             3,
         ),
     ];
-    // V8 names an anonymous `export default function (…)` / `export default (…) => …` "default".
+    // The module's anonymous default: `export default function (…)` / `export default (…) => …`
+    // (V8 names it "default", or "exports.default" once compiled to CommonJS) and
+    // `module.exports = (…) => …` (V8: "module.exports").
+    let dflt = r"(?:^|[^\w$.])(?:export\s+default\s+|module\.exports\s*=\s*)";
     let anonymous_default: [(String, u8); 3] = [
-        (
-            r"(?:^|[^\w$.])export\s+default\s+(async\s+)?function\s*\*?\s*\(".to_string(),
-            0,
-        ),
-        (
-            r"(?:^|[^\w$.])export\s+default\s+(async\s+)?\(".to_string(),
-            1,
-        ),
-        (
-            format!(r"(?:^|[^\w$.])export\s+default\s+(async\s+)?({id})\s*=>"),
-            2,
-        ),
+        (format!(r"{dflt}(async\s+)?function\s*\*?\s*\("), 0),
+        (format!(r"{dflt}(async\s+)?\("), 1),
+        (format!(r"{dflt}(async\s+)?({id})\s*=>"), 2),
     ];
     let pats: &[(String, u8)] = if name == "default" {
         &anonymous_default
@@ -901,6 +896,14 @@ mod tests {
                 .unwrap()
                 .params
                 .len(),
+            1
+        );
+        let cjs = "'use strict';\nmodule.exports = async function (a, b) {\n  return a.b;\n};\n";
+        let d = find_function(cjs, "default", Some(3)).unwrap();
+        assert!(d.is_async && d.params.len() == 2);
+        let cjs_arrow = "module.exports = (rows) => {\n  return rows.x;\n};\n";
+        assert_eq!(
+            find_function(cjs_arrow, "default", Some(2)).unwrap().line,
             1
         );
         // A named default export is found by its own name, and "default" finds nothing else.
