@@ -540,6 +540,22 @@ fn hostile_events(values: &[String], big: &str) -> Vec<(&'static str, Value)> {
                 "TypeError".into(),
             ),
         ),
+        // A plain-object argument only read by member (`b.nope`), rebuilt with hostile keys and
+        // values (and a `__proto__` key, which must stay an own property); `b.nope` is null.
+        (
+            "call_replay",
+            base(
+                json!([frame(
+                    "handle",
+                    Some(json!({
+                        "a": v(0),
+                        "b": {"nope": null, v(1): v(7), v(2): v(3), "__proto__": v(4), v(5): 1.5, v(6): null},
+                    }))
+                )]),
+                Value::Null,
+                "TypeError".into(),
+            ),
+        ),
         // A hostile type: a call replay could not recognise it, so the generator scaffolds.
         (
             "scaffold",
