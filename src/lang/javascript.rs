@@ -8,9 +8,12 @@
 //!   wherever the fix lands (validation in the handler, a guard in a helper).
 //! - **call replay**: the crashing function, or the nearest mapped caller, exported by its module,
 //!   whose parameters (read from its definition at the base commit) all rebuild exactly from the
-//!   frame's `vars`. A captured argument of another type than the repository's own literal calls
-//!   pass (a string where tests pass a number) means the bad value came from upstream: the frame is
-//!   refused and the search climbs, so the test does not pin a contract the fix will not change.
+//!   frame's `vars` (a plain object, which the SDK captures one level deep, only when the body
+//!   does nothing with it but read named members the capture holds; an anonymous default export,
+//!   which V8 names `default`, through the module's default). A captured argument of another type
+//!   than the repository's own literal calls pass (a string where tests pass a number) means the
+//!   bad value came from upstream: the frame is refused and the search climbs, so the test does not
+//!   pin a contract the fix will not change.
 //! - **scaffold**: crash site known, inputs not: imports the function when exported and fails with
 //!   `NOT YET REPRODUCED`, naming what the event lacked, with the source context in comments.
 //! - **boilerplate**: nothing maps.
@@ -577,6 +580,16 @@ fn function_name(raw: &str) -> Option<(Option<String>, String)> {
     Some((recv, name))
 }
 
+/// V8's name for a module's anonymous default function: `default` (`export default (…) => …`),
+/// `exports.default` (the same compiled to CommonJS by tsc/ts-node/Babel, shown as
+/// `Object.exports.default`) or `module.exports` (`module.exports = (…) => …`).
+fn is_anonymous_default(raw: &str) -> bool {
+    let s = raw.trim();
+    let s = s.strip_prefix("async ").unwrap_or(s);
+    let s = s.strip_prefix("Object.").unwrap_or(s);
+    matches!(s, "default" | "exports.default" | "module.exports")
+}
+
 /// Var names under this frame that Sentry's `_meta` marks as trimmed or scrubbed.
 fn meta_tainted(alert: &Alert, frame: &Frame, frame_index: usize) -> BTreeSet<String> {
     let Some(exc_index) = alert
@@ -604,6 +617,35 @@ fn meta_tainted(alert: &Alert, frame: &Frame, frame_index: usize) -> BTreeSet<St
         }
         _ => BTreeSet::new(),
     }
+}
+
+/// Why a frame has no `vars`. Besides the SDK option and a crash right after start-up, there is a
+/// third cause worth naming: `@sentry/node` pairs the frames its debugger captured with the event's
+/// frames by position from the innermost, and the debugger never sees built-ins (`JSON.parse`,
+/// `Number.toFixed`), so a built-in on top of the stack shifts every pair and no frame gets any.
+/// The event cannot tell these causes apart, so the message names the built-in and the others.
+fn no_vars_reason(alert: &Alert) -> String {
+    match builtin_on_top(alert) {
+        Some(builtin) => format!(
+            "the event has no local variables for any frame; its innermost frame is the built-in {}, and @sentry/node pairs the variables it captured with the stack frames by position from the innermost without the built-ins its debugger never sees, so a built-in on top leaves every frame without variables even when they were captured (other causes: includeLocalVariables off, or a crash right after start-up)",
+            render::comment(&truncate(&builtin, 80))
+        ),
+        None => "the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)".into(),
+    }
+}
+
+/// The innermost frame's function when it is a V8 built-in and no frame carries variables.
+fn builtin_on_top(alert: &Alert) -> Option<String> {
+    let frames = alert.primary_frames();
+    if frames.iter().any(|f| f.vars.is_some()) || !frames.iter().any(|f| f.in_app == Some(true)) {
+        return None;
+    }
+    let top = frames.last()?;
+    let place = top.filename.as_deref().or(top.abs_path.as_deref());
+    let builtin = top.in_app != Some(true)
+        && top.lineno.is_none()
+        && matches!(place, None | Some("<anonymous>") | Some("native"));
+    builtin.then(|| top.function.clone().unwrap_or_else(|| "function".into()))
 }
 
 fn plan_call(
@@ -637,17 +679,25 @@ fn plan_frame(
     m: &MappedFrame,
     sources: &[&SourceFile],
 ) -> Result<CallCtx, String> {
-    let (recv, name) = m
+    let anonymous_default = m
         .frame
         .function
         .as_deref()
-        .and_then(function_name)
-        .ok_or("anonymous function: a test cannot call it by name")?;
+        .is_some_and(is_anonymous_default);
+    let (recv, name) = if anonymous_default {
+        (None, "default".to_string())
+    } else {
+        m.frame
+            .function
+            .as_deref()
+            .and_then(function_name)
+            .ok_or("anonymous function: a test cannot call it by name")?
+    };
     let vars = m
         .frame
         .vars
         .as_ref()
-        .ok_or("the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)")?;
+        .ok_or_else(|| no_vars_reason(input.alert))?;
     let text = input.snap.read(&m.path).ok_or("file unreadable")?;
     let def = source::find_function(&text, &name, m.frame.lineno).ok_or_else(|| {
         format!(
@@ -656,7 +706,9 @@ fn plan_frame(
             m.path
         )
     })?;
-    let (export, method) = if def.is_method {
+    let (export, method) = if anonymous_default {
+        (Export::Default, None)
+    } else if def.is_method {
         if !def.is_static {
             return Err(format!(
                 "`{name}` is a method: calling it needs the object it ran on, whose state the event does not carry"
@@ -696,7 +748,12 @@ fn plan_frame(
     for p in &def.params {
         match p {
             Param::Simple { name: var, .. } => {
-                let r = get(var)?;
+                let r = match vars.get(var) {
+                    Some(Value::Object(obj)) if !tainted.contains(var) => {
+                        object_arg(&text, &def, &name, var, obj, m.frame.lineno)?
+                    }
+                    _ => get(var)?,
+                };
                 notes.push(format!("{var} = {}", values::preview(&vars[var])));
                 simple_kinds.push(Some((var.clone(), r.kind)));
                 args.push(r.code);
@@ -793,6 +850,7 @@ fn plan_frame(
     }
     let function = match &method {
         Some(meth) => format!("{export_key}.{meth}"),
+        None if anonymous_default => format!("the default export of {}", m.path),
         None => name.clone(),
     };
     Ok(CallCtx {
@@ -809,6 +867,49 @@ fn plan_frame(
     })
 }
 
+/// A plain-object argument, which the SDK captures one level deep: rebuilt only when `name`'s body
+/// does nothing with it but read members the capture holds (then nothing else can observe what the
+/// capture dropped), and never reassigns or mutates it.
+fn object_arg(
+    text: &str,
+    def: &source::FnDef,
+    name: &str,
+    var: &str,
+    obj: &serde_json::Map<String, Value>,
+    crash_line: Option<u64>,
+) -> Result<Rebuilt, String> {
+    let incomplete = format!("`{var}` is an object captured one level deep (nested objects, functions and undefined members are dropped), so it may be incomplete");
+    if source::reassigned(text, def.body, var, crash_line) {
+        return Err(format!(
+            "`{var}` is reassigned inside `{name}` before the crash line, so the captured value may not be the argument"
+        ));
+    }
+    if def.end_line.is_none() {
+        return Err(incomplete);
+    }
+    let Some(keys) = source::member_reads(text, def.body, var) else {
+        return Err(format!(
+            "{incomplete}, and `{name}` does more with it than read named members (passes it on, spreads, enumerates or mutates it)"
+        ));
+    };
+    if keys.is_empty() {
+        return Err(incomplete);
+    }
+    let missing: Vec<&String> = keys.iter().filter(|k| !obj.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{incomplete}: `{name}` reads {} which the capture lacks",
+            missing
+                .iter()
+                .take(5)
+                .map(|k| format!("`{var}.{}`", render::comment(&truncate(k, 60))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    values::rebuild_members(obj).map_err(|e| format!("`{var}` {e}"))
+}
+
 fn scaffold_ctx(
     input: &GenInput,
     project: &JsProject,
@@ -817,12 +918,28 @@ fn scaffold_ctx(
     reasons: &[String],
 ) -> ScaffoldCtx {
     let _ = project;
-    let name = m.frame.function.as_deref().and_then(function_name);
+    let anonymous_default = m
+        .frame
+        .function
+        .as_deref()
+        .is_some_and(is_anonymous_default);
+    let name = if anonymous_default {
+        Some((None, "default".to_string()))
+    } else {
+        m.frame.function.as_deref().and_then(function_name)
+    };
     let text = input.snap.read(&m.path).unwrap_or_default();
     let export = name
         .as_ref()
         .filter(|(recv, _)| recv.is_none())
-        .and_then(|(_, n)| source::export_of(&text, n).map(|e| (n.clone(), e)));
+        .and_then(|(_, n)| {
+            if anonymous_default {
+                source::find_function(&text, n, m.frame.lineno)
+                    .map(|_| (n.clone(), Export::Default))
+            } else {
+                source::export_of(&text, n).map(|e| (n.clone(), e))
+            }
+        });
     let (import_path, export_key, is_default, function) = match export {
         Some((n, Export::Named(k))) if is_js_ident(&k) => {
             (import_path(input.repro_dir, &m.path), k, false, n)
@@ -903,6 +1020,42 @@ mod tests {
             function_name("Module.wrappedCompile [as _compile]"),
             Some((None, "wrappedCompile".into()))
         );
+    }
+
+    #[test]
+    fn builtin_on_top_explains_missing_vars() {
+        let event = |top: serde_json::Value, vars: bool| {
+            let mut app = serde_json::json!({"filename": "/srv/a/src/p.js", "function": "parse", "lineno": 6, "in_app": true});
+            if vars {
+                app["vars"] = serde_json::json!({"line": ""});
+            }
+            Alert::from_event(&serde_json::json!({
+                "event_id": "0123456789abcdef0123456789abcdef", "platform": "node",
+                "exception": {"values": [{"type": "SyntaxError", "value": "x",
+                    "stacktrace": {"frames": [app, top]}}]},
+            }))
+        };
+        let builtin = serde_json::json!({"filename": "<anonymous>", "function": "JSON.parse", "in_app": false});
+        assert_eq!(
+            builtin_on_top(&event(builtin.clone(), false)).as_deref(),
+            Some("JSON.parse")
+        );
+        assert!(no_vars_reason(&event(builtin.clone(), false)).contains("the built-in JSON.parse"));
+        // Vars elsewhere, or an ordinary library frame on top: not this cause.
+        assert_eq!(builtin_on_top(&event(builtin, true)), None);
+        let lib = serde_json::json!({"filename": "/srv/a/node_modules/x/i.js", "function": "f", "lineno": 3, "in_app": false});
+        assert_eq!(builtin_on_top(&event(lib, false)), None);
+    }
+
+    #[test]
+    fn anonymous_default_names() {
+        assert!(is_anonymous_default("default"));
+        assert!(is_anonymous_default("async default"));
+        assert!(is_anonymous_default("Object.exports.default"));
+        assert!(is_anonymous_default("module.exports"));
+        assert!(!is_anonymous_default("Object.module"));
+        assert!(!is_anonymous_default("exports.defaults"));
+        assert!(!is_anonymous_default("defaults"));
     }
 
     #[test]

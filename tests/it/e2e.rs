@@ -353,3 +353,41 @@ js_case!(
     "js-fastify-invoice-lines",
     "request_replay"
 );
+// The crash is inside the built-in JSON.parse, which shifts @sentry/node's positional pairing of
+// captured variables so that no frame has any: an honest scaffold (its note names the cause).
+// Also: a named default export in a nested folder (src/lib/util/), SyntaxError.
+js_case!(
+    e2e_js_esm_contacts_blank_line,
+    "js-esm-contacts-blank-line",
+    "scaffold"
+);
+// Express 5 app from a createApp({ store }) factory that needs an argument (so the replay loads the
+// entry server.js), mocha suite, GET with a path param and a query string, RangeError two frames
+// below the handler in src/lib/util/: request replay.
+js_case!(
+    e2e_js_express_sensor_precision,
+    "js-express-sensor-precision",
+    "request_replay"
+);
+// TypeScript run with ts-node (CommonJS, bin/ shim), mocha with --require ts-node/register from
+// .mocharc.json: the exported async arrow is replayed from a CommonJS test requiring the .ts source.
+js_case!(
+    e2e_js_ts_node_discount_region,
+    "js-ts-node-discount-region",
+    "call_replay"
+);
+// jest, CommonJS: the crash is an instance method (no `this` captured); its exported caller takes a
+// flat plain object, captured one level deep, which the caller only reads members of, all captured:
+// call replay with the object rebuilt.
+js_case!(
+    e2e_js_jest_rate_card_method,
+    "js-jest-rate-card-method",
+    "call_replay"
+);
+// vitest, ESM: the crash is in an anonymous `export default async (…) => …`, which V8 names
+// `default`: call replay through the module's default export.
+js_case!(
+    e2e_js_vitest_default_arrow_fx,
+    "js-vitest-default-arrow-fx",
+    "call_replay"
+);

@@ -540,6 +540,22 @@ fn hostile_events(values: &[String], big: &str) -> Vec<(&'static str, Value)> {
                 "TypeError".into(),
             ),
         ),
+        // A plain-object argument only read by member (`b.nope`), rebuilt with hostile keys and
+        // values (and a `__proto__` key, which must stay an own property); `b.nope` is null.
+        (
+            "call_replay",
+            base(
+                json!([frame(
+                    "handle",
+                    Some(json!({
+                        "a": v(0),
+                        "b": {"nope": null, v(1): v(7), v(2): v(3), "__proto__": v(4), v(5): 1.5, v(6): null},
+                    }))
+                )]),
+                Value::Null,
+                "TypeError".into(),
+            ),
+        ),
         // A hostile type: a call replay could not recognise it, so the generator scaffolds.
         (
             "scaffold",
@@ -771,4 +787,63 @@ fn js_call_replay_refuses_incomplete_values_and_climbs() {
     let why = g.reasons.join("\n");
     assert!(why.contains("is a method"), "{why}");
     assert!(why.contains("object the SDK only names"), "{why}");
+}
+
+/// An anonymous `module.exports = async (order) => …` (V8 names the frame `module.exports`) whose
+/// plain-object argument, captured one level deep, is only read member by member: replayed through
+/// the module's default with the object rebuilt. The same body passing the object on is refused.
+#[test]
+fn js_call_replay_module_exports_arrow_with_object_argument() {
+    if !node_available() {
+        return;
+    }
+    let lib = "'use strict';\n\nconst ZONES = { DE: { base: 490 } };\n\nmodule.exports = async (order) => {\n  const zone = ZONES[order.country.toUpperCase()];\n  return { id: order.id, cents: zone.base + order.grams };\n};\n";
+    let files = |lib: &str| {
+        vec![
+            (
+                "package.json".to_string(),
+                r#"{"name":"ship","version":"1.0.0","scripts":{"test":"node --test"}}"#.to_string(),
+            ),
+            ("src/quote.js".to_string(), lib.to_string()),
+        ]
+    };
+    let alert = node_event(
+        "TypeError",
+        "Cannot read properties of undefined (reading 'base')",
+        json!([
+            {"filename": "/srv/ship/src/quote.js", "function": "module.exports", "lineno": 7, "in_app": true,
+             "vars": {"order": {"id": "o-1", "country": "ch", "grams": 900}, "zone": "<undefined>"}},
+        ]),
+    );
+    let owned = files(lib);
+    let refs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = synthetic_repo(&refs);
+    let fixed = lib.replace("zone.base", "(zone ? zone.base : 990)");
+    red_then_green(
+        repo.path(),
+        &alert,
+        "call_replay",
+        "TypeError",
+        ("src/quote.js", &fixed),
+    );
+
+    let passes_it_on = lib.replace("order.grams };", "order.grams, audit: log(order) };");
+    let owned = files(&passes_it_on);
+    let refs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = synthetic_repo(&refs);
+    let g = generate(repo.path(), &alert, true);
+    assert_eq!(g.strategy, "scaffold", "{:#?}", g.reasons);
+    assert!(
+        g.reasons
+            .iter()
+            .any(|r| r.contains("does more with it than read named members")),
+        "{:#?}",
+        g.reasons
+    );
 }

@@ -32,11 +32,11 @@ import * as target from "../src/table.js";
 //   at ModuleLoader.import (node:internal/modules/esm/loader:606)
 
 // NOT YET REPRODUCED: the crash site is known, its inputs are not. Why no replay was possible:
-// - no call replay: pad (src/table.js:7): the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)
+// - no call replay: pad (src/table.js:7): the event has no local variables for any frame; its innermost frame is the built-in String.repeat, and @sentry/node pairs the variables it captured with the stack frames by position from the innermost without the built-ins its debugger never sees, so a built-in on top leaves every frame without variables even when they were captured (other causes: includeLocal…
 // - no call replay: ? (src/table.js:18): anonymous function: a test cannot call it by name
-// - no call replay: line (src/table.js:18): the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)
-// - no call replay: renderTable (src/table.js:20): the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)
-// - no call replay: usageReport (src/index.js:15): the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)
+// - no call replay: line (src/table.js:18): the event has no local variables for any frame; its innermost frame is the built-in String.repeat, and @sentry/node pairs the variables it captured with the stack frames by position from the innermost without the built-ins its debugger never sees, so a built-in on top leaves every frame without variables even when they were captured (other causes: includeLoc…
+// - no call replay: renderTable (src/table.js:20): the event has no local variables for any frame; its innermost frame is the built-in String.repeat, and @sentry/node pairs the variables it captured with the stack frames by position from the innermost without the built-ins its debugger never sees, so a built-in on top leaves every frame without variables even when they were captured (other causes: inc…
+// - no call replay: usageReport (src/index.js:15): the event has no local variables for any frame; its innermost frame is the built-in String.repeat, and @sentry/node pairs the variables it captured with the stack frames by position from the innermost without the built-ins its debugger never sees, so a built-in on top leaves every frame without variables even when they were captured (other causes: inc…
 // - no call replay: ? (bin/usage-report.js:11): anonymous function: a test cannot call it by name
 //
 // To finish: call pad with inputs that raise RangeError, assert

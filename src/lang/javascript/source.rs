@@ -196,6 +196,8 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// The definition of function `name` that encloses `crash_line` (the nearest one before it).
+/// `name` "default" finds the anonymous function a module exports by default (`export default` or
+/// `module.exports =`).
 pub fn find_function(src: &str, name: &str, crash_line: Option<u64>) -> Option<FnDef> {
     if KEYWORDS.contains(&name) {
         return None;
@@ -225,6 +227,20 @@ pub fn find_function(src: &str, name: &str, crash_line: Option<u64>) -> Option<F
             3,
         ),
     ];
+    // The module's anonymous default: `export default function (…)` / `export default (…) => …`
+    // (V8 names it "default", or "exports.default" once compiled to CommonJS) and
+    // `module.exports = (…) => …` (V8: "module.exports").
+    let dflt = r"(?:^|[^\w$.])(?:export\s+default\s+|module\.exports\s*=\s*)";
+    let anonymous_default: [(String, u8); 3] = [
+        (format!(r"{dflt}(async\s+)?function\s*\*?\s*\("), 0),
+        (format!(r"{dflt}(async\s+)?\("), 1),
+        (format!(r"{dflt}(async\s+)?({id})\s*=>"), 2),
+    ];
+    let pats: &[(String, u8)] = if name == "default" {
+        &anonymous_default
+    } else {
+        &pats
+    };
     let mut found: Vec<FnDef> = Vec::new();
     for (pat, kind) in pats.iter() {
         let Ok(re) = Regex::new(pat) else { continue };
@@ -442,6 +458,103 @@ pub fn reassigned(src: &str, body: (usize, usize), var: &str, before_line: Optio
         before_line.is_none_or(|l| line <= l)
     });
     hit
+}
+
+/// The members of parameter `var` that `body` reads, when reading named members is *all* the body
+/// does with it: every use is `var.key` / `var?.key` / `var!.key` (not assigned, incremented or
+/// deleted), or a `const { key, key: local, key = default } = var` destructuring without rest.
+/// Then the object is reached by nothing but these reads (it is never passed on, aliased, spread,
+/// enumerated or mutated here), so a capture holding every read member is as good as the argument.
+/// `None` on any other use, on `arguments`, or on a use this reader cannot classify (a template
+/// literal mentioning the name, a nested function rebinding it…): the caller then refuses the
+/// object.
+pub fn member_reads(
+    src: &str,
+    body: (usize, usize),
+    var: &str,
+) -> Option<std::collections::BTreeSet<String>> {
+    let masked = mask(src);
+    let end = body.1.min(masked.len()).min(src.len());
+    let start = body.0.min(end);
+    let text = &masked[start..end];
+    let raw = &src[start..end];
+    let word = |t: &str, at: usize, len: usize| {
+        let b = t.as_bytes();
+        let before = at.checked_sub(1).map(|i| b[i]);
+        let after = b.get(at + len).copied();
+        let is_id = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$';
+        !before.is_some_and(is_id) && !after.is_some_and(is_id)
+    };
+    if text
+        .match_indices("arguments")
+        .any(|(i, _)| word(text, i, "arguments".len()))
+    {
+        return None;
+    }
+    // A mention the mask blanked is in a comment, a string or a template literal, whose `${…}` may
+    // be code: the nearest non-blank on its left is the template's opening backtick then. Refuse.
+    for (i, _) in raw.match_indices(var) {
+        if word(raw, i, var.len())
+            && !text.get(i..).is_some_and(|t| t.starts_with(var))
+            && text.get(..i).is_none_or(|t| t.trim_end().ends_with('`'))
+        {
+            return None;
+        }
+    }
+    let id = ident_re();
+    let v = regex::escape(var);
+    let member = Regex::new(&format!(r"^{v}\s*!?\s*\??\.\s*({id})")).unwrap();
+    let destructure = Regex::new(&format!(
+        r"(?:const|let|var)\s*\{{([^{{}}]*)\}}\s*=\s*{v}\s*(?:;|\n|$)"
+    ))
+    .unwrap();
+    let assigned =
+        Regex::new(r"^\s*(?:(?:[-+*/%&|^]|\*\*|<<|>>>?|&&|\|\||\?\?)?=[^=>]|\+\+|--)").unwrap();
+    let key_re = Regex::new(&format!(r"^({id})\s*(?::\s*({id}))?\s*(?:=.*)?$")).unwrap();
+    let destructured: Vec<(usize, Vec<String>)> = destructure
+        .captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let at = whole.start() + whole.as_str().rfind(var)?;
+            let mut keys = Vec::new();
+            for item in c[1].split(',') {
+                let item = item.trim();
+                if item.is_empty() {
+                    continue;
+                }
+                let k = key_re.captures(item)?;
+                keys.push(k[1].to_string());
+            }
+            Some((at, keys))
+        })
+        .collect();
+    let mut keys = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices(var) {
+        if !word(text, i, var.len()) {
+            continue;
+        }
+        let before = text[..i].trim_end();
+        if before.ends_with('.') && !before.ends_with("...") {
+            continue; // `x.var`: a property of something else
+        }
+        if before.ends_with("++") || before.ends_with("--") || before.ends_with("delete") {
+            return None;
+        }
+        if let Some(c) = member.captures(&text[i..]) {
+            let m = c.get(0).unwrap();
+            if assigned.is_match(&text[i + m.end()..]) {
+                return None;
+            }
+            keys.insert(c[1].to_string());
+            continue;
+        }
+        if let Some((_, ks)) = destructured.iter().find(|(at, _)| *at == i) {
+            keys.extend(ks.iter().cloned());
+            continue;
+        }
+        return None;
+    }
+    Some(keys)
 }
 
 /// How a module makes `name` reachable.
@@ -730,6 +843,75 @@ mod tests {
         assert!(!reassigned(src, d.body, "b", Some(4)));
     }
 
+    fn reads(src: &str, f: &str, var: &str) -> Option<Vec<String>> {
+        let d = find_function(src, f, None).unwrap();
+        member_reads(src, d.body, var).map(|k| k.into_iter().collect())
+    }
+
+    #[test]
+    fn member_reads_only() {
+        let ok = "function q(order) {\n  const p = { c: order.country.trim(), w: order?.weightGrams + 1 };\n  log(`${p.c}`, order.id);\n  const { express, id: ref = 'x' } = order;\n  return card.price(p, order!.tax); // order passed? no: a comment\n}\n";
+        assert_eq!(
+            reads(ok, "q", "order").unwrap(),
+            ["country", "express", "id", "tax", "weightGrams"]
+        );
+        // Any other use: passed on, aliased, spread, enumerated, computed, mutated, deleted, in a
+        // template substitution, `arguments`, a rest destructuring.
+        for body in [
+            "save(order);",
+            "const o = order;",
+            "return { ...order };",
+            "Object.keys(order);",
+            "return order[k];",
+            "order.total = 1;",
+            "order.n++;",
+            "order.n += 2;",
+            "delete order.id;",
+            "return `${order}`;",
+            "return `${order.id}`;",
+            "use(arguments);",
+            "const { id, ...rest } = order;",
+            "items.map((order) => order.id);",
+        ] {
+            let src = format!("function q(order) {{\n  const a = order.id;\n  {body}\n}}\n");
+            assert_eq!(reads(&src, "q", "order"), None, "{body}");
+        }
+        // `x.order` is another object's member; `order == 1` is a comparison, not an assignment.
+        let src = "function q(order) {\n  return x.order + (order.n == 1 ? order.m : 0);\n}\n";
+        assert_eq!(reads(src, "q", "order").unwrap(), ["m", "n"]);
+    }
+
+    #[test]
+    fn anonymous_default_exports() {
+        let arrow = "import r from './r.json';\n\nexport default async (amountCents, currency) => {\n  const rate = r[currency];\n  return amountCents * rate.mid;\n};\n";
+        let d = find_function(arrow, "default", Some(5)).unwrap();
+        assert!(d.is_async && !d.is_method);
+        assert_eq!(d.params.len(), 2);
+        let func = "export default function (line, n) {\n  return JSON.parse(line);\n}\n";
+        let d = find_function(func, "default", Some(2)).unwrap();
+        assert!(matches!(&d.params[0], Param::Simple { name, .. } if name == "line"));
+        let bare = "export default x => {\n  return x.y;\n};\n";
+        assert_eq!(
+            find_function(bare, "default", Some(2))
+                .unwrap()
+                .params
+                .len(),
+            1
+        );
+        let cjs = "'use strict';\nmodule.exports = async function (a, b) {\n  return a.b;\n};\n";
+        let d = find_function(cjs, "default", Some(3)).unwrap();
+        assert!(d.is_async && d.params.len() == 2);
+        let cjs_arrow = "module.exports = (rows) => {\n  return rows.x;\n};\n";
+        assert_eq!(
+            find_function(cjs_arrow, "default", Some(2)).unwrap().line,
+            1
+        );
+        // A named default export is found by its own name, and "default" finds nothing else.
+        let named =
+            "export default function parse(line) {\n  return 1;\n}\nconst o = { default: 1 };\n";
+        assert!(find_function(named, "default", Some(2)).is_none());
+    }
+
     #[test]
     fn call_sites() {
         let k = call_site_kinds("formatRow('meals', 18.25, 'USD');\nformatRow(row.category, x, c);\nfunction formatRow(a, b, c) {}", "formatRow");
@@ -748,6 +930,10 @@ mod tests {
             let _ = call_site_kinds(&src, "f");
             if let Some(d) = find_function(&src, "a", None) {
                 let _ = reassigned(&src, d.body, "a", Some(2));
+                let _ = member_reads(&src, d.body, "a");
+            }
+            if let Some(d) = find_function(&src, "default", Some(2)) {
+                let _ = member_reads(&src, d.body, "a");
             }
         }
     }

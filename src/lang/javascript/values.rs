@@ -6,7 +6,8 @@
 //! for unserializable numbers); plain objects and arrays one level deep, where nested objects,
 //! functions and `undefined` members are *dropped* (objects) or become `null` (arrays). Functions
 //! are left out entirely. So: primitives and marker values rebuild exactly; arrays rebuild only when
-//! no element is `null`; plain objects never prove complete on their own. Server-side scrubbing
+//! no element is `null`; plain objects never prove complete on their own (`rebuild_members` rebuilds
+//! one when the generator has shown that the code reads only members the capture holds). Server-side scrubbing
 //! (`[Filtered]`) and trimming (`...`) also make a value unusable.
 //!
 //! The output is code: it is built only from `render::js_str` string literals, numbers printed by
@@ -87,6 +88,26 @@ pub fn rebuild_object(fields: &[(String, Rebuilt)]) -> Rebuilt {
         code: format!("{{ {} }}", parts.join(", ")),
         kind: Kind::Obj,
     }
+}
+
+/// A plain object captured one level deep, rebuilt member by member. Only exact when the caller has
+/// shown that the code reads nothing but members present here (see `source::member_reads`): the SDK
+/// keeps string, number, boolean and null members and drops the rest.
+pub fn rebuild_members(obj: &serde_json::Map<String, Value>) -> Result<Rebuilt, String> {
+    let mut parts = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        let code = rebuild_inner(v)
+            .map_err(|e| format!("member `{}` {e}", crate::render::comment(&truncate(k, 60))))?;
+        parts.push(format!("{}: {}", object_key(k), code));
+    }
+    let code = format!("{{ {} }}", parts.join(", "));
+    if code.len() > MAX_LITERAL {
+        return Err(format!("is too large to inline ({} bytes)", code.len()));
+    }
+    Ok(Rebuilt {
+        code,
+        kind: Kind::Obj,
+    })
 }
 
 fn object_key(k: &str) -> String {
@@ -217,6 +238,24 @@ mod tests {
         assert!(rebuild_var(&json!("[Filtered]")).is_err());
         assert!(rebuild_var(&json!(format!("{}...", "x".repeat(300)))).is_err());
         assert!(rebuild_var(&json!("x".repeat(MAX_LITERAL + 1))).is_err());
+    }
+
+    #[test]
+    fn captured_members() {
+        let m = json!({"id": "ord_1", "w": 2350, "express": true, "note": null});
+        let r = rebuild_members(m.as_object().unwrap()).unwrap();
+        assert_eq!(r.kind, Kind::Obj);
+        assert_eq!(
+            r.code,
+            "{ \"id\": \"ord_1\", \"w\": 2350, \"express\": true, \"note\": null }"
+        );
+        let scrubbed = json!({"card": "[Filtered]"});
+        assert!(rebuild_members(scrubbed.as_object().unwrap()).is_err());
+        let proto = json!({"__proto__": "x"});
+        assert!(rebuild_members(proto.as_object().unwrap())
+            .unwrap()
+            .code
+            .starts_with("{ [\"__proto__\"]"));
     }
 
     #[test]
