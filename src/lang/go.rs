@@ -441,9 +441,10 @@ fn zero_safe_type(ty: &str) -> bool {
 }
 
 /// Whether non-test code of the module builds a zero value of struct type `ty` of the package in
-/// `dir`: `&T{}`, `T{}`, `new(T)` or `var x T` in that package, or the same qualified with the
-/// package's name (`&api.Handler{}`) elsewhere in the module. Composite literals with fields do not
-/// count (those values are not zero).
+/// `dir` and uses it as is: `&T{}`, `T{}`, `new(T)` or `var x T` in that package, or the same
+/// qualified with the package's name (`&api.Handler{}`) elsewhere in the module. Composite literals
+/// with fields do not count (those values are not zero), nor does a variable whose fields the same
+/// file then sets (`s := &T{}` then `s.db = open()`: production's value is not the zero one).
 fn app_builds_zero(snap: &Snapshot, dir: &str, ty: &str) -> bool {
     let Some(module) = go_module_for(snap, format!("{dir}/x.go").trim_start_matches('/')) else {
         return false;
@@ -455,29 +456,47 @@ fn app_builds_zero(snap: &Snapshot, dir: &str, ty: &str) -> bool {
     else {
         return false;
     };
-    let pattern = |q: &str| {
+    // (a zero value bound to a variable: group 1 names it, or in place: an argument, a field
+    // value, a return)
+    let patterns = |q: &str| {
         let t = format!("{q}{}", regex::escape(ty));
-        regex::Regex::new(&format!(
-            r"(?m)(?:[=(,:]\s*&?{t}\s*\{{\s*\}}|\bnew\(\s*{t}\s*\)|^\s*var\s+[A-Za-z_]\w*\s+{t}\s*$|^\s*return\s+&?{t}\s*\{{\s*\}})"
+        let zero = format!(r"(?:&?{t}\s*\{{\s*\}}|new\(\s*{t}\s*\))");
+        let bound = regex::Regex::new(&format!(
+            r"^\s*(?:var\s+)?([A-Za-z_]\w*)\s*(?::=|=)\s*{zero}\s*$|^\s*var\s+([A-Za-z_]\w*)\s+{t}\s*$"
         ))
-        .ok()
+        .ok()?;
+        let in_place =
+            regex::Regex::new(&format!(r"(?:[(,:]\s*{zero}|^\s*return\s+{zero})")).ok()?;
+        Some((bound, in_place))
     };
     let (Some(local), Some(qualified)) = (
-        pattern(""),
-        pattern(&format!(r"\b{}\.", regex::escape(&pkg))),
+        patterns(""),
+        patterns(&format!(r"\b{}\.", regex::escape(&pkg))),
     ) else {
         return false;
     };
     go_dirs(snap, &module.dir).iter().any(|d| {
-        let re = if d == dir { &local } else { &qualified };
+        let (bound, in_place) = if d == dir { &local } else { &qualified };
         go_files(snap, d)
             .iter()
             .filter_map(|f| snap.read(f))
             .any(|text| {
-                // Comments and strings aside, roughly: only code lines count.
-                text.lines()
+                // Comments aside, roughly: only code lines count.
+                let code: Vec<&str> = text
+                    .lines()
                     .filter(|l| !l.trim_start().starts_with("//"))
-                    .any(|l| re.is_match(l))
+                    .collect();
+                code.iter().any(|l| {
+                    if let Some(c) = bound.captures(l) {
+                        let var = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+                        let set = regex::Regex::new(&format!(
+                            r"\b{}\.[A-Za-z_]\w*\s*(?:=[^=]|\[)",
+                            regex::escape(var)
+                        ));
+                        return set.is_ok_and(|r| !code.iter().any(|x| r.is_match(x)));
+                    }
+                    in_place.is_match(l)
+                })
             })
     })
 }
@@ -1426,6 +1445,21 @@ mod tests {
         let api = COUNTER
             .replace("package main", "package api")
             .replace("counter", "Counter");
+        // Built zero, then given its fields: production's receiver is not the zero value.
+        let main_set = "package main\n\nfunc main() {\n\tc := &counter{}\n\tc.views = load()\n\thttp.HandleFunc(\"/hit\", c.handleHit)\n}\n";
+        with_repo(
+            &[gomod, ("counter.go", COUNTER), ("main.go", main_set)],
+            |snap| {
+                assert!(!app_builds_zero(snap, "", "counter"));
+            },
+        );
+        let main_arg = "package main\n\nfunc main() {\n\tserve(&counter{})\n}\n";
+        with_repo(
+            &[gomod, ("counter.go", COUNTER), ("main.go", main_arg)],
+            |snap| {
+                assert!(app_builds_zero(snap, "", "counter"));
+            },
+        );
         let main_q = "package main\n\nfunc main() {\n\tvar c = new(api.Counter)\n\t_ = c\n}\n";
         with_repo(
             &[

@@ -417,15 +417,21 @@ fn failing_names(out: &RunOutput, root: &Path) -> Vec<String> {
 }
 
 /// Whether a failing test name from the suite's output is one of the repro tests (its file, the
-/// `sentry <issue>` prefix every generated test name starts with, or Go's `TestSentry_<sfx>` of a
-/// `sentry_<sfx>_test.go`).
+/// `sentry <issue>` prefix every generated test name starts with, Go's `TestSentry_<sfx>` of a
+/// `sentry_<sfx>_test.go`, or a Rust test fn `sentry_<sfx>_…` of `tests/sentry_<sfx>.rs`).
 fn is_repro_name(name: &str, tests: &[ReproTest]) -> bool {
     let go_file = name
         .strip_prefix("TestSentry_")
         .map(|sfx| format!("sentry_{sfx}_test.go"));
     tests.iter().any(|t| {
         t.contract.test_files.iter().any(|f| {
+            let stem = f
+                .rsplit('/')
+                .next()
+                .and_then(|b| b.strip_suffix(".rs"))
+                .filter(|b| b.starts_with("sentry_"));
             name.contains(f.as_str())
+                || stem.is_some_and(|s| name.starts_with(&format!("{s}_")))
                 || go_file
                     .as_ref()
                     .is_some_and(|g| f == g || f.ends_with(&format!("/{g}")))
@@ -591,5 +597,9 @@ mod tests {
         assert!(is_repro_name("TestSentry_ab12", &nested));
         assert!(!is_repro_name("TestSentry_ab1", &nested));
         assert!(!is_repro_name("TestHandleHit", &root));
+        let rust = [t("crates/ratecard/tests/sentry_ab12.rs")];
+        assert!(is_repro_name("sentry_ab12_does_not_panic", &rust));
+        assert!(!is_repro_name("prices_by_weight", &rust));
+        assert!(!is_repro_name("sentry_ab1_does_not_panic", &rust));
     }
 }
