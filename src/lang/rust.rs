@@ -718,6 +718,24 @@ fn arg_expr(kind: &str, v: &str) -> String {
     }
 }
 
+/// Whether the frame is `<…Type as …FromStr>::from_str` and `text` implements `FromStr` for `Type`.
+fn from_str_impl(frame: &Frame, text: &str, ty: &str) -> bool {
+    let f = frame.function.as_deref().unwrap_or("");
+    let trait_ok = f.starts_with('<')
+        && matching_angle(f, 0).is_some_and(|end| {
+            f[..end]
+                .rsplit_once(" as ")
+                .is_some_and(|(_, t)| t.trim() == "FromStr" || t.trim().ends_with("::FromStr"))
+                && f[end + 1..] == *"::from_str"
+        });
+    trait_ok
+        && regex::Regex::new(&format!(
+            r"(?m)^\s*impl\s+(?:(?:std|core)::str::)?FromStr\s+for\s+{}\s*\{{",
+            regex::escape(ty)
+        ))
+        .is_ok_and(|r| r.is_match(text))
+}
+
 /// The text of the inherent `impl Type { … }` blocks in `text` (trait impls and generic types left
 /// out: their methods are not called as `Type::…` with a concrete receiver we can build).
 fn impl_blocks(text: &str, ty: &str) -> String {
@@ -1350,6 +1368,8 @@ struct Ctx {
     all_args: Vec<Arg>,
     /// How a method's receiver is built (`None` for functions).
     recv: Option<Receiver>,
+    /// The callee is `callee_type`'s `FromStr::from_str` (called with the trait named).
+    from_str: bool,
 }
 
 impl Generator for Rust {
@@ -1394,6 +1414,7 @@ impl Generator for Rust {
             calls: 0,
             all_args: vec![],
             recv: None,
+            from_str: false,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -1449,6 +1470,30 @@ impl Generator for Rust {
                 let text = snap.read(&m.path).unwrap_or_default();
                 let assoc = m.item.len() == 2;
                 let shown = format!("{}::{fn_name}", path.join("::"));
+                // `<krate::Money as core::str::traits::FromStr>::from_str`: the idiomatic parser,
+                // called as `<Money as std::str::FromStr>::from_str(s)` with the revealed strings.
+                if assoc && fn_name == "from_str" && from_str_impl(m.frame, &text, &m.item[0]) {
+                    let args = vec![Arg {
+                        kind: "str",
+                        ty: "",
+                        var: "a0".into(),
+                        expr: arg_expr("str", "a0"),
+                    }];
+                    match plan_search(&args, &rev, &pvalue, 50_000) {
+                        Some(plan) => {
+                            ctx.from_str = true;
+                            chosen = Some((m, path, args.clone(), None, args, plan));
+                            break;
+                        }
+                        None => {
+                            why_not.push(format!(
+                                "the event reveals no string for {}'s FromStr::from_str",
+                                path.join("::")
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 let scope = if assoc {
                     impl_blocks(&text, &m.item[0])
                 } else {
@@ -1722,6 +1767,22 @@ mod tests {
             Some(vec!["ratecard".into(), "tariff".into(), "Tariff".into()])
         );
         assert_eq!(impl_self_type("a::b::f"), None);
+    }
+
+    #[test]
+    fn from_str_impls() {
+        let frame = |f: &str| Frame {
+            function: Some(f.into()),
+            ..Default::default()
+        };
+        let text = "use std::str::FromStr;\n\nimpl FromStr for Money {\n    type Err = E;\n}\n";
+        let f = frame("<stmtsum::money::Money as core::str::traits::FromStr>::from_str");
+        assert!(from_str_impl(&f, text, "Money"));
+        assert!(!from_str_impl(&f, text, "Mon"));
+        let other = frame("<stmtsum::money::Money as core::convert::TryFrom<&str>>::try_from");
+        assert!(!from_str_impl(&other, text, "Money"));
+        let inherent = frame("stmtsum::money::Money::from_str");
+        assert!(!from_str_impl(&inherent, text, "Money"));
     }
 
     #[test]

@@ -743,3 +743,22 @@ fn rust_workspace_member_impl_in_other_module_replay_and_gate() {
     assert_eq!(g.verdicts(), ["FLIPPED"], "{}", g.output);
     assert_eq!(g.exit, 0, "{}", g.output);
 }
+
+/// A panic inside `impl FromStr for Money` (`<stmtsum::money::Money as core::str::traits::FromStr>::from_str`,
+/// reached through `str::parse`): the trait method is called as `<Money as std::str::FromStr>::from_str`
+/// with the revealed strings (the amount from the breadcrumb) and fails with the reported slicing
+/// panic. Before, the generator skipped the trait method and replayed the caller `parse_line(row)`
+/// with strings that are no rows: a test that passed on the buggy code (NOT_RED).
+#[test]
+fn rust_money_from_str_trait_method_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-money-fromstr",
+        "<Money as std::str::FromStr>::from_str(a0)",
+        "end byte index 2 is out of bounds of `5`",
+    );
+    assert!(test.contains("use stmtsum::money::Money;"), "{test}");
+    assert!(test.contains("\"-3.5\""), "{test}");
+}
