@@ -440,6 +440,67 @@ fn zero_safe_type(ty: &str) -> bool {
     OK.contains(&ty)
 }
 
+/// Whether non-test code of the module builds a zero value of struct type `ty` of the package in
+/// `dir` and uses it as is: `&T{}`, `T{}`, `new(T)` or `var x T` in that package, or the same
+/// qualified with the package's name (`&api.Handler{}`) elsewhere in the module. Composite literals
+/// with fields do not count (those values are not zero), nor does a variable whose fields the same
+/// file then sets (`s := &T{}` then `s.db = open()`: production's value is not the zero one).
+fn app_builds_zero(snap: &Snapshot, dir: &str, ty: &str) -> bool {
+    let Some(module) = go_module_for(snap, format!("{dir}/x.go").trim_start_matches('/')) else {
+        return false;
+    };
+    let Some(pkg) = go_files(snap, dir)
+        .first()
+        .and_then(|f| snap.read(f))
+        .and_then(|t| package_name(&t))
+    else {
+        return false;
+    };
+    // (a zero value bound to a variable: group 1 names it, or in place: an argument, a field
+    // value, a return)
+    let patterns = |q: &str| {
+        let t = format!("{q}{}", regex::escape(ty));
+        let zero = format!(r"(?:&?{t}\s*\{{\s*\}}|new\(\s*{t}\s*\))");
+        let bound = regex::Regex::new(&format!(
+            r"^\s*(?:var\s+)?([A-Za-z_]\w*)\s*(?::=|=)\s*{zero}\s*$|^\s*var\s+([A-Za-z_]\w*)\s+{t}\s*$"
+        ))
+        .ok()?;
+        let in_place =
+            regex::Regex::new(&format!(r"(?:[(,:]\s*{zero}|^\s*return\s+{zero})")).ok()?;
+        Some((bound, in_place))
+    };
+    let (Some(local), Some(qualified)) = (
+        patterns(""),
+        patterns(&format!(r"\b{}\.", regex::escape(&pkg))),
+    ) else {
+        return false;
+    };
+    go_dirs(snap, &module.dir).iter().any(|d| {
+        let (bound, in_place) = if d == dir { &local } else { &qualified };
+        go_files(snap, d)
+            .iter()
+            .filter_map(|f| snap.read(f))
+            .any(|text| {
+                // Comments aside, roughly: only code lines count.
+                let code: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect();
+                code.iter().any(|l| {
+                    if let Some(c) = bound.captures(l) {
+                        let var = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+                        let set = regex::Regex::new(&format!(
+                            r"\b{}\.[A-Za-z_]\w*\s*(?:=[^=]|\[)",
+                            regex::escape(var)
+                        ));
+                        return set.is_ok_and(|r| !code.iter().any(|x| r.is_match(x)));
+                    }
+                    in_place.is_match(l)
+                })
+            })
+    })
+}
+
 /// An expression for the receiver of `m`: the package's own zero-argument constructor
 /// (`NewServer()`), else the zero value (`(&Server{})`) when every field the handler (and the methods
 /// it calls on the receiver) touches works as a zero value. None when neither is honest.
@@ -457,6 +518,15 @@ fn receiver_expr(snap: &Snapshot, dir: &str, decls: &[GoDecl], m: &GoDecl) -> Op
         }
     }
     let fields = struct_fields(snap, dir, &ty)?;
+    // The app itself serves with a zero value of the type (`c := &counter{}` in main): that zero
+    // value is the production receiver, whatever its fields (a nil map included).
+    if fields.is_some() && app_builds_zero(snap, dir, &ty) {
+        return Some(if ptr {
+            format!("(&{ty}{{}})")
+        } else {
+            format!("{ty}{{}}")
+        });
+    }
     let lit = if ptr {
         format!("(&{ty}{{}})")
     } else {
@@ -572,9 +642,10 @@ fn direct_handler(snap: &Snapshot, frames: &[(&Frame, String)]) -> Option<Direct
         } else {
             format!("http.HandlerFunc({callee})")
         };
-        let label = match &d.recv {
-            Some((t, _)) => format!("{t}.{name}"),
-            None => name.clone(),
+        let label = match (&d.recv, &recv_expr) {
+            (Some((t, _)), Some(r)) => format!("{t}.{name} (receiver {r})"),
+            (Some((t, _)), None) => format!("{t}.{name}"),
+            _ => name.clone(),
         };
         return Some(DirectHandler {
             dir,
@@ -708,12 +779,14 @@ fn go_unquote(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// A function to call with the quoted input: a top-level function of the module taking one string
-/// and returning an error last, whose body calls the strconv function named in the error, and that
-/// is on the crashing stack or called by name from a function on it.
+/// A function to call with the quoted input: a function of the module taking one string and
+/// returning an error last, whose body calls the parser named in the error, and that is on the
+/// crashing stack or called by name from a function on it. A method qualifies when its receiver can
+/// be built honestly (`receiver_expr`: the package's constructor or a zero value).
 struct CallTarget {
     dir: String,
     package: String,
+    /// `ParseRate`, or `NewParser().Month` for a method.
     name: String,
     /// `_, err` or `err`.
     lhs: String,
@@ -753,11 +826,9 @@ fn call_target(
         else {
             continue;
         };
-        for d in package_decls(snap, &dir) {
-            if d.recv.is_some()
-                || !single_string.is_match(d.params.trim())
-                || !d.body.contains(call)
-            {
+        let decls = package_decls(snap, &dir);
+        for d in &decls {
+            if !single_string.is_match(d.params.trim()) || !d.body.contains(call) {
                 continue;
             }
             let results = d
@@ -776,12 +847,21 @@ fn call_target(
             if !on_stack {
                 continue;
             }
+            // A method is called on the receiver the package's constructor (or an honest zero
+            // value) builds: `NewParser().Month`.
+            let name = match &d.recv {
+                None => d.name.clone(),
+                Some(_) => match receiver_expr(snap, &dir, &decls, d) {
+                    Some(r) => format!("{r}.{}", d.name),
+                    None => continue,
+                },
+            };
             let mut lhs: Vec<&str> = vec!["_"; parts.len() - 1];
             lhs.push("err");
             return Some(CallTarget {
                 dir: dir.clone(),
                 package,
-                name: d.name,
+                name,
                 lhs: lhs.join(", "),
             });
         }
@@ -1162,7 +1242,7 @@ impl Generator for Go {
             || !expr.is_match(&ctx.reference)
             || !expr.is_match(&ctx.handler)
             || !expr.is_match(&ctx.setup)
-            || !is_go_ident(&ctx.callee) && !ctx.callee.is_empty()
+            || !expr.is_match(&ctx.callee)
             || !ctx
                 .lhs
                 .chars()
@@ -1312,5 +1392,125 @@ mod tests {
             Some(("url.Parse".into(), "http://[::1".into()))
         );
         assert_eq!(quoted_input("runtime error: integer divide by zero"), None);
+    }
+
+    /// A repository with these files committed, for functions that read a Snapshot.
+    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let empty = repo.treebuilder(None).unwrap().write().unwrap();
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (path, text) in files {
+            let blob = repo.blob(text.as_bytes()).unwrap();
+            update.upsert(*path, blob, git2::FileMode::Blob);
+        }
+        let empty = repo.find_tree(empty).unwrap();
+        let tree = repo
+            .find_tree(update.create_updated(&repo, &empty).unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
+        let snap = Snapshot::at(&repo, oid).unwrap();
+        f(&snap);
+    }
+
+    const COUNTER: &str = "package main\n\nimport (\n\t\"net/http\"\n\t\"sync\"\n)\n\ntype counter struct {\n\tmu    sync.Mutex\n\tviews map[string]int\n}\n\nfunc (c *counter) handleHit(w http.ResponseWriter, r *http.Request) {\n\tc.views[r.URL.Query().Get(\"page\")]++\n}\n";
+
+    #[test]
+    fn zero_receiver_only_when_the_app_builds_it() {
+        let gomod = ("go.mod", "module example.com/hits\n\ngo 1.25\n");
+        let main_zero = "package main\n\nfunc main() {\n\tc := &counter{}\n\thttp.HandleFunc(\"/hit\", c.handleHit)\n}\n";
+        with_repo(
+            &[gomod, ("counter.go", COUNTER), ("main.go", main_zero)],
+            |snap| {
+                let decls = package_decls(snap, "");
+                let m = decls.iter().find(|d| d.name == "handleHit").unwrap();
+                assert_eq!(
+                    receiver_expr(snap, "", &decls, m).as_deref(),
+                    Some("(&counter{})")
+                );
+            },
+        );
+        // Built with field values (or only in a comment): a nil map is not what production serves.
+        let main_filled = "package main\n\nfunc main() {\n\t// c := &counter{}\n\tc := &counter{views: load()}\n\thttp.HandleFunc(\"/hit\", c.handleHit)\n}\n";
+        with_repo(
+            &[gomod, ("counter.go", COUNTER), ("main.go", main_filled)],
+            |snap| {
+                let decls = package_decls(snap, "");
+                let m = decls.iter().find(|d| d.name == "handleHit").unwrap();
+                assert_eq!(receiver_expr(snap, "", &decls, m), None);
+            },
+        );
+        // Another package builds it qualified.
+        let api = COUNTER
+            .replace("package main", "package api")
+            .replace("counter", "Counter");
+        // Built zero, then given its fields: production's receiver is not the zero value.
+        let main_set = "package main\n\nfunc main() {\n\tc := &counter{}\n\tc.views = load()\n\thttp.HandleFunc(\"/hit\", c.handleHit)\n}\n";
+        with_repo(
+            &[gomod, ("counter.go", COUNTER), ("main.go", main_set)],
+            |snap| {
+                assert!(!app_builds_zero(snap, "", "counter"));
+            },
+        );
+        let main_arg = "package main\n\nfunc main() {\n\tserve(&counter{})\n}\n";
+        with_repo(
+            &[gomod, ("counter.go", COUNTER), ("main.go", main_arg)],
+            |snap| {
+                assert!(app_builds_zero(snap, "", "counter"));
+            },
+        );
+        let main_q = "package main\n\nfunc main() {\n\tvar c = new(api.Counter)\n\t_ = c\n}\n";
+        with_repo(
+            &[
+                gomod,
+                ("internal/api/api.go", &api),
+                ("cmd/hits/main.go", main_q),
+            ],
+            |snap| {
+                assert!(app_builds_zero(snap, "internal/api", "Counter"));
+                assert!(!app_builds_zero(snap, "internal/api", "Count"));
+            },
+        );
+    }
+
+    #[test]
+    fn call_target_method_with_a_constructor() {
+        let gomod = ("go.mod", "module example.com/inv\n\ngo 1.25\n");
+        let period = "package period\n\nimport \"time\"\n\ntype Parser struct {\n\tLayout string\n\tLoc *time.Location\n}\n\nfunc NewParser() *Parser {\n\treturn &Parser{Layout: \"2006-01\", Loc: time.UTC}\n}\n\nfunc (p *Parser) Month(s string) (time.Time, error) {\n\treturn time.ParseInLocation(p.Layout, s, p.Loc)\n}\n";
+        let main = "package main\n\nfunc run(xs []string) {\n\tp := period.NewParser()\n\tfor _, x := range xs {\n\t\tif _, err := p.Month(x); err != nil {\n\t\t\tsentry.CaptureException(err)\n\t\t}\n\t}\n}\n";
+        with_repo(
+            &[
+                gomod,
+                ("internal/billing/period/period.go", period),
+                ("cmd/inv/main.go", main),
+            ],
+            |snap| {
+                let module = root_module(snap).unwrap();
+                let frame = Frame {
+                    function: Some("run".into()),
+                    module: Some("example.com/inv/cmd/inv".into()),
+                    ..Default::default()
+                };
+                let stack = vec![(&frame, "cmd/inv/main.go".to_string())];
+                let t = call_target(snap, &module, &stack, "time.Parse").unwrap();
+                assert_eq!(t.name, "NewParser().Month");
+                assert_eq!(t.dir, "internal/billing/period");
+                assert_eq!(t.lhs, "_, err");
+                // Without a constructor the receiver's *time.Location would be nil: no call.
+                let bare = period.replace("func NewParser() *Parser {\n\treturn &Parser{Layout: \"2006-01\", Loc: time.UTC}\n}\n", "");
+                with_repo(
+                    &[
+                        gomod,
+                        ("internal/billing/period/period.go", &bare),
+                        ("cmd/inv/main.go", main),
+                    ],
+                    |snap| {
+                        let module = root_module(snap).unwrap();
+                        assert!(call_target(snap, &module, &stack, "time.Parse").is_none());
+                    },
+                );
+            },
+        );
     }
 }

@@ -165,6 +165,17 @@ pub fn clean_function_path(f: &str) -> Vec<String> {
             s = format!("{ty}::{rest}");
         }
     }
+    // `a::b::<impl a::X>::f`: an inherent impl written in another module than its type (here `b`,
+    // the type in `a`); the segment becomes the type's name: `a::b::X::f`.
+    while let Some(start) = s.find("::<impl ") {
+        let Some(end) = matching_angle(&s, start + 2) else {
+            break;
+        };
+        let ty = impl_self_type_of(&s[start + 2..=end])
+            .and_then(|p| p.last().cloned())
+            .unwrap_or_default();
+        s = format!("{}::{ty}{}", &s[..start], &s[end + 1..]);
+    }
     let mut out = String::new();
     let mut depth = 0usize;
     for ch in s.chars() {
@@ -180,6 +191,36 @@ pub fn clean_function_path(f: &str) -> Vec<String> {
         .filter(|seg| !seg.is_empty() && !seg.starts_with('{') && !seg.starts_with('&'))
         .map(str::to_owned)
         .collect()
+}
+
+/// The self type's path of an `<impl a::X>` (or `<impl Trait for a::X>`) segment, generics left
+/// out: `["a", "X"]`.
+fn impl_self_type_of(seg: &str) -> Option<Vec<String>> {
+    let inner = seg.strip_prefix("<impl ")?.strip_suffix('>')?;
+    let ty = inner.rsplit(" for ").next().unwrap_or(inner);
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for ch in ty.chars() {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let segs: Vec<String> = out
+        .trim_start_matches('&')
+        .split("::")
+        .map(|x| x.trim().to_string())
+        .collect();
+    segs.iter().all(|x| is_rust_ident(x)).then_some(segs)
+}
+
+/// The self type's path of the innermost `<impl …>` segment of a function path, when there is one.
+fn impl_self_type(f: &str) -> Option<Vec<String>> {
+    let start = f.rfind("::<impl ")? + 2;
+    let end = matching_angle(f, start)?;
+    impl_self_type_of(&f[start..=end])
 }
 
 fn matching_angle(s: &str, start: usize) -> Option<usize> {
@@ -212,6 +253,9 @@ struct RustFrame<'a> {
     item: Vec<String>,
     /// The file is the library's module tree (reachable from an integration test).
     in_lib: bool,
+    /// For a method of an impl written in another module than its type (`<impl a::X>` in the
+    /// function path): the type's module path inside the crate, where `X` is declared.
+    type_modules: Option<Vec<String>>,
 }
 
 fn map_rust_frame<'a>(
@@ -259,6 +303,13 @@ fn map_rust_frame<'a>(
                     .as_deref()
                     .is_none_or(|b| full.rsplit('/').next() == Some(b));
                 if name_ok && snap.is_file(&full) {
+                    let type_modules = frame
+                        .function
+                        .as_deref()
+                        .and_then(impl_self_type)
+                        .filter(|t| t.len() >= 2 && names.contains(&t[0]))
+                        .map(|t| t[1..t.len() - 1].to_vec())
+                        .filter(|t| t.as_slice() != modules);
                     return Some(RustFrame {
                         frame,
                         krate: ci,
@@ -266,6 +317,7 @@ fn map_rust_frame<'a>(
                         modules: modules.to_vec(),
                         item: rest[k..].to_vec(),
                         in_lib,
+                        type_modules,
                     });
                 }
             }
@@ -313,22 +365,27 @@ fn public_path(rf: &RustFrame, c: &CrateInfo, snap: &Snapshot) -> Option<Vec<Str
     } else {
         &["fn"]
     };
-    let file_text = snap.read(&rf.path)?;
+    // A method of an impl in another module: the type is reached through its own module.
+    let modules = match &rf.type_modules {
+        Some(t) if rf.item.len() == 2 => t.clone(),
+        _ => rf.modules.clone(),
+    };
+    let file_text = snap.read(&module_file(c, snap, &modules)?)?;
     if !declares_pub(&file_text, kinds, &first) {
         return None;
     }
     // Every module on the way must be `pub mod`, else a root `pub use` of the item.
     let mut all_pub = true;
-    for i in 0..rf.modules.len() {
-        let parent = module_file(c, snap, &rf.modules[..i]).and_then(|p| snap.read(&p));
-        if !parent.is_some_and(|t| declares_pub(&t, &["mod"], &rf.modules[i])) {
+    for i in 0..modules.len() {
+        let parent = module_file(c, snap, &modules[..i]).and_then(|p| snap.read(&p));
+        if !parent.is_some_and(|t| declares_pub(&t, &["mod"], &modules[i])) {
             all_pub = false;
             break;
         }
     }
     let mut path = vec![lib.clone()];
     if all_pub {
-        path.extend(rf.modules.iter().cloned());
+        path.extend(modules.iter().cloned());
     } else {
         let root = snap.read(&c.join(&c.lib_path))?;
         let re = regex::Regex::new(&format!(
@@ -659,6 +716,24 @@ fn arg_expr(kind: &str, v: &str) -> String {
         }
         _ => format!("{v}.iter().map(|s| s.to_string()).collect::<Vec<String>>()"),
     }
+}
+
+/// Whether the frame is `<…Type as …FromStr>::from_str` and `text` implements `FromStr` for `Type`.
+fn from_str_impl(frame: &Frame, text: &str, ty: &str) -> bool {
+    let f = frame.function.as_deref().unwrap_or("");
+    let trait_ok = f.starts_with('<')
+        && matching_angle(f, 0).is_some_and(|end| {
+            f[..end]
+                .rsplit_once(" as ")
+                .is_some_and(|(_, t)| t.trim() == "FromStr" || t.trim().ends_with("::FromStr"))
+                && f[end + 1..] == *"::from_str"
+        });
+    trait_ok
+        && regex::Regex::new(&format!(
+            r"(?m)^\s*impl\s+(?:(?:std|core)::str::)?FromStr\s+for\s+{}\s*\{{",
+            regex::escape(ty)
+        ))
+        .is_ok_and(|r| r.is_match(text))
 }
 
 /// The text of the inherent `impl Type { … }` blocks in `text` (trait impls and generic types left
@@ -1293,6 +1368,8 @@ struct Ctx {
     all_args: Vec<Arg>,
     /// How a method's receiver is built (`None` for functions).
     recv: Option<Receiver>,
+    /// The callee is `callee_type`'s `FromStr::from_str` (called with the trait named).
+    from_str: bool,
 }
 
 impl Generator for Rust {
@@ -1337,6 +1414,7 @@ impl Generator for Rust {
             calls: 0,
             all_args: vec![],
             recv: None,
+            from_str: false,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -1392,6 +1470,30 @@ impl Generator for Rust {
                 let text = snap.read(&m.path).unwrap_or_default();
                 let assoc = m.item.len() == 2;
                 let shown = format!("{}::{fn_name}", path.join("::"));
+                // `<krate::Money as core::str::traits::FromStr>::from_str`: the idiomatic parser,
+                // called as `<Money as std::str::FromStr>::from_str(s)` with the revealed strings.
+                if assoc && fn_name == "from_str" && from_str_impl(m.frame, &text, &m.item[0]) {
+                    let args = vec![Arg {
+                        kind: "str",
+                        ty: "",
+                        var: "a0".into(),
+                        expr: arg_expr("str", "a0"),
+                    }];
+                    match plan_search(&args, &rev, &pvalue, 50_000) {
+                        Some(plan) => {
+                            ctx.from_str = true;
+                            chosen = Some((m, path, args.clone(), None, args, plan));
+                            break;
+                        }
+                        None => {
+                            why_not.push(format!(
+                                "the event reveals no string for {}'s FromStr::from_str",
+                                path.join("::")
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 let scope = if assoc {
                     impl_blocks(&text, &m.item[0])
                 } else {
@@ -1426,7 +1528,17 @@ impl Generator for Rust {
                 if sig.as_ref().is_some_and(|s| s.receiver()) {
                     // A method: the receiver is built honestly or not at all.
                     let ty = &m.item[0];
-                    let recvs = receivers(&text, &scope, ty);
+                    // An impl away from its type: the type's own file has its derives, fields
+                    // and maybe more constructors.
+                    let type_text = m
+                        .type_modules
+                        .as_ref()
+                        .and_then(|t| module_file(c, snap, t))
+                        .and_then(|p| snap.read(&p));
+                    let recvs = match &type_text {
+                        Some(tt) => receivers(tt, &format!("{scope}\n{}", impl_blocks(tt, ty)), ty),
+                        None => receivers(&text, &scope, ty),
+                    };
                     if recvs.is_empty() {
                         why_not.push(format!(
                             "{shown} takes self, and {ty} has no Default, no public new(), no public constructor taking strings or integers and private fields"
@@ -1639,7 +1751,38 @@ mod tests {
             clean_function_path("<a::Foo as core::fmt::Display>::fmt"),
             ["a", "Foo", "fmt"]
         );
-        assert_eq!(clean_function_path("a::b::<impl a::X>::f"), ["a", "b", "f"]);
+        // An inherent impl in another module than its type keeps the type's name.
+        assert_eq!(
+            clean_function_path("a::b::<impl a::X>::f"),
+            ["a", "b", "X", "f"]
+        );
+        assert_eq!(
+            clean_function_path("a::b::<impl a::c::X<T>>::f::{{closure}}"),
+            ["a", "b", "X", "f"]
+        );
+        assert_eq!(
+            impl_self_type(
+                "ratecard::tariff::pricing::<impl ratecard::tariff::Tariff>::price_line"
+            ),
+            Some(vec!["ratecard".into(), "tariff".into(), "Tariff".into()])
+        );
+        assert_eq!(impl_self_type("a::b::f"), None);
+    }
+
+    #[test]
+    fn from_str_impls() {
+        let frame = |f: &str| Frame {
+            function: Some(f.into()),
+            ..Default::default()
+        };
+        let text = "use std::str::FromStr;\n\nimpl FromStr for Money {\n    type Err = E;\n}\n";
+        let f = frame("<stmtsum::money::Money as core::str::traits::FromStr>::from_str");
+        assert!(from_str_impl(&f, text, "Money"));
+        assert!(!from_str_impl(&f, text, "Mon"));
+        let other = frame("<stmtsum::money::Money as core::convert::TryFrom<&str>>::try_from");
+        assert!(!from_str_impl(&other, text, "Money"));
+        let inherent = frame("stmtsum::money::Money::from_str");
+        assert!(!from_str_impl(&inherent, text, "Money"));
     }
 
     #[test]

@@ -416,16 +416,27 @@ fn failing_names(out: &RunOutput, root: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether a failing test name from the suite's output is one of the repro tests (its file, or the
-/// `sentry <issue>` prefix every generated test name starts with).
+/// Whether a failing test name from the suite's output is one of the repro tests (its file, the
+/// `sentry <issue>` prefix every generated test name starts with, Go's `TestSentry_<sfx>` of a
+/// `sentry_<sfx>_test.go`, or a Rust test fn `sentry_<sfx>_…` of `tests/sentry_<sfx>.rs`).
 fn is_repro_name(name: &str, tests: &[ReproTest]) -> bool {
+    let go_file = name
+        .strip_prefix("TestSentry_")
+        .map(|sfx| format!("sentry_{sfx}_test.go"));
     tests.iter().any(|t| {
-        t.contract
-            .test_files
-            .iter()
-            .any(|f| name.contains(f.as_str()))
-            || (!t.contract.issue_id.is_empty()
-                && name.contains(&format!("sentry {}", t.contract.issue_id)))
+        t.contract.test_files.iter().any(|f| {
+            let stem = f
+                .rsplit('/')
+                .next()
+                .and_then(|b| b.strip_suffix(".rs"))
+                .filter(|b| b.starts_with("sentry_"));
+            name.contains(f.as_str())
+                || stem.is_some_and(|s| name.starts_with(&format!("{s}_")))
+                || go_file
+                    .as_ref()
+                    .is_some_and(|g| f == g || f.ends_with(&format!("/{g}")))
+        }) || (!t.contract.issue_id.is_empty()
+            && name.contains(&format!("sentry {}", t.contract.issue_id)))
     })
 }
 
@@ -551,4 +562,44 @@ fn run_suite(
         base: Some(base_report),
         new_failures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Contract, Expected, Strategy};
+
+    #[test]
+    fn go_repro_names_in_the_suite() {
+        let t = |file: &str| ReproTest {
+            contract_path: None,
+            contract: Contract {
+                version: 1,
+                issue_id: "ab12".into(),
+                short_id: None,
+                title: None,
+                event_id: None,
+                web_url: None,
+                language: "go".into(),
+                framework: "go".into(),
+                strategy: Strategy::RequestReplay,
+                expected: Expected::default(),
+                crash: None,
+                test_files: vec![file.into()],
+                test_command: String::new(),
+                suite_command: None,
+                base_commit: None,
+            },
+        };
+        let root = [t("sentry_ab12_test.go")];
+        let nested = [t("internal/api/sentry_ab12_test.go")];
+        assert!(is_repro_name("TestSentry_ab12", &root));
+        assert!(is_repro_name("TestSentry_ab12", &nested));
+        assert!(!is_repro_name("TestSentry_ab1", &nested));
+        assert!(!is_repro_name("TestHandleHit", &root));
+        let rust = [t("crates/ratecard/tests/sentry_ab12.rs")];
+        assert!(is_repro_name("sentry_ab12_does_not_panic", &rust));
+        assert!(!is_repro_name("prices_by_weight", &rust));
+        assert!(!is_repro_name("sentry_ab1_does_not_panic", &rust));
+    }
 }

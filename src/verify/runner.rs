@@ -774,10 +774,17 @@ pub fn failing_tests(out: &str) -> Vec<String> {
         .map(|p| Regex::new(p).expect("valid regex"))
         .collect()
     });
+    // `go test` closes each failing package with `FAIL\t<import path>\t0.05s`: when its tests are
+    // named (`--- FAIL: TestX`), that summary line is not one more failing test.
+    let go_named = out.contains("--- FAIL: ");
+    let go_summary = Regex::new(r"^(?:FAIL\s+)?\S+\t[\d.]+s$").expect("valid regex");
     let mut names: Vec<String> = Vec::new();
     for p in pats {
         for m in p.captures_iter(out) {
             let n = m[1].trim().to_string();
+            if go_named && go_summary.is_match(&n) {
+                continue;
+            }
             if n.contains("# TODO")
                 || n.contains("# SKIP")
                 || n.starts_with("failing tests:")
@@ -1014,6 +1021,19 @@ mod tests {
                 "  pageRanges\n    1) splits evenly\n\n  1) pageRanges\n       splits evenly:\n"
             ),
             vec!["splits evenly", "pageRanges"]
+        );
+        // go test: the package's closing FAIL line is not one more test when tests are named;
+        // a package that fails without named tests (build failure, panic in init) still counts.
+        let go =
+            "--- FAIL: TestSentry_ab12 (0.00s)\nFAIL\nFAIL\texample.com/pagehits\t0.054s\nFAIL\n";
+        assert_eq!(failing_tests(go), vec!["TestSentry_ab12"]);
+        assert_eq!(
+            failing_tests("FAIL\texample.com/pagehits\t0.054s\n"),
+            vec!["example.com/pagehits\t0.054s"]
+        );
+        assert_eq!(
+            failing_tests("--- FAIL: TestA (0.00s)\nFAIL\texample.com/x [build failed]\n"),
+            vec!["example.com/x [build failed]", "TestA"]
         );
     }
 

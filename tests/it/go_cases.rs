@@ -491,3 +491,78 @@ fn go_call_replay_hostile_input_is_inert() {
     assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
     assert!(!pwned.exists(), "a payload ran");
 }
+
+/// A handler method whose receiver the app builds as a zero value (`c := &counter{}` in main, no
+/// constructor) and whose struct has a map field nothing makes: POST /hit?page=… (read with
+/// `r.URL.Query()`) assigns into the nil map. The zero value is what production serves, so the
+/// replay calls `(&counter{}).handleHit` with the captured query and fails with the reported panic;
+/// the fix makes the zero value usable and the gate flips. Without the request it stays a scaffold.
+#[test]
+fn go_page_hits_zero_value_receiver_with_nil_map() {
+    if !have("go", "version") {
+        return;
+    }
+    let (app, out) = replay_then_gate(
+        "go-page-hits",
+        "request_replay",
+        &["SENTRY-REPRO: REPRODUCED", "assignment to entry in nil map"],
+    );
+    let test = app.read(&out.files[0]);
+    assert!(
+        test.contains("http.HandlerFunc((&counter{}).handleHit)"),
+        "{test}"
+    );
+    assert!(
+        test.contains("query.Add(\"page\", \"/docs/install/\")"),
+        "{test}"
+    );
+    assert!(!test.contains("sid=secret"), "{test}");
+}
+
+/// The receiver's map is filled by main (`&counter{views: …}`): a zero value is not what production
+/// serves, so no replay is built on it (scaffold).
+#[test]
+fn go_page_hits_filled_receiver_is_not_zeroed() {
+    if !have("go", "version") {
+        return;
+    }
+    let app = App::new("go-page-hits");
+    let main = app
+        .read("main.go")
+        .replace("c := &counter{}", "c := &counter{views: map[string]int{}}");
+    std::fs::write(app.repo.dir.join("main.go"), main).unwrap();
+    app.repo.git(&["commit", "-qam", "filled"]);
+    let out = app.generate();
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+}
+
+/// A captured error (CaptureException of an error wrapped twice with %w) whose parser is a method:
+/// `(*period.Parser).Month(string) (time.Time, error)` in internal/billing/period (two folders
+/// deep), called from `runInvoices` (the capture site, package main) on `period.NewParser()`. The
+/// call replay builds the receiver with that constructor, lives in the parser's package and fails
+/// while Month("2024-3") returns the reported error; the fix accepts unpadded months; the gate
+/// flips.
+#[test]
+fn go_invoice_period_method_call_replay() {
+    if !have("go", "version") {
+        return;
+    }
+    let (app, out) = replay_then_gate(
+        "go-invoice-period",
+        "call_replay",
+        &[
+            "SENTRY-REPRO: REPRODUCED",
+            "NewParser().Month(\"2024-3\") returned the reported error",
+        ],
+    );
+    assert!(
+        out.files[0].starts_with("internal/billing/period/sentry_"),
+        "{:?}",
+        out.files
+    );
+    let test = app.read(&out.files[0]);
+    assert!(
+        test.contains("_, err := NewParser().Month(input)"),
+        "{test}"
+    );
+}

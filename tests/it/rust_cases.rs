@@ -694,3 +694,71 @@ fn rust_catalog_page_count_struct_literal_receiver() {
     assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
     assert!(text.contains("attempt to divide by zero"), "{text}");
 }
+
+/// A method of a workspace member's pub struct implemented in another (private) module than the
+/// struct: the frame reads `ratecard::tariff::pricing::<impl ratecard::tariff::Tariff>::price_line`.
+/// The replay reaches it through the type's own public path (`ratecard::tariff::Tariff`), builds the
+/// receiver from the struct's `Default` (declared in `tariff/mod.rs`, not in `pricing.rs`), takes
+/// the weight from the breadcrumb and fails with the reported ParseIntError raised in pricing.rs.
+/// The test lives in the member (`crates/ratecard/tests/`, `cargo test -p ratecard`); the gate with
+/// the workspace suite is STILL_RED without the fix (the suite, which also runs the repro test, is
+/// not a regression) and FLIPPED with it.
+#[test]
+fn rust_workspace_member_impl_in_other_module_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-tariff-qty-method";
+    let app = App::new(case);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.files[0].starts_with("crates/ratecard/tests/sentry_"),
+        "{:?}",
+        out.files
+    );
+    assert!(
+        out.test_command.contains("-p ratecard"),
+        "{}",
+        out.test_command
+    );
+    let test = app.test_file(&out);
+    assert!(test.contains("use ratecard::tariff::Tariff;"), "{test}");
+    assert!(test.contains("Tariff::default()"), "{test}");
+    assert!(test.contains("receiver.price_line("), "{test}");
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(
+        text.contains("ParseIntError { kind: InvalidDigit }"),
+        "{text}"
+    );
+    let g = gate(&app, &["--runs", "1"]);
+    assert_eq!(g.exit, 1, "{}", g.output);
+    assert_eq!(g.verdicts(), ["STILL_RED"], "{}", g.output);
+    assert_eq!(g.report["suites"][0]["verdict"], "PASSED", "{}", g.output);
+    app.repo
+        .commit_patch(&case_dir(case).join("fix.patch"), "fix the crash");
+    let g = gate(&app, &["--runs", "1"]);
+    assert_eq!(g.verdicts(), ["FLIPPED"], "{}", g.output);
+    assert_eq!(g.exit, 0, "{}", g.output);
+}
+
+/// A panic inside `impl FromStr for Money` (`<stmtsum::money::Money as core::str::traits::FromStr>::from_str`,
+/// reached through `str::parse`): the trait method is called as `<Money as std::str::FromStr>::from_str`
+/// with the revealed strings (the amount from the breadcrumb) and fails with the reported slicing
+/// panic. Before, the generator skipped the trait method and replayed the caller `parse_line(row)`
+/// with strings that are no rows: a test that passed on the buggy code (NOT_RED).
+#[test]
+fn rust_money_from_str_trait_method_replay() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-money-fromstr",
+        "<Money as std::str::FromStr>::from_str(a0)",
+        "end byte index 2 is out of bounds of `5`",
+    );
+    assert!(test.contains("use stmtsum::money::Money;"), "{test}");
+    assert!(test.contains("\"-3.5\""), "{test}");
+}
