@@ -1,14 +1,18 @@
 //! Python: pytest tests under `repro/test_sentry_<id>.py`.
 //!
 //! Strategies, strongest first:
-//! 1. **call replay** of the crashing function when its arguments rebuild exactly from the frame's
+//! 1. **request replay** first when the event has a `request`, a route handler (or Django-style
+//!    view) is on the mapped stack above the crash, and the app can be built in the test: a fix in
+//!    the handler (answer 4xx) or anywhere below passes it, which a helper's call replay would not.
+//!    Skipped when the request carried credentials the replay drops and the app checks them;
+//! 2. **call replay** of the crashing function when its arguments rebuild exactly from the frame's
 //!    `vars` (repr strings, see `pyrepr`), it is importable, not a request-bound route handler, and it
 //!    did not rebind or mutate its parameters before the crash line (vars are post-mutation);
-//! 2. **request replay** when the event has a `request` and the repository has a Flask,
+//! 3. **request replay** when the event has a `request` and the repository has a Flask,
 //!    FastAPI/Starlette or Django app we can build in the test (module-level app or `create_app()`);
-//! 3. **call replay** of the nearest mapped caller whose arguments all rebuild;
-//! 4. **call replay** from post-mutation state as a last resort (said so in the reasons);
-//! 5. **scaffold** (crash site known, inputs not), or **boilerplate** (nothing maps).
+//! 4. **call replay** of the nearest mapped caller whose arguments all rebuild;
+//! 5. **call replay** from post-mutation state as a last resort (said so in the reasons);
+//! 6. **scaffold** (crash site known, inputs not), or **boilerplate** (nothing maps).
 //!
 //! Replay tests fail only with the reported exception (marked `REPRODUCED`) or a 5xx (marked
 //! `SERVER ERROR`); any other exception propagates as itself, so a wrong replay is visibly wrong
@@ -217,7 +221,65 @@ impl Generator for Python {
             }
         }
 
-        // 1. the crashing function itself, inputs exact and unmutated
+        // 1. request replay first when the crash happened while serving a request whose handler is
+        // on the stack. A careful fix for a web-request crash is very often made in the handler
+        // (validate the input, answer 400/404/422) rather than in the helper that raised; a call
+        // replay of the helper stays red after such a fix forever, and the gate would reject it.
+        // The request replay goes through every layer, so it holds wherever the fix lands (as the
+        // JavaScript generator does). Not when the request carried credentials we never replay
+        // and the app reads them or guards routes: the replay may stop at that auth check
+        // (401/403, green on the buggy code), so the call replay, which does not depend on them,
+        // stays first.
+        let handler = if crash_is_handler || alert.request.is_none() {
+            None
+        } else {
+            // callers of the crashing function only: a crash in the handler itself is replayed
+            // as before (a call replay of it holds for a fix in it)
+            mapped[..mapped.len() - 1]
+                .iter()
+                .rev()
+                .find_map(|mf| web_handler_name(snap, mf))
+        };
+        let credentials = alert
+            .request
+            .as_ref()
+            .filter(|_| handler.is_some())
+            .map(dropped_credentials)
+            .filter(|d| {
+                !d.is_empty()
+                    && app_checks_credentials(
+                        snap,
+                        &source::package_files(snap, &crash.file, MAX_PACKAGE_FILES),
+                        d,
+                    )
+            })
+            .map(|d| format!("credentials ({})", d.join(", ")));
+        let mut request_tried = false;
+        if let (Some(handler), None) = (&handler, &credentials) {
+            request_tried = true;
+            match plan_request(input, &mapped, &crash) {
+                Ok((ctx_parts, mut why)) => {
+                    reasons.push(format!(
+                        "request replay first: the crash happened while {handler} served the request, and a fix in the handler (validating the input, answering 4xx) or in any function below it passes the replay, which a call replay of a lower function would reject"
+                    ));
+                    reasons.append(&mut why);
+                    let content = render_request(input, &crash, ctx_parts)?;
+                    return Ok(finish(
+                        Strategy::RequestReplay,
+                        content,
+                        Some(crash),
+                        reasons,
+                    ));
+                }
+                Err(why) => reasons.push(format!("no request replay: {why}")),
+            }
+        } else if let (Some(handler), Some(cred)) = (&handler, &credentials) {
+            reasons.push(format!(
+                "call replay kept before the request replay although {handler} served the request: the request carried {cred}, which is never replayed, so a replay might stop at the app's auth check and pass on the buggy code"
+            ));
+        }
+
+        // 2. the crashing function itself, inputs exact and unmutated
         if let Some(Ok(plan)) = plans.first() {
             if plan.mutated.is_empty() && !crash_is_handler {
                 reasons.push(format!(
@@ -241,28 +303,30 @@ impl Generator for Python {
             ));
         }
 
-        // 2. request replay
-        match plan_request(input, &mapped, &crash) {
-            Ok((ctx_parts, mut why)) => {
-                reasons.append(&mut why);
-                let content = render_request(input, &crash, ctx_parts)?;
-                return Ok(finish(
-                    Strategy::RequestReplay,
-                    content,
-                    Some(crash),
-                    reasons,
-                ));
-            }
-            Err(why) => {
-                if alert.request.is_some() {
-                    reasons.push(format!("no request replay: {why}"));
-                } else {
-                    lacked.push("the event has no HTTP request".into());
+        // 3. request replay (when not already tried first)
+        if !request_tried {
+            match plan_request(input, &mapped, &crash) {
+                Ok((ctx_parts, mut why)) => {
+                    reasons.append(&mut why);
+                    let content = render_request(input, &crash, ctx_parts)?;
+                    return Ok(finish(
+                        Strategy::RequestReplay,
+                        content,
+                        Some(crash),
+                        reasons,
+                    ));
+                }
+                Err(why) => {
+                    if alert.request.is_some() {
+                        reasons.push(format!("no request replay: {why}"));
+                    } else {
+                        lacked.push("the event has no HTTP request".into());
+                    }
                 }
             }
         }
 
-        // 3. nearest caller whose inputs rebuild and were not mutated
+        // 4. nearest caller whose inputs rebuild and were not mutated
         for p in plans.iter().skip(1).flatten() {
             if p.mutated.is_empty() {
                 reasons.push(format!(
@@ -275,7 +339,7 @@ impl Generator for Python {
                 return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
             }
         }
-        // 4. post-mutation state, innermost first
+        // 5. post-mutation state, innermost first
         if let Some(p) = plans.iter().flatten().next() {
             let note = format!(
                 "replayed from the state captured at the crash: {} had already changed {} before it raised, and no caller's inputs could be rebuilt unchanged",
@@ -290,7 +354,7 @@ impl Generator for Python {
             return Ok(finish(Strategy::CallReplay, content, Some(crash), reasons));
         }
 
-        // 5. scaffold
+        // 6. scaffold
         lacked.dedup();
         reasons.push(format!("scaffold: {}", lacked.join("; ")));
         let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
@@ -580,6 +644,102 @@ fn is_request_bound(snap: &Snapshot, mf: &MappedFrame) -> bool {
             Some(Framework::Flask | Framework::Django)
         ) || def.params.iter().any(|p| p.name == "request")))
         || source::uses_flask_context(&src, &def)
+}
+
+/// A frame that serves an HTTP request: a route handler (any framework's route decorator), a
+/// request-bound function (see `is_request_bound`), or a Django-style view in a web-framework module
+/// whose first parameter (after `self`) is `request`. Returns its name (`Class.method` for a method).
+fn web_handler_name(snap: &Snapshot, mf: &MappedFrame) -> Option<String> {
+    let src = snap.read(&mf.path)?;
+    let function = mf.frame.function.as_deref()?;
+    let def = source::find_def(&src, function, mf.frame.lineno)?;
+    let first = def
+        .params
+        .iter()
+        .find(|p| !(def.class.is_some() && (p.name == "self" || p.name == "cls")));
+    let handler = is_request_bound(snap, mf)
+        || def.is_route_handler()
+        || (source::framework_of(&src).is_some() && first.is_some_and(|p| p.name == "request"));
+    handler.then(|| match &def.class {
+        Some(c) => format!("{c}.{}", def.name),
+        None => def.name.clone(),
+    })
+}
+
+/// The credential headers (an `Authorization`-like header, cookies) a request carried that a
+/// replay never sends, lowercased; empty when it carried none.
+fn dropped_credentials(req: &Request) -> Vec<String> {
+    const CREDENTIAL: &[&str] = &[
+        "authorization",
+        "cookie",
+        "token",
+        "api-key",
+        "apikey",
+        "session",
+        "jwt",
+    ];
+    let mut names: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .filter(|k| CREDENTIAL.iter().any(|c| k.contains(c)))
+        .filter(|k| {
+            k.len() <= 100
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .collect();
+    if !req.cookies.is_empty() {
+        names.push("cookie".into());
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Whether the app's own (non-test) code looks at any of the `dropped` credentials or guards routes
+/// with an auth check: then a replay without them may stop at that check (401/403) and pass on the
+/// buggy code. An app that never reads them answers the replay as it answered the client.
+fn app_checks_credentials(snap: &Snapshot, files: &[String], dropped: &[String]) -> bool {
+    const AUTH_MARKERS: &[&str] = &[
+        "login_required",
+        "permission_classes",
+        "permission_required",
+        "httpbearer",
+        "httpbasic",
+        "oauth2",
+        "apikeyheader",
+        "apikeycookie",
+        "abort(401",
+        "abort(403",
+        "status_code=401",
+        "status_code=403",
+        "http_401",
+        "http_403",
+        "unauthorized",
+        "permissiondenied",
+        "request.cookies",
+        "session[",
+        "session.get(",
+    ];
+    files
+        .iter()
+        .filter(|f| {
+            let name = f.rsplit('/').next().unwrap_or(f);
+            !(f.starts_with("tests/")
+                || f.contains("/tests/")
+                || name.starts_with("test_")
+                || name == "conftest.py")
+        })
+        .filter_map(|f| snap.read(f))
+        .any(|src| {
+            let low = src.to_ascii_lowercase();
+            AUTH_MARKERS.iter().any(|m| low.contains(m))
+                || dropped
+                    .iter()
+                    .filter(|d| d.as_str() != "cookie")
+                    .any(|d| low.contains(d.as_str()) || low.contains(&d.replace('-', "_")))
+        })
 }
 
 /// In-place mutation travels up the stack: a callee that changes a list or dict it was given changes
@@ -1233,9 +1393,11 @@ fn plan_request(
     let body_meta = alert.meta.get("request").and_then(|r| r.get("data"));
     let (body_kind, body_code, raw_body) = match &req.data {
         None | Some(Value::Null) => {
+            // a WSGI server reports a bodiless GET as `Content-Length: ""`: only a positive
+            // length means a body was sent
             if header(req, "content-length")
-                .map(|l| l.trim() != "0")
-                .unwrap_or(false)
+                .and_then(|l| l.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
             {
                 why.push(
                     "the request had a body the SDK did not capture: replayed without it".into(),
@@ -1488,6 +1650,133 @@ fn render_scaffold(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A repository with these files committed, for functions that read a Snapshot.
+    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let empty = repo.treebuilder(None).unwrap().write().unwrap();
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (path, text) in files {
+            let blob = repo.blob(text.as_bytes()).unwrap();
+            update.upsert(*path, blob, git2::FileMode::Blob);
+        }
+        let empty = repo.find_tree(empty).unwrap();
+        let tree = repo
+            .find_tree(update.create_updated(&repo, &empty).unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
+        f(&Snapshot::at(&repo, oid).unwrap());
+    }
+
+    #[test]
+    fn web_handlers_route_decorated_or_django_style_views() {
+        let views = "from django.http import JsonResponse\nfrom django.views import View\n\n\nclass PayView(View):\n    def post(self, request, invoice_id):\n        return pay(invoice_id)\n\n\ndef detail(request, pk):\n    return JsonResponse({})\n";
+        let api = "from fastapi import APIRouter\n\nrouter = APIRouter()\n\n\n@router.get(\"/x\")\ndef read_x(n: int):\n    return helper(n)\n\n\ndef helper(n):\n    return 1 / n\n";
+        let plain = "def post(request, amount):\n    return amount\n";
+        with_repo(
+            &[
+                ("shop/views.py", views),
+                ("shop/api.py", api),
+                ("shop/util.py", plain),
+            ],
+            |snap| {
+                let name = |path: &str, function: &str, line: u64| {
+                    let frame = Frame {
+                        function: Some(function.into()),
+                        lineno: Some(line),
+                        ..Frame::default()
+                    };
+                    let mf = MappedFrame {
+                        index: 0,
+                        frame: &frame,
+                        path: path.into(),
+                    };
+                    web_handler_name(snap, &mf)
+                };
+                assert_eq!(
+                    name("shop/views.py", "post", 7),
+                    Some("PayView.post".into())
+                );
+                assert_eq!(name("shop/views.py", "detail", 11), Some("detail".into()));
+                assert_eq!(name("shop/api.py", "read_x", 8), Some("read_x".into()));
+                assert_eq!(name("shop/api.py", "helper", 13), None);
+                // a `request` parameter outside a web-framework module is not a view
+                assert_eq!(name("shop/util.py", "post", 2), None);
+            },
+        );
+    }
+
+    #[test]
+    fn credentials_block_the_request_replay_only_when_the_app_checks_them() {
+        let svc = "def total(xs):\n    return sum(xs) / len(xs)\n";
+        let auth = "from fastapi import HTTPException\n\n\ndef check(x_api_key: str):\n    if not x_api_key:\n        raise HTTPException(status_code=401)\n";
+        let reads_header = "def key(request):\n    return request.headers.get(\"X-Api-Key\")\n";
+        let test_only = "def test_login_required():\n    assert 'Authorization'\n";
+        with_repo(
+            &[
+                ("app/svc.py", svc),
+                ("app/auth.py", auth),
+                ("app/keys.py", reads_header),
+                ("app/tests/test_auth.py", test_only),
+            ],
+            |snap| {
+                let files = |names: &[&str]| -> Vec<String> {
+                    names.iter().map(|n| n.to_string()).collect()
+                };
+                let dropped = vec!["authorization".to_string()];
+                assert!(!app_checks_credentials(
+                    snap,
+                    &files(&["app/svc.py"]),
+                    &dropped
+                ));
+                assert!(app_checks_credentials(
+                    snap,
+                    &files(&["app/svc.py", "app/auth.py"]),
+                    &dropped
+                ));
+                // the header's own name, in either spelling
+                let key = vec!["x-api-key".to_string()];
+                assert!(app_checks_credentials(snap, &files(&["app/keys.py"]), &key));
+                assert!(app_checks_credentials(snap, &files(&["app/auth.py"]), &key));
+                // the app's tests are not the app
+                assert!(!app_checks_credentials(
+                    snap,
+                    &files(&["app/svc.py", "app/tests/test_auth.py"]),
+                    &dropped
+                ));
+            },
+        );
+    }
+
+    #[test]
+    fn dropped_credentials_names_auth_headers_and_cookies_only() {
+        let mut req = Request {
+            headers: vec![
+                ("Accept".into(), "application/json".into()),
+                ("Authorization".into(), "[Filtered]".into()),
+                ("X-Api-Key".into(), "".into()),
+                ("X-Request-Id".into(), "abc".into()),
+                ("X-Session-Token\n\"; import os".into(), "x".into()),
+            ],
+            ..Request::default()
+        };
+        assert_eq!(
+            dropped_credentials(&req),
+            vec!["authorization", "x-api-key"]
+        );
+        req.cookies = vec![("sid".into(), "1".into())];
+        assert_eq!(
+            dropped_credentials(&req),
+            vec!["authorization", "cookie", "x-api-key"]
+        );
+        let plain = Request {
+            headers: vec![("User-Agent".into(), "curl".into())],
+            ..Request::default()
+        };
+        assert!(dropped_credentials(&plain).is_empty());
+    }
 
     #[test]
     fn class_object_reprs() {

@@ -282,6 +282,28 @@ python_case!(
     "py-classmethod-subclass-cls",
     "call_replay"
 );
+// FastAPI GET with an int query parameter, crash in a helper two frames below the handler, fixed in
+// the handler (Query(ge=1) -> 422): the request replay comes first, a call replay of the helper
+// would stay red after that correct fix
+python_case!(
+    e2e_py_extra_fastapi_occupancy_nights,
+    "py-fastapi-occupancy-nights",
+    "request_replay"
+);
+// Flask blueprint with a url_prefix, a URL-encoded query string, ValueError raised inside the
+// standard library (datetime.strptime) below two app frames, fixed in the handler (400)
+python_case!(
+    e2e_py_extra_flask_blueprint_hours_strptime,
+    "py-flask-blueprint-hours-strptime",
+    "request_replay"
+);
+// Django class-based view (no route decorator: found as a view by its `request` parameter), form
+// body, decimal.InvalidOperation from Decimal() two app frames below, fixed in the view (422)
+python_case!(
+    e2e_py_extra_django_cbv_payment_decimal,
+    "py-django-cbv-payment-decimal",
+    "request_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

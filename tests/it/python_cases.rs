@@ -356,7 +356,9 @@ fn hostile_event(canary: &str, variant: usize) -> serde_json::Value {
                  }}
             ]}
         }]},
-        "request": if variant.is_multiple_of(2) { serde_json::json!({
+        // a request on every fourth event, none on the others of even number (so the call replay
+        // of `process` runs: with a request and the handler on the stack, the request replay wins)
+        "request": if variant % 4 == 2 { serde_json::Value::Null } else if variant.is_multiple_of(4) { serde_json::json!({
             "method": "POST",
             "url": format!("http://localhost/submit?{}", pick(1)),
             "query_string": pick(2),
@@ -780,4 +782,138 @@ fn a_deliberate_raise_in_the_repo_passes_the_call_replay_and_a_new_crash_does_no
         let (ok, text) = run(&py, &repo, &[&test.path]);
         assert_eq!(ok, passes, "{replacement}\n{text}");
     }
+}
+
+/// A crash in a helper two frames below a FastAPI route handler, fixed in the handler (a 422 for the
+/// bad query parameter): the request replay comes first, so the handler fix flips it, where a call
+/// replay of the helper (whose inputs rebuild exactly) would stay red forever. Without the request
+/// the helper's call replay is still the answer; with credentials the app checks, it stays first
+/// (a replay without them could stop at the auth check).
+#[test]
+fn a_helper_crash_below_a_handler_is_replayed_through_the_request() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-fastapi-occupancy-nights");
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("event.json")).unwrap()).unwrap();
+
+    // the event as captured: request replay, red on the buggy app, green after the handler fix
+    let (tmp, repo) = make_repo(&case.join("app"));
+    let home = tmp.path().join("home");
+    let out = generate(&repo, &webhook::alert_from_any_json(&raw), false);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.starts_with("request replay first") && r.contains("occupancy")),
+        "{:?}",
+        out.reasons
+    );
+    git(
+        &repo,
+        &home,
+        &["checkout", "-q", out.branch.as_deref().unwrap()],
+    );
+    let test = out.files.iter().find(|f| f.ends_with(".py")).unwrap();
+    let (ok, text) = run(&py, &repo, &[test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    let patch = std::fs::read(case.join("fix.patch")).unwrap();
+    let mut child = Command::new("patch")
+        .args(["-s", "-p1"])
+        .current_dir(&repo)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("patch runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &patch).unwrap();
+    assert!(child.wait().unwrap().success());
+    let (ok, text) = run(&py, &repo, &[test]);
+    assert!(ok, "the handler fix must pass the request replay:\n{text}");
+
+    // no request in the event: the helper's call replay, as before
+    let mut no_request = raw.clone();
+    no_request.as_object_mut().unwrap().remove("request");
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &webhook::alert_from_any_json(&no_request), true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons.iter().any(|r| r.contains("nightly_rate")),
+        "{:?}",
+        out.reasons
+    );
+
+    // no app object the test could build: the request replay is refused, the helper's call replay
+    // is the fallback
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    std::fs::remove_file(src.path().join("staysvc/main.py")).unwrap();
+    let (_t, repo) = make_repo(src.path());
+    let out = generate(&repo, &webhook::alert_from_any_json(&raw), true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.starts_with("no request replay"))
+            && out.reasons.iter().any(|r| r.contains("nightly_rate")),
+        "{:?}",
+        out.reasons
+    );
+
+    // the request carried an Authorization header the replay drops
+    let mut with_auth = raw.clone();
+    with_auth["request"]["headers"]["authorization"] = "[Filtered]".into();
+    let alert = webhook::alert_from_any_json(&with_auth);
+    // ...and the app never looks at it: the replay answers as the client was answered
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    // ...and the app checks it: the call replay of the helper stays first, and says why
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    std::fs::write(
+        src.path().join("staysvc/auth.py"),
+        "from fastapi import Header, HTTPException\n\n\ndef require_staff(authorization: str = Header(\"\")):\n    if not authorization.startswith(\"Bearer \"):\n        raise HTTPException(status_code=401)\n",
+    )
+    .unwrap();
+    let (_t, repo) = make_repo(src.path());
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("credentials (authorization)") && r.contains("auth check")),
+        "{:?}",
+        out.reasons
+    );
+}
+
+/// A Flask blueprint GET served by a WSGI server: the SDK reports `Content-Length: ""` for the
+/// bodiless request, which is no lost body (the reasons must not claim one); the query string's
+/// URL-encoded value is replayed decoded, and the request replay comes first (handler on the stack,
+/// the crash inside `datetime.strptime` below the app's `parse_day`).
+#[test]
+fn a_blueprint_get_with_an_empty_content_length_replays_without_a_lost_body() {
+    if python().is_none() {
+        return;
+    }
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-flask-blueprint-hours-strptime");
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &load_alert(&case.join("event.json")), true);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    assert!(
+        !out.reasons.iter().any(|r| r.contains("did not capture")),
+        "{:?}",
+        out.reasons
+    );
+    let test = out
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".py"))
+        .unwrap();
+    assert!(
+        test.content
+            .contains(r#"PATH = "/api/v2/exports/hours.csv""#)
+            && test.content.contains(r#"("to", "03/31/2024"),"#)
+            && test.content.contains(r#"CRASH_FUNCTION = "parse_day""#),
+        "{}",
+        test.content
+    );
 }
