@@ -13,7 +13,8 @@
 //!   which V8 names `default`, through the module's default). A captured argument of another type
 //!   than the repository's own literal calls pass (a string where tests pass a number) means the
 //!   bad value came from upstream: the frame is refused and the search climbs, so the test does not
-//!   pin a contract the fix will not change.
+//!   pin a contract the fix will not change. An instance method runs on its receiver only when
+//!   that is the one instance its module builds at load and exports (a singleton service).
 //! - **scaffold**: crash site known, inputs not: imports the function when exported and fails with
 //!   `NOT YET REPRODUCED`, naming what the event lacked, with the source context in comments.
 //! - **boilerplate**: nothing maps.
@@ -21,6 +22,7 @@
 //! Event values reach the generated code only through `render`'s `js_str`/`js_ident`/`comment`
 //! filters or `values::rebuild_*`, which emit `js_str` literals and fixed tokens only.
 
+mod compiled;
 mod express;
 mod project;
 mod source;
@@ -135,133 +137,149 @@ impl Generator for JavaScript {
     }
 
     fn generate(&self, input: &GenInput) -> Result<GenOutput> {
-        let alert = input.alert;
-        let snap = input.snap;
-        let project = JsProject::read(snap);
-        let mapped = mapped_frames(alert, snap, SOURCE_EXTS);
-        let crash = mapped.last().map(|m| CrashSite {
-            file: m.path.clone(),
-            function: m.frame.function.clone(),
-            line: m.frame.lineno,
-        });
-        let test_path = project.test_path(input.repro_dir, input.ident);
-        let sources = walk_sources(snap, input.repro_dir);
-        let mut common = common_ctx(alert, input.ident, &project, mapped.last());
-        let mut reasons: Vec<String> = Vec::new();
-
-        let ts_note = project.typescript_note(crash.as_ref().map(|c| c.file.as_str()));
-        let vitest_config = vitest_config_file(input, &project, &test_path)?;
-        let finish = |strategy: Strategy, content: String, mut reasons: Vec<String>| GenOutput {
-            language: "javascript",
-            framework: project.framework.name().into(),
-            strategy,
-            files: std::iter::once(NewFile {
-                path: test_path.clone(),
-                content,
-            })
-            .chain(vitest_config.clone())
-            .collect(),
-            test_files: std::iter::once(test_path.clone())
-                .chain(vitest_config.iter().map(|f| f.path.clone()))
-                .collect(),
-            test_command: project.test_command(&test_path, input.ident),
-            suite_command: Some(
-                input
-                    .project
-                    .test_command
-                    .clone()
-                    .unwrap_or_else(|| project.suite_command()),
-            ),
-            crash: crash.clone(),
-            reasons: {
-                reasons.extend(ts_note.clone());
-                reasons
-            },
-            extra_prefixes: vec![],
+        // Frames in tsc's output folder (not in the repository) pointed at their .ts sources.
+        let Some((alert, notes)) = compiled::map_to_sources(input.alert, input.snap) else {
+            return generate_from(input);
         };
+        let mapped_input = GenInput {
+            alert: &alert,
+            snap: input.snap,
+            project: input.project,
+            ident: input.ident,
+            repro_dir: input.repro_dir,
+        };
+        let mut out = generate_from(&mapped_input)?;
+        out.reasons.extend(notes);
+        Ok(out)
+    }
+}
 
-        // Request replay.
-        if let Some(req) = &alert.request {
-            match plan_request(input, &project, &sources, req, &mapped) {
-                Ok((mut ctx_parts, notes)) => {
-                    common.strategy = Strategy::RequestReplay.as_str();
-                    common.test_name = format!(
-                        "sentry {}: {} {} does not answer 5xx ({})",
-                        input.ident,
-                        ctx_parts.method,
-                        truncate(&ctx_parts.target, 200),
-                        alert.exception_type().unwrap_or("error")
-                    );
-                    ctx_parts.common = common;
-                    let content =
-                        render::render("javascript/request_replay.test.js.tera", &ctx_parts)?;
-                    let mut r = vec![format!(
+fn generate_from(input: &GenInput) -> Result<GenOutput> {
+    let alert = input.alert;
+    let snap = input.snap;
+    let project = JsProject::read(snap);
+    let mapped = mapped_frames(alert, snap, SOURCE_EXTS);
+    let crash = mapped.last().map(|m| CrashSite {
+        file: m.path.clone(),
+        function: m.frame.function.clone(),
+        line: m.frame.lineno,
+    });
+    let test_path = project.test_path(input.repro_dir, input.ident);
+    let sources = walk_sources(snap, input.repro_dir);
+    let mut common = common_ctx(alert, input.ident, &project, mapped.last());
+    let mut reasons: Vec<String> = Vec::new();
+
+    let ts_note = project.typescript_note(crash.as_ref().map(|c| c.file.as_str()));
+    let vitest_config = vitest_config_file(input, &project, &test_path)?;
+    let finish = |strategy: Strategy, content: String, mut reasons: Vec<String>| GenOutput {
+        language: "javascript",
+        framework: project.framework.name().into(),
+        strategy,
+        files: std::iter::once(NewFile {
+            path: test_path.clone(),
+            content,
+        })
+        .chain(vitest_config.clone())
+        .collect(),
+        test_files: std::iter::once(test_path.clone())
+            .chain(vitest_config.iter().map(|f| f.path.clone()))
+            .collect(),
+        test_command: project.test_command(&test_path, input.ident),
+        suite_command: Some(
+            input
+                .project
+                .test_command
+                .clone()
+                .unwrap_or_else(|| project.suite_command()),
+        ),
+        crash: crash.clone(),
+        reasons: {
+            reasons.extend(ts_note.clone());
+            reasons
+        },
+        extra_prefixes: vec![],
+    };
+
+    // Request replay.
+    if let Some(req) = &alert.request {
+        match plan_request(input, &project, &sources, req, &mapped) {
+            Ok((mut ctx_parts, notes)) => {
+                common.strategy = Strategy::RequestReplay.as_str();
+                common.test_name = format!(
+                    "sentry {}: {} {} does not answer 5xx ({})",
+                    input.ident,
+                    ctx_parts.method,
+                    truncate(&ctx_parts.target, 200),
+                    alert.exception_type().unwrap_or("error")
+                );
+                ctx_parts.common = common;
+                let content = render::render("javascript/request_replay.test.js.tera", &ctx_parts)?;
+                let mut r = vec![format!(
                         "request replay: the event carries the {} {} request and the repository has a web app ({} in {}); the replay goes through every layer, so it holds wherever the fix lands",
                         ctx_parts.method,
                         render::comment(&truncate(&ctx_parts.target, 200)),
                         express::web_framework(&project).unwrap_or("Express"),
                         ctx_parts.app_file
                     )];
-                    r.extend(notes);
-                    return Ok(finish(Strategy::RequestReplay, content, r));
-                }
-                Err(why) => reasons.push(format!("no request replay: {why}")),
+                r.extend(notes);
+                return Ok(finish(Strategy::RequestReplay, content, r));
             }
+            Err(why) => reasons.push(format!("no request replay: {why}")),
         }
+    }
 
-        // Call replay: the test tells the reported error from others by its name, so the reported type
-        // must be one a JavaScript error can have.
-        let test_sources: Vec<&SourceFile> = sources.iter().collect();
-        let type_ok = alert.exception_type().is_some_and(is_js_ident);
-        let call = if type_ok {
-            plan_call(input, &project, &mapped, &test_sources)
-        } else {
-            Err(vec!["the reported exception type is not a JavaScript error name, so a call replay could not tell it from other errors".into()])
-        };
-        match call {
-            Ok(mut ctx) => {
-                common.strategy = Strategy::CallReplay.as_str();
-                common.test_name = format!(
-                    "sentry {}: {} does not throw {}",
-                    input.ident,
-                    ctx.function,
-                    alert.exception_type().unwrap_or("the reported error")
-                );
-                let mut r = vec![format!(
+    // Call replay: the test tells the reported error from others by its name, so the reported type
+    // must be one a JavaScript error can have.
+    let test_sources: Vec<&SourceFile> = sources.iter().collect();
+    let type_ok = alert.exception_type().is_some_and(is_js_ident);
+    let call = if type_ok {
+        plan_call(input, &project, &mapped, &test_sources)
+    } else {
+        Err(vec!["the reported exception type is not a JavaScript error name, so a call replay could not tell it from other errors".into()])
+    };
+    match call {
+        Ok(mut ctx) => {
+            common.strategy = Strategy::CallReplay.as_str();
+            common.test_name = format!(
+                "sentry {}: {} does not throw {}",
+                input.ident,
+                ctx.function,
+                alert.exception_type().unwrap_or("the reported error")
+            );
+            let mut r = vec![format!(
                     "call replay: {} ({}:{}) is exported and every argument rebuilds exactly from the frame's local variables",
                     ctx.function, ctx.file, ctx.line
                 )];
-                r.extend(reasons);
-                ctx.common = common;
-                let content = render::render("javascript/call_replay.test.js.tera", &ctx)?;
-                return Ok(finish(Strategy::CallReplay, content, r));
-            }
-            Err(why) => reasons.extend(why.into_iter().map(|w| format!("no call replay: {w}"))),
+            r.extend(reasons);
+            ctx.common = common;
+            let content = render::render("javascript/call_replay.test.js.tera", &ctx)?;
+            return Ok(finish(Strategy::CallReplay, content, r));
         }
+        Err(why) => reasons.extend(why.into_iter().map(|w| format!("no call replay: {w}"))),
+    }
 
-        // Scaffold.
-        if let Some(m) = mapped.last() {
-            common.strategy = Strategy::Scaffold.as_str();
-            let ctx = scaffold_ctx(input, &project, m, common, &reasons);
-            let content = render::render("javascript/scaffold.test.js.tera", &ctx)?;
-            let mut r = vec![format!(
+    // Scaffold.
+    if let Some(m) = mapped.last() {
+        common.strategy = Strategy::Scaffold.as_str();
+        let ctx = scaffold_ctx(input, &project, m, common, &reasons);
+        let content = render::render("javascript/scaffold.test.js.tera", &ctx)?;
+        let mut r = vec![format!(
                 "scaffold: the crash site {}:{} is known but the event does not carry inputs that rebuild a call or a request",
                 m.path,
                 m.frame.lineno.unwrap_or(0)
             )];
-            r.extend(reasons);
-            return Ok(finish(Strategy::Scaffold, content, r));
-        }
-
-        common.strategy = Strategy::Boilerplate.as_str();
-        common.test_name = format!("sentry {} is reproduced", input.ident);
-        let content = render::render("javascript/boilerplate.test.js.tera", &common)?;
-        reasons.insert(
-            0,
-            "boilerplate: no stack frame maps to a file of this repository".into(),
-        );
-        Ok(finish(Strategy::Boilerplate, content, reasons))
+        r.extend(reasons);
+        return Ok(finish(Strategy::Scaffold, content, r));
     }
+
+    common.strategy = Strategy::Boilerplate.as_str();
+    common.test_name = format!("sentry {} is reproduced", input.ident);
+    let content = render::render("javascript/boilerplate.test.js.tera", &common)?;
+    reasons.insert(
+        0,
+        "boilerplate: no stack frame maps to a file of this repository".into(),
+    );
+    Ok(finish(Strategy::Boilerplate, content, reasons))
 }
 
 /// The Vitest config that lets the project's own config run the repro test (see `project`).
@@ -624,7 +642,13 @@ fn meta_tainted(alert: &Alert, frame: &Frame, frame_index: usize) -> BTreeSet<St
 /// frames by position from the innermost, and the debugger never sees built-ins (`JSON.parse`,
 /// `Number.toFixed`), so a built-in on top of the stack shifts every pair and no frame gets any.
 /// The event cannot tell these causes apart, so the message names the built-in and the others.
-fn no_vars_reason(alert: &Alert) -> String {
+fn no_vars_reason(alert: &Alert, frame: &Frame) -> String {
+    if let Some(builtin) = builtin_between(alert, frame) {
+        return format!(
+            "no local variables for this frame, though frames nearer the crash have some: the built-in {} lies between them, and @sentry/node pairs captured variables with frames by position without the built-ins its debugger never sees, so every frame below one loses them",
+            render::comment(&truncate(&builtin, 80))
+        );
+    }
     match builtin_on_top(alert) {
         Some(builtin) => format!(
             "the event has no local variables for any frame; its innermost frame is the built-in {}, and @sentry/node pairs the variables it captured with the stack frames by position from the innermost without the built-ins its debugger never sees, so a built-in on top leaves every frame without variables even when they were captured (other causes: includeLocalVariables off, or a crash right after start-up)",
@@ -634,6 +658,40 @@ fn no_vars_reason(alert: &Alert) -> String {
     }
 }
 
+fn is_builtin(f: &Frame) -> bool {
+    let place = f.filename.as_deref().or(f.abs_path.as_deref());
+    f.in_app != Some(true)
+        && f.lineno.is_none()
+        && matches!(place, None | Some("<anonymous>") | Some("native"))
+}
+
+/// The built-in (`Array.sort`, `Array.map`…) between `frame` and a frame nearer the crash that
+/// carries variables, when `frame` has none: the SDK's positional pairing broke at it.
+fn builtin_between(alert: &Alert, frame: &Frame) -> Option<String> {
+    if frame.vars.is_some() {
+        return None;
+    }
+    let frames = alert
+        .exceptions
+        .iter()
+        .map(|e| e.frames.as_slice())
+        .chain(std::iter::once(alert.thread_frames.as_slice()))
+        .find(|fs| fs.as_ptr_range().contains(&(frame as *const Frame)))?;
+    let at = frames.iter().position(|f| std::ptr::eq(f, frame))?;
+    let inner = &frames[at + 1..];
+    let last_with_vars = inner.iter().rposition(|f| f.vars.is_some())?;
+    let builtin = inner[..last_with_vars]
+        .iter()
+        .rev()
+        .find(|f| is_builtin(f))?;
+    Some(
+        builtin
+            .function
+            .clone()
+            .unwrap_or_else(|| "function".into()),
+    )
+}
+
 /// The innermost frame's function when it is a V8 built-in and no frame carries variables.
 fn builtin_on_top(alert: &Alert) -> Option<String> {
     let frames = alert.primary_frames();
@@ -641,11 +699,7 @@ fn builtin_on_top(alert: &Alert) -> Option<String> {
         return None;
     }
     let top = frames.last()?;
-    let place = top.filename.as_deref().or(top.abs_path.as_deref());
-    let builtin = top.in_app != Some(true)
-        && top.lineno.is_none()
-        && matches!(place, None | Some("<anonymous>") | Some("native"));
-    builtin.then(|| top.function.clone().unwrap_or_else(|| "function".into()))
+    is_builtin(top).then(|| top.function.clone().unwrap_or_else(|| "function".into()))
 }
 
 fn plan_call(
@@ -697,7 +751,7 @@ fn plan_frame(
         .frame
         .vars
         .as_ref()
-        .ok_or_else(|| no_vars_reason(input.alert))?;
+        .ok_or_else(|| no_vars_reason(input.alert, m.frame))?;
     let text = input.snap.read(&m.path).ok_or("file unreadable")?;
     let def = source::find_function(&text, &name, m.frame.lineno).ok_or_else(|| {
         format!(
@@ -706,18 +760,32 @@ fn plan_frame(
             m.path
         )
     })?;
+    let mut singleton_note = None;
     let (export, method) = if anonymous_default {
         (Export::Default, None)
     } else if def.is_method {
         if !def.is_static {
-            return Err(format!(
-                "`{name}` is a method: calling it needs the object it ran on, whose state the event does not carry"
+            let class = recv.as_deref().unwrap_or_default();
+            let e = singleton_receiver(&text, &m.path, class, sources).ok_or_else(|| {
+                format!(
+                    "`{name}` is a method: calling it needs the object it ran on, whose state the event does not carry (and {} does not export the one instance of `{}` the app builds)",
+                    m.path,
+                    render::comment(&truncate(if class.is_empty() { "its class" } else { class }, 80))
+                )
+            })?;
+            singleton_note = Some(format!(
+                "this = the one `{class}` instance {} builds when loaded and exports (a singleton: the app's own receiver, in its state right after load)",
+                m.path
             ));
+            (e, Some(name.clone()))
+        } else {
+            let class = recv
+                .clone()
+                .ok_or("static method without a class name in the frame")?;
+            let e = source::export_of(&text, &class)
+                .ok_or_else(|| format!("class `{class}` is not exported by {}", m.path))?;
+            (e, Some(name.clone()))
         }
-        let class = recv.ok_or("static method without a class name in the frame")?;
-        let e = source::export_of(&text, &class)
-            .ok_or_else(|| format!("class `{class}` is not exported by {}", m.path))?;
-        (e, Some(name.clone()))
     } else {
         let e = source::export_of(&text, &name).ok_or_else(|| {
             format!(
@@ -743,7 +811,7 @@ fn plan_frame(
         values::rebuild_var(v).map_err(|e| format!("`{var}` {e}"))
     };
     let mut args = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = singleton_note.clone().into_iter().collect();
     let mut simple_kinds: Vec<Option<(String, Kind)>> = Vec::new();
     for p in &def.params {
         match p {
@@ -849,6 +917,9 @@ fn plan_frame(
         return Err(format!("export name {export_key:?} is not an identifier"));
     }
     let function = match &method {
+        Some(meth) if singleton_note.is_some() => {
+            format!("{}.{meth}", recv.as_deref().unwrap_or_default())
+        }
         Some(meth) => format!("{export_key}.{meth}"),
         None if anonymous_default => format!("the default export of {}", m.path),
         None => name.clone(),
@@ -865,6 +936,26 @@ fn plan_frame(
         args,
         arg_notes: notes,
     })
+}
+
+/// The export of `path` that is the receiver of an instance method of `class`: the one instance
+/// the app builds of it (`module.exports = new Class()` and the like), when no other non-test file
+/// of the repository builds another (then `this` at the crash can only have been that instance).
+fn singleton_receiver(
+    text: &str,
+    path: &str,
+    class: &str,
+    sources: &[&SourceFile],
+) -> Option<Export> {
+    if !is_js_ident(class) {
+        return None;
+    }
+    let export = source::singleton_export_of(text, class)?;
+    let elsewhere = sources
+        .iter()
+        .filter(|f| !f.is_test && f.path != path && f.text.contains(class))
+        .any(|f| !source::constructions(&f.text, class).is_empty());
+    (!elsewhere).then_some(export)
 }
 
 /// A plain-object argument, which the SDK captures one level deep: rebuilt only when `name`'s body
@@ -1040,11 +1131,89 @@ mod tests {
             builtin_on_top(&event(builtin.clone(), false)).as_deref(),
             Some("JSON.parse")
         );
-        assert!(no_vars_reason(&event(builtin.clone(), false)).contains("the built-in JSON.parse"));
+        let ev = event(builtin.clone(), false);
+        assert!(no_vars_reason(&ev, &ev.primary_frames()[0]).contains("the built-in JSON.parse"));
         // Vars elsewhere, or an ordinary library frame on top: not this cause.
         assert_eq!(builtin_on_top(&event(builtin, true)), None);
         let lib = serde_json::json!({"filename": "/srv/a/node_modules/x/i.js", "function": "f", "lineno": 3, "in_app": false});
         assert_eq!(builtin_on_top(&event(lib, false)), None);
+    }
+
+    #[test]
+    fn builtin_between_explains_missing_vars_below_it() {
+        // As @sentry/node sends a crash in a sort comparator: the comparator and the helper it
+        // called carry variables, the frames below `Array.sort` none.
+        let ev = Alert::from_event(&serde_json::json!({
+            "event_id": "0123456789abcdef0123456789abcdef", "platform": "node",
+            "exception": {"values": [{"type": "TypeError", "value": "x", "stacktrace": {"frames": [
+                {"filename": "/srv/a/src/runs.js", "function": "planRuns", "lineno": 26, "in_app": true},
+                {"filename": "/srv/a/src/runs.js", "function": "orderRun", "lineno": 11, "in_app": true},
+                {"filename": "<anonymous>", "function": "Array.sort", "in_app": false},
+                {"filename": "/srv/a/src/runs.js", "function": "?", "lineno": 14, "in_app": true,
+                 "vars": {"a": {"id": "d1"}}},
+                {"filename": "/srv/a/src/runs.js", "function": "windowStart", "lineno": 5, "in_app": true,
+                 "vars": {"window": "<undefined>"}}
+            ]}}]},
+        }));
+        let frames = ev.primary_frames();
+        assert_eq!(
+            builtin_between(&ev, &frames[1]).as_deref(),
+            Some("Array.sort")
+        );
+        assert_eq!(
+            builtin_between(&ev, &frames[0]).as_deref(),
+            Some("Array.sort")
+        );
+        assert!(
+            no_vars_reason(&ev, &frames[1]).contains("the built-in Array.sort lies between them")
+        );
+        // A frame with variables, or one above the built-in: not this cause.
+        assert_eq!(builtin_between(&ev, &frames[3]), None);
+        assert_eq!(builtin_between(&ev, &frames[2]), None);
+        // No built-in in between: the ordinary explanation.
+        let plain = Alert::from_event(&serde_json::json!({
+            "event_id": "0123456789abcdef0123456789abcdef", "platform": "node",
+            "exception": {"values": [{"type": "TypeError", "value": "x", "stacktrace": {"frames": [
+                {"filename": "/srv/a/src/runs.js", "function": "orderRun", "lineno": 11, "in_app": true},
+                {"filename": "/srv/a/src/runs.js", "function": "windowStart", "lineno": 5, "in_app": true,
+                 "vars": {"window": "<undefined>"}}
+            ]}}]},
+        }));
+        assert_eq!(builtin_between(&plain, &plain.primary_frames()[0]), None);
+    }
+
+    #[test]
+    fn singleton_receiver_only_when_no_other_instance_is_built() {
+        let svc = "class Svc {\n  async run(a) { return a.b; }\n}\nmodule.exports = new Svc();\n";
+        let file = |path: &str, text: &str, is_test: bool| SourceFile {
+            path: path.into(),
+            text: text.into(),
+            is_test,
+        };
+        let own = file("src/svc.js", svc, false);
+        let test = file(
+            "test/svc.test.js",
+            "const S = require('../src/svc').constructor;\nnew Svc();\n",
+            true,
+        );
+        let other = file(
+            "src/jobs.js",
+            "const { Svc } = require('./svc');\nconst x = new Svc();\n",
+            false,
+        );
+        assert_eq!(
+            singleton_receiver(svc, "src/svc.js", "Svc", &[&own, &test]),
+            Some(Export::Default)
+        );
+        assert_eq!(
+            singleton_receiver(svc, "src/svc.js", "Svc", &[&own, &other]),
+            None
+        );
+        assert_eq!(
+            singleton_receiver(svc, "src/svc.js", "Other", &[&own]),
+            None
+        );
+        assert_eq!(singleton_receiver(svc, "src/svc.js", "", &[&own]), None);
     }
 
     #[test]

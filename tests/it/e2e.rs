@@ -413,3 +413,33 @@ js_case!(
     "js-vitest-default-arrow-fx",
     "call_replay"
 );
+// Express 4 (CommonJS): an express.Router mounted with app.use('/api/v1', router), JSON POST body,
+// crash in a service module two calls below the route (through Array.reduce): request replay.
+js_case!(
+    e2e_js_express_v1_router_quote,
+    "js-express-v1-router-quote",
+    "request_replay"
+);
+// An async method of the module's singleton (`module.exports = new ReportService()`), whose caller
+// is a non-exported CLI main: replayed on the instance the module exports (the app's own receiver).
+js_case!(
+    e2e_js_cjs_singleton_async_report,
+    "js-cjs-singleton-async-report",
+    "call_replay"
+);
+// A crash in a helper called from an anonymous Array.prototype.sort comparator: the helper is
+// private, the comparator anonymous, and the built-in Array.sort leaves every frame below it without
+// variables (the note names Array.sort as the cause): an honest scaffold.
+js_case!(
+    e2e_js_esm_sort_comparator_eta,
+    "js-esm-sort-comparator-eta",
+    "scaffold"
+);
+// TypeScript compiled by tsc to dist/ (build output, not in the repository): the SDK reports dist/*.js
+// files and lines; they are mapped through tsconfig's outDir/rootDir to src/*.ts and the source line
+// by its text, then the exported function above the crashing getter is replayed from the .ts source.
+js_case!(
+    e2e_js_tsc_dist_getter_plan,
+    "js-tsc-dist-getter-plan",
+    "call_replay"
+);

@@ -36,8 +36,8 @@ const target = require("../src/report.js");
 // NOT YET REPRODUCED: the crash site is known, its inputs are not. Why no replay was possible:
 // - no call replay: formatRow (src/report.js:23): argument `total` was a string but the repository's own calls of `formatRow` pass a number (e.g. test/report.test.js): the bad value was produced upstream, so replaying this call would pin a contract the fix need not change
 // - no call replay: ? (src/report.js:27): anonymous function: a test cannot call it by name
-// - no call replay: renderReport (src/report.js:27): the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)
-// - no call replay: main (bin/expense-report.js:25): the event has no local variables for this frame (the Node SDK sends them only with includeLocalVariables, and not for a crash right after start-up)
+// - no call replay: renderReport (src/report.js:27): no local variables for this frame, though frames nearer the crash have some: the built-in Array.map lies between them, and @sentry/node pairs captured variables with frames by position without the built-ins its debugger never sees, so every frame below one loses them
+// - no call replay: main (bin/expense-report.js:25): no local variables for this frame, though frames nearer the crash have some: the built-in Array.map lies between them, and @sentry/node pairs captured variables with frames by position without the built-ins its debugger never sees, so every frame below one loses them
 // - no call replay: Object.? (bin/expense-report.js:28): anonymous function: a test cannot call it by name
 // Local variables the event did capture in the crashing frame:
 //   category = "travel"

@@ -640,6 +640,62 @@ pub fn export_of(src: &str, name: &str) -> Option<Export> {
     None
 }
 
+/// Places where `src` builds an instance of `class` (`new Class(…)`), as byte offsets of `new`.
+pub fn constructions(src: &str, class: &str) -> Vec<usize> {
+    let masked = mask(src);
+    let re = Regex::new(&format!(
+        r"(?:^|[^\w$.])new\s+{}\s*\(",
+        regex::escape(class)
+    ))
+    .unwrap();
+    re.find_iter(&masked)
+        .map(|m| m.start() + m.as_str().find("new").unwrap_or(0))
+        .collect()
+}
+
+/// How the module `src` exports the one instance of `class` it builds when it is loaded (a
+/// singleton service): `module.exports = new Class(…)`, `export default new Class(…)`,
+/// `exports.key = new Class(…)`, `export const key = new Class(…)`, or `const key = new Class(…)`
+/// at the top level then exported by name. `None` when the module builds no instance, more than
+/// one, or builds it inside a function.
+pub fn singleton_export_of(src: &str, class: &str) -> Option<Export> {
+    let masked = mask(src);
+    let news = constructions(src, class);
+    let [at] = news.as_slice() else {
+        return None;
+    };
+    let at = *at;
+    // At the module's top level: every brace and paren before `new` is closed.
+    let depth = masked[..at].bytes().fold(0i64, |d, b| match b {
+        b'{' | b'(' | b'[' => d + 1,
+        b'}' | b')' | b']' => d - 1,
+        _ => d,
+    });
+    if depth != 0 {
+        return None;
+    }
+    let id = ident_re();
+    let head = &masked[..at];
+    let stmt = head[head.rfind([';', '\n', '}']).map_or(0, |i| i + 1)..].trim();
+    if Regex::new(r"^(?:module\.exports\s*=|export\s+default)$")
+        .unwrap()
+        .is_match(stmt)
+    {
+        return Some(Export::Default);
+    }
+    let re = Regex::new(&format!(
+        r"^(?:(?:module\.)?exports\.({id})\s*=|export\s+const\s+({id})\s*(?::[^=]*)?=)$"
+    ))
+    .unwrap();
+    if let Some(c) = re.captures(stmt) {
+        let key = c.get(1).or(c.get(2)).map(|m| m.as_str().to_string())?;
+        return Some(Export::Named(key));
+    }
+    let local = Regex::new(&format!(r"^const\s+({id})\s*(?::[^=]*)?=$")).unwrap();
+    let c = local.captures(stmt)?;
+    export_of(src, &c[1])
+}
+
 /// Kind of a JavaScript value, as far as literal arguments and captured values show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -791,6 +847,46 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn singleton_exports() {
+        let cls = "class Svc {\n  run(a) { return a; }\n}\n";
+        let one = |tail: &str| singleton_export_of(&format!("{cls}{tail}"), "Svc");
+        assert_eq!(one("module.exports = new Svc();\n"), Some(Export::Default));
+        assert_eq!(
+            one("export default new Svc({ retries: 2 });\n"),
+            Some(Export::Default)
+        );
+        assert_eq!(
+            one("export const reports = new Svc();\n"),
+            Some(Export::Named("reports".into()))
+        );
+        assert_eq!(
+            one("exports.reports = new Svc();\n"),
+            Some(Export::Named("reports".into()))
+        );
+        assert_eq!(
+            one("const reports: Svc = new Svc();\nmodule.exports = { reports };\n"),
+            Some(Export::Named("reports".into()))
+        );
+        assert_eq!(
+            one("const svc = new Svc();\nexport default svc;\n"),
+            Some(Export::Default)
+        );
+        // Not exported, two instances, built inside a function, or only the class exported.
+        assert_eq!(one("const svc = new Svc();\nsvc.run(1);\n"), None);
+        assert_eq!(
+            one("exports.a = new Svc();\nexports.b = new Svc();\n"),
+            None
+        );
+        assert_eq!(
+            one("module.exports = function make() { return new Svc(); };\n"),
+            None
+        );
+        assert_eq!(one("module.exports = Svc;\n"), None);
+        assert_eq!(one("// module.exports = new Svc();\n"), None);
+        assert_eq!(one("let svc = new Svc();\nmodule.exports = svc;\n"), None);
     }
 
     #[test]
