@@ -1395,14 +1395,15 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
             return None;
         }
     }
-    // Only integers (no string or list the event revealed): an add/multiply/shift overflow needs
-    // a number the event names outside the small range, else the search cannot reach the
-    // overflow and the test would pass on the buggy code (a caller taking the revealed string
+    // Only integers (no string or list the event revealed): an add/multiply/shift overflow of a
+    // type wider than 8 bits needs a number the event names outside the small range, else the
+    // search cannot reach the overflow and the test would pass on the buggy code (a caller taking the revealed string
     // that leads to it is the honest replay).
     if !has(&str_kinds)
         && !has(&list_kinds)
         && !has(&int_list_kinds)
         && has(&["int", "opt_int"])
+        && !args.iter().any(|a| matches!(a.ty, "u8" | "i8"))
         && overflow_needs_large_ints(msg)
         && !rev.named_ints.iter().any(|n| !(-1..=16).contains(n))
     {
@@ -2043,6 +2044,9 @@ mod tests {
         let (_, i, _, _, _) =
             plan_search(&one, &revealed_values(&named, mul), mul, 50_000).unwrap();
         assert!(i.contains(&7_776_000));
+        // An 8-bit parameter can overflow within 0..=16 (`16 * 20` for a u8).
+        let small = replayable_params("pub fn f(level: u8) -> u8 { level * 20 }", "f").unwrap();
+        assert!(plan_search(&small, &revealed_values(&bare, mul), mul, 50_000).is_some());
         // The caller taking the revealed string is still searched.
         let caller = replayable_params(
             "pub fn cache_ttl_ms(spec: &str) -> Result<u32, String> {}",
