@@ -848,3 +848,24 @@ fn rust_int_overflow_without_breadcrumbs_is_scaffold() {
     let test = app.test_file(&out);
     assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
 }
+
+/// Index out of bounds in `per_hour(visits: &[Visit])`, a slice of a struct no event value
+/// rebuilds: the generator climbs to the caller `hour_histogram(lines: &[&str])` and replays it
+/// with the batch's lines the breadcrumb logged as a JSON array; red with the reported index panic
+/// raised in hours.rs, green after the fix (hour 24 read as midnight).
+#[test]
+fn rust_struct_slice_index_climbs_to_caller_of_revealed_list() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-visitlog-hour-index",
+        "hour_histogram(a0)",
+        "index out of bounds: the len is 24 but the index is 24",
+    );
+    assert!(
+        test.contains("use visitlog::hours::hour_histogram;"),
+        "{test}"
+    );
+    assert!(test.contains("\"24:00:07 GET /orders 200\""), "{test}");
+}
