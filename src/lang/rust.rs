@@ -21,7 +21,9 @@
 //! every combination (capped) under `catch_unwind` and fails only on the reported panic message
 //! raised in a crate file of the reported stack, so it passes after a correct fix. A string
 //! parameter needs a quoted or data value (words of a sentence or rustc's own quoting do not count);
-//! integers alone are searched only for index/arithmetic panics or when the message names numbers.
+//! integers alone are searched only for index/arithmetic panics or when the message names numbers,
+//! and for an add/multiply/shift overflow only when the event names a number beyond the small range.
+//! Impl blocks are read by their braces alone (string, char and comment braces skipped).
 //! Everything else is a scaffold that `use`s the crashing (or nearest public) function, so a rename
 //! breaks it, and fails with the NOT YET REPRODUCED marker.
 //!
@@ -524,6 +526,82 @@ fn bracketed(text: &str, open: usize) -> Option<(&str, usize)> {
     None
 }
 
+/// The text between the `{` at byte `open` and its matching `}`, counting braces only (a body's
+/// `a < b` comparisons and `=>` match arms are no brackets) and skipping string and char literals
+/// and comments, whose braces (`"{}"`, `'{'`) do not nest.
+fn block_body(text: &str, open: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(open) != Some(&b'{') {
+        return None;
+    }
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < b.len() {
+        match b[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some((&text[open + 1..i], i + 1));
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                continue;
+            }
+            b'"' => {
+                // A raw string (`r"…"`, `r#"…"#`, `br"…"`): the prefix is just before the quote.
+                let mut j = i;
+                while j > 0 && b[j - 1] == b'#' {
+                    j -= 1;
+                }
+                let hashes = i - j;
+                let raw = j > 0
+                    && b[j - 1] == b'r'
+                    && (j < 2
+                        || !ident(b[j - 2])
+                        || (b[j - 2] == b'b' && (j < 3 || !ident(b[j - 3]))));
+                if raw {
+                    let close = format!("\"{}", "#".repeat(hashes));
+                    i = text[i + 1..]
+                        .find(&close)
+                        .map_or(b.len(), |n| i + 1 + n + close.len());
+                } else {
+                    let mut k = i + 1;
+                    while k < b.len() && b[k] != b'"' {
+                        k += if b[k] == b'\\' { 2 } else { 1 };
+                    }
+                    i = k + 1;
+                }
+                continue;
+            }
+            b'\'' => {
+                // A char literal (`'{'`, `'\''`, `'\u{7b}'`), not a lifetime (`'a`, `'static`).
+                if b.get(i + 1) == Some(&b'\\') {
+                    if let Some(n) = text[i + 3..].find('\'') {
+                        i += 3 + n + 1;
+                        continue;
+                    }
+                } else if let Some(c) = text[i + 1..].chars().next() {
+                    let after = i + 1 + c.len_utf8();
+                    if b.get(after) == Some(&b'\'') {
+                        i = after + 1;
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// The signature of `pub fn name` in `text`; `None` when it is not there (`pub(crate)` and other
 /// restricted visibilities are unreachable from an integration test, so they do not count).
 fn fn_sig(text: &str, name: &str) -> Option<Sig> {
@@ -748,7 +826,7 @@ fn impl_blocks(text: &str, ty: &str) -> String {
     let mut out = String::new();
     for m in re.find_iter(text) {
         let open = m.end() - 1;
-        if let Some((body, _)) = bracketed(text, open) {
+        if let Some((body, _)) = block_body(text, open) {
             out.push_str(body);
             out.push('\n');
         }
@@ -853,7 +931,7 @@ fn struct_literal(text: &str, ty: &str) -> Option<Receiver> {
     if m.as_str().contains("non_exhaustive") {
         return None;
     }
-    let (body, _) = bracketed(text, m.end() - 1)?;
+    let (body, _) = block_body(text, m.end() - 1)?;
     let body: String = body
         .lines()
         .map(|l| l.split("//").next().unwrap_or(""))
@@ -898,6 +976,9 @@ pub struct Revealed {
     pub int_lists: Vec<Vec<i128>>,
     /// Strings that were quoted or named as data (not mere words of a sentence).
     pub quoted: usize,
+    /// Integers the event itself names (message, breadcrumbs, extra, tags, request), before the
+    /// ±1 neighbours and the small range `ints` adds.
+    pub named_ints: Vec<i128>,
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
@@ -1171,6 +1252,7 @@ pub fn revealed_values(alert: &Alert, message: &str) -> Revealed {
     for n in &ints {
         push_unique(&mut out_ints, *n);
     }
+    rev.named_ints = out_ints.clone();
     for n in &ints {
         push_unique(&mut out_ints, n - 1);
         push_unique(&mut out_ints, n + 1);
@@ -1258,6 +1340,13 @@ fn arithmetic_or_index(msg: &str) -> bool {
         || sliced_string(msg).is_some()
 }
 
+/// An overflow panic that integers of the small search range cannot cause: `attempt to add with
+/// overflow`, `multiply`, `negate`, `shift left`, `divide` (MIN / -1)… but not `subtract`
+/// (`0 - 1` overflows an unsigned integer).
+fn overflow_needs_large_ints(msg: &str) -> bool {
+    msg.starts_with("attempt to ") && msg.contains("with overflow") && !msg.contains("subtract")
+}
+
 /// Strings, integers and string lists to search, and the number of calls that makes.
 type SearchPlan = (
     Vec<String>,
@@ -1305,6 +1394,20 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
         if named.is_empty() {
             return None;
         }
+    }
+    // Only integers (no string or list the event revealed): an add/multiply/shift overflow of a
+    // type wider than 8 bits needs a number the event names outside the small range, else the
+    // search cannot reach the overflow and the test would pass on the buggy code (a caller taking the revealed string
+    // that leads to it is the honest replay).
+    if !has(&str_kinds)
+        && !has(&list_kinds)
+        && !has(&int_list_kinds)
+        && has(&["int", "opt_int"])
+        && !args.iter().any(|a| matches!(a.ty, "u8" | "i8"))
+        && overflow_needs_large_ints(msg)
+        && !rev.named_ints.iter().any(|n| !(-1..=16).contains(n))
+    {
+        return None;
     }
     let count = |s: &Vec<String>, i: &Vec<i128>, l: &Vec<Vec<String>>| -> usize {
         args.iter()
@@ -1914,6 +2017,47 @@ mod tests {
         assert!(n <= 5_000, "{n}");
     }
 
+    /// `secs * 1000` overflowing a u32 needs a large input: integers 0..=16 cannot reach it, so an
+    /// integer-only search is refused unless the event names a larger number (then it is kept);
+    /// `0 - 1` needs none. A refused frame lets the generator climb to a caller of revealed strings.
+    #[test]
+    fn overflow_search_needs_a_named_large_int() {
+        let one = replayable_params(
+            "pub fn ttl_millis(secs: u32) -> u32 { secs * 1000 }",
+            "ttl_millis",
+        )
+        .unwrap();
+        let mul = "attempt to multiply with overflow";
+        let bare = alert_with(
+            serde_json::json!([{"message": "cache exports", "data": {"ttl": "90d"}}]),
+            serde_json::Value::Null,
+        );
+        assert!(plan_search(&one, &revealed_values(&bare, mul), mul, 50_000).is_none());
+        let shl = "attempt to shift left with overflow";
+        assert!(plan_search(&one, &revealed_values(&bare, shl), shl, 50_000).is_none());
+        let sub = "attempt to subtract with overflow";
+        assert!(plan_search(&one, &revealed_values(&bare, sub), sub, 50_000).is_some());
+        let named = alert_with(
+            serde_json::json!([{"message": "cache exports", "data": {"ttl_secs": 7776000}}]),
+            serde_json::Value::Null,
+        );
+        let (_, i, _, _, _) =
+            plan_search(&one, &revealed_values(&named, mul), mul, 50_000).unwrap();
+        assert!(i.contains(&7_776_000));
+        // An 8-bit parameter can overflow within 0..=16 (`16 * 20` for a u8).
+        let small = replayable_params("pub fn f(level: u8) -> u8 { level * 20 }", "f").unwrap();
+        assert!(plan_search(&small, &revealed_values(&bare, mul), mul, 50_000).is_some());
+        // The caller taking the revealed string is still searched.
+        let caller = replayable_params(
+            "pub fn cache_ttl_ms(spec: &str) -> Result<u32, String> {}",
+            "cache_ttl_ms",
+        )
+        .unwrap();
+        let (s, _, _, _, _) =
+            plan_search(&caller, &revealed_values(&bare, mul), mul, 50_000).unwrap();
+        assert!(s.contains(&"90d".to_string()));
+    }
+
     #[test]
     fn param_kinds() {
         let k = |t: &str| {
@@ -1971,6 +2115,34 @@ mod tests {
         let src =
             "pub struct Pool { conn: Conn }\nimpl Pool {\n    pub fn get(&self) -> u8 { 0 }\n}\n";
         assert!(receivers(src, &impl_blocks(src, "Pool"), "Pool").is_empty());
+    }
+
+    /// An impl body is delimited by braces alone: comparisons (`a < b`), match arms (`=>`),
+    /// braces in strings, chars and comments, and lifetimes do not end it early or late.
+    #[test]
+    fn impl_bodies_count_braces_only() {
+        let src = r##"impl Inventory {
+    pub fn new() -> Self { Self::default() }
+    /// Keeps `{` balanced?
+    pub fn reserve(&mut self, sku: &str, qty: u32) -> Result<u32, Shortage> {
+        let on_hand = self.on_hand.get_mut(sku).expect("no { record");
+        if *on_hand < qty { return Err(Shortage); }
+        let c = '{'; let q = '\''; let r = r#"}"#; // a } in a comment
+        match qty { 0 => Ok(0), _ => Ok(*on_hand) }
+    }
+    pub fn label<'a>(&'a self) -> &'a str { "}" }
+}
+pub fn reserve_all() {}
+"##;
+        let impls = impl_blocks(src, "Inventory");
+        assert!(impls.contains("fn label"), "{impls}");
+        assert!(!impls.contains("reserve_all"), "{impls}");
+        let sig = fn_sig(&impls, "reserve").unwrap();
+        assert!(sig.receiver());
+        assert_eq!(sig_args(&sig, 0).unwrap().len(), 2);
+        assert_eq!(block_body("{ a { b } }", 0), Some((" a { b } ", 11)));
+        assert_eq!(block_body("{ \"{\" ", 0), None);
+        assert_eq!(block_body("x", 0), None);
     }
 
     #[test]

@@ -762,3 +762,110 @@ fn rust_money_from_str_trait_method_replay() {
     assert!(test.contains("use stmtsum::money::Money;"), "{test}");
     assert!(test.contains("\"-3.5\""), "{test}");
 }
+
+/// A panic inside the closure a function maps over its fields (innermost frame
+/// `gradebook::scores::parse_scores::{{closure}}`, iterator adapters between it and its function):
+/// the closure is no callable item, so the function that owns it is replayed with the list the
+/// breadcrumb logged ("91,78,") and fails with the reported ParseIntError { kind: Empty }; the fix
+/// (empty fields skipped, `Result` returned) is green. Package with lib and bin (`src/main.rs`).
+#[test]
+fn rust_closure_in_map_replays_its_function() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-gradebook-closure-empty",
+        "parse_scores(a0)",
+        "ParseIntError { kind: Empty }",
+    );
+    assert!(
+        test.contains("use gradebook::scores::parse_scores;"),
+        "{test}"
+    );
+    assert!(test.contains("\"91,78,\""), "{test}");
+    assert!(
+        test.contains("const CRASH_SITE: &str = \"gradebook::scores::parse_scores::{{closure}}\";"),
+        "{test}"
+    );
+}
+
+/// `HashMap::get_mut(sku).expect(..)` in a `&mut self` method whose impl body holds a comparison
+/// (`*on_hand < qty`) and match-free early returns: the impl block is read by its braces, so the
+/// method is found (before, the `<` was taken for a generic bracket, the body never closed and the
+/// case fell to a scaffold). The receiver is `Inventory::default()`, bound `mut`, the SKU comes from
+/// the breadcrumb; the gate is STILL_RED without the fix and FLIPPED with it.
+#[test]
+fn rust_hashmap_expect_mut_self_method_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-stockroom-reserve-expect";
+    let test = rust_replay_case(
+        case,
+        "receiver.reserve(",
+        "reserve: SKU has no stock record",
+    );
+    assert!(test.contains("use stockroom::Inventory;"), "{test}");
+    assert!(
+        test.contains("let mut receiver = Inventory::default();"),
+        "{test}"
+    );
+    assert!(test.contains("\"CAP-BLK\""), "{test}");
+    gate_case(case, "reserve: SKU has no stock record");
+}
+
+/// `secs * 1000` overflows a u32 in `ttl_millis(secs: u32)`: integers of the small search range
+/// cannot reach that overflow and the event names no large number, so the innermost function is
+/// not replayed (before, it was, and the test passed on the buggy code: NOT_RED); its caller
+/// `cache_ttl_ms(spec: &str)` is, with the TTL the breadcrumb logged ("90d"), red with the reported
+/// overflow raised in ttl.rs and green after the fix (u64 milliseconds). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_int_overflow_climbs_to_the_caller_of_revealed_strings() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-cachecfg-ttl-overflow";
+    let test = rust_replay_case(
+        case,
+        "cache_ttl_ms(a0)",
+        "attempt to multiply with overflow",
+    );
+    assert!(test.contains("use cachecfg::ttl::cache_ttl_ms;"), "{test}");
+    assert!(test.contains("\"90d\""), "{test}");
+    gate_case(case, "attempt to multiply with overflow");
+}
+
+/// Without the breadcrumb nothing reveals an input that overflows: a scaffold (never a replay of
+/// `ttl_millis` over 0..=16, which would pass on the buggy code).
+#[test]
+fn rust_int_overflow_without_breadcrumbs_is_scaffold() {
+    let case = "rs-cachecfg-ttl-overflow";
+    let mut event = event_of(case);
+    event.as_object_mut().unwrap().remove("breadcrumbs");
+    let app = App::new(case);
+    let out = app.generate_value(&event);
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    let test = app.test_file(&out);
+    assert!(test.contains(MARKER_NOT_REPRODUCED), "{test}");
+}
+
+/// Index out of bounds in `per_hour(visits: &[Visit])`, a slice of a struct no event value
+/// rebuilds: the generator climbs to the caller `hour_histogram(lines: &[&str])` and replays it
+/// with the batch's lines the breadcrumb logged as a JSON array; red with the reported index panic
+/// raised in hours.rs, green after the fix (hour 24 read as midnight).
+#[test]
+fn rust_struct_slice_index_climbs_to_caller_of_revealed_list() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let test = rust_replay_case(
+        "rs-visitlog-hour-index",
+        "hour_histogram(a0)",
+        "index out of bounds: the len is 24 but the index is 24",
+    );
+    assert!(
+        test.contains("use visitlog::hours::hour_histogram;"),
+        "{test}"
+    );
+    assert!(test.contains("\"24:00:07 GET /orders 200\""), "{test}");
+}
