@@ -69,6 +69,8 @@ struct Common {
     esm: bool,
     framework: &'static str,
     test_fn: &'static str,
+    /// What closes the test call: the runner's per-test timeout raised to [`TEST_TIMEOUT_MS`].
+    test_close: &'static str,
     test_name: String,
     marker_reproduced: &'static str,
     marker_not_reproduced: &'static str,
@@ -317,6 +319,21 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// Per-test timeout of a generated test. Runner defaults (mocha 2 s, jest and vitest 5 s) are too
+/// short for a replay that loads the app and starts a server on a busy CI machine: a timeout there
+/// fails a fixed branch for no reason. `node:test` has no default timeout.
+const TEST_TIMEOUT_MS: u32 = 60_000;
+
+/// The end of the test call, raising the runner's timeout to [`TEST_TIMEOUT_MS`].
+fn test_close(framework: Framework) -> &'static str {
+    const _: () = assert!(TEST_TIMEOUT_MS == 60_000, "update the literals below");
+    match framework {
+        Framework::Jest | Framework::Vitest => "}, 60000);",
+        Framework::Mocha => "}).timeout(60000);",
+        Framework::NodeTest => "});",
+    }
+}
+
 fn common_ctx(
     alert: &Alert,
     ident: &str,
@@ -366,6 +383,7 @@ fn common_ctx(
         } else {
             "test"
         },
+        test_close: test_close(project.framework),
         test_name: String::new(),
         marker_reproduced: MARKER_REPRODUCED,
         marker_not_reproduced: MARKER_NOT_REPRODUCED,
@@ -559,6 +577,7 @@ fn common_placeholder() -> Common {
         esm: false,
         framework: "",
         test_fn: "test",
+        test_close: "});",
         test_name: String::new(),
         marker_reproduced: MARKER_REPRODUCED,
         marker_not_reproduced: MARKER_NOT_REPRODUCED,
@@ -1090,6 +1109,25 @@ fn scaffold_ctx(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_tests_raise_the_runner_timeout() {
+        assert_eq!(test_close(Framework::Jest), "}, 60000);");
+        assert_eq!(test_close(Framework::Vitest), "}, 60000);");
+        assert_eq!(test_close(Framework::Mocha), "}).timeout(60000);");
+        assert_eq!(test_close(Framework::NodeTest), "});");
+        for t in ["boilerplate", "call_replay", "request_replay", "scaffold"] {
+            let path = format!(
+                "{}/templates/javascript/{t}.test.js.tera",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let src = std::fs::read_to_string(path).unwrap();
+            assert!(
+                src.contains("\n{{ test_close }}\n"),
+                "{t} closes its test with test_close"
+            );
+        }
+    }
 
     #[test]
     fn function_names() {
