@@ -304,6 +304,27 @@ python_case!(
     "py-django-cbv-payment-decimal",
     "request_replay"
 );
+// heapq.heappop(heap) emptied the parameter before the crash line: a replay from the crash frame's
+// heap passes on the buggy code, the caller's intact list reproduces
+python_case!(
+    e2e_py_extra_payout_heap_popped,
+    "py-payout-heap-popped",
+    "call_replay"
+);
+// crash inside a `<lambda>` key function that sorted() called: the caller with the whole list is
+// replayed, and the crash site is the lambda's line
+python_case!(
+    e2e_py_extra_leaderboard_lambda_ratio,
+    "py-leaderboard-lambda-ratio",
+    "call_replay"
+);
+// a manifest nested deeper than the SDK's depth limit (the cut dict arrives as one repr string) and
+// a 1,574-character string: both complete in the event, so the replay is exact
+python_case!(
+    e2e_py_extra_tenant_quota_deep_manifest,
+    "py-tenant-quota-deep-manifest",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

@@ -917,3 +917,40 @@ fn a_blueprint_get_with_an_empty_content_length_replays_without_a_lost_body() {
         test.content
     );
 }
+
+/// `py-payout-heap-popped`: `heapq.heappop(heap)` took the zero-unit sale off the parameter before
+/// the crash line, so the crash frame's `heap` holds only the sales left and a replay of `drain`
+/// from it passes on the buggy code (the gate said NOT_RED). The mutation through a standard-library
+/// function must be seen, and the caller `settle`, whose `sales` list is intact, replayed instead.
+#[test]
+fn heappop_on_a_parameter_is_a_mutation_and_the_caller_is_replayed() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-payout-heap-popped");
+    let (_tmp, repo) = make_repo(&case.join("app"));
+    let alert = load_alert(&case.join("event.json"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let joined = out.reasons.join(" | ");
+    assert!(joined.contains("drain rebinds or mutates heap"), "{joined}");
+    assert!(joined.contains("caller settle"), "{joined}");
+    let test = out
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".py"))
+        .unwrap();
+    assert!(
+        test.content.contains("settle(sales, fee_pct)"),
+        "{}",
+        test.content
+    );
+    let path = repo.join(&test.path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &test.content).unwrap();
+    let (ok, text) = run(&py, &repo, &[&test.path]);
+    assert!(!ok, "the repro passed on buggy code:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("E ") && l.contains(MARKER_REPRODUCED)),
+        "{text}"
+    );
+}

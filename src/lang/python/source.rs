@@ -526,7 +526,11 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
             ),
             format!(r"^\s*for\s+[^:]*\b{n}\b[^:]*\s+in\s"),
             format!(
-                r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse)\("
+                r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse|popleft|appendleft|extendleft|rotate|difference_update|intersection_update|symmetric_difference_update)\("
+            ),
+            // standard-library functions that change the list they are given in place
+            format!(
+                r"\b(?:heappop|heappush|heappushpop|heapreplace|heapify|shuffle|insort|insort_left|insort_right)\(\s*{n}(?:\.\w+)*\s*[,)]"
             ),
             format!(r"^\s*del\s+{n}\b"),
             format!(r"\bwith\s+.*\bas\s+{n}\b"),
@@ -1206,6 +1210,20 @@ def outer(x):
         let i = find_def(SRC, "inner", Some(36)).unwrap();
         assert!(i.nested);
         assert_eq!(mutated_params(SRC, &i, Some(36)), vec!["y".to_string()]);
+    }
+
+    #[test]
+    fn deque_methods_and_in_place_library_calls_are_mutations() {
+        let src = "import heapq\n\n\ndef drain(queue, heap, jobs, fee):\n    a = queue.popleft()\n    b = heapq.heappop(heap)\n    random.shuffle(jobs)\n    c = sorted(fee)\n    return a / b\n";
+        let d = find_def(src, "drain", Some(9)).unwrap();
+        assert_eq!(
+            mutated_params(src, &d, Some(9)),
+            vec!["queue".to_string(), "heap".to_string(), "jobs".to_string()]
+        );
+        // heappush(other, heap) changes `other`, not `heap`
+        let src = "def f(heap, other):\n    heapq.heappush(other, heap)\n    return heap[0]\n";
+        let d = find_def(src, "f", Some(3)).unwrap();
+        assert_eq!(mutated_params(src, &d, Some(3)), vec!["other".to_string()]);
     }
 
     #[test]
