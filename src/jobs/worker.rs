@@ -337,8 +337,8 @@ fn execute(jobs: &Jobs, row: &JobRow) -> Result<Outcome> {
             render::comment(&ident)
         )));
     }
-    let repo = Repository::open(&project.repo)
-        .with_context(|| format!("opening git repository {}", project.repo.display()))?;
+    let repo = pipeline::open_repo(&project.repo)?;
+    let repo: &Repository = &repo;
 
     let progress = match &row.branch {
         Some(branch) => Progress {
@@ -354,7 +354,7 @@ fn execute(jobs: &Jobs, row: &JobRow) -> Result<Outcome> {
             event_id: row.event_id.clone(),
         },
         None => {
-            let p = produce(jobs, row, &repo, &project, alert.clone(), &ident)?;
+            let p = produce(jobs, row, repo, &project, alert.clone(), &ident)?;
             if !jobs
                 .store
                 .save_progress(row.id, row.issue_key.as_deref(), &p)?
@@ -368,7 +368,7 @@ fn execute(jobs: &Jobs, row: &JobRow) -> Result<Outcome> {
     let mut pushed = row.pushed;
     if let Some(remote) = &project.remote {
         if !pushed {
-            push::push_branch(&repo, remote, &progress.branch, cfg)?;
+            push::push_branch(repo, remote, &progress.branch, cfg)?;
             jobs.store.set_pushed(row.id)?;
             pushed = true;
             tracing::info!(branch = %progress.branch, remote = %push::redact(remote), "branch pushed");
@@ -395,7 +395,7 @@ fn execute(jobs: &Jobs, row: &JobRow) -> Result<Outcome> {
             reasons: progress.reasons.clone(),
         };
         if let (Some(gh), true, None) = (&cfg.github, pushed, &row.pull_request) {
-            let base = base_branch_name(&repo, &project);
+            let base = base_branch_name(repo, &project);
             match handoff::open_draft_pr(cfg, gh, &progress.branch, &base, &payload) {
                 Ok(url) => {
                     jobs.store.set_pull_request(row.id, &url)?;

@@ -518,49 +518,23 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
     }
     let mut out = Vec::new();
     for p in &def.params {
-        let n = regex::escape(&p.name);
-        let pats = [
-            // rebinding, item or attribute assignment, augmented assignment
-            format!(
-                r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"
-            ),
-            format!(r"^\s*for\s+[^:]*\b{n}\b[^:]*\s+in\s"),
-            format!(
-                r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse|popleft|appendleft|extendleft|rotate|difference_update|intersection_update|symmetric_difference_update)\("
-            ),
-            // standard-library functions that change the list they are given in place
-            format!(
-                r"\b(?:heappop|heappush|heappushpop|heapreplace|heapify|shuffle|insort|insort_left|insort_right)\(\s*{n}(?:\.\w+)*\s*[,)]"
-            ),
-            format!(r"^\s*del\s+{n}\b"),
-            format!(r"\bwith\s+.*\bas\s+{n}\b"),
-        ];
         // Every pattern needs the name itself on the line: a substring test skips the others. The
-        // patterns are built once per parameter, on demand, and on ASCII lines (nearly all) in their
-        // ASCII form: Unicode `\w` classes cost far more to compile than the matching, and on ASCII
-        // text `\w`, `\s` and `\b` mean the same either way.
-        let mut ascii: Option<Option<regex::bytes::RegexSet>> = None;
-        let mut unicode: Option<Option<regex::RegexSet>> = None;
+        // compiled sets come from a per-process cache keyed by the name (see `mutation_patterns`),
+        // and on ASCII lines (nearly all) in their ASCII form: on ASCII text `\w`, `\s` and `\b` mean
+        // the same either way, and Unicode classes cost far more to compile.
+        let mut sets: Option<MutationSets> = None;
         let hit = body.iter().any(|l| {
             let code = l.split('#').next().unwrap_or("");
             if !code.contains(p.name.as_str()) {
                 return false;
             }
+            let sets = sets.get_or_insert_with(|| mutation_patterns(&p.name));
             if code.is_ascii() {
-                ascii
-                    .get_or_insert_with(|| {
-                        regex::bytes::RegexSetBuilder::new(&pats)
-                            .unicode(false)
-                            .build()
-                            .ok()
-                    })
+                sets.ascii
                     .as_ref()
                     .is_some_and(|s| s.is_match(code.as_bytes()))
             } else {
-                unicode
-                    .get_or_insert_with(|| regex::RegexSet::new(&pats).ok())
-                    .as_ref()
-                    .is_some_and(|s| s.is_match(code))
+                sets.unicode().is_some_and(|s| s.is_match(code))
             }
         });
         if hit {
@@ -568,6 +542,72 @@ pub fn mutated_params(src: &str, def: &FnDef, crash_line: Option<u64>) -> Vec<St
         }
     }
     out
+}
+
+/// The mutation patterns of one parameter name, compiled. Compiling them was most of the cost of a
+/// Python generation (about 0.5 ms per parameter), and the names recur from alert to alert (`self`,
+/// `items`, `order`...), so they are built once per name and process. The names come from the
+/// repository's source, not from events; the cache is still bounded (cleared when full).
+#[derive(Clone)]
+struct MutationSets {
+    name: String,
+    ascii: Option<regex::bytes::RegexSet>,
+    unicode: std::sync::Arc<std::sync::OnceLock<Option<regex::RegexSet>>>,
+}
+
+impl MutationSets {
+    /// The Unicode form, built on first use (lines with non-ASCII text are rare).
+    fn unicode(&self) -> Option<&regex::RegexSet> {
+        self.unicode
+            .get_or_init(|| regex::RegexSet::new(mutation_pattern_texts(&self.name)).ok())
+            .as_ref()
+    }
+}
+
+const MUTATION_CACHE_MAX: usize = 4096;
+
+fn mutation_patterns(name: &str) -> MutationSets {
+    static CACHE: LazyLock<std::sync::Mutex<std::collections::HashMap<String, MutationSets>>> =
+        LazyLock::new(Default::default);
+    if let Some(hit) = CACHE.lock().ok().and_then(|c| c.get(name).cloned()) {
+        return hit;
+    }
+    let sets = MutationSets {
+        name: name.to_string(),
+        ascii: regex::bytes::RegexSetBuilder::new(mutation_pattern_texts(name))
+            .unicode(false)
+            .build()
+            .ok(),
+        unicode: Default::default(),
+    };
+    if let Ok(mut c) = CACHE.lock() {
+        if c.len() >= MUTATION_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(name.to_string(), sets.clone());
+    }
+    sets
+}
+
+/// Lines that change a parameter called `name` in place or rebind it.
+fn mutation_pattern_texts(name: &str) -> [String; 6] {
+    let n = regex::escape(name);
+    [
+        // rebinding, item or attribute assignment, augmented assignment
+        format!(
+            r"^\s*(?:[\w\s,*()\[\]]*,\s*)?\(?\s*\*?{n}\b(?:\s*(?:\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\.\w+))*\s*(?:[-+*/%&|^@]|//|<<|>>|\*\*)?=[^=]"
+        ),
+        format!(r"^\s*for\s+[^:]*\b{n}\b[^:]*\s+in\s"),
+        format!(
+            r"\b{n}(?:\.\w+)*\.(?:append|extend|insert|pop|popitem|remove|clear|update|setdefault|add|discard|sort|reverse|popleft|appendleft|extendleft|rotate|difference_update|intersection_update|symmetric_difference_update)\("
+        ),
+        // standard-library functions that change the list they are given in place
+        format!(
+            r"\b(?:heappop|heappush|heappushpop|heapreplace|heapify|shuffle|insort|insort_left|insort_right)\(\s*{n}(?:\.\w+)*\s*[,)]"
+        ),
+        format!(r"^\s*del\s+{n}\b"),
+        format!(r"\bwith\s+.*\bas\s+{n}\b"),
+    ]
 }
 
 /// What a class's `repr()` looks like, when the repository defines it in a way a repr can rebuild.
