@@ -12,7 +12,8 @@ sides see the same machine load:
   verify  `sentry-repro verify --base main --head <fix>` (2 runs per side + suite, the default);
   runner  the same commands verify ran (read back from its --json report), run directly in ready-made
           checkouts (base + head's repro files; head) with the same environment;
-  checkout `git worktree add --detach` of head and its removal: what one work tree costs.
+  checkout `git worktree add --detach` of head into the temp folder (where verify's exports go):
+          what one work tree costs (its removal is not timed, as verify's is in the background).
 
 It prints medians and `overhead = verify - runner` as a share of the runner time, and of
 runner + one checkout (the floor for any design that runs the suite on a real tree).
@@ -122,7 +123,12 @@ def main():
                     subprocess.run(["sh", "-c", cmd], cwd=wt, env=run_env(wt),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             r.append(timed(bare))
-            wt = os.path.join(tmp, f"wt-timed-{files}-{i}")
+            # In the temp folder, where verify's exports go: ext4 places a new folder's inodes near
+            # its parent's, and file creation there can cost far more than elsewhere on the disk
+            # (other processes' temp files, recently deleted inodes), so both sides create theirs
+            # in the same place.
+            wt = tempfile.mkdtemp(prefix=f"verify-bench-wt-{files}-{i}-")
+            os.rmdir(wt)
 
             def checkout():
                 git(repo, "worktree", "add", "-q", "--detach", wt, "fix")

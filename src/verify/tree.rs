@@ -227,11 +227,13 @@ fn write_tree(repo: &Repository, tree: &Tree, root: &Path) -> Result<()> {
         }
         let dest = root.join(&rel);
         let res = match entry.kind() {
-            Some(ObjectType::Tree) => fs::create_dir_all(&dest).map_err(anyhow::Error::from),
+            // Pre-order: a folder is created before its entries, so files need no parent check
+            // (a `create_dir_all` per file was two failing syscalls per file on 50k files).
+            Some(ObjectType::Tree) => fs::create_dir(&dest).map_err(anyhow::Error::from),
             Some(ObjectType::Blob) => repo
                 .find_blob(entry.id())
                 .map_err(anyhow::Error::from)
-                .and_then(|blob| write_blob(&dest, blob.content(), entry.filemode())),
+                .and_then(|blob| write_file(&dest, blob.content(), entry.filemode())),
             // Submodules (commits) are not part of this repository's objects.
             _ => Ok(()),
         };
@@ -253,6 +255,11 @@ fn write_blob(dest: &Path, content: &[u8], mode: i32) -> Result<()> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent)?;
     }
+    write_file(dest, content, mode)
+}
+
+/// Write a blob whose folder exists.
+fn write_file(dest: &Path, content: &[u8], mode: i32) -> Result<()> {
     if mode == 0o120000 {
         #[cfg(unix)]
         {
