@@ -945,8 +945,19 @@ fn plan_call(
             "{label}: {function} is nested in another function and cannot be imported"
         ));
     }
-    if def.is_property() {
-        return Err(format!("{label}: {function} is a property"));
+    // a property's getter is replayed as an attribute read on the rebuilt instance; a setter or a
+    // deleter runs only on assignment or `del`, which the event does not show the value of
+    let property = def.is_property();
+    if property
+        && (!def.is_property_getter()
+            || def.class.is_none()
+            || def.is_staticmethod()
+            || def.is_classmethod()
+            || def.is_async)
+    {
+        return Err(format!(
+            "{label}: {function} is a property setter or deleter, or not on an instance"
+        ));
     }
     if is_request_bound(snap, mf) {
         return Err(format!(
@@ -1145,7 +1156,17 @@ fn plan_call(
     } else {
         format!("{receiver}.{function}")
     };
-    let call = format!("{callee}({})", args.join(", "));
+    let call = if property {
+        // the getter takes self alone; an inherited one is read through the base's descriptor
+        // (what ran, even if the subclass overrides it)
+        if inherited {
+            format!("{import_name}.{function}.__get__({receiver})")
+        } else {
+            format!("{receiver}.{function}")
+        }
+    } else {
+        format!("{callee}({})", args.join(", "))
+    };
     // a generator runs only when consumed
     let call = if generator {
         format!("list({call})")
@@ -1776,6 +1797,44 @@ mod tests {
             ..Request::default()
         };
         assert!(dropped_credentials(&plain).is_empty());
+    }
+
+    /// A property getter is replayed as an attribute read on the rebuilt instance (an inherited
+    /// one through the base's descriptor); a setter or a deleter is still refused.
+    #[test]
+    fn a_property_getter_is_replayed_as_an_attribute_read() {
+        let module = "from dataclasses import dataclass\nfrom functools import cached_property\n\n\n@dataclass\nclass Parcel:\n    country: str\n\n    @property\n    def zone(self):\n        return ZONES.get(self.country).upper()\n\n    @cached_property\n    def label(self):\n        return self.zone + '-1'\n\n    @zone.setter\n    def zone(self, value):\n        self.country = value.lower()\n\n\n@dataclass\nclass Letter(Parcel):\n    pass\n";
+        with_repo(&[("ship/parcel.py", module)], |snap| {
+            let plan = |function: &str, line: u64, me: &str| {
+                let frame = Frame {
+                    function: Some(function.into()),
+                    lineno: Some(line),
+                    vars: Some(
+                        json!({"self": me, "value": "'NO'"})
+                            .as_object()
+                            .unwrap()
+                            .clone(),
+                    ),
+                    ..Frame::default()
+                };
+                let mf = MappedFrame {
+                    index: 0,
+                    frame: &frame,
+                    path: "ship/parcel.py".into(),
+                };
+                let classes = RepoClasses::new(snap, std::slice::from_ref(&mf));
+                plan_call(snap, &mf, 0, None, &classes).map(|p| (p.call, p.assigns))
+            };
+            let (call, assigns) = plan("zone", 11, "Parcel(country='NO')").unwrap();
+            assert_eq!(call, "instance.zone");
+            assert_eq!(assigns[0].code, r#"Parcel(country="NO")"#);
+            let (call, _) = plan("label", 15, "Parcel(country='NO')").unwrap();
+            assert_eq!(call, "instance.label");
+            let (call, _) = plan("zone", 11, "Letter(country='NO')").unwrap();
+            assert_eq!(call, "Parcel.zone.__get__(instance)");
+            let err = plan("zone", 19, "Parcel(country='NO')").unwrap_err();
+            assert!(err.contains("setter"), "{err}");
+        });
     }
 
     #[test]

@@ -128,8 +128,20 @@ impl FnDef {
     }
     pub fn is_property(&self) -> bool {
         self.decorators.iter().any(|d| {
-            d.starts_with("@property") || d.contains(".setter") || d.contains("cached_property")
+            d.starts_with("@property")
+                || d.contains(".setter")
+                || d.contains(".deleter")
+                || d.contains("cached_property")
         })
+    }
+    /// A property read (`@property`, `@cached_property`, `@functools.cached_property`), not its
+    /// setter or deleter: replayed as an attribute access on the instance.
+    pub fn is_property_getter(&self) -> bool {
+        self.is_property()
+            && !self
+                .decorators
+                .iter()
+                .any(|d| d.contains(".setter") || d.contains(".deleter"))
     }
     /// Decorated as an HTTP route (`@app.route`, `@bp.post`, `@router.get`, `@api_view`…).
     pub fn is_route_handler(&self) -> bool {
