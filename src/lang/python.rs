@@ -201,13 +201,29 @@ impl Generator for Python {
         let shared = shared_mutations(snap, &mapped);
 
         // Analyse every mapped frame, innermost first.
+        // A handled exception (logged with `logger.exception`, `capture_exception()` in an
+        // `except`) was caught by the first frame of its traceback: calling that function swallows
+        // it again, so its replay passes on the buggy code.
+        let handled = exc_index
+            .and_then(|e| alert.exceptions.get(e))
+            .and_then(|e| e.handled)
+            == Some(true);
         let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
         let mut crash_is_handler = false;
         for (pos, mf) in mapped.iter().enumerate().rev() {
             let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
-            let plan = plan_call(snap, mf, pos, meta, &resolver).map(|mut p| {
+            let plan = plan_call(snap, mf, pos, meta, &resolver).and_then(|mut p| {
                 p.mutated.extend(shared[pos].iter().cloned());
-                p
+                if handled && mf.index == 0 && catches_it(snap, mf) {
+                    let why = format!(
+                        "{}: {} caught the reported exception (the event says handled) in a try whose except clauses never re-raise, so calling it raises nothing: not replayed",
+                        frame_label(mf),
+                        p.qualname
+                    );
+                    reasons.push(why.clone());
+                    return Err(why);
+                }
+                Ok(p)
             });
             if pos == mapped.len() - 1 {
                 crash_is_handler = is_request_bound(snap, mf);
@@ -427,6 +443,19 @@ fn exception_index(alert: &Alert, frame: &Frame) -> Option<usize> {
         .exceptions
         .iter()
         .position(|e| e.frames.iter().any(|f| std::ptr::eq(f, frame)))
+}
+
+/// Whether the frame's line sits in a `try:` of its function that swallows what it raises.
+fn catches_it(snap: &Snapshot, mf: &MappedFrame) -> bool {
+    let Some(function) = mf.frame.function.as_deref() else {
+        return false;
+    };
+    snap.read(&mf.path)
+        .and_then(|src| {
+            let def = source::find_def(&src, function, mf.frame.lineno)?;
+            source::swallowed_at(&src, &def, mf.frame.lineno)
+        })
+        .unwrap_or(false)
 }
 
 /// `_meta` for one frame's vars: `exception.values.<e>.stacktrace.frames.<f>.vars`.

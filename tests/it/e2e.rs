@@ -359,6 +359,13 @@ python_case!(
     "py-cli-kwargs-fromisoformat",
     "call_replay"
 );
+// a handled exception (logger.exception in a try that goes on): the only caller caught it, so
+// its replay raises nothing; the crash frame (it rebinds its parameter) is replayed instead
+python_case!(
+    e2e_py_extra_logged_sync_phone_unpack,
+    "py-logged-sync-phone-unpack",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

@@ -1087,3 +1087,49 @@ fn a_property_getter_is_replayed_as_an_attribute_read() {
     let (ok, text) = run(&py, &repo, &[&test]);
     assert!(ok, "{text}");
 }
+
+/// `py-logged-sync-phone-unpack`: the app logs the exception with `logger.exception` and goes on,
+/// so the event says handled and the first frame of its traceback (`sync_contacts`) is the one that
+/// caught it. Its replay raises nothing on the buggy code (the gate said NOT_RED): it is refused,
+/// with the reason, and the crash frame is replayed from its captured state. A handler that
+/// re-raises does not swallow: the caller is replayed as before.
+#[test]
+fn the_frame_that_caught_a_handled_exception_is_not_replayed() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-logged-sync-phone-unpack");
+    let alert = load_alert(&case.join("event.json"));
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("sync_contacts caught the reported exception")),
+        "{:?}",
+        out.reasons
+    );
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(code.contains("        parse_phone(raw)\n"), "{code}");
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+
+    // the handler logs and re-raises: calling sync_contacts raises again, so it is the replay
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    let module = src.path().join("crmsync/sync.py");
+    let code = std::fs::read_to_string(&module).unwrap();
+    let failed = "            failed.append(contact.get(\"id\"))\n";
+    assert!(code.contains(failed));
+    std::fs::write(&module, code.replace(failed, "            raise\n")).unwrap();
+    let (_t, repo) = make_repo(src.path());
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("call replay of the caller sync_contacts")),
+        "{:?}",
+        out.reasons
+    );
+}
