@@ -70,6 +70,8 @@ struct CallPlan {
     is_async: bool,
     imports: Imports,
     mutated: Vec<String>,
+    /// Decorated by something other than staticmethod/classmethod/property.
+    decorated: bool,
 }
 
 #[derive(Serialize)]
@@ -208,6 +210,12 @@ impl Generator for Python {
             .and_then(|e| alert.exceptions.get(e))
             .and_then(|e| e.handled)
             == Some(true);
+        // ...and when that frame is a decorator's wrapper (a nested function), the function it
+        // wraps is called unwrapped (`functools.wraps` keeps it as `__wrapped__`)
+        let catcher_wraps = handled
+            && mapped
+                .first()
+                .is_some_and(|mf| mf.index == 0 && is_nested_def(snap, mf) && catches_it(snap, mf));
         let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
         let mut crash_is_handler = false;
         for (pos, mf) in mapped.iter().enumerate().rev() {
@@ -222,6 +230,27 @@ impl Generator for Python {
                     );
                     reasons.push(why.clone());
                     return Err(why);
+                }
+                if catcher_wraps && pos == 1 && p.decorated && p.qualname == p.function {
+                    let head = format!("{}(", p.function);
+                    if p.function == "list"
+                        || !p.call.contains(&head)
+                        || p.assigns.iter().any(|a| a.name == "inspect")
+                    {
+                        return Err(format!(
+                            "{}: {} is called through the decorator that caught the reported exception",
+                            frame_label(mf),
+                            p.qualname
+                        ));
+                    }
+                    p.call = p
+                        .call
+                        .replacen(&head, &format!("inspect.unwrap({})(", p.function), 1);
+                    p.imports.modules.insert("inspect".into());
+                    reasons.push(format!(
+                        "{} is called unwrapped (inspect.unwrap): its decorator's wrapper caught the reported exception (the event says handled), so a call through it raises nothing",
+                        p.qualname
+                    ));
                 }
                 Ok(p)
             });
@@ -443,6 +472,16 @@ fn exception_index(alert: &Alert, frame: &Frame) -> Option<usize> {
         .exceptions
         .iter()
         .position(|e| e.frames.iter().any(|f| std::ptr::eq(f, frame)))
+}
+
+/// Whether the frame's function is defined inside another function (a decorator's wrapper).
+fn is_nested_def(snap: &Snapshot, mf: &MappedFrame) -> bool {
+    let Some(function) = mf.frame.function.as_deref() else {
+        return false;
+    };
+    snap.read(&mf.path)
+        .and_then(|src| source::find_def(&src, function, mf.frame.lineno))
+        .is_some_and(|def| def.nested)
 }
 
 /// Whether the frame's line sits in a `try:` of its function that swallows what it raises.
@@ -1220,6 +1259,11 @@ fn plan_call(
         is_async: def.is_async,
         imports,
         mutated,
+        decorated: def.decorators.iter().any(|d| {
+            !d.starts_with("@staticmethod")
+                && !d.starts_with("@classmethod")
+                && !d.starts_with("@property")
+        }),
     })
 }
 
@@ -1863,6 +1907,30 @@ mod tests {
             assert_eq!(call, "Parcel.zone.__get__(instance)");
             let err = plan("zone", 19, "Parcel(country='NO')").unwrap_err();
             assert!(err.contains("setter"), "{err}");
+        });
+    }
+
+    /// The frame that caught a handled exception: a decorator's wrapper that swallows it is nested
+    /// and catches it; one that re-raises does not.
+    #[test]
+    fn a_swallowing_decorator_wrapper_is_seen() {
+        let runner = "import functools\n\n\ndef reported(job):\n    @functools.wraps(job)\n    def run(*a):\n        try:\n            return job(*a)\n        except Exception:\n            log.exception('x')\n            return None\n    return run\n\n\ndef strict(job):\n    def run(*a):\n        try:\n            return job(*a)\n        except Exception:\n            raise\n    return run\n";
+        with_repo(&[("jobs/runner.py", runner)], |snap| {
+            let check = |line: u64| {
+                let frame = Frame {
+                    function: Some("run".into()),
+                    lineno: Some(line),
+                    ..Frame::default()
+                };
+                let mf = MappedFrame {
+                    index: 0,
+                    frame: &frame,
+                    path: "jobs/runner.py".into(),
+                };
+                (is_nested_def(snap, &mf), catches_it(snap, &mf))
+            };
+            assert_eq!(check(8), (true, true));
+            assert_eq!(check(18), (true, false));
         });
     }
 

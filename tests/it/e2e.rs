@@ -366,6 +366,13 @@ python_case!(
     "py-logged-sync-phone-unpack",
     "call_replay"
 );
+// a decorator's functools.wraps wrapper caught and logged the exception: the decorated function is
+// called unwrapped, a call through the wrapper raises nothing
+python_case!(
+    e2e_py_extra_job_decorator_swallows,
+    "py-job-decorator-swallows",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

@@ -1133,3 +1133,46 @@ fn the_frame_that_caught_a_handled_exception_is_not_replayed() {
         out.reasons
     );
 }
+
+/// `py-job-decorator-swallows`: the crash frame's function is decorated by the job runner, whose
+/// `functools.wraps` wrapper caught, logged and swallowed the exception (the event says handled,
+/// the wrapper is the first frame). A call of the decorated name raises nothing (the gate said
+/// NOT_RED): the replay calls `inspect.unwrap(...)`. A wrapper that re-raises is called as is.
+#[test]
+fn a_function_whose_decorator_swallowed_the_exception_is_called_unwrapped() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-job-decorator-swallows");
+    let alert = load_alert(&case.join("event.json"));
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains("\nimport inspect\n")
+            && code.contains("        inspect.unwrap(overdue_reminders)(invoices, min_days)\n"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    apply_patch(&repo, &case.join("fix.patch"));
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(ok, "{text}");
+
+    // the wrapper logs and re-raises: nothing is swallowed, the decorated name is called
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    let module = src.path().join("billingjobs/runner.py");
+    let code = std::fs::read_to_string(&module).unwrap();
+    let swallow = "            return None\n";
+    assert!(code.contains(swallow));
+    std::fs::write(&module, code.replace(swallow, "            raise\n")).unwrap();
+    let (_t, repo) = make_repo(src.path());
+    let test = write_test(&repo, &generate(&repo, &alert, true));
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        !code.contains("inspect.unwrap")
+            && code.contains("        overdue_reminders(invoices, min_days)\n"),
+        "{code}"
+    );
+}
