@@ -72,6 +72,8 @@ struct CallPlan {
     mutated: Vec<String>,
     /// Decorated by something other than staticmethod/classmethod/property.
     decorated: bool,
+    /// The function catches and logs the reported exception: the test watches the log records.
+    log_capture: bool,
 }
 
 #[derive(Serialize)]
@@ -105,6 +107,7 @@ struct CallCtx {
     assigns: Vec<Assign>,
     call: String,
     is_async: bool,
+    log_capture: bool,
 }
 
 #[derive(Serialize)]
@@ -216,12 +219,25 @@ impl Generator for Python {
             && mapped
                 .first()
                 .is_some_and(|mf| mf.index == 0 && is_nested_def(snap, mf) && catches_it(snap, mf));
+        let logged = exc_index
+            .and_then(|e| alert.exceptions.get(e))
+            .and_then(|e| e.mechanism_type.as_deref())
+            == Some("logging");
         let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
         let mut crash_is_handler = false;
         for (pos, mf) in mapped.iter().enumerate().rev() {
             let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
             let plan = plan_call(snap, mf, pos, meta, &resolver).and_then(|mut p| {
                 p.mutated.extend(shared[pos].iter().cloned());
+                if handled && mf.index == 0 && catches_it(snap, mf) && logged {
+                    // the app logged it (`logger.exception`): the replay watches the log records
+                    p.log_capture = true;
+                    reasons.push(format!(
+                        "{} caught the reported exception and logged it (the event says handled, mechanism logging): a replay of it captures the log records and counts the logged exception",
+                        p.qualname
+                    ));
+                    return Ok(p);
+                }
                 if handled && mf.index == 0 && catches_it(snap, mf) {
                     let why = format!(
                         "{}: {} caught the reported exception (the event says handled) in a try whose except clauses never re-raise, so calling it raises nothing: not replayed",
@@ -1259,6 +1275,7 @@ fn plan_call(
         is_async: def.is_async,
         imports,
         mutated,
+        log_capture: false,
         decorated: def.decorators.iter().any(|d| {
             !d.starts_with("@staticmethod")
                 && !d.starts_with("@classmethod")
@@ -1340,6 +1357,9 @@ fn render_call(
     if plan.is_async {
         stdlib.push("asyncio".into());
     }
+    if plan.log_capture {
+        stdlib.push("logging".into());
+    }
     stdlib.sort();
     stdlib.dedup();
     let mut from_imports: Vec<(String, String)> = plan.imports.names.iter().cloned().collect();
@@ -1356,6 +1376,7 @@ fn render_call(
         assigns: plan.assigns.clone(),
         call: plan.call.clone(),
         is_async: plan.is_async,
+        log_capture: plan.log_capture,
     };
     render::render("python/call_replay.py.tera", &ctx)
 }

@@ -359,8 +359,8 @@ python_case!(
     "py-cli-kwargs-fromisoformat",
     "call_replay"
 );
-// a handled exception (logger.exception in a try that goes on): the only caller caught it, so
-// its replay raises nothing; the crash frame (it rebinds its parameter) is replayed instead
+// a handled exception (logger.exception in a try that goes on): the only caller caught it, so a
+// plain call raises nothing; it is replayed under a log capture where the logged exception counts
 python_case!(
     e2e_py_extra_logged_sync_phone_unpack,
     "py-logged-sync-phone-unpack",

@@ -1090,31 +1090,59 @@ fn a_property_getter_is_replayed_as_an_attribute_read() {
 
 /// `py-logged-sync-phone-unpack`: the app logs the exception with `logger.exception` and goes on,
 /// so the event says handled and the first frame of its traceback (`sync_contacts`) is the one that
-/// caught it. Its replay raises nothing on the buggy code (the gate said NOT_RED): it is refused,
-/// with the reason, and the crash frame is replayed from its captured state. A handler that
-/// re-raises does not swallow: the caller is replayed as before.
+/// caught it. A plain call of it raises nothing on the buggy code (the gate said NOT_RED): it is
+/// replayed under a log capture, where the logged exception counts. Captured some other way
+/// (`capture_exception()` in the `except`, mechanism generic) nothing can be watched: that frame is
+/// refused, with the reason, and the crash frame is replayed from its captured state. A handler
+/// that re-raises does not swallow: the caller is replayed as a plain call.
 #[test]
-fn the_frame_that_caught_a_handled_exception_is_not_replayed() {
+fn the_frame_that_caught_a_handled_exception_is_replayed_under_a_log_capture_or_not_at_all() {
     let Some(py) = python() else { return };
     let case = manifest_dir().join("tests/fixtures/corpus-extra/py-logged-sync-phone-unpack");
-    let alert = load_alert(&case.join("event.json"));
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("event.json")).unwrap()).unwrap();
+    let alert = webhook::alert_from_any_json(&raw);
     let (_t, repo) = make_repo(&case.join("app"));
     let out = generate(&repo, &alert, true);
     assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
     assert!(
-        out.reasons
-            .iter()
-            .any(|r| r.contains("sync_contacts caught the reported exception")),
+        code.contains("        sync_contacts(contacts)\n")
+            && code.contains("    logging.getLogger().addHandler(logged)\n"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    apply_patch(&repo, &case.join("fix.patch"));
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(ok, "{text}");
+
+    // reported by capture_exception() instead of the logging integration
+    let mut generic = raw.clone();
+    generic["exception"]["values"][0]["mechanism"] =
+        serde_json::json!({"type": "generic", "handled": true});
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &webhook::alert_from_any_json(&generic), true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons.iter().any(
+            |r| r.contains("sync_contacts caught the reported exception")
+                && r.contains("not replayed")
+        ),
         "{:?}",
         out.reasons
     );
     let test = write_test(&repo, &out);
     let code = std::fs::read_to_string(repo.join(&test)).unwrap();
-    assert!(code.contains("        parse_phone(raw)\n"), "{code}");
+    assert!(
+        code.contains("        parse_phone(raw)\n") && !code.contains("addHandler"),
+        "{code}"
+    );
     let (ok, text) = run(&py, &repo, &[&test]);
     assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
 
-    // the handler logs and re-raises: calling sync_contacts raises again, so it is the replay
+    // the handler logs and re-raises: calling sync_contacts raises again, a plain call replays it
     let src = tempfile::tempdir().unwrap();
     copy_dir(&case.join("app"), src.path());
     let module = src.path().join("crmsync/sync.py");
@@ -1125,12 +1153,11 @@ fn the_frame_that_caught_a_handled_exception_is_not_replayed() {
     let (_t, repo) = make_repo(src.path());
     let out = generate(&repo, &alert, true);
     assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
     assert!(
-        out.reasons
-            .iter()
-            .any(|r| r.contains("call replay of the caller sync_contacts")),
-        "{:?}",
-        out.reasons
+        code.contains("        sync_contacts(contacts)\n") && !code.contains("addHandler"),
+        "{code}"
     );
 }
 
