@@ -70,6 +70,10 @@ struct CallPlan {
     is_async: bool,
     imports: Imports,
     mutated: Vec<String>,
+    /// Decorated by something other than staticmethod/classmethod/property.
+    decorated: bool,
+    /// The function catches and logs the reported exception: the test watches the log records.
+    log_capture: bool,
 }
 
 #[derive(Serialize)]
@@ -103,6 +107,7 @@ struct CallCtx {
     assigns: Vec<Assign>,
     call: String,
     is_async: bool,
+    log_capture: bool,
 }
 
 #[derive(Serialize)]
@@ -201,13 +206,69 @@ impl Generator for Python {
         let shared = shared_mutations(snap, &mapped);
 
         // Analyse every mapped frame, innermost first.
+        // A handled exception (logged with `logger.exception`, `capture_exception()` in an
+        // `except`) was caught by the first frame of its traceback: calling that function swallows
+        // it again, so its replay passes on the buggy code.
+        let handled = exc_index
+            .and_then(|e| alert.exceptions.get(e))
+            .and_then(|e| e.handled)
+            == Some(true);
+        // ...and when that frame is a decorator's wrapper (a nested function), the function it
+        // wraps is called unwrapped (`functools.wraps` keeps it as `__wrapped__`)
+        let catcher_wraps = handled
+            && mapped
+                .first()
+                .is_some_and(|mf| mf.index == 0 && is_nested_def(snap, mf) && catches_it(snap, mf));
+        let logged = exc_index
+            .and_then(|e| alert.exceptions.get(e))
+            .and_then(|e| e.mechanism_type.as_deref())
+            == Some("logging");
         let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
         let mut crash_is_handler = false;
         for (pos, mf) in mapped.iter().enumerate().rev() {
             let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
-            let plan = plan_call(snap, mf, pos, meta, &resolver).map(|mut p| {
+            let plan = plan_call(snap, mf, pos, meta, &resolver).and_then(|mut p| {
                 p.mutated.extend(shared[pos].iter().cloned());
-                p
+                if handled && mf.index == 0 && catches_it(snap, mf) && logged {
+                    // the app logged it (`logger.exception`): the replay watches the log records
+                    p.log_capture = true;
+                    reasons.push(format!(
+                        "{} caught the reported exception and logged it (the event says handled, mechanism logging): a replay of it captures the log records and counts the logged exception",
+                        p.qualname
+                    ));
+                    return Ok(p);
+                }
+                if handled && mf.index == 0 && catches_it(snap, mf) {
+                    let why = format!(
+                        "{}: {} caught the reported exception (the event says handled) in a try whose except clauses never re-raise, so calling it raises nothing: not replayed",
+                        frame_label(mf),
+                        p.qualname
+                    );
+                    reasons.push(why.clone());
+                    return Err(why);
+                }
+                if catcher_wraps && pos == 1 && p.decorated && p.qualname == p.function {
+                    let head = format!("{}(", p.function);
+                    if p.function == "list"
+                        || !p.call.contains(&head)
+                        || p.assigns.iter().any(|a| a.name == "inspect")
+                    {
+                        return Err(format!(
+                            "{}: {} is called through the decorator that caught the reported exception",
+                            frame_label(mf),
+                            p.qualname
+                        ));
+                    }
+                    p.call = p
+                        .call
+                        .replacen(&head, &format!("inspect.unwrap({})(", p.function), 1);
+                    p.imports.modules.insert("inspect".into());
+                    reasons.push(format!(
+                        "{} is called unwrapped (inspect.unwrap): its decorator's wrapper caught the reported exception (the event says handled), so a call through it raises nothing",
+                        p.qualname
+                    ));
+                }
+                Ok(p)
             });
             if pos == mapped.len() - 1 {
                 crash_is_handler = is_request_bound(snap, mf);
@@ -427,6 +488,29 @@ fn exception_index(alert: &Alert, frame: &Frame) -> Option<usize> {
         .exceptions
         .iter()
         .position(|e| e.frames.iter().any(|f| std::ptr::eq(f, frame)))
+}
+
+/// Whether the frame's function is defined inside another function (a decorator's wrapper).
+fn is_nested_def(snap: &Snapshot, mf: &MappedFrame) -> bool {
+    let Some(function) = mf.frame.function.as_deref() else {
+        return false;
+    };
+    snap.read(&mf.path)
+        .and_then(|src| source::find_def(&src, function, mf.frame.lineno))
+        .is_some_and(|def| def.nested)
+}
+
+/// Whether the frame's line sits in a `try:` of its function that swallows what it raises.
+fn catches_it(snap: &Snapshot, mf: &MappedFrame) -> bool {
+    let Some(function) = mf.frame.function.as_deref() else {
+        return false;
+    };
+    snap.read(&mf.path)
+        .and_then(|src| {
+            let def = source::find_def(&src, function, mf.frame.lineno)?;
+            source::swallowed_at(&src, &def, mf.frame.lineno)
+        })
+        .unwrap_or(false)
 }
 
 /// `_meta` for one frame's vars: `exception.values.<e>.stacktrace.frames.<f>.vars`.
@@ -945,8 +1029,19 @@ fn plan_call(
             "{label}: {function} is nested in another function and cannot be imported"
         ));
     }
-    if def.is_property() {
-        return Err(format!("{label}: {function} is a property"));
+    // a property's getter is replayed as an attribute read on the rebuilt instance; a setter or a
+    // deleter runs only on assignment or `del`, which the event does not show the value of
+    let property = def.is_property();
+    if property
+        && (!def.is_property_getter()
+            || def.class.is_none()
+            || def.is_staticmethod()
+            || def.is_classmethod()
+            || def.is_async)
+    {
+        return Err(format!(
+            "{label}: {function} is a property setter or deleter, or not on an instance"
+        ));
     }
     if is_request_bound(snap, mf) {
         return Err(format!(
@@ -1145,7 +1240,17 @@ fn plan_call(
     } else {
         format!("{receiver}.{function}")
     };
-    let call = format!("{callee}({})", args.join(", "));
+    let call = if property {
+        // the getter takes self alone; an inherited one is read through the base's descriptor
+        // (what ran, even if the subclass overrides it)
+        if inherited {
+            format!("{import_name}.{function}.__get__({receiver})")
+        } else {
+            format!("{receiver}.{function}")
+        }
+    } else {
+        format!("{callee}({})", args.join(", "))
+    };
     // a generator runs only when consumed
     let call = if generator {
         format!("list({call})")
@@ -1170,6 +1275,12 @@ fn plan_call(
         is_async: def.is_async,
         imports,
         mutated,
+        log_capture: false,
+        decorated: def.decorators.iter().any(|d| {
+            !d.starts_with("@staticmethod")
+                && !d.starts_with("@classmethod")
+                && !d.starts_with("@property")
+        }),
     })
 }
 
@@ -1246,6 +1357,9 @@ fn render_call(
     if plan.is_async {
         stdlib.push("asyncio".into());
     }
+    if plan.log_capture {
+        stdlib.push("logging".into());
+    }
     stdlib.sort();
     stdlib.dedup();
     let mut from_imports: Vec<(String, String)> = plan.imports.names.iter().cloned().collect();
@@ -1262,6 +1376,7 @@ fn render_call(
         assigns: plan.assigns.clone(),
         call: plan.call.clone(),
         is_async: plan.is_async,
+        log_capture: plan.log_capture,
     };
     render::render("python/call_replay.py.tera", &ctx)
 }
@@ -1776,6 +1891,68 @@ mod tests {
             ..Request::default()
         };
         assert!(dropped_credentials(&plain).is_empty());
+    }
+
+    /// A property getter is replayed as an attribute read on the rebuilt instance (an inherited
+    /// one through the base's descriptor); a setter or a deleter is still refused.
+    #[test]
+    fn a_property_getter_is_replayed_as_an_attribute_read() {
+        let module = "from dataclasses import dataclass\nfrom functools import cached_property\n\n\n@dataclass\nclass Parcel:\n    country: str\n\n    @property\n    def zone(self):\n        return ZONES.get(self.country).upper()\n\n    @cached_property\n    def label(self):\n        return self.zone + '-1'\n\n    @zone.setter\n    def zone(self, value):\n        self.country = value.lower()\n\n\n@dataclass\nclass Letter(Parcel):\n    pass\n";
+        with_repo(&[("ship/parcel.py", module)], |snap| {
+            let plan = |function: &str, line: u64, me: &str| {
+                let frame = Frame {
+                    function: Some(function.into()),
+                    lineno: Some(line),
+                    vars: Some(
+                        json!({"self": me, "value": "'NO'"})
+                            .as_object()
+                            .unwrap()
+                            .clone(),
+                    ),
+                    ..Frame::default()
+                };
+                let mf = MappedFrame {
+                    index: 0,
+                    frame: &frame,
+                    path: "ship/parcel.py".into(),
+                };
+                let classes = RepoClasses::new(snap, std::slice::from_ref(&mf));
+                plan_call(snap, &mf, 0, None, &classes).map(|p| (p.call, p.assigns))
+            };
+            let (call, assigns) = plan("zone", 11, "Parcel(country='NO')").unwrap();
+            assert_eq!(call, "instance.zone");
+            assert_eq!(assigns[0].code, r#"Parcel(country="NO")"#);
+            let (call, _) = plan("label", 15, "Parcel(country='NO')").unwrap();
+            assert_eq!(call, "instance.label");
+            let (call, _) = plan("zone", 11, "Letter(country='NO')").unwrap();
+            assert_eq!(call, "Parcel.zone.__get__(instance)");
+            let err = plan("zone", 19, "Parcel(country='NO')").unwrap_err();
+            assert!(err.contains("setter"), "{err}");
+        });
+    }
+
+    /// The frame that caught a handled exception: a decorator's wrapper that swallows it is nested
+    /// and catches it; one that re-raises does not.
+    #[test]
+    fn a_swallowing_decorator_wrapper_is_seen() {
+        let runner = "import functools\n\n\ndef reported(job):\n    @functools.wraps(job)\n    def run(*a):\n        try:\n            return job(*a)\n        except Exception:\n            log.exception('x')\n            return None\n    return run\n\n\ndef strict(job):\n    def run(*a):\n        try:\n            return job(*a)\n        except Exception:\n            raise\n    return run\n";
+        with_repo(&[("jobs/runner.py", runner)], |snap| {
+            let check = |line: u64| {
+                let frame = Frame {
+                    function: Some("run".into()),
+                    lineno: Some(line),
+                    ..Frame::default()
+                };
+                let mf = MappedFrame {
+                    index: 0,
+                    frame: &frame,
+                    path: "jobs/runner.py".into(),
+                };
+                (is_nested_def(snap, &mf), catches_it(snap, &mf))
+            };
+            assert_eq!(check(8), (true, true));
+            assert_eq!(check(18), (true, false));
+        });
     }
 
     #[test]

@@ -325,6 +325,54 @@ python_case!(
     "py-tenant-quota-deep-manifest",
     "call_replay"
 );
+// RecursionError around a cycle in a category feed: every frame is the same line of the same
+// function, whose inputs rebuild; the fix raises a domain error the caller handles
+python_case!(
+    e2e_py_extra_category_cycle_recursion,
+    "py-category-cycle-recursion",
+    "call_replay"
+);
+// crash in a @property of a dataclass (a helper's dict .get() returned None): the caller is a
+// plain object, so the property, replayed as an attribute read, is the only replayable frame
+python_case!(
+    e2e_py_extra_property_zone_none,
+    "py-property-zone-none",
+    "call_replay"
+);
+// staticmethod with keyword-only arguments, a str page from a query string; the caller's list is
+// cut by the SDK and the crash frame rebinds a parameter: replayed from the crash-time state
+python_case!(
+    e2e_py_extra_staticmethod_page_query_str,
+    "py-staticmethod-page-query-str",
+    "call_replay"
+);
+// a list of dataclass instances holding raw JSON dicts, KeyError three levels deep
+python_case!(
+    e2e_py_extra_dataclass_list_telemetry_key,
+    "py-dataclass-list-telemetry-key",
+    "call_replay"
+);
+// *recipients and **options of a service function a CLI calls; ValueError from fromisoformat,
+// fixed by raising the app's own ValueError subclass away from the crash line
+python_case!(
+    e2e_py_extra_cli_kwargs_fromisoformat,
+    "py-cli-kwargs-fromisoformat",
+    "call_replay"
+);
+// a handled exception (logger.exception in a try that goes on): the only caller caught it, so a
+// plain call raises nothing; it is replayed under a log capture where the logged exception counts
+python_case!(
+    e2e_py_extra_logged_sync_phone_unpack,
+    "py-logged-sync-phone-unpack",
+    "call_replay"
+);
+// a decorator's functools.wraps wrapper caught and logged the exception: the decorated function is
+// called unwrapped, a call through the wrapper raises nothing
+python_case!(
+    e2e_py_extra_job_decorator_swallows,
+    "py-job-decorator-swallows",
+    "call_replay"
+);
 js_case!(
     e2e_js_checkout_missing_shipping,
     "js-checkout-missing-shipping",

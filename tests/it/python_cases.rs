@@ -954,3 +954,252 @@ fn heappop_on_a_parameter_is_a_mutation_and_the_caller_is_replayed() {
         "{text}"
     );
 }
+
+/// Writes the generated Python test into `repo` and returns its repository path.
+fn write_test(repo: &Path, out: &Generated) -> String {
+    let test = out
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".py"))
+        .unwrap();
+    let path = repo.join(&test.path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &test.content).unwrap();
+    test.path.clone()
+}
+
+fn apply_patch(repo: &Path, patch: &Path) {
+    let mut child = Command::new("patch")
+        .args(["-s", "-p1"])
+        .current_dir(repo)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("patch runs");
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        &std::fs::read(patch).unwrap(),
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// `py-cli-kwargs-fromisoformat`: the crash is a ValueError raised inside `datetime.fromisoformat`,
+/// and the careful fix raises the app's `ScheduleError(ValueError)` from a `raise` statement of its
+/// own, away from the crash line. That is a deliberate rejection, not the crash: the replay must
+/// pass (it said NOT YET REPRODUCED, so the gate kept the fixed branch STILL_RED). A fix that only
+/// moves the library call, or a reported crash that was itself a `raise`, stays strict.
+#[test]
+fn a_domain_error_subclassing_the_reported_type_is_a_deliberate_rejection() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-cli-kwargs-fromisoformat");
+    let alert = load_alert(&case.join("event.json"));
+    let crash = r#"start = datetime.fromisoformat(options.get("start", "1970-01-01"))"#;
+
+    // buggy: reproduced, through the *args/**kwargs call
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains("schedule_digest(name, *recipients, every=every, **options)"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    // the human fix: ScheduleError (a ValueError) raised on purpose
+    apply_patch(&repo, &case.join("fix.patch"));
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(ok, "the domain-error fix must pass the replay:\n{text}");
+
+    let module = |repo: &Path, replacement: &str| {
+        let path = repo.join("digestd/schedule.py");
+        let code = std::fs::read_to_string(&path).unwrap();
+        assert!(code.contains(crash));
+        std::fs::write(&path, code.replace(crash, replacement)).unwrap();
+    };
+    for (replacement, passes) in [
+        // a plain ValueError raised on purpose on another line: a rejection too
+        (
+            "raw = options.get(\"start\", \"1970-01-01\")\n    if \"-\" not in raw:\n        raise ValueError(\"start must be YYYY-MM-DD\")\n    start = datetime.fromisoformat(raw)",
+            true,
+        ),
+        // the same library call on another line: the same crash, moved
+        (
+            "raw = options.get(\"start\", \"1970-01-01\")\n    start = datetime.fromisoformat(raw)",
+            false,
+        ),
+    ] {
+        let (_t, repo) = make_repo(&case.join("app"));
+        let test = write_test(&repo, &generate(&repo, &alert, true));
+        module(&repo, replacement);
+        let (ok, text) = run(&py, &repo, &[&test]);
+        assert_eq!(ok, passes, "{replacement}\n{text}");
+        if !passes {
+            assert!(text.contains(MARKER_NOT_REPRODUCED), "{text}");
+        }
+    }
+
+    // the reported crash was itself a `raise` (ConfigError from parse_size_mb): the same error
+    // from another `raise` is still that error, not a rejection
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-upload-limit-chained");
+    let (_t, repo) = make_repo(&case.join("app"));
+    let test = write_test(
+        &repo,
+        &generate(&repo, &load_alert(&case.join("event.json")), true),
+    );
+    let path = repo.join("mediasvc/settings.py");
+    let code = std::fs::read_to_string(&path).unwrap();
+    let raise = r#"raise ConfigError(key, value, "expected a whole number of megabytes") from exc"#;
+    assert!(code.contains(raise));
+    std::fs::write(
+        &path,
+        code.replace(
+            raise,
+            "message = \"expected a whole number of megabytes\"\n        raise ConfigError(key, value, message) from exc",
+        ),
+    )
+    .unwrap();
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+}
+
+/// `py-property-zone-none`: the crash is in a `@property` of a dataclass and its caller is a method
+/// of a plain object (no state in its repr): the property, replayed as an attribute read on the
+/// rebuilt instance, is the reproduction (was a scaffold: "sort_code is a property").
+#[test]
+fn a_property_getter_is_replayed_as_an_attribute_read() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-property-zone-none");
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &load_alert(&case.join("event.json")), true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains(r#"instance = Parcel(tracking="JD014599313NO", country="NO""#)
+            && code.contains("        instance.sort_code\n"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    apply_patch(&repo, &case.join("fix.patch"));
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(ok, "{text}");
+}
+
+/// `py-logged-sync-phone-unpack`: the app logs the exception with `logger.exception` and goes on,
+/// so the event says handled and the first frame of its traceback (`sync_contacts`) is the one that
+/// caught it. A plain call of it raises nothing on the buggy code (the gate said NOT_RED): it is
+/// replayed under a log capture, where the logged exception counts. Captured some other way
+/// (`capture_exception()` in the `except`, mechanism generic) nothing can be watched: that frame is
+/// refused, with the reason, and the crash frame is replayed from its captured state. A handler
+/// that re-raises does not swallow: the caller is replayed as a plain call.
+#[test]
+fn the_frame_that_caught_a_handled_exception_is_replayed_under_a_log_capture_or_not_at_all() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-logged-sync-phone-unpack");
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("event.json")).unwrap()).unwrap();
+    let alert = webhook::alert_from_any_json(&raw);
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains("        sync_contacts(contacts)\n")
+            && code.contains("    logging.getLogger().addHandler(logged)\n"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    apply_patch(&repo, &case.join("fix.patch"));
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(ok, "{text}");
+
+    // reported by capture_exception() instead of the logging integration
+    let mut generic = raw.clone();
+    generic["exception"]["values"][0]["mechanism"] =
+        serde_json::json!({"type": "generic", "handled": true});
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &webhook::alert_from_any_json(&generic), true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert!(
+        out.reasons.iter().any(
+            |r| r.contains("sync_contacts caught the reported exception")
+                && r.contains("not replayed")
+        ),
+        "{:?}",
+        out.reasons
+    );
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains("        parse_phone(raw)\n") && !code.contains("addHandler"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+
+    // the handler logs and re-raises: calling sync_contacts raises again, a plain call replays it
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    let module = src.path().join("crmsync/sync.py");
+    let code = std::fs::read_to_string(&module).unwrap();
+    let failed = "            failed.append(contact.get(\"id\"))\n";
+    assert!(code.contains(failed));
+    std::fs::write(&module, code.replace(failed, "            raise\n")).unwrap();
+    let (_t, repo) = make_repo(src.path());
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains("        sync_contacts(contacts)\n") && !code.contains("addHandler"),
+        "{code}"
+    );
+}
+
+/// `py-job-decorator-swallows`: the crash frame's function is decorated by the job runner, whose
+/// `functools.wraps` wrapper caught, logged and swallowed the exception (the event says handled,
+/// the wrapper is the first frame). A call of the decorated name raises nothing (the gate said
+/// NOT_RED): the replay calls `inspect.unwrap(...)`. A wrapper that re-raises is called as is.
+#[test]
+fn a_function_whose_decorator_swallowed_the_exception_is_called_unwrapped() {
+    let Some(py) = python() else { return };
+    let case = manifest_dir().join("tests/fixtures/corpus-extra/py-job-decorator-swallows");
+    let alert = load_alert(&case.join("event.json"));
+    let (_t, repo) = make_repo(&case.join("app"));
+    let out = generate(&repo, &alert, true);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let test = write_test(&repo, &out);
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        code.contains("\nimport inspect\n")
+            && code.contains("        inspect.unwrap(overdue_reminders)(invoices, min_days)\n"),
+        "{code}"
+    );
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(!ok && text.contains(MARKER_REPRODUCED), "{text}");
+    apply_patch(&repo, &case.join("fix.patch"));
+    let (ok, text) = run(&py, &repo, &[&test]);
+    assert!(ok, "{text}");
+
+    // the wrapper logs and re-raises: nothing is swallowed, the decorated name is called
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&case.join("app"), src.path());
+    let module = src.path().join("billingjobs/runner.py");
+    let code = std::fs::read_to_string(&module).unwrap();
+    let swallow = "            return None\n";
+    assert!(code.contains(swallow));
+    std::fs::write(&module, code.replace(swallow, "            raise\n")).unwrap();
+    let (_t, repo) = make_repo(src.path());
+    let test = write_test(&repo, &generate(&repo, &alert, true));
+    let code = std::fs::read_to_string(repo.join(&test)).unwrap();
+    assert!(
+        !code.contains("inspect.unwrap")
+            && code.contains("        overdue_reminders(invoices, min_days)\n"),
+        "{code}"
+    );
+}

@@ -128,8 +128,20 @@ impl FnDef {
     }
     pub fn is_property(&self) -> bool {
         self.decorators.iter().any(|d| {
-            d.starts_with("@property") || d.contains(".setter") || d.contains("cached_property")
+            d.starts_with("@property")
+                || d.contains(".setter")
+                || d.contains(".deleter")
+                || d.contains("cached_property")
         })
+    }
+    /// A property read (`@property`, `@cached_property`, `@functools.cached_property`), not its
+    /// setter or deleter: replayed as an attribute access on the instance.
+    pub fn is_property_getter(&self) -> bool {
+        self.is_property()
+            && !self
+                .decorators
+                .iter()
+                .any(|d| d.contains(".setter") || d.contains(".deleter"))
     }
     /// Decorated as an HTTP route (`@app.route`, `@bp.post`, `@router.get`, `@api_view`…).
     pub fn is_route_handler(&self) -> bool {
@@ -278,6 +290,69 @@ fn body_code(src: &str, def: &FnDef) -> Vec<String> {
         .take_while(|l| indent_of(l) > indent)
         .map(|l| l.split('#').next().unwrap_or("").to_string())
         .collect()
+}
+
+/// Whether line `line` (1-based) of `def` sits in the body of a `try:` of that function whose
+/// `except` clauses never re-raise (no `raise` statement in any of them): a call of the function
+/// then swallows what the line raises. `None` when no enclosing `try:` with `except` clauses is
+/// found (a `try`/`finally` alone catches nothing); `Some(false)` when a handler may re-raise.
+pub fn swallowed_at(src: &str, def: &FnDef, line: Option<u64>) -> Option<bool> {
+    let lines: Vec<&str> = src.lines().collect();
+    let idx = (line? as usize).checked_sub(1)?;
+    if idx < def.line || idx >= lines.len() {
+        return None;
+    }
+    let code = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let mut cur = indent_of(lines[idx]);
+    let mut k = idx;
+    while k > def.line {
+        k -= 1;
+        let l = lines[k];
+        if !code(l) || indent_of(l) >= cur {
+            continue;
+        }
+        cur = indent_of(l);
+        let head = l.trim();
+        if !(head == "try:" || head.starts_with("try:") && head[4..].trim_start().starts_with('#'))
+        {
+            continue;
+        }
+        // the clauses of this try, at its indentation
+        let mut handlers = 0;
+        let mut reraises = false;
+        let mut in_handler = false;
+        for l in &lines[idx + 1..] {
+            if !code(l) {
+                continue;
+            }
+            let ind = indent_of(l);
+            let t = l.trim_start();
+            if ind < cur {
+                break;
+            }
+            if ind == cur {
+                if t.starts_with("except")
+                    && !t[6..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                {
+                    handlers += 1;
+                    in_handler = true;
+                    continue;
+                }
+                if t.starts_with("else:") || t.starts_with("finally:") {
+                    in_handler = false;
+                    continue;
+                }
+                break;
+            }
+            if in_handler && (t == "raise" || t.starts_with("raise ") || t.starts_with("raise(")) {
+                reraises = true;
+            }
+        }
+        if handlers > 0 {
+            return Some(!reraises);
+        }
+    }
+    None
 }
 
 /// A Flask function that reads the request context (`request.…`, `session[…]`, `g.…`,
@@ -1425,6 +1500,67 @@ def outer(x):
             src,
             &find_def(src, "plain", Some(12)).unwrap()
         ));
+    }
+
+    #[test]
+    fn a_try_that_swallows_the_line() {
+        let src = r#"def sync(rows):
+    out = []
+    for row in rows:
+        try:
+            with lock:
+                out.append(convert(row))
+        except (KeyError, ValueError) as exc:  # logged, the run goes on
+            log.exception("row %s", row)
+        else:
+            out.append(None)
+    return out
+
+
+def strict(rows):
+    try:
+        return convert(rows)
+    except ValueError:
+        log.exception("x")
+        raise
+
+
+def cleanup(rows):
+    try:
+        return convert(rows)
+    finally:
+        close()
+
+
+def in_handler(rows):
+    try:
+        return convert(rows)
+    except KeyError:
+        return convert2(rows)
+
+
+def plain(rows):
+    return convert(rows)
+
+
+def exceptional(rows):
+    try:
+        return convert(rows)
+    exceptional = 1
+"#;
+        let at = |f: &str, line: u64| {
+            swallowed_at(src, &find_def(src, f, Some(line)).unwrap(), Some(line))
+        };
+        assert_eq!(at("sync", 6), Some(true));
+        // the handler's own line and the else clause are not guarded by that try
+        assert_eq!(at("sync", 8), None);
+        assert_eq!(at("sync", 10), None);
+        assert_eq!(at("strict", 16), Some(false));
+        assert_eq!(at("cleanup", 24), None);
+        assert_eq!(at("in_handler", 33), None);
+        assert_eq!(at("in_handler", 31), Some(true));
+        assert_eq!(at("plain", 37), None);
+        assert_eq!(at("exceptional", 42), None);
     }
 
     #[test]
