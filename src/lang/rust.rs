@@ -13,7 +13,11 @@
 //! lists of strings or integers, or `Option`s of strings and integers (type parameters a `&str`
 //! satisfies are instantiated with `&str`), with the values the event reveals. A method's receiver
 //! is built honestly or not at all: `Default`, a public `new()`, a public constructor of revealed
-//! values, or a literal of an all-public struct. The values: quoted parts of the panic message
+//! values (strings tried with the empty text first: the emptiest value, like `Default`), or a
+//! literal of an all-public struct; when no candidate builds it, the test fails as not reproduced.
+//! A type's conversion from one string (`FromStr`, `From<&str>`, `TryFrom<&str>`, `From<String>`,
+//! `TryFrom<String>`) is called with the trait named. Inline modules (`pub mod tax { … }` inside
+//! `billing.rs`) are module path segments, not types. The values: quoted parts of the panic message
 //! (`panic!("unknown sku {sku:?}")`, the sliced string of a slicing panic), value-like words,
 //! numbers (len/index, ±1, and a small integer range), breadcrumb data and quoted parts of
 //! breadcrumb messages (apps log what they are about to process), `extra`, custom tags and
@@ -305,19 +309,31 @@ fn map_rust_frame<'a>(
                     .as_deref()
                     .is_none_or(|b| full.rsplit('/').next() == Some(b));
                 if name_ok && snap.is_file(&full) {
+                    // `pub mod tax { pub fn rate_for… }` inside `billing.rs`: the frame's
+                    // `billing::tax::rate_for` names an inline module of the file, not a type.
+                    let mut modules = modules.to_vec();
+                    let mut item = rest[k..].to_vec();
+                    let mut scope = snap.read(&full).unwrap_or_default();
+                    while item.len() > 1 {
+                        let Some(body) = inline_module(&scope, &item[0]) else {
+                            break;
+                        };
+                        scope = body.to_string();
+                        modules.push(item.remove(0));
+                    }
                     let type_modules = frame
                         .function
                         .as_deref()
                         .and_then(impl_self_type)
                         .filter(|t| t.len() >= 2 && names.contains(&t[0]))
                         .map(|t| t[1..t.len() - 1].to_vec())
-                        .filter(|t| t.as_slice() != modules);
+                        .filter(|t| *t != modules);
                     return Some(RustFrame {
                         frame,
                         krate: ci,
                         path: full,
-                        modules: modules.to_vec(),
-                        item: rest[k..].to_vec(),
+                        modules,
+                        item,
                         in_lib,
                         type_modules,
                     });
@@ -339,6 +355,34 @@ fn module_file(c: &CrateInfo, snap: &Snapshot, modules: &[String]) -> Option<Str
         .into_iter()
         .map(|p| c.join(&p))
         .find(|p| snap.is_file(p))
+}
+
+/// The body of the inline module `mod name { … }` declared at any depth of `text` (any
+/// visibility; `mod name;` declares a file, not an inline module).
+fn inline_module<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+{}\s*\{{",
+        regex::escape(name)
+    ))
+    .ok()?;
+    let m = re.find(text)?;
+    block_body(text, m.end() - 1).map(|(body, _)| body)
+}
+
+/// The text of a module path: the file of its longest prefix that is a file (`src/a/b.rs`,
+/// `src/a/b/mod.rs`, the lib root), then the inline `mod x { … }` blocks of the rest.
+fn module_text(c: &CrateInfo, snap: &Snapshot, modules: &[String]) -> Option<String> {
+    for j in (0..=modules.len()).rev() {
+        let Some(text) = module_file(c, snap, &modules[..j]).and_then(|p| snap.read(&p)) else {
+            continue;
+        };
+        let mut scope: &str = &text;
+        for m in &modules[j..] {
+            scope = inline_module(scope, m)?;
+        }
+        return Some(scope.to_string());
+    }
+    None
 }
 
 fn declares_pub(text: &str, kinds: &[&str], name: &str) -> bool {
@@ -372,14 +416,14 @@ fn public_path(rf: &RustFrame, c: &CrateInfo, snap: &Snapshot) -> Option<Vec<Str
         Some(t) if rf.item.len() == 2 => t.clone(),
         _ => rf.modules.clone(),
     };
-    let file_text = snap.read(&module_file(c, snap, &modules)?)?;
+    let file_text = module_text(c, snap, &modules)?;
     if !declares_pub(&file_text, kinds, &first) {
         return None;
     }
     // Every module on the way must be `pub mod`, else a root `pub use` of the item.
     let mut all_pub = true;
     for i in 0..modules.len() {
-        let parent = module_file(c, snap, &modules[..i]).and_then(|p| snap.read(&p));
+        let parent = module_text(c, snap, &modules[..i]);
         if !parent.is_some_and(|t| declares_pub(&t, &["mod"], &modules[i])) {
             all_pub = false;
             break;
@@ -443,6 +487,8 @@ struct Arg {
     var: String,
     /// The argument expression in the call (fixed code over `var`).
     expr: String,
+    /// An argument of the receiver's constructor: its strings start with the empty text.
+    recv: bool,
 }
 
 const INT_TYPES: &[&str] = &[
@@ -773,6 +819,7 @@ fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
             ty: ity,
             expr: arg_expr(kind, &var),
             var,
+            recv: false,
         });
     }
     (args.len() <= 4).then_some(args)
@@ -796,22 +843,93 @@ fn arg_expr(kind: &str, v: &str) -> String {
     }
 }
 
-/// Whether the frame is `<…Type as …FromStr>::from_str` and `text` implements `FromStr` for `Type`.
-fn from_str_impl(frame: &Frame, text: &str, ty: &str) -> bool {
+/// A conversion trait implemented for a type from one string: how the test calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Conversion {
+    /// The trait as the test names it (fixed code from a closed set).
+    trait_path: &'static str,
+    /// The trait's function (`from_str`, `from`, `try_from`).
+    method: &'static str,
+    /// The argument's kind: `str` or `string`.
+    kind: &'static str,
+}
+
+/// Whether the frame is `<…Type as …FromStr>::from_str`, `<…Type as …From<&str>>::from`,
+/// `From<String>`, `TryFrom<&str>` or `TryFrom<String>` (the idiomatic ways to build a type from a
+/// string) and `text` implements that trait for `Type`.
+fn str_conversion(frame: &Frame, text: &str, ty: &str) -> Option<Conversion> {
     let f = frame.function.as_deref().unwrap_or("");
-    let trait_ok = f.starts_with('<')
-        && matching_angle(f, 0).is_some_and(|end| {
-            f[..end]
-                .rsplit_once(" as ")
-                .is_some_and(|(_, t)| t.trim() == "FromStr" || t.trim().ends_with("::FromStr"))
-                && f[end + 1..] == *"::from_str"
-        });
-    trait_ok
-        && regex::Regex::new(&format!(
-            r"(?m)^\s*impl\s+(?:(?:std|core)::str::)?FromStr\s+for\s+{}\s*\{{",
-            regex::escape(ty)
-        ))
-        .is_ok_and(|r| r.is_match(text))
+    if !f.starts_with('<') {
+        return None;
+    }
+    let end = matching_angle(f, 0)?;
+    let (_, tr) = f[..end].rsplit_once(" as ")?;
+    let tr: String = tr.split_whitespace().collect();
+    let method = f[end + 1..].strip_prefix("::")?;
+    // The trait's last path segment with its argument: `core::convert::From<&str>` → `From<&str>`.
+    let base_end = tr.find('<').unwrap_or(tr.len());
+    let name = tr[..base_end].rsplit("::").next().unwrap_or("");
+    let arg = tr[base_end..]
+        .strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or("");
+    let string_arg = matches!(
+        arg,
+        "String" | "alloc::string::String" | "std::string::String"
+    );
+    let (conv, arg_re) = match (name, arg, method) {
+        ("FromStr", "", "from_str") => (
+            Conversion {
+                trait_path: "std::str::FromStr",
+                method: "from_str",
+                kind: "str",
+            },
+            "",
+        ),
+        ("From", "&str", "from") => (
+            Conversion {
+                trait_path: "From<&str>",
+                method: "from",
+                kind: "str",
+            },
+            r"<\s*&\s*(?:'\w+\s+)?str\s*>",
+        ),
+        ("TryFrom", "&str", "try_from") => (
+            Conversion {
+                trait_path: "TryFrom<&str>",
+                method: "try_from",
+                kind: "str",
+            },
+            r"<\s*&\s*(?:'\w+\s+)?str\s*>",
+        ),
+        ("From", _, "from") if string_arg => (
+            Conversion {
+                trait_path: "From<String>",
+                method: "from",
+                kind: "string",
+            },
+            r"<\s*(?:(?:std|alloc)::string::)?String\s*>",
+        ),
+        ("TryFrom", _, "try_from") if string_arg => (
+            Conversion {
+                trait_path: "TryFrom<String>",
+                method: "try_from",
+                kind: "string",
+            },
+            r"<\s*(?:(?:std|alloc)::string::)?String\s*>",
+        ),
+        _ => return None,
+    };
+    let trait_re = match conv.trait_path {
+        "std::str::FromStr" => r"(?:(?:std|core)::str::)?FromStr".to_string(),
+        _ => format!(r"(?:(?:std|core)::convert::)?{name}{arg_re}"),
+    };
+    regex::Regex::new(&format!(
+        r"(?m)^\s*impl(?:\s*<[^>{{]*>)?\s+{trait_re}\s+for\s+{}\s*\{{",
+        regex::escape(ty)
+    ))
+    .is_ok_and(|r| r.is_match(text))
+    .then_some(conv)
 }
 
 /// The text of the inherent `impl Type { … }` blocks in `text` (trait impls and generic types left
@@ -892,7 +1010,7 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
         } else {
             continue;
         };
-        let Some(args) = sig_args(&sig, 10) else {
+        let Some(args) = sig_args(&sig, 10).map(for_receiver) else {
             continue;
         };
         let rank = match (name.as_str(), args.is_empty()) {
@@ -917,6 +1035,14 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
         out.push(r);
     }
     out
+}
+
+/// Marks the arguments of a receiver's constructor (or the fields of its literal).
+fn for_receiver(mut args: Vec<Arg>) -> Vec<Arg> {
+    for a in &mut args {
+        a.recv = true;
+    }
+    args
 }
 
 /// `Type { field: …, … }` when every field is `pub` and of a replayable type (and the struct is not
@@ -958,7 +1084,7 @@ fn struct_literal(text: &str, ty: &str) -> Option<Receiver> {
         params,
         ..Default::default()
     };
-    let args = sig_args(&sig, 10)?;
+    let args = for_receiver(sig_args(&sig, 10)?);
     Some(Receiver {
         ctor: String::new(),
         wrap: "literal",
@@ -1416,8 +1542,8 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
                 "opt_int" => i.len() + 1,
                 "bool" => 2,
                 k if int_list_kinds.contains(&k) => int_lists.len(),
-                "opt_str" | "opt_string" => s.len() + 1,
-                k if str_kinds.contains(&k) => s.len(),
+                "opt_str" | "opt_string" => s.len() + 1 + usize::from(a.recv),
+                k if str_kinds.contains(&k) => s.len() + usize::from(a.recv),
                 _ => l.len(),
             })
             .fold(1usize, |acc, n| acc.saturating_mul(n.max(1)))
@@ -1471,8 +1597,10 @@ struct Ctx {
     all_args: Vec<Arg>,
     /// How a method's receiver is built (`None` for functions).
     recv: Option<Receiver>,
-    /// The callee is `callee_type`'s `FromStr::from_str` (called with the trait named).
-    from_str: bool,
+    /// The callee is `callee_type`'s conversion from a string, called with this trait named
+    /// (`std::str::FromStr`, `From<&str>`, `TryFrom<String>`…: fixed code from a closed set);
+    /// empty otherwise.
+    conv_trait: String,
 }
 
 impl Generator for Rust {
@@ -1517,7 +1645,7 @@ impl Generator for Rust {
             calls: 0,
             all_args: vec![],
             recv: None,
-            from_str: false,
+            conv_trait: String::new(),
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -1570,28 +1698,39 @@ impl Generator for Rust {
                 // A free function, or an associated function or method of an inherent impl whose
                 // name is declared once there (so the parsed signature is its own).
                 let fn_name = m.item.last().cloned().unwrap_or_default();
-                let text = snap.read(&m.path).unwrap_or_default();
+                // The module's own text: its file, or its block when it is an inline module.
+                let text = module_text(c, snap, &m.modules)
+                    .or_else(|| snap.read(&m.path))
+                    .unwrap_or_default();
                 let assoc = m.item.len() == 2;
                 let shown = format!("{}::{fn_name}", path.join("::"));
-                // `<krate::Money as core::str::traits::FromStr>::from_str`: the idiomatic parser,
-                // called as `<Money as std::str::FromStr>::from_str(s)` with the revealed strings.
-                if assoc && fn_name == "from_str" && from_str_impl(m.frame, &text, &m.item[0]) {
+                // `<krate::Money as core::str::traits::FromStr>::from_str`, `<krate::Plan as
+                // core::convert::From<&str>>::from`…: the idiomatic conversions from a string,
+                // called with the trait named (`<Plan as From<&str>>::from(s)`) and the revealed
+                // strings.
+                let conv = assoc
+                    .then(|| str_conversion(m.frame, &text, &m.item[0]))
+                    .flatten();
+                if let Some(conv) = conv.filter(|c| c.method == fn_name) {
                     let args = vec![Arg {
-                        kind: "str",
+                        kind: conv.kind,
                         ty: "",
                         var: "a0".into(),
-                        expr: arg_expr("str", "a0"),
+                        expr: arg_expr(conv.kind, "a0"),
+                        recv: false,
                     }];
                     match plan_search(&args, &rev, &pvalue, 50_000) {
                         Some(plan) => {
-                            ctx.from_str = true;
+                            ctx.conv_trait = conv.trait_path.to_string();
                             chosen = Some((m, path, args.clone(), None, args, plan));
                             break;
                         }
                         None => {
                             why_not.push(format!(
-                                "the event reveals no string for {}'s FromStr::from_str",
-                                path.join("::")
+                                "the event reveals no string for {}'s {}::{}",
+                                path.join("::"),
+                                conv.trait_path,
+                                conv.method
                             ));
                             continue;
                         }
@@ -1636,8 +1775,7 @@ impl Generator for Rust {
                     let type_text = m
                         .type_modules
                         .as_ref()
-                        .and_then(|t| module_file(c, snap, t))
-                        .and_then(|p| snap.read(&p));
+                        .and_then(|t| module_text(c, snap, t));
                     let recvs = match &type_text {
                         Some(tt) => receivers(tt, &format!("{scope}\n{}", impl_blocks(tt, ty)), ty),
                         None => receivers(&text, &scope, ty),
@@ -1703,6 +1841,13 @@ impl Generator for Rust {
                 }
                 let shown = if ctx.callee_type.is_empty() {
                     path.join("::")
+                } else if !ctx.conv_trait.is_empty() {
+                    format!(
+                        "<{} as {}>::{}",
+                        path.join("::"),
+                        ctx.conv_trait,
+                        ctx.callee
+                    )
                 } else {
                     format!("{}::{}", path.join("::"), ctx.callee)
                 };
@@ -1739,6 +1884,8 @@ impl Generator for Rust {
                             r.ctor,
                             if r.args.is_empty() {
                                 ""
+                            } else if r.args.iter().any(|a| a.kind.contains("str")) {
+                                "the empty text and revealed values"
                             } else {
                                 "revealed values"
                             }
@@ -1748,8 +1895,8 @@ impl Generator for Rust {
                         "the receiver is built with {}{}",
                         built,
                         match r.wrap {
-                            "result" => " (calls where it returns Err are skipped)",
-                            "option" => " (calls where it returns None are skipped)",
+                            "result" => " (calls where it returns Err are skipped; the test fails as not reproduced when every call is)",
+                            "option" => " (calls where it returns None are skipped; the test fails as not reproduced when every call is)",
                             _ => "",
                         }
                     ));
@@ -1880,12 +2027,130 @@ mod tests {
         };
         let text = "use std::str::FromStr;\n\nimpl FromStr for Money {\n    type Err = E;\n}\n";
         let f = frame("<stmtsum::money::Money as core::str::traits::FromStr>::from_str");
-        assert!(from_str_impl(&f, text, "Money"));
-        assert!(!from_str_impl(&f, text, "Mon"));
+        let conv = str_conversion(&f, text, "Money").unwrap();
+        assert_eq!(conv.trait_path, "std::str::FromStr");
+        assert_eq!((conv.method, conv.kind), ("from_str", "str"));
+        assert!(str_conversion(&f, text, "Mon").is_none());
         let other = frame("<stmtsum::money::Money as core::convert::TryFrom<&str>>::try_from");
-        assert!(!from_str_impl(&other, text, "Money"));
+        assert!(str_conversion(&other, text, "Money").is_none());
         let inherent = frame("stmtsum::money::Money::from_str");
-        assert!(!from_str_impl(&inherent, text, "Money"));
+        assert!(str_conversion(&inherent, text, "Money").is_none());
+    }
+
+    /// `From<&str>`, `TryFrom<&str>`, `From<String>` and `TryFrom<String>` impls are called with
+    /// the trait named; the frame's trait must be implemented in the text for that type.
+    #[test]
+    fn string_conversion_impls() {
+        let frame = |f: &str| Frame {
+            function: Some(f.into()),
+            ..Default::default()
+        };
+        let text = "impl From<&str> for Plan {\n    fn from(code: &str) -> Plan { todo!() }\n}\n\
+            impl<'a> core::convert::TryFrom<&'a str> for Tier {\n}\n\
+            impl From<String> for Sku {\n}\n\
+            impl TryFrom<std::string::String> for Code {\n}\n\
+            impl From<u32> for Level {\n}\n";
+        let from = frame("<plansync::plan::Plan as core::convert::From<&str>>::from");
+        let c = str_conversion(&from, text, "Plan").unwrap();
+        assert_eq!(
+            (c.trait_path, c.method, c.kind),
+            ("From<&str>", "from", "str")
+        );
+        assert!(str_conversion(&from, text, "Sku").is_none());
+        let try_from = frame("<x::Tier as core::convert::TryFrom<&str>>::try_from");
+        let c = str_conversion(&try_from, text, "Tier").unwrap();
+        assert_eq!((c.trait_path, c.kind), ("TryFrom<&str>", "str"));
+        let owned = frame("<x::Sku as core::convert::From<alloc::string::String>>::from");
+        let c = str_conversion(&owned, text, "Sku").unwrap();
+        assert_eq!((c.trait_path, c.kind), ("From<String>", "string"));
+        let try_owned =
+            frame("<x::Code as core::convert::TryFrom<alloc::string::String>>::try_from");
+        assert_eq!(
+            str_conversion(&try_owned, text, "Code").map(|c| c.trait_path),
+            Some("TryFrom<String>")
+        );
+        // Not from a string, or the method is not the trait's.
+        let int = frame("<x::Level as core::convert::From<u32>>::from");
+        assert!(str_conversion(&int, text, "Level").is_none());
+        let wrong = frame("<x::Plan as core::convert::From<&str>>::into");
+        assert!(str_conversion(&wrong, text, "Plan").is_none());
+    }
+
+    /// A repository with these files committed, for functions that read a Snapshot.
+    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let empty = repo.treebuilder(None).unwrap().write().unwrap();
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (path, text) in files {
+            let blob = repo.blob(text.as_bytes()).unwrap();
+            update.upsert(*path, blob, git2::FileMode::Blob);
+        }
+        let empty = repo.find_tree(empty).unwrap();
+        let tree = repo
+            .find_tree(update.create_updated(&repo, &empty).unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
+        f(&Snapshot::at(&repo, oid).unwrap());
+    }
+
+    /// `pub mod tax { pub fn rate_for… }` inside `src/billing.rs`: the frame
+    /// `vatbill::billing::tax::rate_for` maps to billing.rs with the inline module in its module
+    /// path (before, `tax` was taken for a type and the function was never public); the public
+    /// path goes through it, and the module's text is its block.
+    #[test]
+    fn inline_modules_are_module_path_segments() {
+        let billing = "//! Billing.\n\npub mod tax {\n    pub mod eu {\n        pub fn rate_for(country: &str) -> u32 {\n            0\n        }\n    }\n    pub fn rate_for(country: &str) -> u32 {\n        let _ = \"{\";\n        1\n    }\n}\n\nmod rounding {\n    pub fn apply(x: u64) -> u64 {\n        x\n    }\n}\n\npub struct Tax;\n\nimpl Tax {\n    pub fn get(&self) -> u32 {\n        2\n    }\n}\n";
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"vatbill\"\nversion = \"0.1.0\"\n",
+            ),
+            ("src/lib.rs", "pub mod billing;\n"),
+            ("src/billing.rs", billing),
+        ];
+        with_repo(&files, |snap| {
+            let cs = crates(snap);
+            let frame = |f: &str| Frame {
+                function: Some(f.into()),
+                filename: Some("billing.rs".into()),
+                ..Default::default()
+            };
+            let f = frame("vatbill::billing::tax::rate_for");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.path, "src/billing.rs");
+            assert_eq!(rf.modules, ["billing", "tax"]);
+            assert_eq!(rf.item, ["rate_for"]);
+            assert_eq!(
+                public_path(&rf, &cs[0], snap).unwrap(),
+                ["vatbill", "billing", "tax", "rate_for"]
+            );
+            let text = module_text(&cs[0], snap, &rf.modules).unwrap();
+            assert!(
+                text.contains("let _ = \"{\";") && text.contains("pub mod eu"),
+                "{text}"
+            );
+            assert!(!text.contains("mod rounding"), "{text}");
+            // Nested inline modules.
+            let f = frame("vatbill::billing::tax::eu::rate_for");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.modules, ["billing", "tax", "eu"]);
+            assert_eq!(
+                public_path(&rf, &cs[0], snap).unwrap(),
+                ["vatbill", "billing", "tax", "eu", "rate_for"]
+            );
+            // A private inline module is not reachable from an integration test.
+            let f = frame("vatbill::billing::rounding::apply");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.modules, ["billing", "rounding"]);
+            assert!(public_path(&rf, &cs[0], snap).is_none());
+            // A method of a type stays `[Type, method]`.
+            let f = frame("vatbill::billing::Tax::get");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.modules, ["billing"]);
+            assert_eq!(rf.item, ["Tax", "get"]);
+        });
     }
 
     #[test]
@@ -2111,6 +2376,18 @@ mod tests {
             ]
         );
         assert!(!impls.contains("fn fmt"));
+        // A constructor's arguments search the empty text first (`RECV_STRS`); the method's own
+        // arguments do not.
+        let parse = receivers(src, &impls, "Meter").remove(1);
+        assert!(parse.args.iter().all(|a| a.recv), "{:?}", parse.args);
+        assert!(sig_args(&fn_sig(&impls, "read").unwrap(), 0)
+            .unwrap()
+            .iter()
+            .all(|a| !a.recv));
+        let lit = "pub struct Cfg {\n    pub name: String,\n}\n";
+        let r = receivers(lit, &impl_blocks(lit, "Cfg"), "Cfg");
+        assert_eq!(r[0].wrap, "literal");
+        assert!(r[0].args[0].recv);
         // Nothing to build it with.
         let src =
             "pub struct Pool { conn: Conn }\nimpl Pool {\n    pub fn get(&self) -> u8 { 0 }\n}\n";
