@@ -17,7 +17,8 @@
 //! literal of an all-public struct; when no candidate builds it, the test fails as not reproduced.
 //! A type's conversion from one string (`FromStr`, `From<&str>`, `TryFrom<&str>`, `From<String>`,
 //! `TryFrom<String>`) is called with the trait named. Inline modules (`pub mod tax { … }` inside
-//! `billing.rs`) are module path segments, not types. The values: quoted parts of the panic message
+//! `billing.rs`) are module path segments, not types. A `pub async fn` is called through a
+//! `block_on` of the test (a current-thread tokio runtime when the crate has tokio's `rt`). The values: quoted parts of the panic message
 //! (`panic!("unknown sku {sku:?}")`, the sliced string of a slicing panic), value-like words,
 //! numbers (len/index, ±1, and a small integer range), breadcrumb data and quoted parts of
 //! breadcrumb messages (apps log what they are about to process), `extra`, custom tags and
@@ -344,6 +345,47 @@ fn map_rust_frame<'a>(
     None
 }
 
+/// Whether the crate depends on tokio with a runtime feature (`rt`, `rt-multi-thread`, `full`),
+/// in `[dependencies]` or `[dev-dependencies]` (an integration test may use both), its features
+/// written there or in the workspace's `[workspace.dependencies]`.
+fn tokio_runtime(snap: &Snapshot, c: &CrateInfo) -> bool {
+    let table = |p: &str| snap.read(p).and_then(|t| t.parse::<toml::Table>().ok());
+    let Some(manifest) = table(&c.join("Cargo.toml")) else {
+        return false;
+    };
+    let root = if c.dir.is_empty() {
+        None
+    } else {
+        table("Cargo.toml")
+    };
+    let ws_tokio = root
+        .as_ref()
+        .and_then(|r| r.get("workspace"))
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|d| d.get("tokio"));
+    let features = |v: &toml::Value| -> Vec<String> {
+        v.get("features")
+            .and_then(|f| f.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    ["dependencies", "dev-dependencies"].iter().any(|section| {
+        let Some(dep) = manifest.get(*section).and_then(|d| d.get("tokio")) else {
+            return false;
+        };
+        let mut fs = features(dep);
+        if dep.get("workspace").and_then(|w| w.as_bool()) == Some(true) {
+            fs.extend(ws_tokio.map(features).unwrap_or_default());
+        }
+        fs.iter()
+            .any(|f| matches!(f.as_str(), "rt" | "rt-multi-thread" | "full"))
+    })
+}
+
 /// The file of a module path (`[]` = the lib root).
 fn module_file(c: &CrateInfo, snap: &Snapshot, modules: &[String]) -> Option<String> {
     if modules.is_empty() {
@@ -504,6 +546,8 @@ struct Sig {
     generics: Vec<(String, String)>,
     /// The return type text (`""` for none).
     ret: String,
+    /// `pub async fn`: the call is a future the test runs to completion.
+    is_async: bool,
 }
 
 impl Sig {
@@ -652,13 +696,17 @@ fn block_body(text: &str, open: usize) -> Option<(&str, usize)> {
 /// restricted visibilities are unreachable from an integration test, so they do not count).
 fn fn_sig(text: &str, name: &str) -> Option<Sig> {
     let re = regex::Regex::new(&format!(
-        r"(?m)^\s*pub\s+(?:const\s+)?fn\s+{}\b\s*",
+        r"(?m)^\s*pub\s+(?:const\s+)?(async\s+)?fn\s+{}\b\s*",
         regex::escape(name)
     ))
     .ok()?;
-    let m = re.find(text)?;
+    let caps = re.captures(text)?;
+    let m = caps.get(0)?;
     let mut pos = m.end();
-    let mut sig = Sig::default();
+    let mut sig = Sig {
+        is_async: caps.get(1).is_some(),
+        ..Default::default()
+    };
     if text[pos..].starts_with('<') {
         let (g, end) = bracketed(text, pos)?;
         for p in split_top(g) {
@@ -997,7 +1045,7 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
         let Some(sig) = fn_sig(impls, &name) else {
             continue;
         };
-        if sig.receiver() || !sig.generics.is_empty() {
+        if sig.receiver() || !sig.generics.is_empty() || sig.is_async {
             continue;
         }
         let ret: String = sig.ret.split_whitespace().collect();
@@ -1601,6 +1649,10 @@ struct Ctx {
     /// (`std::str::FromStr`, `From<&str>`, `TryFrom<String>`…: fixed code from a closed set);
     /// empty otherwise.
     conv_trait: String,
+    /// The callee is an `async fn`: the test runs its future with `block_on`.
+    is_async: bool,
+    /// `block_on` is a current-thread tokio runtime (else a std thread-parking executor).
+    tokio: bool,
 }
 
 impl Generator for Rust {
@@ -1646,6 +1698,8 @@ impl Generator for Rust {
             all_args: vec![],
             recv: None,
             conv_trait: String::new(),
+            is_async: false,
+            tokio: false,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -1690,6 +1744,7 @@ impl Generator for Rust {
             // Call replay: the innermost public free function of this crate on the stack whose
             // parameters can all be rebuilt from what the event reveals.
             let mut chosen = None;
+            let mut chosen_async = false;
             let mut why_not = Vec::new();
             for m in mapped.iter().filter(|m| m.krate == inner.krate) {
                 let Some(path) = public_path(m, c, snap) else {
@@ -1703,7 +1758,11 @@ impl Generator for Rust {
                     .or_else(|| snap.read(&m.path))
                     .unwrap_or_default();
                 let assoc = m.item.len() == 2;
-                let shown = format!("{}::{fn_name}", path.join("::"));
+                let shown = if assoc {
+                    format!("{}::{fn_name}", path.join("::"))
+                } else {
+                    path.join("::")
+                };
                 // `<krate::Money as core::str::traits::FromStr>::from_str`, `<krate::Plan as
                 // core::convert::From<&str>>::from`…: the idiomatic conversions from a string,
                 // called with the trait named (`<Plan as From<&str>>::from(s)`) and the revealed
@@ -1797,6 +1856,7 @@ impl Generator for Rust {
                     }
                     match found {
                         Some((r, all, plan)) => {
+                            chosen_async = sig.as_ref().is_some_and(|s| s.is_async);
                             chosen = Some((m, path, args, Some(r), all, plan));
                             break;
                         }
@@ -1811,6 +1871,7 @@ impl Generator for Rust {
                 match plan_search(&args, &rev, &pvalue, 50_000) {
                     Some(plan) => {
                         let all = args.clone();
+                        chosen_async = sig.as_ref().is_some_and(|s| s.is_async);
                         chosen = Some((m, path, args, None, all, plan));
                         break;
                     }
@@ -1833,6 +1894,17 @@ impl Generator for Rust {
                     ctx.callee = path.last().cloned().unwrap_or_default();
                 }
                 ctx.subject = sliced_string(&pvalue).unwrap_or_default().to_string();
+                if chosen_async {
+                    // An `async fn` (frame `krate::m::f::{{closure}}`): the test runs the future to
+                    // completion, on a tokio runtime when the crate has one.
+                    ctx.is_async = true;
+                    ctx.tokio = tokio_runtime(snap, c);
+                    reasons.push(if ctx.tokio {
+                        "the function is async: each call runs on a current-thread tokio runtime (the crate depends on tokio with a runtime feature)".to_string()
+                    } else {
+                        "the function is async: each call runs on a minimal std executor (the crate has no tokio runtime feature; a future that needs a reactor panics differently and is not counted)".to_string()
+                    });
+                }
                 if !std::ptr::eq(m.frame, inner.frame) {
                     reasons.push(format!(
                         "the crashing function is not callable with rebuilt inputs; {} (a caller on the stack) is",
@@ -2093,6 +2165,53 @@ mod tests {
         let sig = git2::Signature::now("t", "t@t").unwrap();
         let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
         f(&Snapshot::at(&repo, oid).unwrap());
+    }
+
+    /// `pub async fn` is a replayable signature (its future is run by the test); async
+    /// constructors never build a receiver.
+    #[test]
+    fn async_fns() {
+        let text = "pub async fn job_size(spec: &str) -> Size {\n    todo!()\n}\npub fn capped(s: Size) -> Size { s }\n";
+        let sig = fn_sig(text, "job_size").unwrap();
+        assert!(sig.is_async);
+        assert_eq!(sig_args(&sig, 0).unwrap()[0].kind, "str");
+        assert!(!fn_sig(text, "capped").unwrap().is_async);
+        let src = "pub struct Conn { url: String }\nimpl Conn {\n    pub async fn connect(url: &str) -> Result<Self, E> { todo!() }\n    pub async fn get(&self, key: &str) -> u8 { 0 }\n}\n";
+        assert!(receivers(src, &impl_blocks(src, "Conn"), "Conn").is_empty());
+    }
+
+    /// tokio with a runtime feature, in the crate's own manifest or through the workspace.
+    #[test]
+    fn tokio_runtime_features() {
+        let check = |files: &[(&str, &str)], dir: &str| {
+            let mut out = false;
+            with_repo(files, |snap| {
+                let c = crates(snap).into_iter().find(|c| c.dir == dir).unwrap();
+                out = tokio_runtime(snap, &c);
+            });
+            out
+        };
+        let pkg = "[package]\nname = \"w\"\nversion = \"0.1.0\"\n";
+        let lib = ("src/lib.rs", "");
+        let with = |deps: &str| format!("{pkg}{deps}");
+        let m =
+            with("[dependencies]\ntokio = { version = \"1\", features = [\"rt\", \"macros\"] }\n");
+        assert!(check(&[("Cargo.toml", &m), lib], ""));
+        let m = with("[dev-dependencies]\ntokio = { version = \"1\", features = [\"full\"] }\n");
+        assert!(check(&[("Cargo.toml", &m), lib], ""));
+        // Default features of tokio have no runtime; no tokio at all.
+        let m = with("[dependencies]\ntokio = \"1\"\n");
+        assert!(!check(&[("Cargo.toml", &m), lib], ""));
+        assert!(!check(&[("Cargo.toml", pkg), lib], ""));
+        // `tokio = { workspace = true }` takes the workspace's features.
+        let root = "[workspace]\nmembers = [\"crates/a\"]\n\n[workspace.dependencies]\ntokio = { version = \"1\", features = [\"rt-multi-thread\"] }\n";
+        let member = "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[dependencies]\ntokio = { workspace = true }\n";
+        let files = [
+            ("Cargo.toml", root),
+            ("crates/a/Cargo.toml", member),
+            ("crates/a/src/lib.rs", ""),
+        ];
+        assert!(check(&files, "crates/a"));
     }
 
     /// `pub mod tax { pub fn rate_for… }` inside `src/billing.rs`: the frame
