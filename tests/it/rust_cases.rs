@@ -993,3 +993,27 @@ fn rust_serde_expect_nested_file_module_replay_and_gate() {
     );
     gate_case(case, "expected u32");
 }
+
+/// `.expect()` inside a `pub async fn` awaited on a tokio runtime (frame
+/// `thumbq::jobs::job_size::{{closure}}`): before, `pub async fn` was not read as a public
+/// function and the generator fell back to a scaffold (RED_WRONG_REASON). Now each call's future
+/// runs on a current-thread tokio runtime (the crate depends on tokio with `rt`), with the spec
+/// the breadcrumb logged ("640×480"). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_async_fn_on_tokio_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-thumbq-async-expect";
+    let test = rust_replay_case(
+        case,
+        "block_on(job_size(a0))",
+        "size spec is not WIDTHxHEIGHT",
+    );
+    assert!(test.contains("use thumbq::jobs::job_size;"), "{test}");
+    assert!(
+        test.contains("tokio::runtime::Builder::new_current_thread()"),
+        "{test}"
+    );
+    gate_case(case, "size spec is not WIDTHxHEIGHT");
+}
