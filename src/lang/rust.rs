@@ -18,7 +18,8 @@
 //! A type's conversion from one string (`FromStr`, `From<&str>`, `TryFrom<&str>`, `From<String>`,
 //! `TryFrom<String>`) is called with the trait named. Inline modules (`pub mod tax { … }` inside
 //! `billing.rs`) are module path segments, not types. A `pub async fn` is called through a
-//! `block_on` of the test (a current-thread tokio runtime when the crate has tokio's `rt`). The values: quoted parts of the panic message
+//! `block_on` of the test (a current-thread tokio runtime when the crate has tokio's `rt`). A
+//! binary's module that stands alone is compiled into the test (`#[path = "../src/m.rs"] mod m;`). The values: quoted parts of the panic message
 //! (`panic!("unknown sku {sku:?}")`, the sliced string of a slicing panic), value-like words,
 //! numbers (len/index, ±1, and a small integer range), breadcrumb data and quoted parts of
 //! breadcrumb messages (apps log what they are about to process), `extra`, custom tags and
@@ -384,6 +385,95 @@ fn tokio_runtime(snap: &Snapshot, c: &CrateInfo) -> bool {
         fs.iter()
             .any(|f| matches!(f.as_str(), "rt" | "rt-multi-thread" | "full"))
     })
+}
+
+/// A module of a binary target (frame `krate::quota::parse_quota` in `src/quota.rs` of a package
+/// whose library does not declare it) that an integration test can compile in on its own: a
+/// top-level module file that names no other module of the crate (`crate::`, `super::`, `mod x;`,
+/// `#[path]`). Returns its path from the crate's `tests/` folder and the test's path of the item
+/// (`["quota", "parse_quota"]`), when the item is declared `pub`, `pub(crate)` or `pub(super)`.
+fn included_module(
+    rf: &RustFrame,
+    c: &CrateInfo,
+    snap: &Snapshot,
+) -> Option<(String, Vec<String>)> {
+    if rf.in_lib || rf.modules.len() != 1 || rf.type_modules.is_some() {
+        return None;
+    }
+    let name = &rf.modules[0];
+    // The file's path inside the crate (`src/quota.rs`).
+    let rel = rf.path.strip_prefix(&c.join("")).unwrap_or(&rf.path);
+    // Only `src/<name>.rs` / `src/<name>/mod.rs` next to a bin root that declares `mod <name>;`.
+    let bin_dir = |b: &String| {
+        b.rsplit_once('/')
+            .map(|x| x.0.to_string())
+            .unwrap_or_default()
+    };
+    let declared = c.bin_paths.iter().any(|b| {
+        let dir = bin_dir(b);
+        (rel == format!("{dir}/{name}.rs") || rel == format!("{dir}/{name}/mod.rs"))
+            && snap.read(&c.join(b)).is_some_and(|t| {
+                regex::Regex::new(&format!(r"(?m)^\s*mod\s+{}\s*;", regex::escape(name)))
+                    .is_ok_and(|r| r.is_match(&t))
+            })
+    });
+    if !declared || !is_rust_ident(name) || !rf.item.iter().all(|s| is_rust_ident(s)) {
+        return None;
+    }
+    let text = snap.read(&rf.path)?;
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let outside = regex::Regex::new(
+        r"(?m)\bcrate::|^\s*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+\w+\s*;|#\[path|\$crate",
+    )
+    .ok()?;
+    if outside.is_match(&code) {
+        return None;
+    }
+    // `super::` at the top level names the crate root; inside an inline module (`mod tests {
+    // use super::*; }`) it names this module, which the test compiles in too.
+    let inline =
+        regex::Regex::new(r"(?m)^\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+\w+\s*\{")
+            .ok()?;
+    let mut top = String::new();
+    let mut last = 0;
+    for m in inline.find_iter(&code) {
+        if m.start() < last {
+            continue;
+        }
+        let (body, end) = block_body(&code, m.end() - 1)?;
+        if body.contains("super::super::") {
+            return None;
+        }
+        top.push_str(&code[last..m.start()]);
+        last = end;
+    }
+    top.push_str(&code[last..]);
+    if top.contains("super::") {
+        return None;
+    }
+    let first = rf.item.first()?;
+    let is_type = first
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_uppercase());
+    let kind = if is_type { r"(?:struct|enum)" } else { "fn" };
+    let visible = regex::Regex::new(&format!(
+        r"(?m)^pub(?:\s*\(\s*(?:crate|super)\s*\))?\s+(?:(?:const|async|unsafe)\s+)*{kind}\s+{}\b",
+        regex::escape(first)
+    ))
+    .ok()?;
+    if !visible.is_match(&code) {
+        return None;
+    }
+    // `#[path]` in the test's root file is relative to the crate's `tests/` folder.
+    let from_tests = format!("../{rel}");
+    let mut path = vec![name.clone()];
+    path.push(first.clone());
+    Some((from_tests, path))
 }
 
 /// The file of a module path (`[]` = the lib root).
@@ -1649,6 +1739,9 @@ struct Ctx {
     /// (`std::str::FromStr`, `From<&str>`, `TryFrom<String>`…: fixed code from a closed set);
     /// empty otherwise.
     conv_trait: String,
+    /// A binary's module compiled into the test (`#[path = …] mod …;`): its path from `tests/`;
+    /// empty when the test imports the library.
+    mod_include: String,
     /// The callee is an `async fn`: the test runs its future with `block_on`.
     is_async: bool,
     /// `block_on` is a current-thread tokio runtime (else a std thread-parking executor).
@@ -1698,6 +1791,7 @@ impl Generator for Rust {
             all_args: vec![],
             recv: None,
             conv_trait: String::new(),
+            mod_include: String::new(),
             is_async: false,
             tokio: false,
         };
@@ -1745,18 +1839,32 @@ impl Generator for Rust {
             // parameters can all be rebuilt from what the event reveals.
             let mut chosen = None;
             let mut chosen_async = false;
+            let mut chosen_include: Option<String> = None;
             let mut why_not = Vec::new();
             for m in mapped.iter().filter(|m| m.krate == inner.krate) {
-                let Some(path) = public_path(m, c, snap) else {
-                    continue;
+                // A module of a binary (no library reaches it) is compiled into the test itself
+                // with `#[path = "../src/m.rs"] mod m;` when its file stands alone.
+                let (path, include) = match public_path(m, c, snap) {
+                    Some(p) => (p, None),
+                    None => match included_module(m, c, snap) {
+                        Some((rel, p)) => (p, Some(rel)),
+                        None => continue,
+                    },
                 };
                 // A free function, or an associated function or method of an inherent impl whose
                 // name is declared once there (so the parsed signature is its own).
                 let fn_name = m.item.last().cloned().unwrap_or_default();
-                // The module's own text: its file, or its block when it is an inline module.
-                let text = module_text(c, snap, &m.modules)
+                // The module's own text: its file, or its block when it is an inline module. In a
+                // module compiled into the test, `pub(crate)` and `pub(super)` items are reachable
+                // from the test's root like `pub` ones.
+                let mut text = module_text(c, snap, &m.modules)
                     .or_else(|| snap.read(&m.path))
                     .unwrap_or_default();
+                if include.is_some() {
+                    text = text
+                        .replace("pub(crate) ", "pub ")
+                        .replace("pub(super) ", "pub ");
+                }
                 let assoc = m.item.len() == 2;
                 let shown = if assoc {
                     format!("{}::{fn_name}", path.join("::"))
@@ -1781,6 +1889,7 @@ impl Generator for Rust {
                     match plan_search(&args, &rev, &pvalue, 50_000) {
                         Some(plan) => {
                             ctx.conv_trait = conv.trait_path.to_string();
+                            chosen_include = include.clone();
                             chosen = Some((m, path, args.clone(), None, args, plan));
                             break;
                         }
@@ -1857,6 +1966,7 @@ impl Generator for Rust {
                     match found {
                         Some((r, all, plan)) => {
                             chosen_async = sig.as_ref().is_some_and(|s| s.is_async);
+                            chosen_include = include.clone();
                             chosen = Some((m, path, args, Some(r), all, plan));
                             break;
                         }
@@ -1872,6 +1982,7 @@ impl Generator for Rust {
                     Some(plan) => {
                         let all = args.clone();
                         chosen_async = sig.as_ref().is_some_and(|s| s.is_async);
+                        chosen_include = include.clone();
                         chosen = Some((m, path, args, None, all, plan));
                         break;
                     }
@@ -1887,6 +1998,13 @@ impl Generator for Rust {
                 strategy = Strategy::CallReplay;
                 template = "rust/call_replay.rs.tera";
                 ctx.use_path = path.clone();
+                if let Some(rel) = &chosen_include {
+                    ctx.mod_include = rel.clone();
+                    reasons.push(format!(
+                        "{} is a module of a binary, which an integration test cannot import: the test compiles its file in with #[path = \"{rel}\"]",
+                        m.path
+                    ));
+                }
                 if m.item.len() == 2 {
                     ctx.callee_type = path.last().cloned().unwrap_or_default();
                     ctx.callee = m.item[1].clone();
@@ -2212,6 +2330,49 @@ mod tests {
             ("crates/a/src/lib.rs", ""),
         ];
         assert!(check(&files, "crates/a"));
+    }
+
+    /// A module of a binary-only package is compiled into the test when its file stands alone
+    /// (`super::` inside its own inline `mod tests` is fine); one that reaches other modules of
+    /// the crate, or a private item, is not.
+    #[test]
+    fn binary_modules_compiled_into_the_test() {
+        let quota = "pub(crate) fn quota_bytes(spec: &str) -> u64 {\n    0\n}\nfn hidden() {}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n";
+        let uses_crate = "use crate::units::MB;\npub fn size(s: &str) -> u64 {\n    MB\n}\n";
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"quotactl\"\nversion = \"0.1.0\"\n",
+            ),
+            (
+                "src/main.rs",
+                "mod quota;\nmod sizes;\nmod units;\nfn main() {}\n",
+            ),
+            ("src/quota.rs", quota),
+            ("src/sizes.rs", uses_crate),
+            ("src/units.rs", "pub const MB: u64 = 1;\n"),
+        ];
+        with_repo(&files, |snap| {
+            let cs = crates(snap);
+            let frame = |f: &str, file: &str| Frame {
+                function: Some(f.into()),
+                filename: Some(file.into()),
+                ..Default::default()
+            };
+            let f = frame("quotactl::quota::quota_bytes", "quota.rs");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert!(!rf.in_lib);
+            assert!(public_path(&rf, &cs[0], snap).is_none());
+            let (rel, path) = included_module(&rf, &cs[0], snap).unwrap();
+            assert_eq!(rel, "../src/quota.rs");
+            assert_eq!(path, ["quota", "quota_bytes"]);
+            let f = frame("quotactl::quota::hidden", "quota.rs");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert!(included_module(&rf, &cs[0], snap).is_none());
+            let f = frame("quotactl::sizes::size", "sizes.rs");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert!(included_module(&rf, &cs[0], snap).is_none());
+        });
     }
 
     /// `pub mod tax { pub fn rate_for… }` inside `src/billing.rs`: the frame
