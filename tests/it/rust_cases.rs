@@ -1017,3 +1017,26 @@ fn rust_async_fn_on_tokio_replay_and_gate() {
     );
     gate_case(case, "size spec is not WIDTHxHEIGHT");
 }
+
+/// A binary-only package (no library): `quota_bytes(spec: &str)` in the bin's module
+/// src/quota.rs. An integration test cannot import a binary, so before nothing was public and
+/// the test was a scaffold (RED_WRONG_REASON). The module's file names no other module of the
+/// crate, so the test compiles it in (`#[path = "../src/quota.rs"] mod quota;`) and replays it
+/// with the spec the breadcrumb logged ("1.5TB"). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_binary_module_compiled_in_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-quotactl-bin-module";
+    let test = rust_replay_case(
+        case,
+        "quota_bytes(a0)",
+        "quota amount is not a whole number: ParseIntError { kind: InvalidDigit }",
+    );
+    assert!(test.contains("#[path = \"../src/quota.rs\"]"), "{test}");
+    assert!(test.contains("use quota::quota_bytes;"), "{test}");
+    assert!(!test.contains("extern crate"), "{test}");
+    assert!(test.contains("\"1.5TB\""), "{test}");
+    gate_case(case, "quota amount is not a whole number");
+}
