@@ -13,7 +13,13 @@
 //! lists of strings or integers, or `Option`s of strings and integers (type parameters a `&str`
 //! satisfies are instantiated with `&str`), with the values the event reveals. A method's receiver
 //! is built honestly or not at all: `Default`, a public `new()`, a public constructor of revealed
-//! values, or a literal of an all-public struct. The values: quoted parts of the panic message
+//! values (strings tried with the empty text first: the emptiest value, like `Default`), or a
+//! literal of an all-public struct; when no candidate builds it, the test fails as not reproduced.
+//! A type's conversion from one string (`FromStr`, `From<&str>`, `TryFrom<&str>`, `From<String>`,
+//! `TryFrom<String>`) is called with the trait named. Inline modules (`pub mod tax { … }` inside
+//! `billing.rs`) are module path segments, not types. A `pub async fn` is called through a
+//! `block_on` of the test (a current-thread tokio runtime when the crate has tokio's `rt`). A
+//! binary's module that stands alone is compiled into the test (`#[path = "../src/m.rs"] mod m;`). The values: quoted parts of the panic message
 //! (`panic!("unknown sku {sku:?}")`, the sliced string of a slicing panic), value-like words,
 //! numbers (len/index, ±1, and a small integer range), breadcrumb data and quoted parts of
 //! breadcrumb messages (apps log what they are about to process), `extra`, custom tags and
@@ -305,19 +311,31 @@ fn map_rust_frame<'a>(
                     .as_deref()
                     .is_none_or(|b| full.rsplit('/').next() == Some(b));
                 if name_ok && snap.is_file(&full) {
+                    // `pub mod tax { pub fn rate_for… }` inside `billing.rs`: the frame's
+                    // `billing::tax::rate_for` names an inline module of the file, not a type.
+                    let mut modules = modules.to_vec();
+                    let mut item = rest[k..].to_vec();
+                    let mut scope = snap.read(&full).unwrap_or_default();
+                    while item.len() > 1 {
+                        let Some(body) = inline_module(&scope, &item[0]) else {
+                            break;
+                        };
+                        scope = body.to_string();
+                        modules.push(item.remove(0));
+                    }
                     let type_modules = frame
                         .function
                         .as_deref()
                         .and_then(impl_self_type)
                         .filter(|t| t.len() >= 2 && names.contains(&t[0]))
                         .map(|t| t[1..t.len() - 1].to_vec())
-                        .filter(|t| t.as_slice() != modules);
+                        .filter(|t| *t != modules);
                     return Some(RustFrame {
                         frame,
                         krate: ci,
                         path: full,
-                        modules: modules.to_vec(),
-                        item: rest[k..].to_vec(),
+                        modules,
+                        item,
                         in_lib,
                         type_modules,
                     });
@@ -326,6 +344,136 @@ fn map_rust_frame<'a>(
         }
     }
     None
+}
+
+/// Whether the crate depends on tokio with a runtime feature (`rt`, `rt-multi-thread`, `full`),
+/// in `[dependencies]` or `[dev-dependencies]` (an integration test may use both), its features
+/// written there or in the workspace's `[workspace.dependencies]`.
+fn tokio_runtime(snap: &Snapshot, c: &CrateInfo) -> bool {
+    let table = |p: &str| snap.read(p).and_then(|t| t.parse::<toml::Table>().ok());
+    let Some(manifest) = table(&c.join("Cargo.toml")) else {
+        return false;
+    };
+    let root = if c.dir.is_empty() {
+        None
+    } else {
+        table("Cargo.toml")
+    };
+    let ws_tokio = root
+        .as_ref()
+        .and_then(|r| r.get("workspace"))
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|d| d.get("tokio"));
+    let features = |v: &toml::Value| -> Vec<String> {
+        v.get("features")
+            .and_then(|f| f.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    ["dependencies", "dev-dependencies"].iter().any(|section| {
+        let Some(dep) = manifest.get(*section).and_then(|d| d.get("tokio")) else {
+            return false;
+        };
+        let mut fs = features(dep);
+        if dep.get("workspace").and_then(|w| w.as_bool()) == Some(true) {
+            fs.extend(ws_tokio.map(features).unwrap_or_default());
+        }
+        fs.iter()
+            .any(|f| matches!(f.as_str(), "rt" | "rt-multi-thread" | "full"))
+    })
+}
+
+/// A module of a binary target (frame `krate::quota::parse_quota` in `src/quota.rs` of a package
+/// whose library does not declare it) that an integration test can compile in on its own: a
+/// top-level module file that names no other module of the crate (`crate::`, `super::`, `mod x;`,
+/// `#[path]`). Returns its path from the crate's `tests/` folder and the test's path of the item
+/// (`["quota", "parse_quota"]`), when the item is declared `pub`, `pub(crate)` or `pub(super)`.
+fn included_module(
+    rf: &RustFrame,
+    c: &CrateInfo,
+    snap: &Snapshot,
+) -> Option<(String, Vec<String>)> {
+    if rf.in_lib || rf.modules.len() != 1 || rf.type_modules.is_some() {
+        return None;
+    }
+    let name = &rf.modules[0];
+    // The file's path inside the crate (`src/quota.rs`).
+    let rel = rf.path.strip_prefix(&c.join("")).unwrap_or(&rf.path);
+    // Only `src/<name>.rs` / `src/<name>/mod.rs` next to a bin root that declares `mod <name>;`.
+    let bin_dir = |b: &String| {
+        b.rsplit_once('/')
+            .map(|x| x.0.to_string())
+            .unwrap_or_default()
+    };
+    let declared = c.bin_paths.iter().any(|b| {
+        let dir = bin_dir(b);
+        (rel == format!("{dir}/{name}.rs") || rel == format!("{dir}/{name}/mod.rs"))
+            && snap.read(&c.join(b)).is_some_and(|t| {
+                regex::Regex::new(&format!(r"(?m)^\s*mod\s+{}\s*;", regex::escape(name)))
+                    .is_ok_and(|r| r.is_match(&t))
+            })
+    });
+    if !declared || !is_rust_ident(name) || !rf.item.iter().all(|s| is_rust_ident(s)) {
+        return None;
+    }
+    let text = snap.read(&rf.path)?;
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let outside = regex::Regex::new(
+        r"(?m)\bcrate::|^\s*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+\w+\s*;|#\[path|\$crate",
+    )
+    .ok()?;
+    if outside.is_match(&code) {
+        return None;
+    }
+    // `super::` at the top level names the crate root; inside an inline module (`mod tests {
+    // use super::*; }`) it names this module, which the test compiles in too.
+    let inline =
+        regex::Regex::new(r"(?m)^\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+\w+\s*\{")
+            .ok()?;
+    let mut top = String::new();
+    let mut last = 0;
+    for m in inline.find_iter(&code) {
+        if m.start() < last {
+            continue;
+        }
+        let (body, end) = block_body(&code, m.end() - 1)?;
+        if body.contains("super::super::") {
+            return None;
+        }
+        top.push_str(&code[last..m.start()]);
+        last = end;
+    }
+    top.push_str(&code[last..]);
+    if top.contains("super::") {
+        return None;
+    }
+    let first = rf.item.first()?;
+    let is_type = first
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_uppercase());
+    let kind = if is_type { r"(?:struct|enum)" } else { "fn" };
+    let visible = regex::Regex::new(&format!(
+        r"(?m)^pub(?:\s*\(\s*(?:crate|super)\s*\))?\s+(?:(?:const|async|unsafe)\s+)*{kind}\s+{}\b",
+        regex::escape(first)
+    ))
+    .ok()?;
+    if !visible.is_match(&code) {
+        return None;
+    }
+    // `#[path]` in the test's root file is relative to the crate's `tests/` folder.
+    let from_tests = format!("../{rel}");
+    let mut path = vec![name.clone()];
+    path.push(first.clone());
+    Some((from_tests, path))
 }
 
 /// The file of a module path (`[]` = the lib root).
@@ -339,6 +487,34 @@ fn module_file(c: &CrateInfo, snap: &Snapshot, modules: &[String]) -> Option<Str
         .into_iter()
         .map(|p| c.join(&p))
         .find(|p| snap.is_file(p))
+}
+
+/// The body of the inline module `mod name { … }` declared at any depth of `text` (any
+/// visibility; `mod name;` declares a file, not an inline module).
+fn inline_module<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^\s*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+{}\s*\{{",
+        regex::escape(name)
+    ))
+    .ok()?;
+    let m = re.find(text)?;
+    block_body(text, m.end() - 1).map(|(body, _)| body)
+}
+
+/// The text of a module path: the file of its longest prefix that is a file (`src/a/b.rs`,
+/// `src/a/b/mod.rs`, the lib root), then the inline `mod x { … }` blocks of the rest.
+fn module_text(c: &CrateInfo, snap: &Snapshot, modules: &[String]) -> Option<String> {
+    for j in (0..=modules.len()).rev() {
+        let Some(text) = module_file(c, snap, &modules[..j]).and_then(|p| snap.read(&p)) else {
+            continue;
+        };
+        let mut scope: &str = &text;
+        for m in &modules[j..] {
+            scope = inline_module(scope, m)?;
+        }
+        return Some(scope.to_string());
+    }
+    None
 }
 
 fn declares_pub(text: &str, kinds: &[&str], name: &str) -> bool {
@@ -372,14 +548,14 @@ fn public_path(rf: &RustFrame, c: &CrateInfo, snap: &Snapshot) -> Option<Vec<Str
         Some(t) if rf.item.len() == 2 => t.clone(),
         _ => rf.modules.clone(),
     };
-    let file_text = snap.read(&module_file(c, snap, &modules)?)?;
+    let file_text = module_text(c, snap, &modules)?;
     if !declares_pub(&file_text, kinds, &first) {
         return None;
     }
     // Every module on the way must be `pub mod`, else a root `pub use` of the item.
     let mut all_pub = true;
     for i in 0..modules.len() {
-        let parent = module_file(c, snap, &modules[..i]).and_then(|p| snap.read(&p));
+        let parent = module_text(c, snap, &modules[..i]);
         if !parent.is_some_and(|t| declares_pub(&t, &["mod"], &modules[i])) {
             all_pub = false;
             break;
@@ -443,6 +619,8 @@ struct Arg {
     var: String,
     /// The argument expression in the call (fixed code over `var`).
     expr: String,
+    /// An argument of the receiver's constructor: its strings start with the empty text.
+    recv: bool,
 }
 
 const INT_TYPES: &[&str] = &[
@@ -458,6 +636,8 @@ struct Sig {
     generics: Vec<(String, String)>,
     /// The return type text (`""` for none).
     ret: String,
+    /// `pub async fn`: the call is a future the test runs to completion.
+    is_async: bool,
 }
 
 impl Sig {
@@ -606,13 +786,17 @@ fn block_body(text: &str, open: usize) -> Option<(&str, usize)> {
 /// restricted visibilities are unreachable from an integration test, so they do not count).
 fn fn_sig(text: &str, name: &str) -> Option<Sig> {
     let re = regex::Regex::new(&format!(
-        r"(?m)^\s*pub\s+(?:const\s+)?fn\s+{}\b\s*",
+        r"(?m)^\s*pub\s+(?:const\s+)?(async\s+)?fn\s+{}\b\s*",
         regex::escape(name)
     ))
     .ok()?;
-    let m = re.find(text)?;
+    let caps = re.captures(text)?;
+    let m = caps.get(0)?;
     let mut pos = m.end();
-    let mut sig = Sig::default();
+    let mut sig = Sig {
+        is_async: caps.get(1).is_some(),
+        ..Default::default()
+    };
     if text[pos..].starts_with('<') {
         let (g, end) = bracketed(text, pos)?;
         for p in split_top(g) {
@@ -773,6 +957,7 @@ fn sig_args(sig: &Sig, first: usize) -> Option<Vec<Arg>> {
             ty: ity,
             expr: arg_expr(kind, &var),
             var,
+            recv: false,
         });
     }
     (args.len() <= 4).then_some(args)
@@ -796,22 +981,93 @@ fn arg_expr(kind: &str, v: &str) -> String {
     }
 }
 
-/// Whether the frame is `<…Type as …FromStr>::from_str` and `text` implements `FromStr` for `Type`.
-fn from_str_impl(frame: &Frame, text: &str, ty: &str) -> bool {
+/// A conversion trait implemented for a type from one string: how the test calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Conversion {
+    /// The trait as the test names it (fixed code from a closed set).
+    trait_path: &'static str,
+    /// The trait's function (`from_str`, `from`, `try_from`).
+    method: &'static str,
+    /// The argument's kind: `str` or `string`.
+    kind: &'static str,
+}
+
+/// Whether the frame is `<…Type as …FromStr>::from_str`, `<…Type as …From<&str>>::from`,
+/// `From<String>`, `TryFrom<&str>` or `TryFrom<String>` (the idiomatic ways to build a type from a
+/// string) and `text` implements that trait for `Type`.
+fn str_conversion(frame: &Frame, text: &str, ty: &str) -> Option<Conversion> {
     let f = frame.function.as_deref().unwrap_or("");
-    let trait_ok = f.starts_with('<')
-        && matching_angle(f, 0).is_some_and(|end| {
-            f[..end]
-                .rsplit_once(" as ")
-                .is_some_and(|(_, t)| t.trim() == "FromStr" || t.trim().ends_with("::FromStr"))
-                && f[end + 1..] == *"::from_str"
-        });
-    trait_ok
-        && regex::Regex::new(&format!(
-            r"(?m)^\s*impl\s+(?:(?:std|core)::str::)?FromStr\s+for\s+{}\s*\{{",
-            regex::escape(ty)
-        ))
-        .is_ok_and(|r| r.is_match(text))
+    if !f.starts_with('<') {
+        return None;
+    }
+    let end = matching_angle(f, 0)?;
+    let (_, tr) = f[..end].rsplit_once(" as ")?;
+    let tr: String = tr.split_whitespace().collect();
+    let method = f[end + 1..].strip_prefix("::")?;
+    // The trait's last path segment with its argument: `core::convert::From<&str>` → `From<&str>`.
+    let base_end = tr.find('<').unwrap_or(tr.len());
+    let name = tr[..base_end].rsplit("::").next().unwrap_or("");
+    let arg = tr[base_end..]
+        .strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or("");
+    let string_arg = matches!(
+        arg,
+        "String" | "alloc::string::String" | "std::string::String"
+    );
+    let (conv, arg_re) = match (name, arg, method) {
+        ("FromStr", "", "from_str") => (
+            Conversion {
+                trait_path: "std::str::FromStr",
+                method: "from_str",
+                kind: "str",
+            },
+            "",
+        ),
+        ("From", "&str", "from") => (
+            Conversion {
+                trait_path: "From<&str>",
+                method: "from",
+                kind: "str",
+            },
+            r"<\s*&\s*(?:'\w+\s+)?str\s*>",
+        ),
+        ("TryFrom", "&str", "try_from") => (
+            Conversion {
+                trait_path: "TryFrom<&str>",
+                method: "try_from",
+                kind: "str",
+            },
+            r"<\s*&\s*(?:'\w+\s+)?str\s*>",
+        ),
+        ("From", _, "from") if string_arg => (
+            Conversion {
+                trait_path: "From<String>",
+                method: "from",
+                kind: "string",
+            },
+            r"<\s*(?:(?:std|alloc)::string::)?String\s*>",
+        ),
+        ("TryFrom", _, "try_from") if string_arg => (
+            Conversion {
+                trait_path: "TryFrom<String>",
+                method: "try_from",
+                kind: "string",
+            },
+            r"<\s*(?:(?:std|alloc)::string::)?String\s*>",
+        ),
+        _ => return None,
+    };
+    let trait_re = match conv.trait_path {
+        "std::str::FromStr" => r"(?:(?:std|core)::str::)?FromStr".to_string(),
+        _ => format!(r"(?:(?:std|core)::convert::)?{name}{arg_re}"),
+    };
+    regex::Regex::new(&format!(
+        r"(?m)^\s*impl(?:\s*<[^>{{]*>)?\s+{trait_re}\s+for\s+{}\s*\{{",
+        regex::escape(ty)
+    ))
+    .is_ok_and(|r| r.is_match(text))
+    .then_some(conv)
 }
 
 /// The text of the inherent `impl Type { … }` blocks in `text` (trait impls and generic types left
@@ -879,7 +1135,7 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
         let Some(sig) = fn_sig(impls, &name) else {
             continue;
         };
-        if sig.receiver() || !sig.generics.is_empty() {
+        if sig.receiver() || !sig.generics.is_empty() || sig.is_async {
             continue;
         }
         let ret: String = sig.ret.split_whitespace().collect();
@@ -892,7 +1148,7 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
         } else {
             continue;
         };
-        let Some(args) = sig_args(&sig, 10) else {
+        let Some(args) = sig_args(&sig, 10).map(for_receiver) else {
             continue;
         };
         let rank = match (name.as_str(), args.is_empty()) {
@@ -917,6 +1173,14 @@ fn receivers(text: &str, impls: &str, ty: &str) -> Vec<Receiver> {
         out.push(r);
     }
     out
+}
+
+/// Marks the arguments of a receiver's constructor (or the fields of its literal).
+fn for_receiver(mut args: Vec<Arg>) -> Vec<Arg> {
+    for a in &mut args {
+        a.recv = true;
+    }
+    args
 }
 
 /// `Type { field: …, … }` when every field is `pub` and of a replayable type (and the struct is not
@@ -958,7 +1222,7 @@ fn struct_literal(text: &str, ty: &str) -> Option<Receiver> {
         params,
         ..Default::default()
     };
-    let args = sig_args(&sig, 10)?;
+    let args = for_receiver(sig_args(&sig, 10)?);
     Some(Receiver {
         ctor: String::new(),
         wrap: "literal",
@@ -1416,8 +1680,8 @@ fn plan_search(args: &[Arg], rev: &Revealed, msg: &str, cap: usize) -> Option<Se
                 "opt_int" => i.len() + 1,
                 "bool" => 2,
                 k if int_list_kinds.contains(&k) => int_lists.len(),
-                "opt_str" | "opt_string" => s.len() + 1,
-                k if str_kinds.contains(&k) => s.len(),
+                "opt_str" | "opt_string" => s.len() + 1 + usize::from(a.recv),
+                k if str_kinds.contains(&k) => s.len() + usize::from(a.recv),
                 _ => l.len(),
             })
             .fold(1usize, |acc, n| acc.saturating_mul(n.max(1)))
@@ -1471,8 +1735,17 @@ struct Ctx {
     all_args: Vec<Arg>,
     /// How a method's receiver is built (`None` for functions).
     recv: Option<Receiver>,
-    /// The callee is `callee_type`'s `FromStr::from_str` (called with the trait named).
-    from_str: bool,
+    /// The callee is `callee_type`'s conversion from a string, called with this trait named
+    /// (`std::str::FromStr`, `From<&str>`, `TryFrom<String>`…: fixed code from a closed set);
+    /// empty otherwise.
+    conv_trait: String,
+    /// A binary's module compiled into the test (`#[path = …] mod …;`): its path from `tests/`;
+    /// empty when the test imports the library.
+    mod_include: String,
+    /// The callee is an `async fn`: the test runs its future with `block_on`.
+    is_async: bool,
+    /// `block_on` is a current-thread tokio runtime (else a std thread-parking executor).
+    tokio: bool,
 }
 
 impl Generator for Rust {
@@ -1517,7 +1790,10 @@ impl Generator for Rust {
             calls: 0,
             all_args: vec![],
             recv: None,
-            from_str: false,
+            conv_trait: String::new(),
+            mod_include: String::new(),
+            is_async: false,
+            tokio: false,
         };
         let mut strategy = Strategy::Boilerplate;
         let mut crash = None;
@@ -1562,36 +1838,67 @@ impl Generator for Rust {
             // Call replay: the innermost public free function of this crate on the stack whose
             // parameters can all be rebuilt from what the event reveals.
             let mut chosen = None;
+            let mut chosen_async = false;
+            let mut chosen_include: Option<String> = None;
             let mut why_not = Vec::new();
             for m in mapped.iter().filter(|m| m.krate == inner.krate) {
-                let Some(path) = public_path(m, c, snap) else {
-                    continue;
+                // A module of a binary (no library reaches it) is compiled into the test itself
+                // with `#[path = "../src/m.rs"] mod m;` when its file stands alone.
+                let (path, include) = match public_path(m, c, snap) {
+                    Some(p) => (p, None),
+                    None => match included_module(m, c, snap) {
+                        Some((rel, p)) => (p, Some(rel)),
+                        None => continue,
+                    },
                 };
                 // A free function, or an associated function or method of an inherent impl whose
                 // name is declared once there (so the parsed signature is its own).
                 let fn_name = m.item.last().cloned().unwrap_or_default();
-                let text = snap.read(&m.path).unwrap_or_default();
+                // The module's own text: its file, or its block when it is an inline module. In a
+                // module compiled into the test, `pub(crate)` and `pub(super)` items are reachable
+                // from the test's root like `pub` ones.
+                let mut text = module_text(c, snap, &m.modules)
+                    .or_else(|| snap.read(&m.path))
+                    .unwrap_or_default();
+                if include.is_some() {
+                    text = text
+                        .replace("pub(crate) ", "pub ")
+                        .replace("pub(super) ", "pub ");
+                }
                 let assoc = m.item.len() == 2;
-                let shown = format!("{}::{fn_name}", path.join("::"));
-                // `<krate::Money as core::str::traits::FromStr>::from_str`: the idiomatic parser,
-                // called as `<Money as std::str::FromStr>::from_str(s)` with the revealed strings.
-                if assoc && fn_name == "from_str" && from_str_impl(m.frame, &text, &m.item[0]) {
+                let shown = if assoc {
+                    format!("{}::{fn_name}", path.join("::"))
+                } else {
+                    path.join("::")
+                };
+                // `<krate::Money as core::str::traits::FromStr>::from_str`, `<krate::Plan as
+                // core::convert::From<&str>>::from`…: the idiomatic conversions from a string,
+                // called with the trait named (`<Plan as From<&str>>::from(s)`) and the revealed
+                // strings.
+                let conv = assoc
+                    .then(|| str_conversion(m.frame, &text, &m.item[0]))
+                    .flatten();
+                if let Some(conv) = conv.filter(|c| c.method == fn_name) {
                     let args = vec![Arg {
-                        kind: "str",
+                        kind: conv.kind,
                         ty: "",
                         var: "a0".into(),
-                        expr: arg_expr("str", "a0"),
+                        expr: arg_expr(conv.kind, "a0"),
+                        recv: false,
                     }];
                     match plan_search(&args, &rev, &pvalue, 50_000) {
                         Some(plan) => {
-                            ctx.from_str = true;
+                            ctx.conv_trait = conv.trait_path.to_string();
+                            chosen_include = include.clone();
                             chosen = Some((m, path, args.clone(), None, args, plan));
                             break;
                         }
                         None => {
                             why_not.push(format!(
-                                "the event reveals no string for {}'s FromStr::from_str",
-                                path.join("::")
+                                "the event reveals no string for {}'s {}::{}",
+                                path.join("::"),
+                                conv.trait_path,
+                                conv.method
                             ));
                             continue;
                         }
@@ -1636,8 +1943,7 @@ impl Generator for Rust {
                     let type_text = m
                         .type_modules
                         .as_ref()
-                        .and_then(|t| module_file(c, snap, t))
-                        .and_then(|p| snap.read(&p));
+                        .and_then(|t| module_text(c, snap, t));
                     let recvs = match &type_text {
                         Some(tt) => receivers(tt, &format!("{scope}\n{}", impl_blocks(tt, ty)), ty),
                         None => receivers(&text, &scope, ty),
@@ -1659,6 +1965,8 @@ impl Generator for Rust {
                     }
                     match found {
                         Some((r, all, plan)) => {
+                            chosen_async = sig.as_ref().is_some_and(|s| s.is_async);
+                            chosen_include = include.clone();
                             chosen = Some((m, path, args, Some(r), all, plan));
                             break;
                         }
@@ -1673,6 +1981,8 @@ impl Generator for Rust {
                 match plan_search(&args, &rev, &pvalue, 50_000) {
                     Some(plan) => {
                         let all = args.clone();
+                        chosen_async = sig.as_ref().is_some_and(|s| s.is_async);
+                        chosen_include = include.clone();
                         chosen = Some((m, path, args, None, all, plan));
                         break;
                     }
@@ -1688,6 +1998,13 @@ impl Generator for Rust {
                 strategy = Strategy::CallReplay;
                 template = "rust/call_replay.rs.tera";
                 ctx.use_path = path.clone();
+                if let Some(rel) = &chosen_include {
+                    ctx.mod_include = rel.clone();
+                    reasons.push(format!(
+                        "{} is a module of a binary, which an integration test cannot import: the test compiles its file in with #[path = \"{rel}\"]",
+                        m.path
+                    ));
+                }
                 if m.item.len() == 2 {
                     ctx.callee_type = path.last().cloned().unwrap_or_default();
                     ctx.callee = m.item[1].clone();
@@ -1695,6 +2012,17 @@ impl Generator for Rust {
                     ctx.callee = path.last().cloned().unwrap_or_default();
                 }
                 ctx.subject = sliced_string(&pvalue).unwrap_or_default().to_string();
+                if chosen_async {
+                    // An `async fn` (frame `krate::m::f::{{closure}}`): the test runs the future to
+                    // completion, on a tokio runtime when the crate has one.
+                    ctx.is_async = true;
+                    ctx.tokio = tokio_runtime(snap, c);
+                    reasons.push(if ctx.tokio {
+                        "the function is async: each call runs on a current-thread tokio runtime (the crate depends on tokio with a runtime feature)".to_string()
+                    } else {
+                        "the function is async: each call runs on a minimal std executor (the crate has no tokio runtime feature; a future that needs a reactor panics differently and is not counted)".to_string()
+                    });
+                }
                 if !std::ptr::eq(m.frame, inner.frame) {
                     reasons.push(format!(
                         "the crashing function is not callable with rebuilt inputs; {} (a caller on the stack) is",
@@ -1703,6 +2031,13 @@ impl Generator for Rust {
                 }
                 let shown = if ctx.callee_type.is_empty() {
                     path.join("::")
+                } else if !ctx.conv_trait.is_empty() {
+                    format!(
+                        "<{} as {}>::{}",
+                        path.join("::"),
+                        ctx.conv_trait,
+                        ctx.callee
+                    )
                 } else {
                     format!("{}::{}", path.join("::"), ctx.callee)
                 };
@@ -1739,6 +2074,8 @@ impl Generator for Rust {
                             r.ctor,
                             if r.args.is_empty() {
                                 ""
+                            } else if r.args.iter().any(|a| a.kind.contains("str")) {
+                                "the empty text and revealed values"
                             } else {
                                 "revealed values"
                             }
@@ -1748,8 +2085,8 @@ impl Generator for Rust {
                         "the receiver is built with {}{}",
                         built,
                         match r.wrap {
-                            "result" => " (calls where it returns Err are skipped)",
-                            "option" => " (calls where it returns None are skipped)",
+                            "result" => " (calls where it returns Err are skipped; the test fails as not reproduced when every call is)",
+                            "option" => " (calls where it returns None are skipped; the test fails as not reproduced when every call is)",
                             _ => "",
                         }
                     ));
@@ -1880,12 +2217,220 @@ mod tests {
         };
         let text = "use std::str::FromStr;\n\nimpl FromStr for Money {\n    type Err = E;\n}\n";
         let f = frame("<stmtsum::money::Money as core::str::traits::FromStr>::from_str");
-        assert!(from_str_impl(&f, text, "Money"));
-        assert!(!from_str_impl(&f, text, "Mon"));
+        let conv = str_conversion(&f, text, "Money").unwrap();
+        assert_eq!(conv.trait_path, "std::str::FromStr");
+        assert_eq!((conv.method, conv.kind), ("from_str", "str"));
+        assert!(str_conversion(&f, text, "Mon").is_none());
         let other = frame("<stmtsum::money::Money as core::convert::TryFrom<&str>>::try_from");
-        assert!(!from_str_impl(&other, text, "Money"));
+        assert!(str_conversion(&other, text, "Money").is_none());
         let inherent = frame("stmtsum::money::Money::from_str");
-        assert!(!from_str_impl(&inherent, text, "Money"));
+        assert!(str_conversion(&inherent, text, "Money").is_none());
+    }
+
+    /// `From<&str>`, `TryFrom<&str>`, `From<String>` and `TryFrom<String>` impls are called with
+    /// the trait named; the frame's trait must be implemented in the text for that type.
+    #[test]
+    fn string_conversion_impls() {
+        let frame = |f: &str| Frame {
+            function: Some(f.into()),
+            ..Default::default()
+        };
+        let text = "impl From<&str> for Plan {\n    fn from(code: &str) -> Plan { todo!() }\n}\n\
+            impl<'a> core::convert::TryFrom<&'a str> for Tier {\n}\n\
+            impl From<String> for Sku {\n}\n\
+            impl TryFrom<std::string::String> for Code {\n}\n\
+            impl From<u32> for Level {\n}\n";
+        let from = frame("<plansync::plan::Plan as core::convert::From<&str>>::from");
+        let c = str_conversion(&from, text, "Plan").unwrap();
+        assert_eq!(
+            (c.trait_path, c.method, c.kind),
+            ("From<&str>", "from", "str")
+        );
+        assert!(str_conversion(&from, text, "Sku").is_none());
+        let try_from = frame("<x::Tier as core::convert::TryFrom<&str>>::try_from");
+        let c = str_conversion(&try_from, text, "Tier").unwrap();
+        assert_eq!((c.trait_path, c.kind), ("TryFrom<&str>", "str"));
+        let owned = frame("<x::Sku as core::convert::From<alloc::string::String>>::from");
+        let c = str_conversion(&owned, text, "Sku").unwrap();
+        assert_eq!((c.trait_path, c.kind), ("From<String>", "string"));
+        let try_owned =
+            frame("<x::Code as core::convert::TryFrom<alloc::string::String>>::try_from");
+        assert_eq!(
+            str_conversion(&try_owned, text, "Code").map(|c| c.trait_path),
+            Some("TryFrom<String>")
+        );
+        // Not from a string, or the method is not the trait's.
+        let int = frame("<x::Level as core::convert::From<u32>>::from");
+        assert!(str_conversion(&int, text, "Level").is_none());
+        let wrong = frame("<x::Plan as core::convert::From<&str>>::into");
+        assert!(str_conversion(&wrong, text, "Plan").is_none());
+    }
+
+    /// A repository with these files committed, for functions that read a Snapshot.
+    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let empty = repo.treebuilder(None).unwrap().write().unwrap();
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (path, text) in files {
+            let blob = repo.blob(text.as_bytes()).unwrap();
+            update.upsert(*path, blob, git2::FileMode::Blob);
+        }
+        let empty = repo.find_tree(empty).unwrap();
+        let tree = repo
+            .find_tree(update.create_updated(&repo, &empty).unwrap())
+            .unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
+        f(&Snapshot::at(&repo, oid).unwrap());
+    }
+
+    /// `pub async fn` is a replayable signature (its future is run by the test); async
+    /// constructors never build a receiver.
+    #[test]
+    fn async_fns() {
+        let text = "pub async fn job_size(spec: &str) -> Size {\n    todo!()\n}\npub fn capped(s: Size) -> Size { s }\n";
+        let sig = fn_sig(text, "job_size").unwrap();
+        assert!(sig.is_async);
+        assert_eq!(sig_args(&sig, 0).unwrap()[0].kind, "str");
+        assert!(!fn_sig(text, "capped").unwrap().is_async);
+        let src = "pub struct Conn { url: String }\nimpl Conn {\n    pub async fn connect(url: &str) -> Result<Self, E> { todo!() }\n    pub async fn get(&self, key: &str) -> u8 { 0 }\n}\n";
+        assert!(receivers(src, &impl_blocks(src, "Conn"), "Conn").is_empty());
+    }
+
+    /// tokio with a runtime feature, in the crate's own manifest or through the workspace.
+    #[test]
+    fn tokio_runtime_features() {
+        let check = |files: &[(&str, &str)], dir: &str| {
+            let mut out = false;
+            with_repo(files, |snap| {
+                let c = crates(snap).into_iter().find(|c| c.dir == dir).unwrap();
+                out = tokio_runtime(snap, &c);
+            });
+            out
+        };
+        let pkg = "[package]\nname = \"w\"\nversion = \"0.1.0\"\n";
+        let lib = ("src/lib.rs", "");
+        let with = |deps: &str| format!("{pkg}{deps}");
+        let m =
+            with("[dependencies]\ntokio = { version = \"1\", features = [\"rt\", \"macros\"] }\n");
+        assert!(check(&[("Cargo.toml", &m), lib], ""));
+        let m = with("[dev-dependencies]\ntokio = { version = \"1\", features = [\"full\"] }\n");
+        assert!(check(&[("Cargo.toml", &m), lib], ""));
+        // Default features of tokio have no runtime; no tokio at all.
+        let m = with("[dependencies]\ntokio = \"1\"\n");
+        assert!(!check(&[("Cargo.toml", &m), lib], ""));
+        assert!(!check(&[("Cargo.toml", pkg), lib], ""));
+        // `tokio = { workspace = true }` takes the workspace's features.
+        let root = "[workspace]\nmembers = [\"crates/a\"]\n\n[workspace.dependencies]\ntokio = { version = \"1\", features = [\"rt-multi-thread\"] }\n";
+        let member = "[package]\nname = \"a\"\nversion = \"0.1.0\"\n\n[dependencies]\ntokio = { workspace = true }\n";
+        let files = [
+            ("Cargo.toml", root),
+            ("crates/a/Cargo.toml", member),
+            ("crates/a/src/lib.rs", ""),
+        ];
+        assert!(check(&files, "crates/a"));
+    }
+
+    /// A module of a binary-only package is compiled into the test when its file stands alone
+    /// (`super::` inside its own inline `mod tests` is fine); one that reaches other modules of
+    /// the crate, or a private item, is not.
+    #[test]
+    fn binary_modules_compiled_into_the_test() {
+        let quota = "pub(crate) fn quota_bytes(spec: &str) -> u64 {\n    0\n}\nfn hidden() {}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n";
+        let uses_crate = "use crate::units::MB;\npub fn size(s: &str) -> u64 {\n    MB\n}\n";
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"quotactl\"\nversion = \"0.1.0\"\n",
+            ),
+            (
+                "src/main.rs",
+                "mod quota;\nmod sizes;\nmod units;\nfn main() {}\n",
+            ),
+            ("src/quota.rs", quota),
+            ("src/sizes.rs", uses_crate),
+            ("src/units.rs", "pub const MB: u64 = 1;\n"),
+        ];
+        with_repo(&files, |snap| {
+            let cs = crates(snap);
+            let frame = |f: &str, file: &str| Frame {
+                function: Some(f.into()),
+                filename: Some(file.into()),
+                ..Default::default()
+            };
+            let f = frame("quotactl::quota::quota_bytes", "quota.rs");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert!(!rf.in_lib);
+            assert!(public_path(&rf, &cs[0], snap).is_none());
+            let (rel, path) = included_module(&rf, &cs[0], snap).unwrap();
+            assert_eq!(rel, "../src/quota.rs");
+            assert_eq!(path, ["quota", "quota_bytes"]);
+            let f = frame("quotactl::quota::hidden", "quota.rs");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert!(included_module(&rf, &cs[0], snap).is_none());
+            let f = frame("quotactl::sizes::size", "sizes.rs");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert!(included_module(&rf, &cs[0], snap).is_none());
+        });
+    }
+
+    /// `pub mod tax { pub fn rate_for… }` inside `src/billing.rs`: the frame
+    /// `vatbill::billing::tax::rate_for` maps to billing.rs with the inline module in its module
+    /// path (before, `tax` was taken for a type and the function was never public); the public
+    /// path goes through it, and the module's text is its block.
+    #[test]
+    fn inline_modules_are_module_path_segments() {
+        let billing = "//! Billing.\n\npub mod tax {\n    pub mod eu {\n        pub fn rate_for(country: &str) -> u32 {\n            0\n        }\n    }\n    pub fn rate_for(country: &str) -> u32 {\n        let _ = \"{\";\n        1\n    }\n}\n\nmod rounding {\n    pub fn apply(x: u64) -> u64 {\n        x\n    }\n}\n\npub struct Tax;\n\nimpl Tax {\n    pub fn get(&self) -> u32 {\n        2\n    }\n}\n";
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"vatbill\"\nversion = \"0.1.0\"\n",
+            ),
+            ("src/lib.rs", "pub mod billing;\n"),
+            ("src/billing.rs", billing),
+        ];
+        with_repo(&files, |snap| {
+            let cs = crates(snap);
+            let frame = |f: &str| Frame {
+                function: Some(f.into()),
+                filename: Some("billing.rs".into()),
+                ..Default::default()
+            };
+            let f = frame("vatbill::billing::tax::rate_for");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.path, "src/billing.rs");
+            assert_eq!(rf.modules, ["billing", "tax"]);
+            assert_eq!(rf.item, ["rate_for"]);
+            assert_eq!(
+                public_path(&rf, &cs[0], snap).unwrap(),
+                ["vatbill", "billing", "tax", "rate_for"]
+            );
+            let text = module_text(&cs[0], snap, &rf.modules).unwrap();
+            assert!(
+                text.contains("let _ = \"{\";") && text.contains("pub mod eu"),
+                "{text}"
+            );
+            assert!(!text.contains("mod rounding"), "{text}");
+            // Nested inline modules.
+            let f = frame("vatbill::billing::tax::eu::rate_for");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.modules, ["billing", "tax", "eu"]);
+            assert_eq!(
+                public_path(&rf, &cs[0], snap).unwrap(),
+                ["vatbill", "billing", "tax", "eu", "rate_for"]
+            );
+            // A private inline module is not reachable from an integration test.
+            let f = frame("vatbill::billing::rounding::apply");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.modules, ["billing", "rounding"]);
+            assert!(public_path(&rf, &cs[0], snap).is_none());
+            // A method of a type stays `[Type, method]`.
+            let f = frame("vatbill::billing::Tax::get");
+            let rf = map_rust_frame(&f, &cs, snap).unwrap();
+            assert_eq!(rf.modules, ["billing"]);
+            assert_eq!(rf.item, ["Tax", "get"]);
+        });
     }
 
     #[test]
@@ -2111,6 +2656,18 @@ mod tests {
             ]
         );
         assert!(!impls.contains("fn fmt"));
+        // A constructor's arguments search the empty text first (`RECV_STRS`); the method's own
+        // arguments do not.
+        let parse = receivers(src, &impls, "Meter").remove(1);
+        assert!(parse.args.iter().all(|a| a.recv), "{:?}", parse.args);
+        assert!(sig_args(&fn_sig(&impls, "read").unwrap(), 0)
+            .unwrap()
+            .iter()
+            .all(|a| !a.recv));
+        let lit = "pub struct Cfg {\n    pub name: String,\n}\n";
+        let r = receivers(lit, &impl_blocks(lit, "Cfg"), "Cfg");
+        assert_eq!(r[0].wrap, "literal");
+        assert!(r[0].args[0].recv);
         // Nothing to build it with.
         let src =
             "pub struct Pool { conn: Conn }\nimpl Pool {\n    pub fn get(&self) -> u8 { 0 }\n}\n";

@@ -869,3 +869,174 @@ fn rust_struct_slice_index_climbs_to_caller_of_revealed_list() {
     );
     assert!(test.contains("\"24:00:07 GET /orders 200\""), "{test}");
 }
+
+/// `pub mod tax { pub fn rate_for(country: &str) … }` is an inline module inside src/billing.rs:
+/// the frame `vatbill::billing::tax::rate_for` names a module the file declares, not a type
+/// `tax` (before, the frame was read as a method of `tax`, so nothing was public and the
+/// generator fell back to a scaffold of the caller `totals(&InvoiceLine)`, which takes a struct:
+/// RED_WRONG_REASON). Now it is replayed through its inline module's path with the country the
+/// breadcrumb logged ("CH"). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_inline_module_function_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-invoice-vat-inline-mod";
+    let test = rust_replay_case(
+        case,
+        "rate_for(a0)",
+        "no VAT rate for the destination country",
+    );
+    assert!(
+        test.contains("use vatbill::billing::tax::rate_for;"),
+        "{test}"
+    );
+    assert!(test.contains("\"CH\""), "{test}");
+    gate_case(case, "no VAT rate for the destination country");
+}
+
+/// `self.to_eur_micros[currency]` in a `&self` method of a struct holding a HashMap, whose only
+/// constructor parses a rates file the event never shows (`FxTable::parse(text) -> Result`).
+/// Before, the receiver was built from the revealed strings only, every one of which the parser
+/// refused, so the method never ran and the test passed on the buggy code (NOT_RED). Now the
+/// constructor's strings start with the empty text (the emptiest table, like `Default`), which
+/// reaches the method: red with `no entry found for key` raised in rates.rs for "CHF", green after
+/// the fix. Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_hashmap_index_receiver_from_empty_text_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-fxsettle-rate-index";
+    let test = rust_replay_case(case, "receiver.to_eur_cents(", "no entry found for key");
+    assert!(test.contains("use fxsettle::FxTable;"), "{test}");
+    assert!(test.contains("FxTable::parse(a10)"), "{test}");
+    assert!(test.contains("for &a10 in RECV_STRS"), "{test}");
+    assert!(test.contains("if reached == 0"), "{test}");
+    assert!(test.contains("\"CHF\""), "{test}");
+    gate_case(case, "no entry found for key");
+}
+
+/// When no candidate builds the receiver (here the rates parser is made to refuse the empty text
+/// too), the method never runs: the test must not pass (it did before: NOT_RED on the buggy code)
+/// but fail with the NOT YET REPRODUCED marker, so the gate says RED_WRONG_REASON.
+#[test]
+fn rust_receiver_never_built_is_not_reproduced() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let _turn = cargo_turn();
+    let case = "rs-fxsettle-rate-index";
+    let app = App::new(case);
+    let src = app.dir.join("src/rates.rs");
+    let code = std::fs::read_to_string(&src).unwrap().replace(
+        "        let mut to_eur_micros = HashMap::from(",
+        "        if text.trim().is_empty() {\n            return Err(RateError::Malformed(0));\n        }\n        let mut to_eur_micros = HashMap::from(",
+    );
+    std::fs::write(&src, code).unwrap();
+    app.git(&["commit", "-qam", "the rates file must not be empty"]);
+    let out = app.generate(case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    let (ok, text) = cargo(&app, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(
+        text.contains("no candidate value built the receiver"),
+        "{text}"
+    );
+}
+
+/// `unreachable!` inside `impl From<&str> for Plan` (frame
+/// `<plansync::plan::Plan as core::convert::From<&str>>::from`): before, only `FromStr` was called
+/// through its trait, so the frame was "not a public function of an inherent impl" and the caller
+/// `seats_over(&Account)` takes a struct: a scaffold. Now the conversion is called as
+/// `<Plan as From<&str>>::from(s)` with the plan code the breadcrumb logged ("enterprise").
+/// Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_from_str_ref_trait_impl_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-plansync-from-unreachable";
+    let test = rust_replay_case(
+        case,
+        "<Plan as From<&str>>::from(a0)",
+        "entered unreachable code: unknown plan code from the billing provider",
+    );
+    assert!(test.contains("use plansync::plan::Plan;"), "{test}");
+    assert!(test.contains("\"enterprise\""), "{test}");
+    gate_case(
+        case,
+        "entered unreachable code: unknown plan code from the billing provider",
+    );
+}
+
+/// `.expect()` on `serde_json::from_str(body)` in a free function of a nested file module
+/// (`hookrelay::queue::delivery::parse_delivery`, src/queue/delivery.rs): the message carries the
+/// serde error (quotes, line, column), the breadcrumb logged for the dequeued message the body;
+/// replayed with that body, red with the exact message raised in delivery.rs, green after the fix
+/// (a Result the relay dead-letters). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_serde_expect_nested_file_module_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-hookrelay-json-expect";
+    let test = rust_replay_case(
+        case,
+        "parse_delivery(a0)",
+        "queued delivery is not a valid Delivery",
+    );
+    assert!(
+        test.contains("use hookrelay::queue::delivery::parse_delivery;"),
+        "{test}"
+    );
+    gate_case(case, "expected u32");
+}
+
+/// `.expect()` inside a `pub async fn` awaited on a tokio runtime (frame
+/// `thumbq::jobs::job_size::{{closure}}`): before, `pub async fn` was not read as a public
+/// function and the generator fell back to a scaffold (RED_WRONG_REASON). Now each call's future
+/// runs on a current-thread tokio runtime (the crate depends on tokio with `rt`), with the spec
+/// the breadcrumb logged ("640×480"). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_async_fn_on_tokio_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-thumbq-async-expect";
+    let test = rust_replay_case(
+        case,
+        "block_on(job_size(a0))",
+        "size spec is not WIDTHxHEIGHT",
+    );
+    assert!(test.contains("use thumbq::jobs::job_size;"), "{test}");
+    assert!(
+        test.contains("tokio::runtime::Builder::new_current_thread()"),
+        "{test}"
+    );
+    gate_case(case, "size spec is not WIDTHxHEIGHT");
+}
+
+/// A binary-only package (no library): `quota_bytes(spec: &str)` in the bin's module
+/// src/quota.rs. An integration test cannot import a binary, so before nothing was public and
+/// the test was a scaffold (RED_WRONG_REASON). The module's file names no other module of the
+/// crate, so the test compiles it in (`#[path = "../src/quota.rs"] mod quota;`) and replays it
+/// with the spec the breadcrumb logged ("1.5TB"). Gate: STILL_RED, FLIPPED.
+#[test]
+fn rust_binary_module_compiled_in_replay_and_gate() {
+    if !have("cargo", "--version") {
+        return;
+    }
+    let case = "rs-quotactl-bin-module";
+    let test = rust_replay_case(
+        case,
+        "quota_bytes(a0)",
+        "quota amount is not a whole number: ParseIntError { kind: InvalidDigit }",
+    );
+    assert!(test.contains("#[path = \"../src/quota.rs\"]"), "{test}");
+    assert!(test.contains("use quota::quota_bytes;"), "{test}");
+    assert!(!test.contains("extern crate"), "{test}");
+    assert!(test.contains("\"1.5TB\""), "{test}");
+    gate_case(case, "quota amount is not a whole number");
+}
