@@ -464,3 +464,27 @@ js_case!(
     "js-tsc-dist-getter-plan",
     "call_replay"
 );
+// A plain node:http server (no framework dependency) from a createApp() factory returning
+// http.createServer(handler); the handler catches, reports with Sentry.captureException and answers
+// 500. The crash is in a helper below an Array.reduce callback (frames below it have no vars):
+// request replay of the POST against the factory's server.
+js_case!(
+    e2e_js_http_plain_parcel_rates,
+    "js-http-plain-parcel-rates",
+    "request_replay"
+);
+// ESM: an async function with a destructured options parameter with defaults, re-exported through
+// an index.js barrel, awaiting a helper that returns undefined: call replay with the options
+// object rebuilt from the destructured locals.
+js_case!(
+    e2e_js_esm_barrel_statement_options,
+    "js-esm-barrel-statement-options",
+    "call_replay"
+);
+// TypeScript (CommonJS) run with tsx: a static method, which V8 names `Function.fromCells`; the
+// class is found around the definition and the method replayed as `Invoice.fromCells(cells)`.
+js_case!(
+    e2e_js_ts_static_invoice_csv,
+    "js-ts-static-invoice-csv",
+    "call_replay"
+);
