@@ -488,3 +488,12 @@ js_case!(
     "js-ts-static-invoice-csv",
     "call_replay"
 );
+// A Next.js-style `export default async function handler(req, res)` on a bare node:http server that
+// reads the body stream itself: the SDK sent the POST without its body (content-length 30, no
+// `data`), so a request replay would post nothing and get a 404 on the buggy code (was NOT_RED);
+// it is refused and the crashing helper, whose plain-object argument is complete, is replayed.
+js_case!(
+    e2e_js_http_api_handler_seats,
+    "js-http-api-handler-seats",
+    "call_replay"
+);
