@@ -497,3 +497,12 @@ js_case!(
     "js-http-api-handler-seats",
     "call_replay"
 );
+// Express 4 (CommonJS, jest + supertest) async route that Express 4 does not catch: the rejection
+// is unhandled and the request never gets an answer. The replay stops waiting after its answer
+// timeout (30 s) with jest's report of the unhandled TypeError, instead of hanging until undici's
+// 300 s headers timeout (red took 302 s before).
+js_case!(
+    e2e_js_express4_jest_async_timesheet,
+    "js-express4-jest-async-timesheet",
+    "request_replay"
+);

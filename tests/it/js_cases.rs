@@ -938,3 +938,56 @@ fn js_request_replay_plain_node_http_server() {
         ("src/server.js", &fixed),
     );
 }
+
+/// An async handler without a catch on a plain node:http server: the rejection is unhandled and
+/// the request never gets an answer. The replay watches the process's unhandled rejections while
+/// the request runs and fails at once with the reported error (it waited for undici's 300 s
+/// headers timeout before), and passes once the handler answers.
+#[test]
+fn js_request_replay_unanswered_request_fails_with_the_rejection() {
+    if !node_available() {
+        return;
+    }
+    let app = "import { createServer } from 'node:http';\n\nconst PRICES = { espresso: 250, latte: 390 };\n\nasync function lookup(item) {\n  await null;\n  return PRICES[item.toLowerCase()];\n}\n\nexport const server = createServer(async (req, res) => {\n  const url = new URL(req.url, 'http://x');\n  if (url.pathname === '/menu/price') {\n    const cents = await lookup(url.searchParams.get('item'));\n    res.writeHead(200, { 'content-type': 'application/json' });\n    return res.end(JSON.stringify({ cents }));\n  }\n  res.writeHead(404);\n  res.end();\n});\n";
+    let repo = synthetic_repo(&[
+        (
+            "package.json",
+            r#"{"name":"menu","version":"1.0.0","type":"module","scripts":{"test":"node --test"}}"#,
+        ),
+        ("src/server.js", app),
+    ]);
+    let alert = Alert::from_event(&json!({
+        "event_id": "fedcba9876543210fedcba9876543212", "issue_id": "5152", "platform": "node",
+        "request": {"method": "GET", "url": "http://127.0.0.1:41234/menu/price", "headers": {"accept": "application/json"}},
+        "exception": {"values": [{"type": "TypeError", "value": "Cannot read properties of null (reading 'toLowerCase')",
+            "mechanism": {"type": "auto.node.onunhandledrejection", "handled": false},
+            "stacktrace": {"frames": [
+                {"filename": "/srv/menu/src/server.js", "function": "Server.?", "lineno": 13, "in_app": true},
+                {"filename": "/srv/menu/src/server.js", "function": "lookup", "lineno": 7, "in_app": true},
+            ]}}]},
+    }));
+    let g = generate(repo.path(), &alert, false);
+    assert_eq!(g.strategy, "request_replay", "{:#?}", g.reasons);
+    let work = checkout(repo.path(), g.branch.as_deref().unwrap());
+    let started = std::time::Instant::now();
+    let red = run_sh(work.path(), &g.test_command);
+    assert!(!red.ok, "{}", red.output);
+    assert!(
+        red.output
+            .contains("SENTRY-REPRO: REPRODUCED: TypeError: Cannot read properties of null"),
+        "{}",
+        red.output
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "the replay waited for an answer that never comes: {:?}",
+        started.elapsed()
+    );
+    let fixed = app.replace(
+        "  return PRICES[item.toLowerCase()];",
+        "  return item == null ? undefined : PRICES[item.toLowerCase()];",
+    );
+    std::fs::write(work.path().join("src/server.js"), fixed).unwrap();
+    let green = run_sh(work.path(), &g.test_command);
+    assert!(green.ok, "not green after the fix:\n{}", green.output);
+}

@@ -92,6 +92,37 @@ function observeErrors(server, seen) {
   }
 }
 
+function isExpected(error) {
+  return error != null && (error.name === EXPECTED || (error.constructor != null && error.constructor.name === EXPECTED));
+}
+
+// An error the app throws outside its framework's error handling (an async route that Express 4
+// does not catch, a plain node:http handler without a catch) reaches the process as an uncaught
+// exception or an unhandled rejection, and the request never gets an answer: watched while the
+// request runs, so the test ends with that error instead of waiting for a response.
+function watchProcess(seen) {
+  let report;
+  const crashed = new Promise((resolve) => {
+    report = resolve;
+  });
+  const onError = (error) => {
+    seen.push(error);
+    report(error);
+  };
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  return {
+    crashed,
+    stop() {
+      process.off('uncaughtException', onError);
+      process.off('unhandledRejection', onError);
+    },
+  };
+}
+
+// Longest wait for an answer when the app reports no error (below the runner's test timeout).
+const ANSWER_TIMEOUT_MS = 30000;
+
 function describeError(error) {
   if (error == null) return 'none observed';
   const name = error.name || (error.constructor && error.constructor.name) || 'Error';
@@ -103,14 +134,36 @@ test("sentry 4103: GET /api/reports/daily?from=31%2F03%2F2024&to=06%2F04%2F2024&
   const seen = SEEN;
   const server = await startServer();
   observeErrors(server, seen);
+  const watch = watchProcess(seen);
+  const controller = new AbortController();
+  let timer;
   try {
-    const init = { method: METHOD, headers: HEADERS };
+    const init = { method: METHOD, headers: HEADERS, signal: controller.signal };
     if (BODY !== undefined) init.body = BODY;
-    const res = await fetch('http://127.0.0.1:' + server.address().port + TARGET, init);
-    const text = await res.text();
-    const error = seen.find((e) => e != null && (e.name === EXPECTED || (e.constructor && e.constructor.name === EXPECTED))) || seen[0];
+    const answer = fetch('http://127.0.0.1:' + server.address().port + TARGET, init).then(async (res) => ({ res, text: await res.text() }));
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ timedOut: true }), ANSWER_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([answer, watch.crashed.then((error) => ({ error })), timeout]);
+    if (outcome.res === undefined) {
+      controller.abort();
+      answer.catch(() => {});
+      if (outcome.timedOut) {
+        assert.fail(METHOD + ' ' + TARGET + ' got no answer within ' + ANSWER_TIMEOUT_MS / 1000 + ' s and the app reported no error');
+      }
+      if (isExpected(outcome.error)) {
+        console.error("SENTRY-REPRO: REPRODUCED" + ': ' + describeError(outcome.error));
+        assert.fail(
+          "SENTRY-REPRO: SERVER ERROR" + ': ' + METHOD + ' ' + TARGET +
+            ' got no answer: the app threw outside its error handling: ' + describeError(outcome.error),
+        );
+      }
+      assert.fail(METHOD + ' ' + TARGET + ' got no answer: the app threw another error: ' + describeError(outcome.error));
+    }
+    const { res, text } = outcome;
+    const error = seen.find(isExpected) || seen[0];
     if (res.status >= 500) {
-      if (error != null && (error.name === EXPECTED || (error.constructor && error.constructor.name === EXPECTED))) {
+      if (isExpected(error)) {
         console.error("SENTRY-REPRO: REPRODUCED" + ': ' + describeError(error));
       }
       assert.fail(
@@ -119,6 +172,8 @@ test("sentry 4103: GET /api/reports/daily?from=31%2F03%2F2024&to=06%2F04%2F2024&
       );
     }
   } finally {
+    clearTimeout(timer);
+    watch.stop();
     if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
