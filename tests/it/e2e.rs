@@ -498,9 +498,10 @@ js_case!(
     "call_replay"
 );
 // Express 4 (CommonJS, jest + supertest) async route that Express 4 does not catch: the rejection
-// is unhandled and the request never gets an answer. The replay stops waiting after its answer
-// timeout (30 s) with jest's report of the unhandled TypeError, instead of hanging until undici's
-// 300 s headers timeout (red took 302 s before).
+// is unhandled and the request never gets an answer. The replay reports the rejected promise of the
+// route handler (jest keeps unhandled rejections from the test's process listeners) and fails at
+// once with the TypeError, instead of hanging until undici's 300 s headers timeout (red took 302 s
+// before, and was judged right only through jest's own report of the rejection).
 js_case!(
     e2e_js_express4_jest_async_timesheet,
     "js-express4-jest-async-timesheet",

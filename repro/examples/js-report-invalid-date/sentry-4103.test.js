@@ -76,9 +76,34 @@ function startServer() {
 // Errors the app reported while answering, to show the server-side exception.
 const SEEN = [];
 
+// Express 4 ignores the promise an async handler returns, so its rejection never reaches the error
+// middleware and the request is left unanswered: report it (jest keeps unhandled rejections from the
+// test's process listeners). Express 5 handles those promises itself (app.router, not app._router).
+function reportAsyncRejections(stack, report) {
+  for (const layer of stack) {
+    if (layer == null) continue;
+    if (layer.route != null && Array.isArray(layer.route.stack)) {
+      reportAsyncRejections(layer.route.stack, report);
+      continue;
+    }
+    const handle = layer.handle;
+    if (typeof handle !== 'function' || handle.length === 4) continue;
+    if (Array.isArray(handle.stack)) {
+      reportAsyncRejections(handle.stack, report);
+      continue;
+    }
+    layer.handle = function observedHandler(req, res, next) {
+      const out = handle.call(this, req, res, next);
+      if (out != null && typeof out.then === 'function') out.then(undefined, report);
+      return out;
+    };
+  }
+}
+
 // Record errors reaching an Express app's error middleware.
-function observeErrors(server, seen) {
+function observeErrors(server, seen, report) {
   for (const app of server.listeners('request')) {
+    if (app && app._router && Array.isArray(app._router.stack)) reportAsyncRejections(app._router.stack, report);
     const stack = (app && app._router && app._router.stack) || (app && app.router && app.router.stack);
     if (!Array.isArray(stack)) continue;
     for (const layer of stack) {
@@ -99,7 +124,8 @@ function isExpected(error) {
 // An error the app throws outside its framework's error handling (an async route that Express 4
 // does not catch, a plain node:http handler without a catch) reaches the process as an uncaught
 // exception or an unhandled rejection, and the request never gets an answer: watched while the
-// request runs, so the test ends with that error instead of waiting for a response.
+// request runs, so the test ends with that error instead of waiting for a response (until its
+// stop() in the test's finally block).
 function watchProcess(seen) {
   let report;
   const crashed = new Promise((resolve) => {
@@ -113,6 +139,7 @@ function watchProcess(seen) {
   process.on('unhandledRejection', onError);
   return {
     crashed,
+    report: onError,
     stop() {
       process.off('uncaughtException', onError);
       process.off('unhandledRejection', onError);
@@ -133,8 +160,8 @@ function describeError(error) {
 test("sentry 4103: GET /api/reports/daily?from=31%2F03%2F2024&to=06%2F04%2F2024&store=berlin-02 does not answer 5xx (RangeError)", async () => {
   const seen = SEEN;
   const server = await startServer();
-  observeErrors(server, seen);
   const watch = watchProcess(seen);
+  observeErrors(server, seen, watch.report);
   const controller = new AbortController();
   let timer;
   try {
