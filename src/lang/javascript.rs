@@ -1,7 +1,8 @@
 //! JavaScript / TypeScript: `node:test`, jest, vitest or mocha tests under `repro/`.
 //!
 //! Strategies, strongest first:
-//! - **request replay** (the event has a `request` and the app is Express or Koa): the same method, path,
+//! - **request replay** (the event has a `request` and the app is Express, Koa, Fastify or a plain
+//!   `node:http` server): the same method, path,
 //!   query, body and content headers sent with `fetch` to the app started in-process; the test fails
 //!   with `SENTRY-REPRO: SERVER ERROR` and the server-side exception when the answer is a 5xx. Chosen
 //!   before call replay for web requests because it exercises the whole path, so it stays faithful
@@ -220,7 +221,10 @@ fn generate_from(input: &GenInput) -> Result<GenOutput> {
                         "request replay: the event carries the {} {} request and the repository has a web app ({} in {}); the replay goes through every layer, so it holds wherever the fix lands",
                         ctx_parts.method,
                         render::comment(&truncate(&ctx_parts.target, 200)),
-                        express::web_framework(&project).unwrap_or("Express"),
+                        express::framework_label(
+                            &project,
+                            sources.iter().filter(|s| !s.is_test).map(|s| s.text.as_str())
+                        ),
                         ctx_parts.app_file
                     )];
                 r.extend(notes);
@@ -798,9 +802,13 @@ fn plan_frame(
             ));
             (e, Some(name.clone()))
         } else {
+            // V8 shows a static method as `Function.method` (its receiver is the class
+            // constructor): the class is the one whose body holds the definition.
             let class = recv
                 .clone()
-                .ok_or("static method without a class name in the frame")?;
+                .filter(|r| r != "Function")
+                .or_else(|| source::enclosing_class(&text, def.line))
+                .ok_or("static method without a class name in the frame or the source")?;
             let e = source::export_of(&text, &class)
                 .ok_or_else(|| format!("class `{class}` is not exported by {}", m.path))?;
             (e, Some(name.clone()))

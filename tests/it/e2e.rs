@@ -512,3 +512,46 @@ js_case!(
     "js-tsc-dist-getter-plan",
     "call_replay"
 );
+// A plain node:http server (no framework dependency) from a createApp() factory returning
+// http.createServer(handler); the handler catches, reports with Sentry.captureException and answers
+// 500. The crash is in a helper below an Array.reduce callback (frames below it have no vars):
+// request replay of the POST against the factory's server.
+js_case!(
+    e2e_js_http_plain_parcel_rates,
+    "js-http-plain-parcel-rates",
+    "request_replay"
+);
+// ESM: an async function with a destructured options parameter with defaults, re-exported through
+// an index.js barrel, awaiting a helper that returns undefined: call replay with the options
+// object rebuilt from the destructured locals.
+js_case!(
+    e2e_js_esm_barrel_statement_options,
+    "js-esm-barrel-statement-options",
+    "call_replay"
+);
+// TypeScript (CommonJS) run with tsx: a static method, which V8 names `Function.fromCells`; the
+// class is found around the definition and the method replayed as `Invoice.fromCells(cells)`.
+js_case!(
+    e2e_js_ts_static_invoice_csv,
+    "js-ts-static-invoice-csv",
+    "call_replay"
+);
+// A Next.js-style `export default async function handler(req, res)` on a bare node:http server that
+// reads the body stream itself: the SDK sent the POST without its body (content-length 30, no
+// `data`), so a request replay would post nothing and get a 404 on the buggy code (was NOT_RED);
+// it is refused and the crashing helper, whose plain-object argument is complete, is replayed.
+js_case!(
+    e2e_js_http_api_handler_seats,
+    "js-http-api-handler-seats",
+    "call_replay"
+);
+// Express 4 (CommonJS, jest + supertest) async route that Express 4 does not catch: the rejection
+// is unhandled and the request never gets an answer. The replay reports the rejected promise of the
+// route handler (jest keeps unhandled rejections from the test's process listeners) and fails at
+// once with the TypeError, instead of hanging until undici's 300 s headers timeout (red took 302 s
+// before, and was judged right only through jest's own report of the rejection).
+js_case!(
+    e2e_js_express4_jest_async_timesheet,
+    "js-express4-jest-async-timesheet",
+    "request_replay"
+);

@@ -847,3 +847,147 @@ fn js_call_replay_module_exports_arrow_with_object_argument() {
         g.reasons
     );
 }
+
+/// V8 names a static method's frame `Function.method` (its receiver is the class constructor):
+/// the class is read from the source around the definition, and the method replayed as
+/// `Class.method(...)` when the class is exported (it was refused as "class `Function` is not
+/// exported", leaving a scaffold when the caller could not be replayed either).
+#[test]
+fn js_call_replay_static_method_named_function() {
+    if !node_available() {
+        return;
+    }
+    let lib = "'use strict';\n\nclass Invoice {\n  constructor(number, cents) {\n    this.number = number;\n    this.cents = cents;\n  }\n\n  static fromCells(cells) {\n    const [number, total] = cells;\n    return new Invoice(number.trim(), Math.round(Number(total.replace(',', '.')) * 100));\n  }\n}\n\nmodule.exports = { Invoice };\n";
+    let repo = synthetic_repo(&[
+        (
+            "package.json",
+            r#"{"name":"inv","version":"1.0.0","scripts":{"test":"node --test"}}"#,
+        ),
+        ("src/invoice.js", lib),
+    ]);
+    let alert = node_event(
+        "TypeError",
+        "Cannot read properties of undefined (reading 'replace')",
+        json!([
+            // The caller's object argument is not replayable: only the static method is.
+            {"filename": "/srv/inv/src/import.js", "function": "importRows", "lineno": 4, "in_app": true,
+             "vars": {"batch": {"rows": "<Array>"}}},
+            {"filename": "/srv/inv/src/invoice.js", "function": "Function.fromCells", "lineno": 11, "in_app": true,
+             "vars": {"cells": ["NL-1,Acme,12.00"], "number": "NL-1,Acme,12.00", "total": "<undefined>"}},
+        ]),
+    );
+    let g = generate(repo.path(), &alert, true);
+    assert_eq!(g.strategy, "call_replay", "{:#?}", g.reasons);
+    let test_file = &g
+        .rendered
+        .iter()
+        .find(|f| f.path.ends_with(".test.js"))
+        .unwrap()
+        .content;
+    assert!(test_file.contains("Invoice.fromCells"), "{test_file}");
+    let fixed = lib.replace(
+        "    const [number, total] = cells;\n",
+        "    if (cells.length !== 2) throw new RangeError('expected 2 columns');\n    const [number, total] = cells;\n",
+    );
+    red_then_green(
+        repo.path(),
+        &alert,
+        "call_replay",
+        "TypeError",
+        ("src/invoice.js", &fixed),
+    );
+}
+
+/// A plain `node:http` app (no framework dependency): the module-level server that
+/// `http.createServer(handler)` built, exported, is started with listen(0) and sent the event's
+/// request; a 5xx is the reproduction.
+#[test]
+fn js_request_replay_plain_node_http_server() {
+    if !node_available() {
+        return;
+    }
+    let app = "import { createServer } from 'node:http';\n\nconst PRICES = { espresso: 250, latte: 390 };\n\nexport const server = createServer((req, res) => {\n  const url = new URL(req.url, 'http://x');\n  if (url.pathname === '/menu/price') {\n    try {\n      const item = url.searchParams.get('item');\n      const cents = PRICES[item.toLowerCase()];\n      res.writeHead(200, { 'content-type': 'application/json' });\n      return res.end(JSON.stringify({ item, cents }));\n    } catch (err) {\n      res.writeHead(500);\n      return res.end('internal error');\n    }\n  }\n  res.writeHead(404);\n  res.end();\n});\n";
+    let repo = synthetic_repo(&[
+        (
+            "package.json",
+            r#"{"name":"menu","version":"1.0.0","type":"module","scripts":{"test":"node --test"}}"#,
+        ),
+        ("src/server.js", app),
+    ]);
+    let alert = Alert::from_event(&json!({
+        "event_id": "fedcba9876543210fedcba9876543210", "issue_id": "5151", "platform": "node",
+        "request": {"method": "GET", "url": "http://127.0.0.1:41234/menu/price", "headers": {"accept": "application/json"}},
+        "exception": {"values": [{"type": "TypeError", "value": "Cannot read properties of null (reading 'toLowerCase')",
+            "stacktrace": {"frames": [
+                {"filename": "/srv/menu/src/server.js", "function": "Server.?", "lineno": 10, "in_app": true,
+                 "vars": {"item": "<null>"}},
+            ]}}]},
+    }));
+    let g = generate(repo.path(), &alert, true);
+    assert_eq!(g.strategy, "request_replay", "{:#?}", g.reasons);
+    assert!(g.reasons[0].contains("node:http"), "{:#?}", g.reasons);
+    let fixed = app.replace(
+        "      const item = url.searchParams.get('item');\n",
+        "      const item = url.searchParams.get('item');\n      if (!item) {\n        res.writeHead(400);\n        return res.end('item is required');\n      }\n",
+    );
+    red_then_green(
+        repo.path(),
+        &alert,
+        "request_replay",
+        "SENTRY-REPRO: SERVER ERROR",
+        ("src/server.js", &fixed),
+    );
+}
+
+/// An async handler without a catch on a plain node:http server: the rejection is unhandled and
+/// the request never gets an answer. The replay watches the process's unhandled rejections while
+/// the request runs and fails at once with the reported error (it waited for undici's 300 s
+/// headers timeout before), and passes once the handler answers.
+#[test]
+fn js_request_replay_unanswered_request_fails_with_the_rejection() {
+    if !node_available() {
+        return;
+    }
+    let app = "import { createServer } from 'node:http';\n\nconst PRICES = { espresso: 250, latte: 390 };\n\nasync function lookup(item) {\n  await null;\n  return PRICES[item.toLowerCase()];\n}\n\nexport const server = createServer(async (req, res) => {\n  const url = new URL(req.url, 'http://x');\n  if (url.pathname === '/menu/price') {\n    const cents = await lookup(url.searchParams.get('item'));\n    res.writeHead(200, { 'content-type': 'application/json' });\n    return res.end(JSON.stringify({ cents }));\n  }\n  res.writeHead(404);\n  res.end();\n});\n";
+    let repo = synthetic_repo(&[
+        (
+            "package.json",
+            r#"{"name":"menu","version":"1.0.0","type":"module","scripts":{"test":"node --test"}}"#,
+        ),
+        ("src/server.js", app),
+    ]);
+    let alert = Alert::from_event(&json!({
+        "event_id": "fedcba9876543210fedcba9876543212", "issue_id": "5152", "platform": "node",
+        "request": {"method": "GET", "url": "http://127.0.0.1:41234/menu/price", "headers": {"accept": "application/json"}},
+        "exception": {"values": [{"type": "TypeError", "value": "Cannot read properties of null (reading 'toLowerCase')",
+            "mechanism": {"type": "auto.node.onunhandledrejection", "handled": false},
+            "stacktrace": {"frames": [
+                {"filename": "/srv/menu/src/server.js", "function": "Server.?", "lineno": 13, "in_app": true},
+                {"filename": "/srv/menu/src/server.js", "function": "lookup", "lineno": 7, "in_app": true},
+            ]}}]},
+    }));
+    let g = generate(repo.path(), &alert, false);
+    assert_eq!(g.strategy, "request_replay", "{:#?}", g.reasons);
+    let work = checkout(repo.path(), g.branch.as_deref().unwrap());
+    let started = std::time::Instant::now();
+    let red = run_sh(work.path(), &g.test_command);
+    assert!(!red.ok, "{}", red.output);
+    assert!(
+        red.output
+            .contains("SENTRY-REPRO: REPRODUCED: TypeError: Cannot read properties of null"),
+        "{}",
+        red.output
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "the replay waited for an answer that never comes: {:?}",
+        started.elapsed()
+    );
+    let fixed = app.replace(
+        "  return PRICES[item.toLowerCase()];",
+        "  return item == null ? undefined : PRICES[item.toLowerCase()];",
+    );
+    std::fs::write(work.path().join("src/server.js"), fixed).unwrap();
+    let green = run_sh(work.path(), &g.test_command);
+    assert!(green.ok, "not green after the fix:\n{}", green.output);
+}

@@ -68,9 +68,34 @@ function startServer() {
 // Errors the app reported while answering, to show the server-side exception.
 const SEEN = [];
 
+// Express 4 ignores the promise an async handler returns, so its rejection never reaches the error
+// middleware and the request is left unanswered: report it (jest keeps unhandled rejections from the
+// test's process listeners). Express 5 handles those promises itself (app.router, not app._router).
+function reportAsyncRejections(stack, report) {
+  for (const layer of stack) {
+    if (layer == null) continue;
+    if (layer.route != null && Array.isArray(layer.route.stack)) {
+      reportAsyncRejections(layer.route.stack, report);
+      continue;
+    }
+    const handle = layer.handle;
+    if (typeof handle !== 'function' || handle.length === 4) continue;
+    if (Array.isArray(handle.stack)) {
+      reportAsyncRejections(handle.stack, report);
+      continue;
+    }
+    layer.handle = function observedHandler(req, res, next) {
+      const out = handle.call(this, req, res, next);
+      if (out != null && typeof out.then === 'function') out.then(undefined, report);
+      return out;
+    };
+  }
+}
+
 // Record errors reaching an Express app's error middleware.
-function observeErrors(server, seen) {
+function observeErrors(server, seen, report) {
   for (const app of server.listeners('request')) {
+    if (app && app._router && Array.isArray(app._router.stack)) reportAsyncRejections(app._router.stack, report);
     const stack = (app && app._router && app._router.stack) || (app && app.router && app.router.stack);
     if (!Array.isArray(stack)) continue;
     for (const layer of stack) {
@@ -84,6 +109,39 @@ function observeErrors(server, seen) {
   }
 }
 
+function isExpected(error) {
+  return error != null && (error.name === EXPECTED || (error.constructor != null && error.constructor.name === EXPECTED));
+}
+
+// An error the app throws outside its framework's error handling (an async route that Express 4
+// does not catch, a plain node:http handler without a catch) reaches the process as an uncaught
+// exception or an unhandled rejection, and the request never gets an answer: watched while the
+// request runs, so the test ends with that error instead of waiting for a response (until its
+// stop() in the test's finally block).
+function watchProcess(seen) {
+  let report;
+  const crashed = new Promise((resolve) => {
+    report = resolve;
+  });
+  const onError = (error) => {
+    seen.push(error);
+    report(error);
+  };
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  return {
+    crashed,
+    report: onError,
+    stop() {
+      process.off('uncaughtException', onError);
+      process.off('unhandledRejection', onError);
+    },
+  };
+}
+
+// Longest wait for an answer when the app reports no error (below the runner's test timeout).
+const ANSWER_TIMEOUT_MS = 30000;
+
 function describeError(error) {
   if (error == null) return 'none observed';
   const name = error.name || (error.constructor && error.constructor.name) || 'Error';
@@ -94,15 +152,37 @@ function describeError(error) {
 test("sentry 4101: POST /api/carts/c_1042/checkout does not answer 5xx (TypeError)", async () => {
   const seen = SEEN;
   const server = await startServer();
-  observeErrors(server, seen);
+  const watch = watchProcess(seen);
+  observeErrors(server, seen, watch.report);
+  const controller = new AbortController();
+  let timer;
   try {
-    const init = { method: METHOD, headers: HEADERS };
+    const init = { method: METHOD, headers: HEADERS, signal: controller.signal };
     if (BODY !== undefined) init.body = BODY;
-    const res = await fetch('http://127.0.0.1:' + server.address().port + TARGET, init);
-    const text = await res.text();
-    const error = seen.find((e) => e != null && (e.name === EXPECTED || (e.constructor && e.constructor.name === EXPECTED))) || seen[0];
+    const answer = fetch('http://127.0.0.1:' + server.address().port + TARGET, init).then(async (res) => ({ res, text: await res.text() }));
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ timedOut: true }), ANSWER_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([answer, watch.crashed.then((error) => ({ error })), timeout]);
+    if (outcome.res === undefined) {
+      controller.abort();
+      answer.catch(() => {});
+      if (outcome.timedOut) {
+        assert.fail(METHOD + ' ' + TARGET + ' got no answer within ' + ANSWER_TIMEOUT_MS / 1000 + ' s and the app reported no error');
+      }
+      if (isExpected(outcome.error)) {
+        console.error("SENTRY-REPRO: REPRODUCED" + ': ' + describeError(outcome.error));
+        assert.fail(
+          "SENTRY-REPRO: SERVER ERROR" + ': ' + METHOD + ' ' + TARGET +
+            ' got no answer: the app threw outside its error handling: ' + describeError(outcome.error),
+        );
+      }
+      assert.fail(METHOD + ' ' + TARGET + ' got no answer: the app threw another error: ' + describeError(outcome.error));
+    }
+    const { res, text } = outcome;
+    const error = seen.find(isExpected) || seen[0];
     if (res.status >= 500) {
-      if (error != null && (error.name === EXPECTED || (error.constructor && error.constructor.name === EXPECTED))) {
+      if (isExpected(error)) {
         console.error("SENTRY-REPRO: REPRODUCED" + ': ' + describeError(error));
       }
       assert.fail(
@@ -111,6 +191,8 @@ test("sentry 4101: POST /api/carts/c_1042/checkout does not answer 5xx (TypeErro
       );
     }
   } finally {
+    clearTimeout(timer);
+    watch.stop();
     if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }

@@ -1,4 +1,4 @@
-//! Request replay for Express, Koa and Fastify apps: find the app in the repository, turn the event's `request` into
+//! Request replay for Express, Koa and Fastify apps and plain `node:http` servers: find the app in the repository, turn the event's `request` into
 //! a `fetch` against the app started in-process on an ephemeral port, and refuse replays that could
 //! not reach the crash.
 //!
@@ -60,12 +60,16 @@ pub fn find_app(
     config_app: Option<&str>,
     sources: &[(String, String)],
 ) -> Result<AppSource, String> {
-    if web_framework(project).is_none() {
-        return Err(
-            "the project depends on none of express, koa, fastify (request replay supports Express, Koa and Fastify)"
-                .into(),
-        );
-    }
+    let plain = match web_framework(project) {
+        Some(_) => false,
+        None if sources.iter().any(|(_, text)| plain_http_server(text)) => true,
+        None => {
+            return Err(
+                "the project depends on none of express, koa, fastify and no source builds a node:http server (request replay supports Express, Koa, Fastify and plain node:http)"
+                    .into(),
+            )
+        }
+    };
     if let Some(spec) = config_app {
         let (file, name) = spec
             .rsplit_once(':')
@@ -84,11 +88,18 @@ pub fn find_app(
         };
         return Ok(AppSource::Export { file, export });
     }
-    let app_var = regex::Regex::new(
-        r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:express\s*\(\s*\)|new\s+Koa\s*\(|[Ff]astify\s*\()",
-    )
+    let app_var = regex::Regex::new(if plain {
+        r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:[A-Za-z_$][\w$]*\.)?createServer\s*\("
+    } else {
+        r"(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:express\s*\(\s*\)|new\s+Koa\s*\(|[Ff]astify\s*\()"
+    })
     .unwrap();
+    // A plain node:http app is the server itself (`http.createServer(handler)`), which has the
+    // same `listen(port, host)` as an Express or Koa app.
     let makes_app = |code: &str| {
+        if plain {
+            return code.contains("createServer(");
+        }
         code.contains("express(")
             || code.contains("new Koa(")
             || code.contains("fastify(")
@@ -96,6 +107,9 @@ pub fn find_app(
     };
     // 1. a module exporting the app object itself.
     for (file, text) in sources {
+        if plain && !plain_http_server(text) {
+            continue;
+        }
         let masked = mask(text);
         for c in app_var.captures_iter(&masked) {
             let var = &c[1];
@@ -116,7 +130,7 @@ pub fn find_app(
     let func = regex::Regex::new(r"(?:function\s+([A-Za-z_$][\w$]*)|(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?(?:function\b|\())").unwrap();
     for (file, text) in sources {
         let masked = mask(text);
-        if !makes_app(&masked) {
+        if !makes_app(&masked) || (plain && !plain_http_server(text)) {
             continue;
         }
         for c in func.captures_iter(&masked) {
@@ -190,7 +204,33 @@ pub fn find_app(
         }
         return Ok(AppSource::Entry { file });
     }
-    Err("no Express, Koa or Fastify app found: no module exports the `express()` / `new Koa()` / `fastify()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
+    Err("no Express, Koa, Fastify or node:http app found: no module exports the `express()` / `new Koa()` / `fastify()` / `http.createServer()` app or a no-argument factory, and no entry (scripts.start, main, server.js) listens at start-up; set `app` in the project config".into())
+}
+
+/// A module that builds a plain `node:http` server: it loads `http` / `node:http` (not `https`,
+/// whose server the replay's plain-HTTP `fetch` could not reach, nor `net`) and calls
+/// `createServer(`. Such an app answers through the same `listen(port, host)` as Express.
+pub fn plain_http_server(text: &str) -> bool {
+    static LOADS_HTTP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let loads_http = LOADS_HTTP.get_or_init(|| {
+        regex::Regex::new(r#"(?:require\s*\(\s*|\bfrom\s*|import\s*\(\s*)['"](?:node:)?http['"]"#)
+            .unwrap()
+    });
+    loads_http.is_match(text) && mask(text).contains("createServer(")
+}
+
+/// The framework name of a project's web app, for notes: a dependency, else plain node:http.
+pub fn framework_label<'a>(
+    project: &JsProject,
+    mut texts: impl Iterator<Item = &'a str>,
+) -> &'static str {
+    web_framework(project).unwrap_or_else(|| {
+        if texts.any(plain_http_server) {
+            "node:http"
+        } else {
+            "Express"
+        }
+    })
 }
 
 /// The web framework request replay drives, from the dependencies (`express` first).
@@ -393,6 +433,11 @@ pub fn build_replay(req: &Request) -> Result<Replay, String> {
             }
         }
     };
+    if body.is_none() && !matches!(method.as_str(), "GET" | "HEAD") {
+        if let Some(why) = body_not_captured(req) {
+            return Err(why);
+        }
+    }
     if let Some(b) = &body {
         if b.contains("[Filtered]") {
             notes.push("the request body holds values Sentry scrubbed ([Filtered]); they are replayed as that text".into());
@@ -410,6 +455,34 @@ pub fn build_replay(req: &Request) -> Result<Replay, String> {
         headers,
         body,
         notes,
+    })
+}
+
+/// Why a request without `data` did carry a body: its headers announce one (`content-length` above
+/// zero, or `transfer-encoding`). The SDK leaves the body out when the app reads the stream itself
+/// (a plain `node:http` server, `for await (chunk of req)`) and when it is too large or not text;
+/// replayed without it, the request takes another path (a 400 or 404 for the missing fields), and
+/// the test would pass on the buggy code.
+fn body_not_captured(req: &Request) -> Option<String> {
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    let length = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    let announced = match length {
+        Some(n) => n > 0,
+        None => header("transfer-encoding").is_some(),
+    };
+    announced.then(|| {
+        format!(
+            "the request carried a body ({}) that the event does not hold (the SDK leaves it out when the app reads the stream itself, or when it is large or binary): replayed without it, the request would take another path and the test could pass on the buggy code",
+            match length {
+                Some(n) => format!("content-length {n}"),
+                None => "transfer-encoding".to_string(),
+            }
+        )
     })
 }
 
@@ -438,6 +511,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_http_server_needs_the_http_module_and_create_server() {
+        assert!(plain_http_server("const http = require('node:http');\nmodule.exports = http.createServer((req, res) => res.end());\n"));
+        assert!(plain_http_server(
+            "import { createServer } from \"http\";\nexport const server = createServer(handle);\n"
+        ));
+        assert!(plain_http_server(
+            "const { createServer } = await import('node:http');\ncreateServer(h).listen(1);\n"
+        ));
+        // https (TLS: the replay's plain fetch cannot reach it), net, or no server built.
+        assert!(!plain_http_server(
+            "const https = require('node:https');\nhttps.createServer(opts, h);\n"
+        ));
+        assert!(!plain_http_server(
+            "const net = require('node:net');\nnet.createServer(h);\n"
+        ));
+        assert!(!plain_http_server(
+            "const http = require('http');\nhttp.get('http://x');\n"
+        ));
+        // The word in a string or comment is not a call.
+        assert!(!plain_http_server(
+            "const http = require('http');\n// createServer(h)\nconst s = 'createServer(';\n"
+        ));
+        assert!(!plain_http_server(
+            "const proto = 'http';\nnet.createServer(h);\n"
+        ));
+    }
+
+    #[test]
     fn replay_from_event_request() {
         let req = Request {
             method: Some("POST".into()),
@@ -460,6 +561,35 @@ mod tests {
         let names: Vec<_> = r.headers.iter().map(|h| h.0.as_str()).collect();
         assert_eq!(names, ["content-type", "x-request-id"]);
         assert_eq!(r.body.as_deref(), Some("{\"a\":1}"));
+    }
+
+    #[test]
+    fn a_body_the_event_lacks_refuses_the_replay() {
+        let req = |method: &str, headers: &[(&str, &str)], data: Option<Value>| Request {
+            method: Some(method.into()),
+            url: Some("http://127.0.0.1:3000/api/seats/reserve".into()),
+            query: vec![],
+            data,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            cookies: vec![],
+            env: Value::Null,
+        };
+        let json = ("content-type", "application/json");
+        // As @sentry/node sends a POST whose body a plain node:http app read itself.
+        let err = build_replay(&req("POST", &[json, ("content-length", "30")], None)).unwrap_err();
+        assert!(err.contains("content-length 30"), "{err}");
+        let err = build_replay(&req("PUT", &[("Transfer-Encoding", "chunked")], None)).unwrap_err();
+        assert!(err.contains("transfer-encoding"), "{err}");
+        // No body announced, or the body captured: replayable.
+        assert!(build_replay(&req("POST", &[("content-length", "0")], None)).is_ok());
+        assert!(build_replay(&req("DELETE", &[], None)).is_ok());
+        let body = Some(Value::String("{\"orgId\":\"org_acme\"}".into()));
+        assert!(build_replay(&req("POST", &[json, ("content-length", "20")], body)).is_ok());
+        // GET never replays a body, whatever its headers say.
+        assert!(build_replay(&req("GET", &[("content-length", "12")], None)).is_ok());
     }
 
     #[test]

@@ -640,6 +640,24 @@ pub fn export_of(src: &str, name: &str) -> Option<Export> {
     None
 }
 
+/// The name of the innermost class declaration (`class Name … {`) whose body spans `line`.
+/// V8 names a static method's frame `Function.method` (its receiver is the class constructor, a
+/// `Function`), so the class of such a frame comes from the source, not from the frame.
+pub fn enclosing_class(src: &str, line: u64) -> Option<String> {
+    let masked = mask(src);
+    let id = ident_re();
+    let re = Regex::new(&format!(r"(?:^|[^\w$.])class\s+({id})\b[^{{;]*\{{")).unwrap();
+    re.captures_iter(&masked)
+        .filter_map(|c| {
+            let open = c.get(0).unwrap().end() - 1;
+            let close = matching(&masked, open)?;
+            let (from, to) = (line_of(src, open), line_of(src, close));
+            (from <= line && line <= to).then(|| (from, c[1].to_string()))
+        })
+        .max_by_key(|(from, _)| *from)
+        .map(|(_, name)| name)
+}
+
 /// Places where `src` builds an instance of `class` (`new Class(…)`), as byte offsets of `new`.
 pub fn constructions(src: &str, class: &str) -> Vec<usize> {
     let masked = mask(src);
@@ -784,6 +802,28 @@ pub fn call_site_kinds(src: &str, name: &str) -> Vec<Vec<Kind>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enclosing_class_is_the_innermost_class_around_the_line() {
+        let src = "export class InvoiceFormatError extends Error {}\n\nexport class Invoice {\n  static fromCells(cells: string[]): Invoice {\n    const [a] = cells;\n    return new Invoice(a);\n  }\n}\nconst Other = class {\n  static x() {}\n};\nfunction loose() {}\n";
+        assert_eq!(enclosing_class(src, 4).as_deref(), Some("Invoice"));
+        assert_eq!(enclosing_class(src, 5).as_deref(), Some("Invoice"));
+        assert_eq!(
+            enclosing_class(src, 1).as_deref(),
+            Some("InvoiceFormatError")
+        );
+        // Anonymous class expressions and code outside any class have none.
+        assert_eq!(enclosing_class(src, 10), None);
+        assert_eq!(enclosing_class(src, 12), None);
+        // `class` inside a string or comment is not a declaration.
+        assert_eq!(
+            enclosing_class(
+                "// class Fake {\nconst s = 'class Nope {';\nfunction f() {}\n",
+                3
+            ),
+            None
+        );
+    }
 
     #[test]
     fn masks_strings_and_comments() {
