@@ -345,18 +345,23 @@ pub fn run_shell(command: &str, root: &Path, timeout: Duration) -> Result<RunOut
     let start = Instant::now();
     let mut child = cmd.spawn().context("starting sh")?;
     let pid = child.id();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if start.elapsed() >= timeout {
-            timed_out = true;
-            kill_group(pid);
-            break child.wait()?;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // Waited for on a thread, so the run ends when the runner does (polling lost ~10 ms a run).
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        let _ = done.send(());
+        status
+    });
+    let timed_out = matches!(
+        finished.recv_timeout(timeout),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+    );
+    if timed_out {
+        kill_group(pid);
+    }
+    let status = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread waiting for the runner panicked"))??;
     // Reap stray background processes the tests left behind (servers, watchers).
     kill_group(pid);
     let duration_ms = start.elapsed().as_millis() as u64;
