@@ -153,6 +153,26 @@ pub fn is_safe_rel_path(path: &str) -> bool {
             .all(|c| !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git"))
 }
 
+/// A snapshot of a one-commit repository holding `files`, for unit tests of the generators.
+#[cfg(test)]
+pub(crate) fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    let empty = repo.treebuilder(None).unwrap().write().unwrap();
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for (path, text) in files {
+        let blob = repo.blob(text.as_bytes()).unwrap();
+        update.upsert(*path, blob, git2::FileMode::Blob);
+    }
+    let empty = repo.find_tree(empty).unwrap();
+    let tree = repo
+        .find_tree(update.create_updated(&repo, &empty).unwrap())
+        .unwrap();
+    let sig = git2::Signature::now("t", "t@t").unwrap();
+    let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
+    f(&Snapshot::at(&repo, oid).unwrap());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1395,24 +1395,7 @@ mod tests {
     }
 
     /// A repository with these files committed, for functions that read a Snapshot.
-    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = git2::Repository::init(dir.path()).unwrap();
-        let empty = repo.treebuilder(None).unwrap().write().unwrap();
-        let mut update = git2::build::TreeUpdateBuilder::new();
-        for (path, text) in files {
-            let blob = repo.blob(text.as_bytes()).unwrap();
-            update.upsert(*path, blob, git2::FileMode::Blob);
-        }
-        let empty = repo.find_tree(empty).unwrap();
-        let tree = repo
-            .find_tree(update.create_updated(&repo, &empty).unwrap())
-            .unwrap();
-        let sig = git2::Signature::now("t", "t@t").unwrap();
-        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
-        let snap = Snapshot::at(&repo, oid).unwrap();
-        f(&snap);
-    }
+    use crate::repo::with_repo;
 
     const COUNTER: &str = "package main\n\nimport (\n\t\"net/http\"\n\t\"sync\"\n)\n\ntype counter struct {\n\tmu    sync.Mutex\n\tviews map[string]int\n}\n\nfunc (c *counter) handleHit(w http.ResponseWriter, r *http.Request) {\n\tc.views[r.URL.Query().Get(\"page\")]++\n}\n";
 

@@ -213,12 +213,11 @@ impl Generator for Python {
             .and_then(|e| alert.exceptions.get(e))
             .and_then(|e| e.handled)
             == Some(true);
+        let catcher = mapped.first().filter(|mf| mf.index == 0);
+        let first_caught = handled && catcher.is_some_and(|mf| catches_it(snap, mf));
         // ...and when that frame is a decorator's wrapper (a nested function), the function it
         // wraps is called unwrapped (`functools.wraps` keeps it as `__wrapped__`)
-        let catcher_wraps = handled
-            && mapped
-                .first()
-                .is_some_and(|mf| mf.index == 0 && is_nested_def(snap, mf) && catches_it(snap, mf));
+        let catcher_wraps = first_caught && catcher.is_some_and(|mf| is_nested_def(snap, mf));
         let logged = exc_index
             .and_then(|e| alert.exceptions.get(e))
             .and_then(|e| e.mechanism_type.as_deref())
@@ -229,7 +228,7 @@ impl Generator for Python {
             let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
             let plan = plan_call(snap, mf, pos, meta, &resolver).and_then(|mut p| {
                 p.mutated.extend(shared[pos].iter().cloned());
-                if handled && mf.index == 0 && catches_it(snap, mf) && logged {
+                if first_caught && mf.index == 0 && logged {
                     // the app logged it (`logger.exception`): the replay watches the log records
                     p.log_capture = true;
                     reasons.push(format!(
@@ -238,7 +237,7 @@ impl Generator for Python {
                     ));
                     return Ok(p);
                 }
-                if handled && mf.index == 0 && catches_it(snap, mf) {
+                if first_caught && mf.index == 0 {
                     let why = format!(
                         "{}: {} caught the reported exception (the event says handled) in a try whose except clauses never re-raise, so calling it raises nothing: not replayed",
                         frame_label(mf),
@@ -1767,23 +1766,7 @@ mod tests {
     use serde_json::json;
 
     /// A repository with these files committed, for functions that read a Snapshot.
-    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = git2::Repository::init(dir.path()).unwrap();
-        let empty = repo.treebuilder(None).unwrap().write().unwrap();
-        let mut update = git2::build::TreeUpdateBuilder::new();
-        for (path, text) in files {
-            let blob = repo.blob(text.as_bytes()).unwrap();
-            update.upsert(*path, blob, git2::FileMode::Blob);
-        }
-        let empty = repo.find_tree(empty).unwrap();
-        let tree = repo
-            .find_tree(update.create_updated(&repo, &empty).unwrap())
-            .unwrap();
-        let sig = git2::Signature::now("t", "t@t").unwrap();
-        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
-        f(&Snapshot::at(&repo, oid).unwrap());
-    }
+    use crate::repo::with_repo;
 
     #[test]
     fn web_handlers_route_decorated_or_django_style_views() {

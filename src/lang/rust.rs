@@ -2267,23 +2267,7 @@ mod tests {
     }
 
     /// A repository with these files committed, for functions that read a Snapshot.
-    fn with_repo(files: &[(&str, &str)], f: impl FnOnce(&Snapshot)) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = git2::Repository::init(dir.path()).unwrap();
-        let empty = repo.treebuilder(None).unwrap().write().unwrap();
-        let mut update = git2::build::TreeUpdateBuilder::new();
-        for (path, text) in files {
-            let blob = repo.blob(text.as_bytes()).unwrap();
-            update.upsert(*path, blob, git2::FileMode::Blob);
-        }
-        let empty = repo.find_tree(empty).unwrap();
-        let tree = repo
-            .find_tree(update.create_updated(&repo, &empty).unwrap())
-            .unwrap();
-        let sig = git2::Signature::now("t", "t@t").unwrap();
-        let oid = repo.commit(None, &sig, &sig, "init", &tree, &[]).unwrap();
-        f(&Snapshot::at(&repo, oid).unwrap());
-    }
+    use crate::repo::with_repo;
 
     /// `pub async fn` is a replayable signature (its future is run by the test); async
     /// constructors never build a receiver.
