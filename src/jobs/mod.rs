@@ -163,7 +163,7 @@ impl Default for JobsConfig {
 }
 
 impl JobsConfig {
-    /// Defaults overridden by the environment (see the README's "Jobs and visibility").
+    /// Defaults overridden by the environment (see the docs/jobs.md).
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(env_lookup)
     }
