@@ -79,7 +79,11 @@ pub fn parse_branch(name: &str) -> Option<(String, Option<chrono::DateTime<chron
 }
 
 /// The candidates, nothing deleted. Warnings (a Sentry lookup that failed) go to `warn`.
-pub fn plan(repo: &Repository, rules: &Rules, warn: &mut dyn FnMut(String)) -> Result<Vec<Candidate>> {
+pub fn plan(
+    repo: &Repository,
+    rules: &Rules,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<Candidate>> {
     let base_name = match rules.base {
         Some(b) => b.to_string(),
         None => crate::verify::discover::default_base(repo)?,
@@ -105,7 +109,8 @@ pub fn plan(repo: &Repository, rules: &Rules, warn: &mut dyn FnMut(String)) -> R
             reasons.push(format!("merged into {base_name}"));
         }
         if let Some(days) = rules.older_than_days {
-            let created = created.or_else(|| chrono::DateTime::from_timestamp(tip.time().seconds(), 0));
+            let created =
+                created.or_else(|| chrono::DateTime::from_timestamp(tip.time().seconds(), 0));
             if created.is_some_and(|c| rules.now - c > chrono::Duration::days(days as i64)) {
                 reasons.push(format!("older than {days} days"));
             }
@@ -206,7 +211,10 @@ mod tests {
         assert_eq!(issue, "my-issue");
         assert_eq!(when.unwrap().timestamp(), 1_700_000_000);
         assert_eq!(parse_branch("fix/sentry-42").unwrap().0, "42");
-        assert_eq!(parse_branch("fix/sentry-a-b").unwrap(), ("a-b".into(), None));
+        assert_eq!(
+            parse_branch("fix/sentry-a-b").unwrap(),
+            ("a-b".into(), None)
+        );
         assert!(parse_branch("feature/x").is_none());
     }
 }

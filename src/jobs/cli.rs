@@ -119,9 +119,9 @@ pub fn run(args: &JobsArgs, out: &mut dyn Write) -> Result<u8> {
                         if store.raw_body_len(num)? == Some(0) {
                             writeln!(
                                 out,
-                                "its alert body was dropped when it ended: it runs from the issue's \
-                                 identity (the latest event from the Sentry API with a token, else \
-                                 a boilerplate test)"
+                                "its alert body was dropped when it ended: it runs from the \
+                                 issue's identity (the latest event from the Sentry API with a \
+                                 token, else a boilerplate test)"
                             )?;
                         }
                     }
@@ -164,8 +164,15 @@ fn write_table(out: &mut dyn Write, jobs: &[JobRecord]) -> Result<()> {
             j.id,
             j.state.as_str(),
             j.kind.as_deref().unwrap_or("-"),
-            crate::render::comment(j.short_id.as_deref().or(j.issue_id.as_deref()).unwrap_or("-")),
-            j.occurrences.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            crate::render::comment(
+                j.short_id
+                    .as_deref()
+                    .or(j.issue_id.as_deref())
+                    .unwrap_or("-")
+            ),
+            j.occurrences
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
             j.attempts,
             j.branch.as_deref().unwrap_or("-"),
             crate::render::comment(detail)

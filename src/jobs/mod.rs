@@ -8,11 +8,11 @@
 //!
 //! * Deduplication ([`dedup`]): a delivery's identity is (resource, action, issue id, event id), never
 //!   the `Request-ID` (new on every Sentry retry). A new event for an issue that already has a branch
-//!   becomes an *occurrence*: always counted in the store (count, last seen); a commit rewrites the
-//!   handoff note on that branch at most once per `note_interval_secs`, and never while the branch is
-//!   checked out in a work tree (then the pull request gets a comment instead, when there is one).
-//! * Bounded growth ([`store`]): a job's raw body is dropped when it ends; terminal rows are deleted
-//!   after `job_retention_days` (at least a day, so Sentry re-deliveries stay deduplicated).
+//!   becomes an *occurrence*: always counted in the store (count, last seen); a commit rewrites
+//!   the handoff note on that branch at most once per `note_interval_secs`, and never while the
+//!   branch is checked out in a work tree (then the pull request gets a comment, if it has one).
+//! * Bounded growth ([`store`]): a job's raw body is dropped when it ends; terminal rows are
+//!   deleted after `job_retention_days` (at least a day, so re-deliveries stay deduplicated).
 //! * One branch per issue: the claim ref in `git` makes creation atomic across processes; the worker
 //!   also never runs two jobs of one issue at once (the claim query skips issues with a running job).
 //! * Crash safety: jobs left `running` by a crash are requeued at start, stale ref locks of ours are

@@ -807,7 +807,10 @@ impl Store {
             "SELECT {RECORD_COLS} {RECORD_FROM} WHERE ?1 IS NULL OR j.state = ?1 ORDER BY j.id DESC LIMIT ?2"
         ))?;
         let rows = st.query_map(
-            params![state.map(JobState::as_str), limit.min(i64::MAX as usize) as i64],
+            params![
+                state.map(JobState::as_str),
+                limit.min(i64::MAX as usize) as i64
+            ],
             job_record,
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

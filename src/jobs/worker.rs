@@ -641,16 +641,8 @@ fn on_existing(
         (None, false) => ("adopted", tip, false, None),
         (Some(_), true) => ("occurrence", tip, true, None),
         (Some(issue), false) => {
-            let (oid, updated, why) = occurrence_note(
-                jobs,
-                row,
-                repo,
-                project,
-                alert,
-                ident,
-                &branch,
-                issue,
-            )?;
+            let (oid, updated, why) =
+                occurrence_note(jobs, row, repo, project, alert, ident, &branch, issue)?;
             ("occurrence", oid.unwrap_or(tip), updated, Some(why))
         }
     };
@@ -735,7 +727,9 @@ fn occurrence_note(
         Ok(oid) => Ok((
             Some(oid),
             true,
-            format!("issue {ident} already has this branch: occurrence recorded in the handoff note"),
+            format!(
+                "issue {ident} already has this branch: occurrence recorded in the handoff note"
+            ),
         )),
         Err(e) if e.downcast_ref::<git::CheckedOut>().is_some() => {
             let told = comment_on_pull_request(jobs, row, &note::occurrences_body(None, &occ))?;
@@ -743,9 +737,13 @@ fn occurrence_note(
                 None,
                 told,
                 format!(
-                    "branch {branch} is checked out in a work tree, so it was left alone: occurrence \
-                     {count} counted in the store{}",
-                    if told { " and commented on the pull request" } else { "" }
+                    "branch {branch} is checked out in a work tree, so it was left alone: \
+                     occurrence {count} counted in the store{}",
+                    if told {
+                        " and commented on the pull request"
+                    } else {
+                        ""
+                    }
                 ),
             ))
         }

@@ -1192,9 +1192,16 @@ fn jobs_occurrence_never_moves_a_branch_checked_out_in_a_work_tree() {
     crate::support::git_in(&e.repo, &home, &["checkout", "-q", &branch]);
     let r2 = run("ev2");
     assert_eq!(r2.kind.as_deref(), Some("occurrence"));
-    assert_eq!(tip_of(&e.repo, &branch), created, "checked-out branch moved");
+    assert_eq!(
+        tip_of(&e.repo, &branch),
+        created,
+        "checked-out branch moved"
+    );
     assert_eq!(r2.commit.as_deref(), Some(created.as_str()));
-    assert!(r2.reasons.iter().any(|r| r.contains("checked out")), "{r2:?}");
+    assert!(
+        r2.reasons.iter().any(|r| r.contains("checked out")),
+        "{r2:?}"
+    );
     assert_eq!(r2.occurrences, Some(2));
     let status = crate::support::git_in(&e.repo, &home, &["status", "--porcelain"]);
     assert_eq!(status, "", "the user's index shows a change");
@@ -1215,7 +1222,11 @@ fn jobs_occurrence_never_moves_a_branch_checked_out_in_a_work_tree() {
         &["worktree", "add", "-q", linked.to_str().unwrap(), &branch],
     );
     let r3 = run("ev3");
-    assert_eq!(tip_of(&e.repo, &branch), created, "branch of a worktree moved");
+    assert_eq!(
+        tip_of(&e.repo, &branch),
+        created,
+        "branch of a worktree moved"
+    );
     assert_eq!(r3.occurrences, Some(3));
     assert_eq!(comments().len(), 2);
     let status = crate::support::git_in(&linked, &home, &["status", "--porcelain"]);
@@ -1230,10 +1241,17 @@ fn jobs_occurrence_never_moves_a_branch_checked_out_in_a_work_tree() {
     let r4 = run("ev4");
     pool.shutdown();
     assert_ne!(tip_of(&e.repo, &branch), created);
-    assert_eq!(r4.commit.as_deref(), Some(tip_of(&e.repo, &branch).as_str()));
+    assert_eq!(
+        r4.commit.as_deref(),
+        Some(tip_of(&e.repo, &branch).as_str())
+    );
     let note = file_at(&e.repo, &branch, "repro/sentry-120.md");
     assert!(note.contains("Seen 4 times"), "{note}");
-    assert_eq!(comments().len(), 2, "no comment when the note could be written");
+    assert_eq!(
+        comments().len(),
+        2,
+        "no comment when the note could be written"
+    );
 }
 
 #[test]
@@ -1258,10 +1276,17 @@ fn jobs_repeat_alerts_inside_the_interval_rewrite_the_note_once_and_count_in_the
         .unwrap();
     walk.hide(git2::Oid::from_str(r1.commit.as_deref().unwrap()).unwrap())
         .unwrap();
-    assert_eq!(walk.count(), 1, "30 repeats inside the interval: one note commit");
+    assert_eq!(
+        walk.count(),
+        1,
+        "30 repeats inside the interval: one note commit"
+    );
     let rec = jobs.job(&r1.id).unwrap().unwrap();
     assert_eq!(rec.occurrences, Some(31));
-    assert!(rec.last_seen.is_some() && rec.note_updated_at.is_some(), "{rec:?}");
+    assert!(
+        rec.last_seen.is_some() && rec.note_updated_at.is_some(),
+        "{rec:?}"
+    );
     let skipped = recs
         .iter()
         .filter(|r| r.reasons.iter().any(|x| x.contains("at most every 3600 s")))
@@ -1281,17 +1306,28 @@ fn jobs_raw_body_is_dropped_when_done_and_rows_are_deleted_after_the_retention()
     let id = accept_event(&jobs, &e.repo, "122", "ev1");
     let pending = accept_event(&jobs, &e.repo, "123", "ev1");
     assert!(jobs.job(&pending).unwrap().unwrap().body_stored);
-    let recs = wait_terminal(&jobs, &[id.clone(), pending.clone()], Duration::from_secs(30));
+    let recs = wait_terminal(
+        &jobs,
+        &[id.clone(), pending.clone()],
+        Duration::from_secs(30),
+    );
     pool.shutdown();
-    assert!(recs.iter().all(|r| r.state == JobState::Done && !r.body_stored));
+    assert!(recs
+        .iter()
+        .all(|r| r.state == JobState::Done && !r.body_stored));
     let num: i64 = id.parse().unwrap();
     assert_eq!(jobs.store().raw_body_len(num).unwrap(), Some(0));
     let db = rusqlite::Connection::open(e.state.join("state.db")).unwrap();
     let alert: String = db
-        .query_row("SELECT alert_json FROM jobs WHERE id = ?1", [num], |r| r.get(0))
+        .query_row("SELECT alert_json FROM jobs WHERE id = ?1", [num], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(alert.contains("\"issue_id\":\"122\""), "{alert}");
-    assert!(!alert.contains("division by zero\",\"stacktrace") && !alert.contains("vars"), "{alert}");
+    assert!(
+        !alert.contains("division by zero\",\"stacktrace") && !alert.contains("vars"),
+        "{alert}"
+    );
     assert!(!alert.contains("return a / b"), "{alert}");
 
     // Inside the retention (and its one-day floor) nothing goes; a re-delivery is a duplicate.
@@ -1305,7 +1341,11 @@ fn jobs_raw_body_is_dropped_when_done_and_rows_are_deleted_after_the_retention()
     };
     back(num, 29 * day);
     assert_eq!(jobs.apply_retention().unwrap(), 0);
-    assert_eq!(accept_event(&jobs, &e.repo, "122", "ev1"), id, "deduplicated");
+    assert_eq!(
+        accept_event(&jobs, &e.repo, "122", "ev1"),
+        id,
+        "deduplicated"
+    );
     // Past it, the row is deleted; the issue still counts (the next alert is an occurrence).
     back(num, 2 * day);
     assert_eq!(jobs.apply_retention().unwrap(), 1);
@@ -1322,7 +1362,10 @@ fn jobs_raw_body_is_dropped_when_done_and_rows_are_deleted_after_the_retention()
         (k == "SENTRY_REPRO_JOB_RETENTION_DAYS").then(|| "0".to_string())
     })
     .unwrap_err();
-    assert!(format!("{err:#}").contains("SENTRY_REPRO_JOB_RETENTION_DAYS"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("SENTRY_REPRO_JOB_RETENTION_DAYS"),
+        "{err:#}"
+    );
     let c = JobsConfig::from_lookup(|k| {
         (k == "SENTRY_REPRO_NOTE_INTERVAL_SECS").then(|| "60".to_string())
     })
@@ -1349,12 +1392,18 @@ fn jobs_cli_lists_shows_and_retries_a_failed_job() {
     let list: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["state"], "failed");
-    let (code, out, _) = run_bin(&["jobs", "list", "--state-dir", state, "--state", "done"], &[]);
+    let (code, out, _) = run_bin(
+        &["jobs", "list", "--state-dir", state, "--state", "done"],
+        &[],
+    );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 1, "header only: {out}");
     let (code, out, _) = run_bin(&["jobs", "show", &id, "--state-dir", state], &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("\"state\": \"failed\"") && out.contains("lock"), "{out}");
+    assert!(
+        out.contains("\"state\": \"failed\"") && out.contains("lock"),
+        "{out}"
+    );
     let (code, out, _) = run_bin(&["jobs", "show", "999", "--state-dir", state], &[]);
     assert_eq!(code, 1, "{out}");
 
@@ -1390,9 +1439,7 @@ fn commit_branch(r: &Repository, name: &str, parent: git2::Oid, file: &str) -> g
     tb.insert(file, r.blob(file.as_bytes()).unwrap(), 0o100644)
         .unwrap();
     let tree = r.find_tree(tb.write().unwrap()).unwrap();
-    let oid = r
-        .commit(None, &sig, &sig, file, &tree, &[&parent])
-        .unwrap();
+    let oid = r.commit(None, &sig, &sig, file, &tree, &[&parent]).unwrap();
     r.reference(&format!("refs/heads/{name}"), oid, true, "test")
         .unwrap();
     oid
@@ -1422,16 +1469,31 @@ fn jobs_prune_dry_run_then_apply_deletes_merged_branches_only() {
     crate::support::git_in(
         &e.repo,
         &home,
-        &["worktree", "add", "-q", linked.to_str().unwrap(), merged_busy],
+        &[
+            "worktree",
+            "add",
+            "-q",
+            linked.to_str().unwrap(),
+            merged_busy,
+        ],
     );
     let repo = e.repo.to_str().unwrap();
     let exists = |b: &str| r.find_branch(b, git2::BranchType::Local).is_ok();
 
     let (code, out, err) = run_bin(&["prune", "--repo", repo], &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("would delete: {merged} (merged into main)")), "{out}");
-    assert!(out.contains(&format!("kept (checked out in a work tree): {merged_busy}")), "{out}");
-    assert!(!out.contains(open) && out.contains("nothing deleted"), "{out}");
+    assert!(
+        out.contains(&format!("would delete: {merged} (merged into main)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("kept (checked out in a work tree): {merged_busy}")),
+        "{out}"
+    );
+    assert!(
+        !out.contains(open) && out.contains("nothing deleted"),
+        "{out}"
+    );
     assert!(exists(merged) && exists(merged_busy) && exists(open));
 
     let (code, out, err) = run_bin(&["prune", "--repo", repo, "--apply", "--json"], &[]);
@@ -1439,14 +1501,19 @@ fn jobs_prune_dry_run_then_apply_deletes_merged_branches_only() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
     assert!(!exists(merged), "merged branch deleted");
-    assert!(r.find_reference("refs/tags/sentry-repro/301").is_err(), "pin tag deleted");
+    assert!(
+        r.find_reference("refs/tags/sentry-repro/301").is_err(),
+        "pin tag deleted"
+    );
     assert!(exists(merged_busy), "checked-out branch kept");
     assert!(exists(open) && exists(resolved), "unmerged branches kept");
 
     // With a Sentry token: the resolved issue's branch goes, the unresolved one stays.
     let sentry = FakeServer::start(|req| match req.path.as_str() {
         "/api/0/organizations/acme/issues/304/" => (200, json!({"status": "resolved"}).to_string()),
-        "/api/0/organizations/acme/issues/303/" => (200, json!({"status": "unresolved"}).to_string()),
+        "/api/0/organizations/acme/issues/303/" => {
+            (200, json!({"status": "unresolved"}).to_string())
+        }
         _ => (404, "{}".into()),
     });
     let env = [
@@ -1456,14 +1523,23 @@ fn jobs_prune_dry_run_then_apply_deletes_merged_branches_only() {
     ];
     let (code, out, err) = run_bin(&["prune", "--repo", repo, "--apply"], &env);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("deleted: {resolved} (Sentry issue resolved)")), "{out}");
+    assert!(
+        out.contains(&format!("deleted: {resolved} (Sentry issue resolved)")),
+        "{out}"
+    );
     assert!(!exists(resolved) && exists(open));
-    assert!(err.contains("302") && err.contains("404"), "lookup failures are warnings: {err}");
+    assert!(
+        err.contains("302") && err.contains("404"),
+        "lookup failures are warnings: {err}"
+    );
     assert!(sentry
         .requests()
         .iter()
         .all(|q| q.headers.get("authorization").map(String::as_str) == Some("Bearer sntrys_test")));
     // Age: the 2023 branch is past 30 days but checked out; the 2099 one is not old.
     let (_, out, _) = run_bin(&["prune", "--repo", repo, "--older-than", "30"], &[]);
-    assert!(out.contains(merged_busy) && out.contains("older than 30 days") && !out.contains(open), "{out}");
+    assert!(
+        out.contains(merged_busy) && out.contains("older than 30 days") && !out.contains(open),
+        "{out}"
+    );
 }

@@ -370,34 +370,61 @@ fn jobs_e2e_thirty_repeat_alerts_make_one_note_commit_and_the_count_is_in_the_st
         .map(|k| {
             let base = base.clone();
             std::thread::spawn(move || {
-                send(&base, &body_for("900001", &format!("again-{k}")), &format!("q{k}"))
-                    .unwrap()
-                    .0
+                send(
+                    &base,
+                    &body_for("900001", &format!("again-{k}")),
+                    &format!("q{k}"),
+                )
+                .unwrap()
+                .0
             })
         })
         .collect();
     let ids: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let recs = wait_done(&base, &ids, Duration::from_secs(300));
-    assert!(recs.iter().all(|r| r["state"] == "done" && r["kind"] == "occurrence"), "{recs:?}");
+    assert!(
+        recs.iter()
+            .all(|r| r["state"] == "done" && r["kind"] == "occurrence"),
+        "{recs:?}"
+    );
     assert!(recs.iter().all(|r| r["body_stored"] == false), "{recs:?}");
     let r = git2::Repository::open(&repo).unwrap();
     let mut walk = r.revwalk().unwrap();
     walk.push(r.refname_to_id(&format!("refs/heads/{branch}")).unwrap())
         .unwrap();
     walk.hide(created).unwrap();
-    assert_eq!(walk.count(), 1, "at most one note commit inside the interval");
+    assert_eq!(
+        walk.count(),
+        1,
+        "at most one note commit inside the interval"
+    );
     let rec = job(&base, &first);
     assert_eq!(rec["occurrences"], 31, "{rec}");
-    assert!(rec["last_seen"].is_string() && rec["note_updated_at"].is_string(), "{rec}");
+    assert!(
+        rec["last_seen"].is_string() && rec["note_updated_at"].is_string(),
+        "{rec}"
+    );
 
     // The command line reads the same store while the service runs.
     let (code, out, err) = run_bin(
-        &["jobs", "list", "--json", "--limit", "100", "--state-dir", state.to_str().unwrap()],
+        &[
+            "jobs",
+            "list",
+            "--json",
+            "--limit",
+            "100",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
     let list: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 31);
-    assert!(list.as_array().unwrap().iter().all(|j| j["occurrences"] == 31));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["occurrences"] == 31));
     drop(svc);
 }
