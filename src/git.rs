@@ -254,6 +254,44 @@ mod tests {
     }
 
     #[test]
+    fn checked_out_counts_head_and_a_rebase_in_progress() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let sig = Signature::now("T", "t@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let c = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "m", &tree, &[])
+            .unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+        for b in ["fix/sentry-1-x", "fix/sentry-2-x"] {
+            repo.reference(&format!("refs/heads/{b}"), c, false, "t")
+                .unwrap();
+        }
+        let names = |r: &Repository| {
+            checked_out_branches(r)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&repo), ["main"]);
+        // A rebase of fix/sentry-2-x stopped midway: HEAD detached, the branch still taken.
+        repo.set_head_detached(c).unwrap();
+        std::fs::create_dir_all(repo.path().join("rebase-merge")).unwrap();
+        std::fs::write(
+            repo.path().join("rebase-merge/head-name"),
+            "refs/heads/fix/sentry-2-x\n",
+        )
+        .unwrap();
+        assert_eq!(names(&repo), ["fix/sentry-2-x"]);
+        assert!(is_checked_out(&repo, "fix/sentry-2-x").unwrap());
+        let err = append_commit(&repo, "fix/sentry-2-x", &[], ("T", "t@e"), "m").unwrap_err();
+        assert!(err.downcast_ref::<CheckedOut>().is_some(), "{err:#}");
+        assert!(append_commit(&repo, "fix/sentry-1-x", &[], ("T", "t@e"), "m").is_ok());
+    }
+
+    #[test]
     fn branch_names_are_refs() {
         let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         assert_eq!(
