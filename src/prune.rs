@@ -40,9 +40,10 @@ pub struct PruneArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Configuration (Sentry token and URL from `[jobs]` or the environment, as for serve).
-    #[command(flatten)]
-    pub state: StateArgs,
+    /// TOML configuration file: the Sentry token, URL and organization of its `[jobs]` table
+    /// (the environment overrides them, as for serve).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// One `fix/sentry-*` branch that matched at least one rule.
@@ -159,7 +160,11 @@ pub fn apply(repo: &Repository, candidates: &mut [Candidate]) -> Result<()> {
 pub fn run(args: &PruneArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8> {
     let repo = Repository::discover(&args.repo)
         .with_context(|| format!("{} is not in a git repository", args.repo.display()))?;
-    let cfg = JobsConfig::from_settings(&args.state.settings()?)?;
+    let state = StateArgs {
+        state_dir: None,
+        config: args.config.clone(),
+    };
+    let cfg = JobsConfig::from_settings(&state.settings()?)?;
     let status = |issue: &str| sentry_api::issue_status(&cfg, issue);
     let rules = Rules {
         base: args.base.as_deref(),
