@@ -1382,7 +1382,7 @@ fn jobs_cli_lists_shows_and_retries_a_failed_job() {
     let mut pool = jobs.start_workers();
     let lock = lock_claim_ref(&e.repo, "124");
     let id = accept_event(&jobs, &e.repo, "124", "ev1");
-    let r = wait_terminal(&jobs, &[id.clone()], Duration::from_secs(30)).remove(0);
+    let r = wait_terminal(&jobs, std::slice::from_ref(&id), Duration::from_secs(30)).remove(0);
     assert_eq!(r.state, JobState::Failed, "{r:?}");
     let state = e.state.to_str().unwrap();
 
@@ -1412,7 +1412,7 @@ fn jobs_cli_lists_shows_and_retries_a_failed_job() {
     let (code, out, err) = run_bin(&["jobs", "retry", &id, "--state-dir", state], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("queued again"), "{out}");
-    let r = wait_terminal(&jobs, &[id.clone()], Duration::from_secs(30)).remove(0);
+    let r = wait_terminal(&jobs, std::slice::from_ref(&id), Duration::from_secs(30)).remove(0);
     pool.shutdown();
     assert_eq!(r.state, JobState::Done, "{r:?}");
     assert_eq!(r.attempts, 1, "a fresh attempt budget");
