@@ -109,6 +109,10 @@ pub mod env {
     pub const GITHUB_TOKEN_FALLBACK: &str = "GITHUB_TOKEN";
     pub const GITHUB_API_URL: &str = "SENTRY_REPRO_GITHUB_API_URL";
     pub const SHUTDOWN_GRACE_MS: &str = "SENTRY_REPRO_SHUTDOWN_GRACE_MS";
+    /// Repeat alerts rewrite an issue's note at most once per this many seconds (default 3600).
+    pub const NOTE_INTERVAL_SECS: &str = "SENTRY_REPRO_NOTE_INTERVAL_SECS";
+    /// Days finished jobs are kept in the store (default 30, at least 1).
+    pub const JOB_RETENTION_DAYS: &str = "SENTRY_REPRO_JOB_RETENTION_DAYS";
 
     /// Job settings: environment variable and its key in the config file's `[jobs]` table.
     pub const JOBS_KEYS: &[(&str, &str)] = &[
@@ -132,6 +136,8 @@ pub mod env {
         (GITHUB_TOKEN, "github_token"),
         (GITHUB_API_URL, "github_api_url"),
         (SHUTDOWN_GRACE_MS, "shutdown_grace_ms"),
+        (NOTE_INTERVAL_SECS, "note_interval_secs"),
+        (JOB_RETENTION_DAYS, "job_retention_days"),
     ];
 
     /// All of them, for the README table and `--help`.
@@ -170,6 +176,8 @@ pub mod env {
         GITHUB_API_URL,
         SHUTDOWN_GRACE_MS,
         WORKER_NICE,
+        NOTE_INTERVAL_SECS,
+        JOB_RETENTION_DAYS,
     ];
 }
 

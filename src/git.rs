@@ -5,6 +5,11 @@
 //! created with `force = false`, and an issue is claimed first through `refs/sentry-repro/issues/<id>`
 //! (also `force = false`): git's ref locking makes "one branch per issue" hold across threads and
 //! processes without any lock of ours.
+//!
+//! A branch checked out in any work tree of the repository (the main one or a linked worktree,
+//! including one in the middle of a rebase) is never moved ([`checked_out_branches`]): moving it
+//! would leave that work tree's index showing the reverse of our commit, and the user's next
+//! `git commit -a` would undo it.
 
 use anyhow::{anyhow, bail, Context, Result};
 use git2::{build::TreeUpdateBuilder, FileMode, Oid, Repository, Signature};
@@ -150,7 +155,50 @@ pub fn commit_new_branch(
     })
 }
 
+/// Refusal to move a branch that a work tree has checked out.
+#[derive(Debug, thiserror::Error)]
+#[error("branch {0} is checked out in a work tree; it is left alone")]
+pub struct CheckedOut(pub String);
+
+/// Branches (short names) checked out in any work tree of the repository: HEAD of the main work
+/// tree (unless bare) and of every linked worktree, plus the branch a rebase in progress will
+/// update. Read from the administrative files, so a worktree whose folder is gone but not pruned
+/// still counts (git itself still refuses to check its branch out elsewhere).
+pub fn checked_out_branches(repo: &Repository) -> Result<std::collections::BTreeSet<String>> {
+    let common = repo.commondir().to_path_buf();
+    let mut admin_dirs = Vec::new();
+    // A bare repository has no main work tree (opened from a linked worktree, git2 never reports
+    // bare; counting the common HEAD then is conservative: it only names the base branch).
+    if !repo.is_bare() {
+        admin_dirs.push(common.clone());
+    }
+    let names = repo.worktrees().context("listing the worktrees")?;
+    for name in names.iter().flatten() {
+        admin_dirs.push(common.join("worktrees").join(name));
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for dir in admin_dirs {
+        for file in ["HEAD", "rebase-merge/head-name", "rebase-apply/head-name"] {
+            let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+                continue;
+            };
+            let text = text.trim();
+            let target = text.strip_prefix("ref:").map(str::trim).unwrap_or(text);
+            if let Some(b) = target.strip_prefix("refs/heads/") {
+                out.insert(b.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `branch` (short name) is checked out in any work tree of the repository.
+pub fn is_checked_out(repo: &Repository, branch: &str) -> Result<bool> {
+    Ok(checked_out_branches(repo)?.contains(branch))
+}
+
 /// Add a commit on top of an existing branch (used to update the handoff note on a new occurrence).
+/// Refuses with [`CheckedOut`] when a work tree has the branch checked out.
 pub fn append_commit(
     repo: &Repository,
     branch: &str,
@@ -158,6 +206,9 @@ pub fn append_commit(
     author: (&str, &str),
     message: &str,
 ) -> Result<Oid> {
+    if is_checked_out(repo, branch)? {
+        return Err(CheckedOut(branch.to_string()).into());
+    }
     let refname = format!("refs/heads/{branch}");
     let mut reference = repo.find_reference(&refname)?;
     let parent = reference.peel_to_commit()?;
@@ -200,6 +251,44 @@ mod tests {
         for bad in ["", "-x", "a/b", "a..b", "a b", "x\n", &"9".repeat(65)] {
             assert!(!is_safe_ident(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn checked_out_counts_head_and_a_rebase_in_progress() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let sig = Signature::now("T", "t@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let c = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "m", &tree, &[])
+            .unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+        for b in ["fix/sentry-1-x", "fix/sentry-2-x"] {
+            repo.reference(&format!("refs/heads/{b}"), c, false, "t")
+                .unwrap();
+        }
+        let names = |r: &Repository| {
+            checked_out_branches(r)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&repo), ["main"]);
+        // A rebase of fix/sentry-2-x stopped midway: HEAD detached, the branch still taken.
+        repo.set_head_detached(c).unwrap();
+        std::fs::create_dir_all(repo.path().join("rebase-merge")).unwrap();
+        std::fs::write(
+            repo.path().join("rebase-merge/head-name"),
+            "refs/heads/fix/sentry-2-x\n",
+        )
+        .unwrap();
+        assert_eq!(names(&repo), ["fix/sentry-2-x"]);
+        assert!(is_checked_out(&repo, "fix/sentry-2-x").unwrap());
+        let err = append_commit(&repo, "fix/sentry-2-x", &[], ("T", "t@e"), "m").unwrap_err();
+        assert!(err.downcast_ref::<CheckedOut>().is_some(), "{err:#}");
+        assert!(append_commit(&repo, "fix/sentry-1-x", &[], ("T", "t@e"), "m").is_ok());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod lang;
 pub mod pipeline;
 pub mod plan;
+pub mod prune;
 pub mod render;
 pub mod repo;
 pub mod server;

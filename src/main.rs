@@ -81,6 +81,11 @@ enum Command {
         #[arg(long)]
         resolve_sentry: bool,
     },
+    /// The job store: `jobs list`, `jobs show <id>`, `jobs retry <id>` (docs/operations.md).
+    Jobs(sentry_repro::jobs::cli::JobsArgs),
+    /// Delete `fix/sentry-*` branches merged into the base, older than `--older-than` days or whose
+    /// Sentry issue is resolved; a dry run unless `--apply`.
+    Prune(sentry_repro::prune::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -143,6 +148,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
+        Command::Jobs(args) => Ok(ExitCode::from(sentry_repro::jobs::cli::run(
+            &args,
+            &mut std::io::stdout(),
+        )?)),
+        Command::Prune(args) => Ok(ExitCode::from(sentry_repro::prune::run(
+            &args,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )?)),
         Command::Verify {
             repo,
             base,

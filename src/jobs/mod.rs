@@ -8,7 +8,11 @@
 //!
 //! * Deduplication ([`dedup`]): a delivery's identity is (resource, action, issue id, event id), never
 //!   the `Request-ID` (new on every Sentry retry). A new event for an issue that already has a branch
-//!   becomes an *occurrence*: counted, and a commit updates the handoff note on that same branch.
+//!   becomes an *occurrence*: always counted in the store (count, last seen); a commit rewrites
+//!   the handoff note on that branch at most once per `note_interval_secs`, and never while the
+//!   branch is checked out in a work tree (then the pull request gets a comment, if it has one).
+//! * Bounded growth ([`store`]): a job's raw body is dropped when it ends; terminal rows are
+//!   deleted after `job_retention_days` (at least a day, so re-deliveries stay deduplicated).
 //! * One branch per issue: the claim ref in `git` makes creation atomic across processes; the worker
 //!   also never runs two jobs of one issue at once (the claim query skips issues with a running job).
 //! * Crash safety: jobs left `running` by a crash are requeued at start, stale ref locks of ours are
@@ -17,6 +21,7 @@
 //!   to a limit, then the job is `failed` with the error kept and shown.
 //! * Visibility ([`http`]): `GET /jobs/{id}`, `GET /` status page, `GET /metrics`.
 
+pub mod cli;
 pub mod dedup;
 pub mod handoff;
 pub mod http;
@@ -129,6 +134,11 @@ pub struct JobsConfig {
     pub github: Option<GithubConfig>,
     /// How long shutdown waits for running jobs before requeueing them.
     pub shutdown_grace_ms: u64,
+    /// Repeat alerts of an issue rewrite its handoff note at most once per this many seconds
+    /// (0: every alert); counts and last-seen are in the store whatever the interval.
+    pub note_interval_secs: u64,
+    /// Terminal jobs are deleted this many days after they finished (at least 1).
+    pub job_retention_days: u64,
 }
 
 fn env_lookup(key: &str) -> Option<String> {
@@ -158,6 +168,8 @@ impl Default for JobsConfig {
             ssh_passphrase: None,
             github: None,
             shutdown_grace_ms: 20_000,
+            note_interval_secs: 3600,
+            job_retention_days: 30,
         }
     }
 }
@@ -280,7 +292,24 @@ impl JobsConfig {
         if let Some(v) = num(&get, env::SHUTDOWN_GRACE_MS)? {
             self.shutdown_grace_ms = v;
         }
+        if let Some(v) = num(&get, env::NOTE_INTERVAL_SECS)? {
+            self.note_interval_secs = v;
+        }
+        if let Some(v) = num::<u64>(&get, env::JOB_RETENTION_DAYS)? {
+            anyhow::ensure!(
+                v >= 1,
+                "{}={v}: the retention must be at least 1 day (dedup keys live in the job rows)",
+                env::JOB_RETENTION_DAYS
+            );
+            self.job_retention_days = v;
+        }
         Ok(())
+    }
+
+    /// Cutoff of [`Store::delete_finished_before`] for the configured retention.
+    pub fn retention_cutoff_ms(&self, now_ms: i64) -> i64 {
+        let days = self.job_retention_days.clamp(1, 100_000) as i64;
+        now_ms - days * 24 * 3600 * 1000
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -326,6 +355,8 @@ pub struct Jobs {
     pub(crate) store: Store,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) wake: Wake,
+    /// When retention last ran (ms); workers run it at most hourly.
+    last_retention_ms: std::sync::atomic::AtomicI64,
     _checkpointer: store::Checkpointer,
     /// Exclusive lock on `<state_dir>/lock`, held while this value lives (released by the OS on a crash).
     /// Declared last: dropped after everything that uses the store.
@@ -362,11 +393,42 @@ impl Jobs {
             _lock: lock,
             metrics: metrics::Metrics::new(),
             wake: Wake::default(),
+            last_retention_ms: std::sync::atomic::AtomicI64::new(0),
             store,
             cfg,
         });
         worker::recover(&jobs)?;
+        jobs.apply_retention()?;
         Ok(jobs)
+    }
+
+    /// Drop leftover bodies of terminal jobs and delete the rows past the retention; returns the
+    /// number of rows deleted.
+    pub fn apply_retention(&self) -> Result<usize> {
+        let now = store::now_ms();
+        self.last_retention_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+        let scrubbed = self.store.scrub_terminal()?;
+        let deleted = self
+            .store
+            .delete_finished_before(self.cfg.retention_cutoff_ms(now))?;
+        if scrubbed + deleted > 0 {
+            tracing::info!(scrubbed, deleted, "job store retention applied");
+        }
+        Ok(deleted)
+    }
+
+    /// [`Jobs::apply_retention`] when it last ran more than an hour ago (idle workers call it).
+    pub(crate) fn retention_if_due(&self) {
+        let last = self
+            .last_retention_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if store::now_ms() - last < 3600 * 1000 {
+            return;
+        }
+        if let Err(e) = self.apply_retention() {
+            tracing::warn!(error = %format!("{e:#}"), "job store retention failed");
+        }
     }
 
     pub fn config(&self) -> &JobsConfig {

@@ -112,6 +112,46 @@ pub fn fetch_latest_event(
     Ok(Some(v))
 }
 
+/// `/api/0/organizations/{org}/issues/{id}/` (or `/api/0/issues/{id}/` without an organization).
+pub fn issue_url(base: &str, org: Option<&str>, issue_id: &str) -> Result<String> {
+    if !crate::git::is_safe_ident(issue_id) {
+        bail!("issue id {issue_id:?} is not a plain identifier");
+    }
+    let base = base.trim_end_matches('/');
+    Ok(match org.filter(|o| is_slug(o)) {
+        Some(org) => format!("{base}/api/0/organizations/{org}/issues/{issue_id}/"),
+        None => format!("{base}/api/0/issues/{issue_id}/"),
+    })
+}
+
+/// The issue's status (`resolved`, `unresolved`, `ignored`, …) from the Sentry API; `Ok(None)`
+/// without a token. Used by `prune` to find branches of resolved issues.
+pub fn issue_status(cfg: &JobsConfig, issue_id: &str) -> Result<Option<String>> {
+    let Some(token) = &cfg.sentry_token else {
+        return Ok(None);
+    };
+    let url = issue_url(&cfg.sentry_url, cfg.sentry_org.as_deref(), issue_id)?;
+    let resp = cfg
+        .http_agent()
+        .get(&url)
+        .set("Authorization", &format!("Bearer {}", token.expose()))
+        .set("Accept", "application/json")
+        .call()
+        .map_err(|e| annotate(e, &url))?;
+    let mut body = Vec::new();
+    resp.into_reader()
+        .take(MAX_EVENT_BYTES)
+        .read_to_end(&mut body)
+        .with_context(|| format!("reading {url}"))?;
+    let v: Value =
+        serde_json::from_slice(&body).with_context(|| format!("{url} did not return JSON"))?;
+    let status = v
+        .get("status")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{url}: the issue has no `status` field"))?;
+    Ok(Some(status.to_string()))
+}
+
 /// Keep the ureq error in the chain (for classification), with the URL and a short body excerpt.
 fn annotate(e: ureq::Error, url: &str) -> anyhow::Error {
     let what = match &e {

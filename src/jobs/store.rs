@@ -7,7 +7,15 @@
 //! (a shutdown that requeued it wins).
 //!
 //! Tables: `jobs` (one row per distinct delivery: raw body, identity, project, state, result) and
-//! `issues` (one row per issue with a branch: branch, occurrence count, last seen, last event).
+//! `issues` (one row per issue with a branch: branch, occurrence count, last seen, last event, when
+//! the handoff note was last rewritten).
+//!
+//! Bounded growth:
+//! * A job's raw body and parsed alert (stack variables, request data: personal data) are dropped
+//!   in the transaction that makes the job terminal; only its identity stays ([`identity_only`]).
+//! * Terminal rows are deleted after the retention ([`Store::delete_finished_before`]). Their dedup
+//!   keys go with them, so the retention has a floor far above the window in which Sentry
+//!   re-delivers (and the signed timestamp window): a re-delivery is still a duplicate.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -106,7 +114,14 @@ pub struct JobRecord {
     /// Last error (kept after a retry succeeds, cleared only by success of the whole job).
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// Alerts of this job's issue so far (the store's count, whatever the note says).
     pub occurrences: Option<u32>,
+    /// When the issue was last alerted.
+    pub last_seen: Option<String>,
+    /// When the issue's handoff note was last rewritten for an occurrence (none: never).
+    pub note_updated_at: Option<String>,
+    /// Whether the raw body is still stored (it is dropped once the job is terminal).
+    pub body_stored: bool,
 }
 
 /// A job as the worker needs it.
@@ -149,6 +164,8 @@ pub struct Progress {
     pub verify_command: String,
     pub reasons: Vec<String>,
     pub event_id: Option<String>,
+    /// This job rewrote the issue's note (or told the pull request) for an occurrence.
+    pub note_updated: bool,
 }
 
 /// The per-issue record.
@@ -160,6 +177,8 @@ pub struct IssueRow {
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
     pub last_event_id: Option<String>,
+    /// Last occurrence rewrite of the handoff note (ms), none before the first.
+    pub note_at_ms: Option<i64>,
 }
 
 pub struct Store {
@@ -236,6 +255,63 @@ CREATE TABLE IF NOT EXISTS issues (
 );
 "#;
 
+/// Columns added after the first release: (table, column, declaration).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("issues", "note_at", "INTEGER")];
+
+/// Shortest retention of terminal rows, whatever the configuration says: a day, far above the
+/// minutes in which Sentry re-delivers and the signed-timestamp window (10 minutes by default).
+pub const MIN_RETENTION_MS: i64 = 24 * 3600 * 1000;
+
+/// What a terminal job keeps of its alert: the identity, no stack, no variables, no request, no
+/// breadcrumbs, no message. Marked as an issue notification, so a retry regenerates from the
+/// issue's latest event when a Sentry token is configured.
+pub fn identity_only(alert_json: &str) -> String {
+    let Ok(a) = serde_json::from_str::<crate::alert::Alert>(alert_json) else {
+        return "{}".into();
+    };
+    let kept = crate::alert::Alert {
+        source: "issue".into(),
+        issue_id: a.issue_id,
+        short_id: a.short_id,
+        title: a.title,
+        culprit: a.culprit,
+        level: a.level,
+        platform: a.platform,
+        project_id: a.project_id,
+        project_slug: a.project_slug,
+        environment: a.environment,
+        release: a.release,
+        event_id: a.event_id,
+        web_url: a.web_url,
+        issue_api_url: a.issue_api_url,
+        event_api_url: a.event_api_url,
+        metadata_type: a.metadata_type,
+        metadata_value: a.metadata_value,
+        ..Default::default()
+    };
+    serde_json::to_string(&kept).unwrap_or_else(|_| "{}".into())
+}
+
+/// Why `jobs retry` did not requeue a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryRefused {
+    NotFound,
+    NotFailed(JobState),
+}
+
+impl std::fmt::Display for RetryRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryRefused::NotFound => f.write_str("no such job"),
+            RetryRefused::NotFailed(s) => write!(
+                f,
+                "the job is {}; only failed or ignored jobs can be retried",
+                s.as_str()
+            ),
+        }
+    }
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -273,6 +349,7 @@ impl Store {
         write
             .execute_batch(SCHEMA)
             .context("creating the job store schema")?;
+        add_missing_columns(&write)?;
         // Only the request path's inserts need a sync before returning (a 2xx promises the alert is
         // on disk). The workers' own transactions (claim, progress, finish) run at NORMAL: atomic and
         // crash safe, synced by the next insert's WAL sync (the WAL is sequential) or checkpoint, and
@@ -479,7 +556,8 @@ impl Store {
         let conn = self.w();
         Ok(conn
             .query_row(
-                "SELECT issue_key, branch, count, first_seen, last_seen, last_event_id FROM issues WHERE issue_key = ?1",
+                "SELECT issue_key, branch, count, first_seen, last_seen, last_event_id, note_at
+                 FROM issues WHERE issue_key = ?1",
                 [issue_key],
                 |r| {
                     Ok(IssueRow {
@@ -489,6 +567,7 @@ impl Store {
                         first_seen_ms: r.get(3)?,
                         last_seen_ms: r.get(4)?,
                         last_event_id: r.get(5)?,
+                        note_at_ms: r.get(6)?,
                     })
                 },
             )
@@ -524,8 +603,9 @@ impl Store {
                     "INSERT INTO issues (issue_key, branch, count, first_seen, last_seen, last_event_id, created_job)
                      VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
                      ON CONFLICT(issue_key) DO UPDATE SET count = count + 1, last_seen = ?3,
-                        last_event_id = COALESCE(?4, last_event_id), branch = ?2",
-                    params![key, p.branch, now, p.event_id, id],
+                        last_event_id = COALESCE(?4, last_event_id), branch = ?2,
+                        note_at = CASE WHEN ?6 THEN ?3 ELSE note_at END",
+                    params![key, p.branch, now, p.event_id, id, p.note_updated],
                 )?;
             }
         }
@@ -582,13 +662,98 @@ impl Store {
     ) -> Result<bool> {
         debug_assert!(state.is_terminal());
         let now = now_ms();
-        let n = self.w().execute(
+        let mut conn = self.w();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "UPDATE jobs SET state = ?2, reason = ?3, error = CASE WHEN ?2 = 'done' THEN NULL ELSE ?4 END,
                 finished_at = ?5, updated_at = ?5, duration_ms = ?5 - created_at
              WHERE id = ?1 AND state = 'running'",
             params![id, state.as_str(), reason, error, now],
         )?;
+        if n == 1 {
+            scrub(&tx, id)?;
+        }
+        tx.commit()?;
         Ok(n == 1)
+    }
+
+    /// Drop the body of every terminal job that still has one (a store written before bodies were
+    /// dropped, or jobs failed by [`Store::requeue_running`]). Returns how many were scrubbed.
+    pub fn scrub_terminal(&self) -> Result<usize> {
+        let mut conn = self.w();
+        let tx = conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut st = tx.prepare(
+                "SELECT id FROM jobs WHERE state IN ('done', 'ignored', 'failed') AND length(raw_body) > 0",
+            )?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in &ids {
+            scrub(&tx, *id)?;
+        }
+        tx.commit()?;
+        Ok(ids.len())
+    }
+
+    /// Delete terminal jobs finished before `cutoff_ms` (never later than [`MIN_RETENTION_MS`]
+    /// ago). The issues table stays: it is what makes the next alert of an issue an occurrence.
+    pub fn delete_finished_before(&self, cutoff_ms: i64) -> Result<usize> {
+        let cutoff = cutoff_ms.min(now_ms() - MIN_RETENTION_MS);
+        Ok(self.w().execute(
+            "DELETE FROM jobs WHERE state IN ('done', 'ignored', 'failed') AND finished_at < ?1",
+            [cutoff],
+        )?)
+    }
+
+    /// Put a failed (or ignored) job back in the queue with a fresh attempt budget; what it
+    /// already recorded (branch, push, pull request) is kept, so it resumes after the last step.
+    pub fn retry(&self, id: i64) -> Result<std::result::Result<(), RetryRefused>> {
+        let mut conn = self.w();
+        let tx = conn.transaction()?;
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        let Some(state) = state.map(|s| JobState::parse(&s)) else {
+            return Ok(Err(RetryRefused::NotFound));
+        };
+        if !matches!(state, JobState::Failed | JobState::Ignored) {
+            return Ok(Err(RetryRefused::NotFailed(state)));
+        }
+        tx.execute(
+            "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = 0, finished_at = NULL,
+                reason = NULL, updated_at = ?2
+             WHERE id = ?1",
+            params![id, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// Bytes of raw body still stored for a job (`None`: no such job).
+    pub fn raw_body_len(&self, id: i64) -> Result<Option<usize>> {
+        Ok(self
+            .r()
+            .query_row(
+                "SELECT length(raw_body) FROM jobs WHERE id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|n| n.max(0) as usize))
+    }
+
+    /// The pull request opened for an issue, if one of its jobs recorded it.
+    pub fn issue_pull_request(&self, issue_key: &str) -> Result<Option<String>> {
+        Ok(self
+            .r()
+            .query_row(
+                "SELECT pull_request FROM jobs WHERE issue_key = ?1 AND pull_request IS NOT NULL
+                 ORDER BY id LIMIT 1",
+                [issue_key],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Back to `queued`, due at `at_ms`, the error kept.
@@ -635,6 +800,22 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Most recent jobs first, only those in `state` when given.
+    pub fn list(&self, state: Option<JobState>, limit: usize) -> Result<Vec<JobRecord>> {
+        let conn = self.r();
+        let mut st = conn.prepare(&format!(
+            "SELECT {RECORD_COLS} {RECORD_FROM} WHERE ?1 IS NULL OR j.state = ?1 ORDER BY j.id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(
+            params![
+                state.map(JobState::as_str),
+                limit.min(i64::MAX as usize) as i64
+            ],
+            job_record,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every job (tests, exports), oldest first.
     pub fn all(&self) -> Result<Vec<JobRecord>> {
         let conn = self.r();
@@ -672,6 +853,32 @@ impl Store {
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Drop a job's raw body and keep only the identity of its alert.
+fn scrub(tx: &rusqlite::Transaction, id: i64) -> Result<()> {
+    let alert: String = tx.query_row("SELECT alert_json FROM jobs WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
+    tx.execute(
+        "UPDATE jobs SET raw_body = x'', alert_json = ?2 WHERE id = ?1",
+        params![id, identity_only(&alert)],
+    )?;
+    Ok(())
+}
+
+fn add_missing_columns(conn: &Connection) -> Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let mut st = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+        let names: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if !names.iter().any(|n| n == column) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+                .with_context(|| format!("adding {table}.{column} to the job store"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs WAL checkpoints every second on its own connection, so that neither the request path nor
@@ -749,7 +956,7 @@ const RECORD_COLS: &str = "j.id, j.state, j.resource, j.action, j.issue_id, j.ev
     j.request_id, j.deliveries, j.repo, j.created_at, j.updated_at, j.started_at, j.finished_at, j.attempts,
     j.next_attempt_at, j.duration_ms, j.kind, j.branch, j.commit_id, j.strategy, j.language, j.files_json,
     j.test_command, j.verify_command, j.reasons_json, j.pushed, j.handoff, j.pull_request, j.reason, j.error,
-    j.warnings_json, i.count";
+    j.warnings_json, i.count, i.last_seen, i.note_at, length(j.raw_body)";
 
 const RECORD_FROM: &str = "FROM jobs j LEFT JOIN issues i ON i.issue_key = j.issue_key";
 
@@ -791,5 +998,8 @@ fn job_record(r: &Row) -> rusqlite::Result<JobRecord> {
         error: r.get(31)?,
         warnings: json_list(&r.get::<_, String>(32)?),
         occurrences: r.get(33)?,
+        last_seen: r.get::<_, Option<i64>>(34)?.map(iso),
+        note_updated_at: r.get::<_, Option<i64>>(35)?.map(iso),
+        body_stored: r.get::<_, i64>(36)? > 0,
     })
 }

@@ -8,6 +8,13 @@
 //!
 //! Two jobs of one issue never run at once (the store's claim skips issues with a running job), so
 //! the second alert of an issue always sees the first one's branch and becomes an occurrence.
+//!
+//! Occurrence rules ([`occurrence_note`]):
+//! * the store always counts it (count, last seen, last event);
+//! * the handoff note is rewritten (one commit) only when the last rewrite is older than
+//!   `note_interval_secs`, so a burst of repeats adds at most one commit per interval;
+//! * a branch checked out in any work tree is never moved: the occurrence then goes to the pull
+//!   request as a comment (when one exists, same interval), else to the store only.
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
@@ -27,7 +34,7 @@ use super::note;
 use super::push;
 use super::retry::{self, Ignore};
 use super::sentry_api;
-use super::store::{now_ms, JobRow, JobState, Progress};
+use super::store::{now_ms, IssueRow, JobRow, JobState, Progress};
 use super::Jobs;
 use crate::alert::Alert;
 use crate::config::ProjectConfig;
@@ -226,6 +233,7 @@ fn worker_loop(jobs: &Jobs, stop: &AtomicBool, running: &Mutex<HashSet<i64>>) {
                     .remove(&id);
             }
             None => {
+                jobs.retention_if_due();
                 let wait = match jobs.store.next_due() {
                     Ok(Some(due)) => Duration::from_millis(
                         (due - now_ms()).clamp(5, poll.as_millis() as i64) as u64,
@@ -352,6 +360,7 @@ fn execute(jobs: &Jobs, row: &JobRow) -> Result<Outcome> {
             verify_command: verify_command(&project, branch),
             reasons: row.reasons.clone(),
             event_id: row.event_id.clone(),
+            note_updated: false,
         },
         None => {
             let p = produce(jobs, row, repo, &project, alert.clone(), &ident)?;
@@ -541,6 +550,7 @@ fn produce(
         test_command: g.test_command,
         reasons,
         event_id: alert.event_id.clone(),
+        note_updated: false,
     })
 }
 
@@ -626,49 +636,14 @@ fn on_existing(
         tip = repo.refname_to_id(&format!("refs/heads/{branch}"))?;
     }
     let ours = branch_has_job(repo, tip, row.id, alert.event_id.as_deref());
-    let (kind, commit) = match (&issue_row, ours) {
-        (None, true) => ("created", tip),
-        (None, false) => ("adopted", tip),
-        (Some(_), true) => ("occurrence", tip),
+    let (kind, commit, note_updated, occurrence_reason) = match (&issue_row, ours) {
+        (None, true) => ("created", tip, false, None),
+        (None, false) => ("adopted", tip, false, None),
+        (Some(_), true) => ("occurrence", tip, true, None),
         (Some(issue), false) => {
-            let now = now_ms();
-            let fmt = |ms: i64| {
-                chrono::DateTime::from_timestamp_millis(ms)
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                    .unwrap_or_default()
-            };
-            let (first, last) = (fmt(issue.first_seen_ms), fmt(now));
-            let count = issue.count + 1;
-            let id = row.id.to_string();
-            let oid = note::commit_section(
-                repo,
-                &branch,
-                &note_path(project, ident),
-                "occurrences",
-                |prev| {
-                    note::occurrences_body(
-                        prev,
-                        &note::Occurrence {
-                            count,
-                            first_seen: &first,
-                            last_seen: &last,
-                            event_id: alert.event_id.as_deref(),
-                            job_id: &id,
-                        },
-                    )
-                },
-                (&project.author_name, &project.author_email),
-                &format!(
-                    "docs: Sentry {ident} seen again ({count} alerts)\n\n{}{}\n",
-                    alert
-                        .event_id
-                        .as_deref()
-                        .map(|e| format!("Sentry-Event: {}\n", render::comment(e)))
-                        .unwrap_or_default(),
-                    job_trailer(row.id)
-                ),
-            )?;
-            ("occurrence", oid)
+            let (oid, updated, why) =
+                occurrence_note(jobs, row, repo, project, alert, ident, &branch, issue)?;
+            ("occurrence", oid.unwrap_or(tip), updated, Some(why))
         }
     };
     let info = contract_info(repo, &branch, project, ident);
@@ -681,15 +656,119 @@ fn on_existing(
         language: info.language,
         files: info.files,
         test_command: info.test_command,
-        reasons: if kind == "occurrence" {
-            vec![format!(
-                "issue {ident} already has this branch: occurrence recorded in the handoff note"
-            )]
-        } else {
-            vec![]
-        },
+        reasons: occurrence_reason.into_iter().collect(),
         event_id: alert.event_id.clone(),
+        note_updated,
     })
+}
+
+/// Record an occurrence on the issue's branch, within the rules in the module doc. Returns the
+/// new commit (if the note was rewritten), whether the note or the pull request was updated, and
+/// the reason shown on the job.
+#[allow(clippy::too_many_arguments)]
+fn occurrence_note(
+    jobs: &Jobs,
+    row: &JobRow,
+    repo: &Repository,
+    project: &ProjectConfig,
+    alert: &Alert,
+    ident: &str,
+    branch: &str,
+    issue: &IssueRow,
+) -> Result<(Option<git2::Oid>, bool, String)> {
+    let now = now_ms();
+    let interval_ms = jobs.cfg.note_interval_secs.saturating_mul(1000) as i64;
+    let due = issue.note_at_ms.is_none_or(|t| now - t >= interval_ms);
+    let count = issue.count + 1;
+    if !due {
+        return Ok((
+            None,
+            false,
+            format!(
+                "issue {ident} already has this branch: occurrence {count} counted in the store \
+                 (the note is rewritten at most every {} s)",
+                jobs.cfg.note_interval_secs
+            ),
+        ));
+    }
+    let fmt = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default()
+    };
+    let (first, last) = (fmt(issue.first_seen_ms), fmt(now));
+    let id = row.id.to_string();
+    let occ = note::Occurrence {
+        count,
+        first_seen: &first,
+        last_seen: &last,
+        event_id: alert.event_id.as_deref(),
+        job_id: &id,
+    };
+    let message = format!(
+        "docs: Sentry {ident} seen again ({count} alerts)\n\n{}{}\n",
+        alert
+            .event_id
+            .as_deref()
+            .map(|e| format!("Sentry-Event: {}\n", render::comment(e)))
+            .unwrap_or_default(),
+        job_trailer(row.id)
+    );
+    let written = note::commit_section(
+        repo,
+        branch,
+        &note_path(project, ident),
+        "occurrences",
+        |prev| note::occurrences_body(prev, &occ),
+        (&project.author_name, &project.author_email),
+        &message,
+    );
+    match written {
+        Ok(oid) => Ok((
+            Some(oid),
+            true,
+            format!(
+                "issue {ident} already has this branch: occurrence recorded in the handoff note"
+            ),
+        )),
+        Err(e) if e.downcast_ref::<git::CheckedOut>().is_some() => {
+            let told = comment_on_pull_request(jobs, row, &note::occurrences_body(None, &occ))?;
+            Ok((
+                None,
+                told,
+                format!(
+                    "branch {branch} is checked out in a work tree, so it was left alone: \
+                     occurrence {count} counted in the store{}",
+                    if told {
+                        " and commented on the pull request"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Comment on the issue's pull request, when GitHub is configured and one was opened. A failure
+/// is a warning on the job, never a retry (the store already has the occurrence).
+fn comment_on_pull_request(jobs: &Jobs, row: &JobRow, body: &str) -> Result<bool> {
+    let (Some(gh), Some(key)) = (&jobs.cfg.github, &row.issue_key) else {
+        return Ok(false);
+    };
+    let Some(pr) = jobs.store.issue_pull_request(key)? else {
+        return Ok(false);
+    };
+    match handoff::comment_on_pr(&jobs.cfg, gh, &pr, body) {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            let msg = push::redact(&format!("{e:#}"));
+            jobs.store
+                .add_warning(row.id, &format!("pull request comment: {msg}"))?;
+            Ok(false)
+        }
+    }
 }
 
 #[derive(Default)]

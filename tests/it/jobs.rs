@@ -103,6 +103,8 @@ fn test_cfg(state: &Path) -> JobsConfig {
         durability: sentry_repro::jobs::Durability::Normal,
         http_timeout_ms: 3_000,
         shutdown_grace_ms: 5_000,
+        // Every repeat alert rewrites the note (the interval has its own tests below).
+        note_interval_secs: 0,
         ..JobsConfig::default()
     }
 }
@@ -828,6 +830,22 @@ fn jobs_handoff_post_and_draft_pull_request() {
     assert_eq!(pr["draft"], true);
     assert_eq!(pr["head"], branch);
     assert_eq!(pr["base"], "main");
+    // The body is for people without the server's disk: the Sentry issue and the commands.
+    let text = pr["body"].as_str().unwrap();
+    assert!(
+        text.contains("(https://acme.sentry.io/issues/113/events/ev1/)"),
+        "{text}"
+    );
+    assert!(text.contains("[113]"), "{text}");
+    assert!(text.contains("x</script>"), "the title: {text}");
+    assert!(
+        text.contains(&format!("`sentry-repro verify --head {branch}`")),
+        "{text}"
+    );
+    assert!(text.contains("repro/sentry-113.json"), "{text}");
+    let tmp = e._tmp.path().to_str().unwrap();
+    assert!(!text.contains(tmp), "a local path of the server: {text}");
+    assert!(!text.contains("--repo"), "{text}");
 }
 
 #[test]
@@ -1079,4 +1097,449 @@ async fn jobs_status_page_screenshot_in_headless_chromium() {
     if let Ok(keep) = std::env::var("SENTRY_REPRO_KEEP_SCREENSHOT") {
         std::fs::copy(&out, keep).unwrap();
     }
+}
+
+// ---------- occurrences, bounded growth, jobs and prune commands ----------
+
+fn tip_of(repo: &Path, branch: &str) -> String {
+    Repository::open(repo)
+        .unwrap()
+        .refname_to_id(&format!("refs/heads/{branch}"))
+        .unwrap()
+        .to_string()
+}
+
+/// The real binary with the service's environment cleared; (exit code, stdout, stderr).
+pub(crate) fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = std::process::Command::new(crate::support::BIN);
+    for k in sentry_repro::config::env::ALL {
+        c.env_remove(k);
+    }
+    c.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn fake_github() -> FakeServer {
+    FakeServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/repos/acme/backend/pulls") => (
+            201,
+            json!({"number": 7, "html_url": "https://github.example/acme/backend/pull/7"})
+                .to_string(),
+        ),
+        ("POST", "/repos/acme/backend/issues/7/comments") => (201, "{}".into()),
+        _ => (404, "{}".into()),
+    })
+}
+
+#[test]
+fn jobs_occurrence_never_moves_a_branch_checked_out_in_a_work_tree() {
+    let e = env();
+    let home = e._tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let remote = bare_remote(e._tmp.path());
+    let github = fake_github();
+    let mut cfg = test_cfg(&e.state);
+    cfg.github = Some(sentry_repro::jobs::GithubConfig {
+        api_url: github.url.clone(),
+        repository: "acme/backend".into(),
+        token: Secret::new("ghp_test"),
+    });
+    let jobs = Jobs::open(cfg).unwrap();
+    let mut pool = jobs.start_workers();
+    let mut project = ProjectConfig::for_repo(&e.repo);
+    project.remote = Some(remote.to_str().unwrap().into());
+    let run = |event: &str| {
+        let body = event_alert_body("120", event, "boom");
+        let id = jobs
+            .sink()
+            .accept(
+                webhook::alert_from_any_json(&body),
+                project.clone(),
+                delivery("event_alert", "triggered", &body, event),
+            )
+            .unwrap()
+            .job_id;
+        let r = wait_terminal(&jobs, &[id], Duration::from_secs(60)).remove(0);
+        assert_eq!(r.state, JobState::Done, "{r:?}");
+        r
+    };
+    let comments = || {
+        github
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/repos/acme/backend/issues/7/comments")
+            .collect::<Vec<_>>()
+    };
+    let r1 = run("ev1");
+    let branch = r1.branch.clone().unwrap();
+    assert_eq!(
+        r1.pull_request.as_deref(),
+        Some("https://github.example/acme/backend/pull/7")
+    );
+    let created = tip_of(&e.repo, &branch);
+
+    // 1. Checked out in the main work tree: the branch stays, the index stays clean.
+    crate::support::git_in(&e.repo, &home, &["reset", "-q", "--hard"]);
+    crate::support::git_in(&e.repo, &home, &["checkout", "-q", &branch]);
+    let r2 = run("ev2");
+    assert_eq!(r2.kind.as_deref(), Some("occurrence"));
+    assert_eq!(
+        tip_of(&e.repo, &branch),
+        created,
+        "checked-out branch moved"
+    );
+    assert_eq!(r2.commit.as_deref(), Some(created.as_str()));
+    assert!(
+        r2.reasons.iter().any(|r| r.contains("checked out")),
+        "{r2:?}"
+    );
+    assert_eq!(r2.occurrences, Some(2));
+    let status = crate::support::git_in(&e.repo, &home, &["status", "--porcelain"]);
+    assert_eq!(status, "", "the user's index shows a change");
+    let c = comments();
+    assert_eq!(c.len(), 1, "one pull request comment");
+    let body: Value = serde_json::from_slice(&c[0].body).unwrap();
+    assert!(
+        body["body"].as_str().unwrap().contains("Seen 2 times"),
+        "{body}"
+    );
+
+    // 2. Checked out in a linked worktree.
+    crate::support::git_in(&e.repo, &home, &["checkout", "-q", "main"]);
+    let linked = e._tmp.path().join("linked");
+    crate::support::git_in(
+        &e.repo,
+        &home,
+        &["worktree", "add", "-q", linked.to_str().unwrap(), &branch],
+    );
+    let r3 = run("ev3");
+    assert_eq!(
+        tip_of(&e.repo, &branch),
+        created,
+        "branch of a worktree moved"
+    );
+    assert_eq!(r3.occurrences, Some(3));
+    assert_eq!(comments().len(), 2);
+    let status = crate::support::git_in(&linked, &home, &["status", "--porcelain"]);
+    assert_eq!(status, "");
+
+    // 3. Checked out nowhere: the note is rewritten on the branch again.
+    crate::support::git_in(
+        &e.repo,
+        &home,
+        &["worktree", "remove", "--force", linked.to_str().unwrap()],
+    );
+    let r4 = run("ev4");
+    pool.shutdown();
+    assert_ne!(tip_of(&e.repo, &branch), created);
+    assert_eq!(
+        r4.commit.as_deref(),
+        Some(tip_of(&e.repo, &branch).as_str())
+    );
+    let note = file_at(&e.repo, &branch, "repro/sentry-120.md");
+    assert!(note.contains("Seen 4 times"), "{note}");
+    assert_eq!(
+        comments().len(),
+        2,
+        "no comment when the note could be written"
+    );
+}
+
+#[test]
+fn jobs_repeat_alerts_inside_the_interval_rewrite_the_note_once_and_count_in_the_store() {
+    let e = env();
+    let mut cfg = test_cfg(&e.state);
+    cfg.note_interval_secs = 3600;
+    let jobs = Jobs::open(cfg).unwrap();
+    let mut pool = jobs.start_workers();
+    let first = accept_event(&jobs, &e.repo, "121", "ev0");
+    let r1 = wait_terminal(&jobs, &[first], Duration::from_secs(30)).remove(0);
+    let branch = r1.branch.clone().unwrap();
+    let ids: Vec<String> = (1..=30)
+        .map(|i| accept_event(&jobs, &e.repo, "121", &format!("ev{i}")))
+        .collect();
+    let recs = wait_terminal(&jobs, &ids, Duration::from_secs(120));
+    pool.shutdown();
+    assert!(recs.iter().all(|r| r.state == JobState::Done), "{recs:#?}");
+    let r = Repository::open(&e.repo).unwrap();
+    let mut walk = r.revwalk().unwrap();
+    walk.push(r.refname_to_id(&format!("refs/heads/{branch}")).unwrap())
+        .unwrap();
+    walk.hide(git2::Oid::from_str(r1.commit.as_deref().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(
+        walk.count(),
+        1,
+        "30 repeats inside the interval: one note commit"
+    );
+    let rec = jobs.job(&r1.id).unwrap().unwrap();
+    assert_eq!(rec.occurrences, Some(31));
+    assert!(
+        rec.last_seen.is_some() && rec.note_updated_at.is_some(),
+        "{rec:?}"
+    );
+    let skipped = recs
+        .iter()
+        .filter(|r| r.reasons.iter().any(|x| x.contains("at most every 3600 s")))
+        .count();
+    assert_eq!(skipped, 29, "{recs:#?}");
+    let note = file_at(&e.repo, &branch, "repro/sentry-121.md");
+    assert!(note.contains("Seen 2 times"), "{note}");
+}
+
+#[test]
+fn jobs_raw_body_is_dropped_when_done_and_rows_are_deleted_after_the_retention() {
+    let e = env();
+    let mut cfg = test_cfg(&e.state);
+    cfg.job_retention_days = 30;
+    let jobs = Jobs::open(cfg.clone()).unwrap();
+    let mut pool = jobs.start_workers();
+    let id = accept_event(&jobs, &e.repo, "122", "ev1");
+    let pending = accept_event(&jobs, &e.repo, "123", "ev1");
+    assert!(jobs.job(&pending).unwrap().unwrap().body_stored);
+    let recs = wait_terminal(
+        &jobs,
+        &[id.clone(), pending.clone()],
+        Duration::from_secs(30),
+    );
+    pool.shutdown();
+    assert!(recs
+        .iter()
+        .all(|r| r.state == JobState::Done && !r.body_stored));
+    let num: i64 = id.parse().unwrap();
+    assert_eq!(jobs.store().raw_body_len(num).unwrap(), Some(0));
+    let db = rusqlite::Connection::open(e.state.join("state.db")).unwrap();
+    let alert: String = db
+        .query_row("SELECT alert_json FROM jobs WHERE id = ?1", [num], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(alert.contains("\"issue_id\":\"122\""), "{alert}");
+    assert!(
+        !alert.contains("division by zero\",\"stacktrace") && !alert.contains("vars"),
+        "{alert}"
+    );
+    assert!(!alert.contains("return a / b"), "{alert}");
+
+    // Inside the retention (and its one-day floor) nothing goes; a re-delivery is a duplicate.
+    let day = 24 * 3600 * 1000_i64;
+    let back = |id: i64, ms: i64| {
+        db.execute(
+            "UPDATE jobs SET finished_at = finished_at - ?2 WHERE id = ?1",
+            rusqlite::params![id, ms],
+        )
+        .unwrap();
+    };
+    back(num, 29 * day);
+    assert_eq!(jobs.apply_retention().unwrap(), 0);
+    assert_eq!(
+        accept_event(&jobs, &e.repo, "122", "ev1"),
+        id,
+        "deduplicated"
+    );
+    // Past it, the row is deleted; the issue still counts (the next alert is an occurrence).
+    back(num, 2 * day);
+    assert_eq!(jobs.apply_retention().unwrap(), 1);
+    assert!(jobs.job(&id).unwrap().is_none());
+    assert!(jobs.job(&pending).unwrap().is_some());
+    let mut pool = jobs.start_workers();
+    let again = accept_event(&jobs, &e.repo, "122", "ev9");
+    let r = wait_terminal(&jobs, &[again], Duration::from_secs(30)).remove(0);
+    pool.shutdown();
+    assert_eq!(r.kind.as_deref(), Some("occurrence"), "{r:?}");
+    assert_eq!(r.occurrences, Some(2));
+    // A retention of 0 days would drop dedup keys at once: refused, naming the variable.
+    let err = JobsConfig::from_lookup(|k| {
+        (k == "SENTRY_REPRO_JOB_RETENTION_DAYS").then(|| "0".to_string())
+    })
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("SENTRY_REPRO_JOB_RETENTION_DAYS"),
+        "{err:#}"
+    );
+    let c = JobsConfig::from_lookup(|k| {
+        (k == "SENTRY_REPRO_NOTE_INTERVAL_SECS").then(|| "60".to_string())
+    })
+    .unwrap();
+    assert_eq!((c.note_interval_secs, c.job_retention_days), (60, 30));
+}
+
+#[test]
+fn jobs_cli_lists_shows_and_retries_a_failed_job() {
+    let e = env();
+    let mut cfg = test_cfg(&e.state);
+    cfg.max_attempts = 2;
+    let jobs = Jobs::open(cfg).unwrap();
+    let mut pool = jobs.start_workers();
+    let lock = lock_claim_ref(&e.repo, "124");
+    let id = accept_event(&jobs, &e.repo, "124", "ev1");
+    let r = wait_terminal(&jobs, std::slice::from_ref(&id), Duration::from_secs(30)).remove(0);
+    assert_eq!(r.state, JobState::Failed, "{r:?}");
+    let state = e.state.to_str().unwrap();
+
+    // The service holds the state folder's lock; the commands work beside it.
+    let (code, out, err) = run_bin(&["jobs", "list", "--state-dir", state, "--json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["state"], "failed");
+    let (code, out, _) = run_bin(
+        &["jobs", "list", "--state-dir", state, "--state", "done"],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "header only: {out}");
+    let (code, out, _) = run_bin(&["jobs", "show", &id, "--state-dir", state], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"state\": \"failed\"") && out.contains("lock"),
+        "{out}"
+    );
+    let (code, out, _) = run_bin(&["jobs", "show", "999", "--state-dir", state], &[]);
+    assert_eq!(code, 1, "{out}");
+
+    // Retry: it runs again in the running service and succeeds now that the lock is gone.
+    std::fs::remove_file(&lock).unwrap();
+    let (code, out, err) = run_bin(&["jobs", "retry", &id, "--state-dir", state], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("queued again"), "{out}");
+    let r = wait_terminal(&jobs, std::slice::from_ref(&id), Duration::from_secs(30)).remove(0);
+    pool.shutdown();
+    assert_eq!(r.state, JobState::Done, "{r:?}");
+    assert_eq!(r.attempts, 1, "a fresh attempt budget");
+    // Its body was dropped when it failed: it ran again from the issue's identity.
+    assert!(
+        r.reasons.iter().any(|x| x.contains("SENTRY_AUTH_TOKEN")),
+        "{r:?}"
+    );
+    assert_eq!(branches(&e.repo, "124").len(), 1);
+    // A done job is not retried.
+    let (code, out, _) = run_bin(&["jobs", "retry", &id, "--state-dir", state], &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("only failed or ignored"), "{out}");
+    let (code, _, err) = run_bin(&["jobs", "list", "--state-dir", "/nonexistent/x"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no job store"), "{err}");
+}
+
+/// A commit on top of `parent` (or the tip of `main`) as branch `name`.
+fn commit_branch(r: &Repository, name: &str, parent: git2::Oid, file: &str) -> git2::Oid {
+    let sig = Signature::now("Test", "test@example.com").unwrap();
+    let parent = r.find_commit(parent).unwrap();
+    let mut tb = r.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+    tb.insert(file, r.blob(file.as_bytes()).unwrap(), 0o100644)
+        .unwrap();
+    let tree = r.find_tree(tb.write().unwrap()).unwrap();
+    let oid = r.commit(None, &sig, &sig, file, &tree, &[&parent]).unwrap();
+    r.reference(&format!("refs/heads/{name}"), oid, true, "test")
+        .unwrap();
+    oid
+}
+
+#[test]
+fn jobs_prune_dry_run_then_apply_deletes_merged_branches_only() {
+    let e = env();
+    let home = e._tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let r = Repository::open(&e.repo).unwrap();
+    let main0 = r.refname_to_id("refs/heads/main").unwrap();
+    let merged = "fix/sentry-301-20231114T221320Z";
+    let merged_busy = "fix/sentry-302-20231114T221320Z";
+    let open = "fix/sentry-303-20991114T221320Z";
+    let resolved = "fix/sentry-304-20991114T221320Z";
+    let a = commit_branch(&r, merged, main0, "a.txt");
+    let b = commit_branch(&r, merged_busy, a, "b.txt");
+    commit_branch(&r, open, main0, "c.txt");
+    commit_branch(&r, resolved, main0, "d.txt");
+    // main merged both (fast-forward past them).
+    commit_branch(&r, "main", b, "e.txt");
+    r.reference("refs/tags/sentry-repro/301", a, false, "pin")
+        .unwrap();
+    crate::support::git_in(&e.repo, &home, &["reset", "-q", "--hard"]);
+    let linked = e._tmp.path().join("linked");
+    crate::support::git_in(
+        &e.repo,
+        &home,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            linked.to_str().unwrap(),
+            merged_busy,
+        ],
+    );
+    let repo = e.repo.to_str().unwrap();
+    let exists = |b: &str| r.find_branch(b, git2::BranchType::Local).is_ok();
+
+    let (code, out, err) = run_bin(&["prune", "--repo", repo], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("would delete: {merged} (merged into main)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("kept (checked out in a work tree): {merged_busy}")),
+        "{out}"
+    );
+    assert!(
+        !out.contains(open) && out.contains("nothing deleted"),
+        "{out}"
+    );
+    assert!(exists(merged) && exists(merged_busy) && exists(open));
+
+    let (code, out, err) = run_bin(&["prune", "--repo", repo, "--apply", "--json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+    assert!(!exists(merged), "merged branch deleted");
+    assert!(
+        r.find_reference("refs/tags/sentry-repro/301").is_err(),
+        "pin tag deleted"
+    );
+    assert!(exists(merged_busy), "checked-out branch kept");
+    assert!(exists(open) && exists(resolved), "unmerged branches kept");
+
+    // With a Sentry token: the resolved issue's branch goes, the unresolved one stays.
+    let sentry = FakeServer::start(|req| match req.path.as_str() {
+        "/api/0/organizations/acme/issues/304/" => (200, json!({"status": "resolved"}).to_string()),
+        "/api/0/organizations/acme/issues/303/" => {
+            (200, json!({"status": "unresolved"}).to_string())
+        }
+        _ => (404, "{}".into()),
+    });
+    let env = [
+        ("SENTRY_AUTH_TOKEN", "sntrys_test"),
+        ("SENTRY_URL", sentry.url.as_str()),
+        ("SENTRY_ORG", "acme"),
+    ];
+    let (code, out, err) = run_bin(&["prune", "--repo", repo, "--apply"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("deleted: {resolved} (Sentry issue resolved)")),
+        "{out}"
+    );
+    assert!(!exists(resolved) && exists(open));
+    assert!(
+        err.contains("302") && err.contains("404"),
+        "lookup failures are warnings: {err}"
+    );
+    assert!(sentry
+        .requests()
+        .iter()
+        .all(|q| q.headers.get("authorization").map(String::as_str) == Some("Bearer sntrys_test")));
+    // Age: the 2023 branch is past 30 days but checked out; the 2099 one is not old.
+    let (_, out, _) = run_bin(&["prune", "--repo", repo, "--older-than", "30"], &[]);
+    assert!(
+        out.contains(merged_busy) && out.contains("older than 30 days") && !out.contains(open),
+        "{out}"
+    );
 }

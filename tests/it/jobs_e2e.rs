@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::jobs::{branches, event_alert_body, make_repo};
+use crate::jobs::{branches, event_alert_body, make_repo, run_bin};
 
 const SECRET: &str = "e2e-test-secret";
 
@@ -29,10 +29,23 @@ fn free_port() -> u16 {
 }
 
 fn start(repo: &Path, state: &Path, home: &Path, port: u16, log: &Path, workers: u32) -> Service {
+    start_with(repo, state, home, port, log, workers, &[])
+}
+
+fn start_with(
+    repo: &Path,
+    state: &Path,
+    home: &Path,
+    port: u16,
+    log: &Path,
+    workers: u32,
+    env: &[(&str, &str)],
+) -> Service {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sentry-repro"));
     for k in sentry_repro::config::env::ALL {
         c.env_remove(k);
     }
+    c.envs(env.iter().copied());
     let log_path = log.to_path_buf();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -326,4 +339,92 @@ fn jobs_e2e_kill_9_midway_loses_nothing_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit after SIGTERM: {status}");
+}
+
+#[test]
+fn jobs_e2e_thirty_repeat_alerts_make_one_note_commit_and_the_count_is_in_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_repo(tmp.path());
+    let state = tmp.path().join("state");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let log = tmp.path().join("service.log");
+    let svc = start_with(
+        &repo,
+        &state,
+        &home,
+        free_port(),
+        &log,
+        2,
+        &[("SENTRY_REPRO_NOTE_INTERVAL_SECS", "3600")],
+    );
+    let base = svc.base.clone();
+    let (first, _) = send(&base, &body_for("900001", "first"), "r0").unwrap();
+    let r1 = wait_done(&base, std::slice::from_ref(&first), Duration::from_secs(60)).remove(0);
+    assert_eq!(r1["state"], "done", "{r1}");
+    let branch = r1["branch"].as_str().unwrap().to_string();
+    let created = git2::Oid::from_str(r1["commit"].as_str().unwrap()).unwrap();
+
+    // 30 repeats at once (distinct events of the issue).
+    let handles: Vec<_> = (0..30)
+        .map(|k| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                send(
+                    &base,
+                    &body_for("900001", &format!("again-{k}")),
+                    &format!("q{k}"),
+                )
+                .unwrap()
+                .0
+            })
+        })
+        .collect();
+    let ids: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let recs = wait_done(&base, &ids, Duration::from_secs(300));
+    assert!(
+        recs.iter()
+            .all(|r| r["state"] == "done" && r["kind"] == "occurrence"),
+        "{recs:?}"
+    );
+    assert!(recs.iter().all(|r| r["body_stored"] == false), "{recs:?}");
+    let r = git2::Repository::open(&repo).unwrap();
+    let mut walk = r.revwalk().unwrap();
+    walk.push(r.refname_to_id(&format!("refs/heads/{branch}")).unwrap())
+        .unwrap();
+    walk.hide(created).unwrap();
+    assert_eq!(
+        walk.count(),
+        1,
+        "at most one note commit inside the interval"
+    );
+    let rec = job(&base, &first);
+    assert_eq!(rec["occurrences"], 31, "{rec}");
+    assert!(
+        rec["last_seen"].is_string() && rec["note_updated_at"].is_string(),
+        "{rec}"
+    );
+
+    // The command line reads the same store while the service runs.
+    let (code, out, err) = run_bin(
+        &[
+            "jobs",
+            "list",
+            "--json",
+            "--limit",
+            "100",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 31);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["occurrences"] == 31));
+    drop(svc);
 }
