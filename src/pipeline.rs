@@ -439,5 +439,64 @@ mod tests {
         let c = open_repo(&path).unwrap();
         assert!(c.path().is_dir());
     }
-}
 
+    /// A repository with one commit on each of `branches`, the last one checked out.
+    fn repo_with(branches: &[&str]) -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let mut parent: Vec<git2::Commit> = vec![];
+        for b in branches {
+            let refname = format!("refs/heads/{b}");
+            let parents: Vec<&git2::Commit> = parent.iter().collect();
+            let oid = repo
+                .commit(Some(&refname), &sig, &sig, b, &tree, &parents)
+                .unwrap();
+            repo.set_head(&refname).unwrap();
+            parent = vec![repo.find_commit(oid).unwrap()];
+        }
+        drop(parent);
+        drop(tree);
+        (dir, repo)
+    }
+
+    #[test]
+    fn the_base_is_never_the_checked_out_topic_branch() {
+        let (dir, repo) = repo_with(&["main", "fix/sentry-1-20240101T000000Z", "topic"]);
+        let project = ProjectConfig::for_repo(dir.path());
+        assert_eq!(repo.head().unwrap().shorthand(), Some("topic"));
+        let (name, oid) = resolve_base(&repo, &project, None).unwrap();
+        assert_eq!(name, "main");
+        assert_eq!(oid, repo.revparse_single("main").unwrap().id());
+        // Asked for: the checkout.
+        let (name, oid) = resolve_base(&repo, &project, Some("HEAD")).unwrap();
+        assert_eq!((name.as_str(), oid), ("HEAD", repo.head().unwrap().target().unwrap()));
+        // The project's base branch wins over the default.
+        let mut configured = project.clone();
+        configured.base_branch = Some("topic".into());
+        assert_eq!(resolve_base(&repo, &configured, None).unwrap().0, "topic");
+        // The remote's default branch wins over main.
+        let main = repo.revparse_single("main").unwrap().id();
+        repo.reference("refs/remotes/origin/trunk", main, true, "t").unwrap();
+        repo.reference_symbolic("refs/remotes/origin/HEAD", "refs/remotes/origin/trunk", true, "t")
+            .unwrap();
+        assert_eq!(base_name(&repo, &project, None).unwrap(), "origin/trunk");
+    }
+
+    #[test]
+    fn without_main_the_only_trunk_is_the_base_and_two_are_an_error_in_words() {
+        let (dir, repo) = repo_with(&["trunk", "fix/sentry-1-20240101T000000Z"]);
+        let project = ProjectConfig::for_repo(dir.path());
+        assert_eq!(base_name(&repo, &project, None).unwrap(), "trunk");
+        let (dir, repo) = repo_with(&["trunk", "topic"]);
+        let e = base_name(&repo, &ProjectConfig::for_repo(dir.path()), None).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("no base branch") && e.contains("--base"), "{e}");
+        let e = resolve_base(&repo, &ProjectConfig::for_repo(dir.path()), Some("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("base ref 'nope' not found in "), "{e}");
+    }
+}
