@@ -905,3 +905,42 @@ fn doctor_checks_a_good_project_and_sends_a_signed_sample_to_a_running_serve() {
     assert!(logs.contains("serving"), "{logs}");
     assert!(!logs.contains('\u{1b}'), "ANSI codes in a redirected log:\n{logs}");
 }
+
+#[test]
+fn doctor_asks_each_configured_remote_and_names_the_one_that_does_not_answer() {
+    let (tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let bare = tmp.path().join("origin.git");
+    support::git_in(tmp.path(), &home, &["init", "-q", "--bare", "origin.git"]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/app.git", closed.local_addr().unwrap());
+    drop(closed); // nothing listens there any more: the connection is refused
+    let config = tmp.path().join("sentry-repro.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "client_secret = \"s\"\n\
+             [[project]]\nslug = \"up\"\nrepo = {:?}\nremote = {:?}\n\
+             [[project]]\nslug = \"down\"\nrepo = {:?}\nremote = {:?}\n",
+            repo.display().to_string(),
+            bare.display().to_string(),
+            repo.display().to_string(),
+            dead
+        ),
+    )
+    .unwrap();
+    let out = newcomer_bin(&home)
+        .args(["doctor", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("ok      remote {}: reachable", bare.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FAIL    remote {dead}: `git ls-remote` failed")),
+        "{stdout}"
+    );
+}
