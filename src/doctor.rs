@@ -114,7 +114,11 @@ pub fn project_checks(p: &ProjectConfig, remote: bool) -> Vec<Check> {
     let base = match pipeline::resolve_base(&repo, p, None) {
         Ok((name, oid)) => {
             let short = oid.to_string()[..12].to_string();
-            checks.push(Check::new(Status::Ok, "  base", format!("{name} at {short}")));
+            checks.push(Check::new(
+                Status::Ok,
+                "  base",
+                format!("{name} at {short}"),
+            ));
             Some(oid)
         }
         Err(e) => {
@@ -183,7 +187,10 @@ fn remote_check(p: &ProjectConfig) -> Check {
     cmd.args(["ls-remote", "--heads", "--", remote])
         .current_dir(&p.repo)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=5")
+        .env(
+            "GIT_SSH_COMMAND",
+            "ssh -o BatchMode=yes -o ConnectTimeout=5",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -243,7 +243,12 @@ pub fn generate(
 }
 
 /// The language recorded in the contract of an issue's existing branch, if it can be read.
-fn existing_language(repo: &Repository, commit: Oid, repro_dir: &str, ident: &str) -> Option<String> {
+fn existing_language(
+    repo: &Repository,
+    commit: Oid,
+    repro_dir: &str,
+    ident: &str,
+) -> Option<String> {
     let tree = repo.find_commit(commit).ok()?.tree().ok()?;
     let entry = tree
         .get_path(std::path::Path::new(&Contract::path_for(repro_dir, ident)))
@@ -364,9 +369,11 @@ fn render_note(
         test_command: &out.test_command,
         reasons: &out.reasons,
         stack: alert.stack_lines(30),
-        request: alert.request.as_ref().map(note_request).filter(|r| {
-            !(r.method.is_empty() && r.url.is_empty() && r.body.is_empty())
-        }),
+        request: alert
+            .request
+            .as_ref()
+            .map(note_request)
+            .filter(|r| !(r.method.is_empty() && r.url.is_empty() && r.body.is_empty())),
         breadcrumbs: alert.breadcrumb_lines(15),
         chain: alert
             .exceptions
@@ -472,16 +479,25 @@ mod tests {
         assert_eq!(oid, repo.revparse_single("main").unwrap().id());
         // Asked for: the checkout.
         let (name, oid) = resolve_base(&repo, &project, Some("HEAD")).unwrap();
-        assert_eq!((name.as_str(), oid), ("HEAD", repo.head().unwrap().target().unwrap()));
+        assert_eq!(
+            (name.as_str(), oid),
+            ("HEAD", repo.head().unwrap().target().unwrap())
+        );
         // The project's base branch wins over the default.
         let mut configured = project.clone();
         configured.base_branch = Some("topic".into());
         assert_eq!(resolve_base(&repo, &configured, None).unwrap().0, "topic");
         // The remote's default branch wins over main.
         let main = repo.revparse_single("main").unwrap().id();
-        repo.reference("refs/remotes/origin/trunk", main, true, "t").unwrap();
-        repo.reference_symbolic("refs/remotes/origin/HEAD", "refs/remotes/origin/trunk", true, "t")
+        repo.reference("refs/remotes/origin/trunk", main, true, "t")
             .unwrap();
+        repo.reference_symbolic(
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/trunk",
+            true,
+            "t",
+        )
+        .unwrap();
         assert_eq!(base_name(&repo, &project, None).unwrap(), "origin/trunk");
     }
 

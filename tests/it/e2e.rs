@@ -619,7 +619,10 @@ fn generate_builds_on_the_default_branch_not_the_checked_out_fix_branch() {
     );
     let branch = line.split_whitespace().nth(1).unwrap();
     let parent = support::git_in(&repo, &home, &["rev-parse", &format!("{branch}^")]);
-    assert_eq!(parent, main, "the branch is built on main, not on the checkout");
+    assert_eq!(
+        parent, main,
+        "the branch is built on main, not on the checkout"
+    );
     let note = support::git_in(&repo, &home, &["log", "-1", "--format=%H", branch]);
     assert!(!note.is_empty());
 
@@ -747,8 +750,13 @@ fn the_note_of_a_bare_event_has_no_empty_blocks_or_cells() {
     let lines: Vec<&str> = note.lines().collect();
     for pair in lines.windows(3) {
         let heading_then_nothing = pair[0].starts_with("## ")
-            && (pair[1].trim().is_empty() && pair[2].starts_with("## ") || pair[1].starts_with("## "));
-        assert!(!heading_then_nothing, "empty section {:?} in\n{note}", pair[0]);
+            && (pair[1].trim().is_empty() && pair[2].starts_with("## ")
+                || pair[1].starts_with("## "));
+        assert!(
+            !heading_then_nothing,
+            "empty section {:?} in\n{note}",
+            pair[0]
+        );
     }
 }
 
@@ -802,7 +810,10 @@ fn doctor_and_serve_refuse_a_directory_that_is_not_a_repository() {
         stderr.contains("refusing to start") && stderr.contains("is not a git repository"),
         "{stderr}"
     );
-    assert!(!tmp.path().join("state").exists(), "no job store for a refused start");
+    assert!(
+        !tmp.path().join("state").exists(),
+        "no job store for a refused start"
+    );
 }
 
 #[test]
@@ -898,12 +909,18 @@ fn doctor_checks_a_good_project_and_sends_a_signed_sample_to_a_running_serve() {
     let out = doctor("wrong");
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAIL  sample delivery") && stdout.contains("HTTP 401"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  sample delivery") && stdout.contains("HTTP 401"),
+        "{stdout}"
+    );
 
     // Text logs written to a file carry no colour codes.
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("serving"), "{logs}");
-    assert!(!logs.contains('\u{1b}'), "ANSI codes in a redirected log:\n{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "ANSI codes in a redirected log:\n{logs}"
+    );
 }
 
 #[test]
