@@ -14,5 +14,10 @@ if [ -f tests/fixtures/requirements.txt ]; then
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1
+# A one-off build (CI, a fresh clone) gains nothing from incremental state: it only costs time and
+# disk under target/. Set CARGO_INCREMENTAL=1 to keep it while iterating on the crate.
+if [ "${CI:-}" = "true" ]; then
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
 
 cargo test --all-targets "$@"

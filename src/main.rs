@@ -1,5 +1,6 @@
 //! The `sentry-repro` binary: a thin clap front end over the library.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,6 +13,8 @@ use sentry_repro::server::{self, AppState};
 use sentry_repro::verify;
 use sentry_repro::webhook;
 
+mod doctor;
+
 #[derive(Parser)]
 #[command(
     name = "sentry-repro",
@@ -19,6 +22,9 @@ use sentry_repro::webhook;
     about = "Turn a Sentry crash into a failing regression test on a new branch"
 )]
 struct Cli {
+    /// Show the underlying error detail (libgit2's own text) in error messages.
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,7 +36,8 @@ enum Command {
         /// Git repository to write the branch into.
         #[arg(long, default_value = ".")]
         repo: PathBuf,
-        /// Base ref; default: the repository's HEAD.
+        /// Base ref; default: the project's base branch, else origin/HEAD, else main or master
+        /// (never the checked-out branch: pass `--base HEAD` to build on it).
         #[arg(long)]
         base: Option<String>,
         /// Print one JSON object: branch, commit, files, strategy, language, test_command.
@@ -86,14 +93,32 @@ enum Command {
     /// Delete `fix/sentry-*` branches merged into the base, older than `--older-than` days or whose
     /// Sentry issue is resolved; a dry run unless `--apply`.
     Prune(sentry_repro::prune::PruneArgs),
+    /// Check the configuration and each project (repository, owner, base, remote, toolchains).
+    Doctor {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Also POST a signed sample `event_alert` to a running service (its base URL or
+        /// `…/handle-sentry-alert`) and print the answer.
+        #[arg(long, value_name = "URL")]
+        send_sample: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verbose = cli.verbose;
     match run(cli) {
         Ok(code) => code,
-        Err(e) => {
+        Err(e) if verbose => {
             eprintln!("sentry-repro: error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            let hidden = e.chain().any(|c| c.downcast_ref::<git2::Error>().is_some());
+            eprintln!("sentry-repro: error: {}", doctor::words(&e));
+            if hidden {
+                eprintln!("(--verbose shows git's own message)");
+            }
             ExitCode::from(2)
         }
     }
@@ -129,23 +154,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     now: None,
                 },
             )?;
-            if dry_run && !json {
-                for f in &out.rendered {
-                    println!("==> {} <==\n{}", f.path, f.content);
-                }
-            } else if json {
-                println!("{}", serde_json::to_string(&out)?);
-            } else {
-                println!(
-                    "{} {} ({}, {}): {}",
-                    if out.created { "created" } else { "exists" },
-                    out.branch.as_deref().unwrap_or("-"),
-                    out.language,
-                    out.strategy,
-                    out.test_command
-                );
+            match print_generated(&out, json, dry_run) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // `generate | head`: the reader left; stop quietly, as a killed writer would.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::from(141)),
+                Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
             }
-            Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(args),
         Command::Jobs(args) => Ok(ExitCode::from(sentry_repro::jobs::cli::run(
@@ -157,6 +171,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         )?)),
+        Command::Doctor { args, send_sample } => {
+            Ok(if doctor::run(&args, send_sample.as_deref())? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Verify {
             repo,
             base,
@@ -187,11 +208,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The result of `generate`: the files (`--dry-run`), one JSON object (`--json`), or one line.
+fn print_generated(out: &pipeline::Generated, json: bool, dry_run: bool) -> std::io::Result<()> {
+    let mut w = std::io::stdout().lock();
+    if json {
+        writeln!(w, "{}", serde_json::to_string(out)?)?;
+    } else if dry_run {
+        for f in &out.rendered {
+            writeln!(w, "==> {} <==\n{}", f.path, f.content)?;
+        }
+        writeln!(
+            w,
+            "dry run ({}, {}) on {}: nothing committed",
+            out.language, out.strategy, out.base
+        )?;
+    } else {
+        writeln!(w, "{}", result_line(out))?;
+    }
+    w.flush()
+}
+
+/// `created fix/sentry-42-… (python, call_replay) on main: <test command>` or
+/// `exists fix/sentry-42-… (python): issue 42 already has a branch`.
+fn result_line(out: &pipeline::Generated) -> String {
+    let branch = out.branch.as_deref().unwrap_or("-");
+    if out.created {
+        return format!(
+            "created {branch} ({}, {}) on {}: {}",
+            out.language, out.strategy, out.base, out.test_command
+        );
+    }
+    let lang = if out.language.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", out.language)
+    };
+    let why = out
+        .reasons
+        .first()
+        .map(String::as_str)
+        .unwrap_or("the issue already has a branch");
+    format!("exists {branch}{lang}: {why}")
+}
+
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal: a redirected log stays plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -203,6 +270,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     let settings = Settings::from_args(&args)?;
     init_tracing(settings.log_format);
     settings.require_secret()?;
+    doctor::startup(&settings)?;
     if settings.allow_unsigned {
         tracing::warn!(
             "!!! UNSIGNED REQUESTS ARE ACCEPTED (--allow-unsigned): anyone who can reach {} can make this \

@@ -4,7 +4,7 @@
 //! repository only through git objects at the base commit and writes only a new commit and refs, so
 //! it is safe to run concurrently for many alerts on one repository.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use git2::{Oid, Repository};
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ use crate::repo::{is_safe_rel_path, Snapshot};
 
 #[derive(Debug, Clone, Default)]
 pub struct GenerateOptions {
-    /// Base ref (branch, tag, sha); default: project base branch, else HEAD.
+    /// Base ref (branch, tag, sha, or `HEAD` to build on the checkout); default: [`base_name`].
     pub base: Option<String>,
     /// Render only; create no commit or branch.
     pub dry_run: bool,
@@ -38,6 +38,8 @@ pub struct Generated {
     pub test_command: String,
     /// False when the issue already had a branch and nothing new was created.
     pub created: bool,
+    /// The base the branch was (or would be) built on: its name as resolved (`main`, `origin/main`).
+    pub base: String,
     pub reasons: Vec<String>,
     #[serde(skip)]
     pub rendered: Vec<NewFile>,
@@ -65,10 +67,7 @@ pub fn open_repo(path: &std::path::Path) -> Result<std::rc::Rc<Repository>> {
             }
             open.remove(path);
         }
-        let repo = Rc::new(
-            Repository::open(path)
-                .with_context(|| format!("opening git repository {}", path.display()))?,
-        );
+        let repo = Rc::new(crate::repo::open(path)?);
         if open.len() >= OPEN_REPOS_PER_THREAD {
             open.clear();
         }
@@ -77,19 +76,58 @@ pub fn open_repo(path: &std::path::Path) -> Result<std::rc::Rc<Repository>> {
     })
 }
 
-/// Resolve the base commit: explicit ref, project base branch, else HEAD.
-pub fn resolve_base(repo: &Repository, project: &ProjectConfig, base: Option<&str>) -> Result<Oid> {
-    let spec = base.or(project.base_branch.as_deref());
-    let obj = match spec {
-        Some(s) => repo
-            .revparse_single(s)
-            .with_context(|| format!("base ref {s:?} not found in {}", project.repo.display()))?,
-        None => repo
-            .head()
-            .context("repository has no HEAD commit")?
-            .peel(git2::ObjectType::Commit)?,
-    };
-    Ok(obj.peel_to_commit()?.id())
+/// Resolve the base: its name ([`base_name`]) and commit.
+pub fn resolve_base(
+    repo: &Repository,
+    project: &ProjectConfig,
+    base: Option<&str>,
+) -> Result<(String, Oid)> {
+    let name = base_name(repo, project, base)?;
+    let obj = repo.revparse_single(&name).map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "base ref '{name}' not found in {}",
+            project.repo.display()
+        ))
+    })?;
+    let commit = obj.peel_to_commit().map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "base ref '{name}' in {} is not a commit",
+            project.repo.display()
+        ))
+    })?;
+    Ok((name, commit.id()))
+}
+
+/// The base branch's name: the explicit ref, else the project's `base_branch`, else the remote's
+/// default branch (`origin/HEAD`), else `main`/`master` (or their upstream), else the only local
+/// branch that is not a `fix/sentry-*` branch.
+///
+/// Never the checked-out branch by default: with a fix branch checked out, the next alert's branch
+/// would be built on that fix and its test could never be red. `HEAD` must be asked for.
+pub fn base_name(repo: &Repository, project: &ProjectConfig, base: Option<&str>) -> Result<String> {
+    if let Some(s) = base.or(project.base_branch.as_deref()) {
+        return Ok(s.to_string());
+    }
+    if let Ok(name) = crate::verify::discover::default_base(repo) {
+        return Ok(name);
+    }
+    let mut trunks: Vec<String> = repo
+        .branches(Some(git2::BranchType::Local))
+        .map(|it| {
+            it.flatten()
+                .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
+                .filter(|n| !n.starts_with("fix/sentry-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if trunks.len() == 1 {
+        return Ok(trunks.remove(0));
+    }
+    bail!(
+        "no base branch for {}: it has no origin/HEAD, main or master; set `base_branch` for the \
+         project or pass --base REF (--base HEAD builds on the checked-out commit)",
+        project.repo.display()
+    )
 }
 
 pub fn generate(
@@ -109,17 +147,19 @@ pub fn generate(
     }
     let repo = open_repo(&project.repo)?;
     let repo: &Repository = &repo;
-    let base = resolve_base(repo, project, opts.base.as_deref())?;
+    let (base_ref, base) = resolve_base(repo, project, opts.base.as_deref())?;
     if !opts.dry_run {
         if let Some((branch, commit)) = git::existing_branch(repo, ident) {
+            let language = existing_language(repo, commit, repro_dir, ident).unwrap_or_default();
             return Ok(Generated {
                 branch: Some(branch),
                 commit: Some(commit.to_string()),
                 files: vec![],
                 strategy: "existing".into(),
-                language: String::new(),
+                language,
                 test_command: String::new(),
                 created: false,
+                base: base_ref,
                 reasons: vec![format!("issue {ident} already has a branch")],
                 rendered: vec![],
             });
@@ -150,7 +190,7 @@ pub fn generate(
     });
     files.push(NewFile {
         path: format!("{repro_dir}/sentry-{ident}.md"),
-        content: render_note(alert, ident, &out, &contract)?,
+        content: render_note(alert, ident, &out, &contract, &base_ref)?,
     });
     let mut generated = Generated {
         branch: None,
@@ -160,6 +200,7 @@ pub fn generate(
         language: out.language.into(),
         test_command: out.test_command.clone(),
         created: false,
+        base: base_ref,
         reasons: out.reasons.clone(),
         rendered: files.clone(),
     };
@@ -195,9 +236,26 @@ pub fn generate(
             generated.commit = Some(commit.to_string());
             generated.files.clear();
             generated.strategy = "existing".into();
+            generated.reasons = vec![format!("issue {ident} already has a branch")];
         }
     }
     Ok(generated)
+}
+
+/// The language recorded in the contract of an issue's existing branch, if it can be read.
+fn existing_language(
+    repo: &Repository,
+    commit: Oid,
+    repro_dir: &str,
+    ident: &str,
+) -> Option<String> {
+    let tree = repo.find_commit(commit).ok()?.tree().ok()?;
+    let entry = tree
+        .get_path(std::path::Path::new(&Contract::path_for(repro_dir, ident)))
+        .ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(blob.content()).ok()?;
+    value["language"].as_str().map(str::to_owned)
 }
 
 fn contract_for(alert: &Alert, ident: &str, out: &GenOutput, base: Oid) -> Contract {
@@ -269,6 +327,10 @@ struct NoteCtx<'a> {
     request: Option<NoteRequest>,
     breadcrumbs: Vec<String>,
     chain: Vec<String>,
+    base: &'a str,
+    base_commit: String,
+    /// `--base` for the note's verify command: the name when it is plain, else the commit.
+    verify_base: String,
 }
 
 #[derive(Serialize)]
@@ -278,7 +340,13 @@ struct NoteRequest {
     body: String,
 }
 
-fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract) -> Result<String> {
+fn render_note(
+    alert: &Alert,
+    ident: &str,
+    out: &GenOutput,
+    contract: &Contract,
+    base: &str,
+) -> Result<String> {
     let crash = out.crash.as_ref();
     let ctx = NoteCtx {
         ident,
@@ -301,29 +369,55 @@ fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract)
         test_command: &out.test_command,
         reasons: &out.reasons,
         stack: alert.stack_lines(30),
-        request: alert.request.as_ref().map(|r| NoteRequest {
-            method: r.method.clone().unwrap_or_default(),
-            url: r.url.clone().unwrap_or_default(),
-            body: match &r.data {
-                Some(serde_json::Value::String(s)) => s.chars().take(2000).collect(),
-                Some(v) => v.to_string().chars().take(2000).collect(),
-                None => String::new(),
-            },
-        }),
+        request: alert
+            .request
+            .as_ref()
+            .map(note_request)
+            .filter(|r| !(r.method.is_empty() && r.url.is_empty() && r.body.is_empty())),
         breadcrumbs: alert.breadcrumb_lines(15),
         chain: alert
             .exceptions
             .iter()
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e.ty.as_deref().unwrap_or("?"),
-                    e.value.as_deref().unwrap_or("")
-                )
+            .map(|e| match e.value.as_deref().filter(|v| !v.is_empty()) {
+                Some(v) => format!("{}: {v}", e.ty.as_deref().unwrap_or("?")),
+                None => e.ty.as_deref().unwrap_or("?").to_string(),
             })
             .collect(),
+        base,
+        base_commit: contract
+            .base_commit
+            .as_deref()
+            .map(|c| c.chars().take(12).collect())
+            .unwrap_or_default(),
+        verify_base: verify_base(base, contract.base_commit.as_deref()),
     };
     render::render("common/note.md.tera", &ctx)
+}
+
+/// The request part of the note, cut to what a reader needs.
+fn note_request(r: &crate::alert::Request) -> NoteRequest {
+    NoteRequest {
+        method: r.method.clone().unwrap_or_default(),
+        url: r.url.clone().unwrap_or_default(),
+        body: match &r.data {
+            Some(serde_json::Value::String(s)) => s.chars().take(2000).collect(),
+            Some(v) => v.to_string().chars().take(2000).collect(),
+            None => String::new(),
+        },
+    }
+}
+
+/// The base to name in the note's `sentry-repro verify --base`: a plain branch name as is; `HEAD`
+/// (which on the fix branch is the fix) or a name with shell-unsafe characters as its commit.
+fn verify_base(name: &str, commit: Option<&str>) -> String {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+    match commit {
+        Some(c) if !plain || name.eq_ignore_ascii_case("HEAD") => c.to_string(),
+        _ => name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -351,5 +445,74 @@ mod tests {
         Repository::init(&path).unwrap();
         let c = open_repo(&path).unwrap();
         assert!(c.path().is_dir());
+    }
+
+    /// A repository with one commit on each of `branches`, the last one checked out.
+    fn repo_with(branches: &[&str]) -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let mut parent: Vec<git2::Commit> = vec![];
+        for b in branches {
+            let refname = format!("refs/heads/{b}");
+            let parents: Vec<&git2::Commit> = parent.iter().collect();
+            let oid = repo
+                .commit(Some(&refname), &sig, &sig, b, &tree, &parents)
+                .unwrap();
+            repo.set_head(&refname).unwrap();
+            parent = vec![repo.find_commit(oid).unwrap()];
+        }
+        drop(parent);
+        drop(tree);
+        (dir, repo)
+    }
+
+    #[test]
+    fn the_base_is_never_the_checked_out_topic_branch() {
+        let (dir, repo) = repo_with(&["main", "fix/sentry-1-20240101T000000Z", "topic"]);
+        let project = ProjectConfig::for_repo(dir.path());
+        assert_eq!(repo.head().unwrap().shorthand(), Some("topic"));
+        let (name, oid) = resolve_base(&repo, &project, None).unwrap();
+        assert_eq!(name, "main");
+        assert_eq!(oid, repo.revparse_single("main").unwrap().id());
+        // Asked for: the checkout.
+        let (name, oid) = resolve_base(&repo, &project, Some("HEAD")).unwrap();
+        assert_eq!(
+            (name.as_str(), oid),
+            ("HEAD", repo.head().unwrap().target().unwrap())
+        );
+        // The project's base branch wins over the default.
+        let mut configured = project.clone();
+        configured.base_branch = Some("topic".into());
+        assert_eq!(resolve_base(&repo, &configured, None).unwrap().0, "topic");
+        // The remote's default branch wins over main.
+        let main = repo.revparse_single("main").unwrap().id();
+        repo.reference("refs/remotes/origin/trunk", main, true, "t")
+            .unwrap();
+        repo.reference_symbolic(
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/trunk",
+            true,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(base_name(&repo, &project, None).unwrap(), "origin/trunk");
+    }
+
+    #[test]
+    fn without_main_the_only_trunk_is_the_base_and_two_are_an_error_in_words() {
+        let (dir, repo) = repo_with(&["trunk", "fix/sentry-1-20240101T000000Z"]);
+        let project = ProjectConfig::for_repo(dir.path());
+        assert_eq!(base_name(&repo, &project, None).unwrap(), "trunk");
+        let (dir, repo) = repo_with(&["trunk", "topic"]);
+        let e = base_name(&repo, &ProjectConfig::for_repo(dir.path()), None).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("no base branch") && e.contains("--base"), "{e}");
+        let e = resolve_base(&repo, &ProjectConfig::for_repo(dir.path()), Some("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("base ref 'nope' not found in "), "{e}");
     }
 }

@@ -4,10 +4,57 @@
 //! or on another branch, and concurrent alerts must not race on it. Lookups are by path (a handful of
 //! tree lookups per frame), never a walk of the whole tree, so the cost stays flat in repository size.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result};
 use git2::{ObjectType, Oid, Repository, Tree};
 
 use crate::alert::Frame;
+
+/// Why a configured path is not a repository we can use, in words and with the fix; libgit2's own
+/// text (`class=…; code=…`) stays in the source, shown only with `--verbose`.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "{} is not a git repository: run `git init` there, or point the project's `repo` \
+         (--repo) at a clone",
+        path.display()
+    )]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error(
+        "{} is owned by another user, so git refuses to open it (safe.directory); if you trust \
+         it, run: git config --global --add safe.directory {}",
+        path.display(),
+        path.display()
+    )]
+    ForeignOwner {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot open the git repository {}", path.display())]
+    Other {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+}
+
+/// Open the repository at `path` (its work tree or git dir), naming the problem when it cannot be.
+pub fn open(path: &Path) -> Result<Repository, OpenError> {
+    Repository::open(path).map_err(|source| {
+        let path = path.to_path_buf();
+        match source.code() {
+            git2::ErrorCode::Owner => OpenError::ForeignOwner { path, source },
+            git2::ErrorCode::NotFound => OpenError::NotARepository { path, source },
+            _ => OpenError::Other { path, source },
+        }
+    })
+}
 
 pub struct Snapshot<'r> {
     pub repo: &'r Repository,

@@ -437,16 +437,14 @@ fn execute(jobs: &Jobs, row: &JobRow) -> Result<Outcome> {
     })
 }
 
+/// The pull request's base: the same branch generation built on (`pipeline::base_name`), without the
+/// remote's prefix (GitHub names branches of its own repository).
 fn base_branch_name(repo: &Repository, project: &ProjectConfig) -> String {
-    project
-        .base_branch
-        .clone()
-        .or_else(|| {
-            repo.head()
-                .ok()
-                .and_then(|h| h.shorthand().map(str::to_owned))
-        })
-        .unwrap_or_else(|| "main".into())
+    let name = crate::pipeline::base_name(repo, project, None).unwrap_or_else(|_| "main".into());
+    match name.split_once('/') {
+        Some((remote, rest)) if repo.find_remote(remote).is_ok() => rest.to_string(),
+        _ => name,
+    }
 }
 
 fn shell_quote(s: &str) -> String {

@@ -555,3 +555,409 @@ js_case!(
     "js-express4-jest-async-timesheet",
     "request_replay"
 );
+
+// ---------------------------------------------------------------------------------------------
+// A newcomer's first hour (issue 15): the base, the one-line result, errors in words, a closed
+// stdout, the note of a bare event, `doctor` and `serve`'s start checks.
+
+/// The real binary with the service's environment cleared and git's user configuration ignored.
+fn newcomer_bin(home: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    for k in sentry_repro::config::env::ALL {
+        c.env_remove(k);
+    }
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    c
+}
+
+/// A committed copy of a corpus app on `main`; returns (temp dir, repo, home).
+fn newcomer_repo(case: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    copy_dir(&fixture(case).join("app"), &repo);
+    support::git_in(&repo, &home, &["init", "-q", "-b", "main"]);
+    support::git_in(&repo, &home, &["add", "-A"]);
+    support::git_in(&repo, &home, &["commit", "-q", "-m", "app"]);
+    (tmp, repo, home)
+}
+
+fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn generate_builds_on_the_default_branch_not_the_checked_out_fix_branch() {
+    let (_tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let main = support::git_in(&repo, &home, &["rev-parse", "main"]);
+    // A fix in progress is checked out, one commit ahead of main.
+    support::git_in(&repo, &home, &["checkout", "-q", "-b", "fix/other-crash"]);
+    std::fs::write(repo.join("FIXING.md"), "work in progress\n").unwrap();
+    support::git_in(&repo, &home, &["add", "-A"]);
+    support::git_in(&repo, &home, &["commit", "-q", "-m", "wip"]);
+    let event = fixture("py-rating-average-empty").join("event.json");
+
+    let out = newcomer_bin(&home)
+        .arg("generate")
+        .arg(&event)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let line = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    assert!(
+        line.starts_with("created fix/sentry-") && line.contains("(python, call_replay) on main:"),
+        "{line}"
+    );
+    let branch = line.split_whitespace().nth(1).unwrap();
+    let parent = support::git_in(&repo, &home, &["rev-parse", &format!("{branch}^")]);
+    assert_eq!(
+        parent, main,
+        "the branch is built on main, not on the checkout"
+    );
+    let note = support::git_in(&repo, &home, &["log", "-1", "--format=%H", branch]);
+    assert!(!note.is_empty());
+
+    // The same issue again: one line naming the existing branch and its language.
+    let again = newcomer_bin(&home)
+        .arg("generate")
+        .arg(&event)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&again);
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("exists {branch} (python): issue "))
+            && stdout.trim_end().ends_with("already has a branch"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn generate_on_head_only_when_asked_and_bad_refs_are_reported_in_words() {
+    let (_tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    support::git_in(&repo, &home, &["checkout", "-q", "-b", "topic"]);
+    std::fs::write(repo.join("TOPIC.md"), "topic\n").unwrap();
+    support::git_in(&repo, &home, &["add", "-A"]);
+    support::git_in(&repo, &home, &["commit", "-q", "-m", "topic"]);
+    let topic = support::git_in(&repo, &home, &["rev-parse", "topic"]);
+    let event = fixture("py-rating-average-empty").join("event.json");
+
+    let out = newcomer_bin(&home)
+        .args(["generate", "--json", "--base", "HEAD"])
+        .arg(&event)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["base"], "HEAD");
+    let branch = v["branch"].as_str().unwrap();
+    let parent = support::git_in(&repo, &home, &["rev-parse", &format!("{branch}^")]);
+    assert_eq!(parent, topic);
+
+    // An unknown base: the words name the ref and the repository; git's text only with --verbose.
+    let bad = newcomer_bin(&home)
+        .args(["generate", "--base", "no-such-ref"])
+        .arg(&event)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&bad);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("base ref 'no-such-ref' not found in"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("class=") && !stderr.contains("code="),
+        "{stderr}"
+    );
+    let verbose = newcomer_bin(&home)
+        .args(["--verbose", "generate", "--base", "no-such-ref"])
+        .arg(&event)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&verbose);
+    assert!(
+        stderr.contains("base ref 'no-such-ref' not found in") && stderr.contains("code="),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn generate_into_a_closed_stdout_ends_quietly_with_a_failure_status() {
+    let (_tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader); // the reader is gone before anything is written: every write gets EPIPE
+    let out = newcomer_bin(&home)
+        .args(["generate", "--dry-run"])
+        .arg(fixture("py-rating-average-empty").join("event.json"))
+        .current_dir(&repo)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.trim().is_empty(), "quiet: {stderr}");
+}
+
+#[test]
+fn the_note_of_a_bare_event_has_no_empty_blocks_or_cells() {
+    let (tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let event = tmp.path().join("bare.json");
+    std::fs::write(
+        &event,
+        r#"{"event_id": "0123456789abcdef0123456789abcdef", "platform": "python",
+            "exception": {"values": [{"type": "ValueError"}]}}"#,
+    )
+    .unwrap();
+    let out = newcomer_bin(&home)
+        .args(["generate", "--dry-run"])
+        .arg(&event)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let note = stdout
+        .split("==> ")
+        .find(|f| f.starts_with("repro/sentry-") && f.contains(".md <=="))
+        .expect("a note")
+        .to_string();
+    assert!(note.contains("| Base | `main` at `"), "{note}");
+    assert!(note.contains("sentry-repro verify --base main"), "{note}");
+    assert!(note.contains("```text\nValueError\n```"), "{note}");
+    let body = note.replace("| | |\n|---|---|", "").replace("```", "");
+    for empty in ["``", "|  |", "| |", ": \n"] {
+        assert!(!body.contains(empty), "{empty:?} in\n{note}");
+    }
+    assert!(!note.contains("\n\n\n"), "{note}");
+    let lines: Vec<&str> = note.lines().collect();
+    for pair in lines.windows(3) {
+        let heading_then_nothing = pair[0].starts_with("## ")
+            && (pair[1].trim().is_empty() && pair[2].starts_with("## ")
+                || pair[1].starts_with("## "));
+        assert!(
+            !heading_then_nothing,
+            "empty section {:?} in\n{note}",
+            pair[0]
+        );
+    }
+}
+
+/// Wait for a child to exit within `secs`; kill it and fail otherwise.
+fn exits_within(mut child: std::process::Child, secs: u64) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn doctor_and_serve_refuse_a_directory_that_is_not_a_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("not-a-repo");
+    std::fs::create_dir_all(&plain).unwrap();
+    let out = newcomer_bin(tmp.path())
+        .args(["doctor", "--repo"])
+        .arg(&plain)
+        .env("SENTRY_CLIENT_SECRET", "s")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAIL  repository")
+            && stdout.contains("is not a git repository")
+            && stdout.contains("git init"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    client secret"), "{stdout}");
+
+    let child = newcomer_bin(tmp.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--repo"])
+        .arg(&plain)
+        .env("SENTRY_CLIENT_SECRET", "s")
+        .env("SENTRY_REPRO_STATE_DIR", tmp.path().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = exits_within(child, 30);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("refusing to start") && stderr.contains("is not a git repository"),
+        "{stderr}"
+    );
+    assert!(
+        !tmp.path().join("state").exists(),
+        "no job store for a refused start"
+    );
+}
+
+#[test]
+fn doctor_names_the_safe_directory_fix_for_a_repository_of_another_user() {
+    // libgit2 refuses a repository owned by another user; simulate the Docker bind mount by giving
+    // the repository to `nobody` (needs root to chown).
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root to give the repository to another user");
+        return;
+    }
+    let (tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let status = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = newcomer_bin(&home)
+        .args(["doctor", "--allow-unsigned", "--repo"])
+        .arg(&repo)
+        .env("SENTRY_REPRO_STATE_DIR", tmp.path().join("state"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("owned by another user")
+            && stdout.contains(&format!(
+                "git config --global --add safe.directory {}",
+                repo.display()
+            )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn doctor_checks_a_good_project_and_sends_a_signed_sample_to_a_running_serve() {
+    let (tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = tmp.path().join("serve.log");
+    let child = newcomer_bin(&home)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--repo"])
+        .arg(&repo)
+        .env("SENTRY_CLIENT_SECRET", "right")
+        .env("SENTRY_REPRO_STATE_DIR", tmp.path().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serve = Kill(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ureq::get(&format!("{base}/healthz")).call().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not come up: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let doctor = |secret: &str| {
+        newcomer_bin(&home)
+            .args(["doctor", "--send-sample", &base, "--repo"])
+            .arg(&repo)
+            .env("SENTRY_CLIENT_SECRET", secret)
+            .env("SENTRY_REPRO_STATE_DIR", tmp.path().join("doctor-state"))
+            .output()
+            .unwrap()
+    };
+    let out = doctor("right");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("ok    repository"), "{stdout}");
+    assert!(stdout.contains("ok      base: main at "), "{stdout}");
+    assert!(stdout.contains("skip    remote"), "{stdout}");
+    assert!(
+        stdout.contains("sample delivery to") && stdout.contains("HTTP 202"),
+        "{stdout}"
+    );
+    // A secret the service does not share: the answer is printed and doctor fails.
+    let out = doctor("wrong");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  sample delivery") && stdout.contains("HTTP 401"),
+        "{stdout}"
+    );
+
+    // Text logs written to a file carry no colour codes.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("serving"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "ANSI codes in a redirected log:\n{logs}"
+    );
+}
+
+#[test]
+fn doctor_asks_each_configured_remote_and_names_the_one_that_does_not_answer() {
+    let (tmp, repo, home) = newcomer_repo("py-rating-average-empty");
+    let bare = tmp.path().join("origin.git");
+    support::git_in(tmp.path(), &home, &["init", "-q", "--bare", "origin.git"]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/app.git", closed.local_addr().unwrap());
+    drop(closed); // nothing listens there any more: the connection is refused
+    let config = tmp.path().join("sentry-repro.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "client_secret = \"s\"\n\
+             [[project]]\nslug = \"up\"\nrepo = {:?}\nremote = {:?}\n\
+             [[project]]\nslug = \"down\"\nrepo = {:?}\nremote = {:?}\n",
+            repo.display().to_string(),
+            bare.display().to_string(),
+            repo.display().to_string(),
+            dead
+        ),
+    )
+    .unwrap();
+    let out = newcomer_bin(&home)
+        .args(["doctor", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("ok      remote {}: reachable", bare.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FAIL    remote {dead}: `git ls-remote` failed")),
+        "{stdout}"
+    );
+}
