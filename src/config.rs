@@ -80,6 +80,12 @@ pub mod env {
     pub const STATE_DIR: &str = "SENTRY_REPRO_STATE_DIR";
     pub const WORKERS: &str = "SENTRY_REPRO_WORKERS";
     pub const LOG_FORMAT: &str = "SENTRY_REPRO_LOG_FORMAT";
+    /// Address of the read side (status page, `/jobs/{id}`, `/metrics`); `off` disables it.
+    pub const READ_LISTEN: &str = "SENTRY_REPRO_READ_LISTEN";
+    /// Bearer token that opens the read routes on the webhook address too.
+    pub const READ_TOKEN: &str = "SENTRY_REPRO_READ_TOKEN";
+    /// Bytes of request bodies being read at once, across all requests (over it: 503).
+    pub const INFLIGHT_BUDGET: &str = "SENTRY_REPRO_INFLIGHT_BUDGET";
     /// Standard tracing filter (`info`, `sentry_repro=debug`, ...).
     pub const LOG: &str = "RUST_LOG";
 
@@ -148,6 +154,9 @@ pub mod env {
         STATE_DIR,
         WORKERS,
         LOG_FORMAT,
+        READ_LISTEN,
+        READ_TOKEN,
+        INFLIGHT_BUDGET,
         LOG,
         MAX_ATTEMPTS,
         BACKOFF_MS,
@@ -178,6 +187,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 600;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_STATE_DIR: &str = ".sentry-repro";
+/// The read side's default address: loopback only, next to the webhook's default port.
+pub const DEFAULT_READ_LISTEN: &str = "127.0.0.1:8081";
+pub const DEFAULT_INFLIGHT_BUDGET: usize = 64 * 1024 * 1024;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -225,6 +237,17 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Address of the read side (status page, /jobs/{id}, /metrics), served without a token;
+    /// `off` disables it [default: 127.0.0.1:8081].
+    #[arg(long)]
+    pub read_listen: Option<String>,
+    /// Token that opens the read routes on the webhook address too (`Authorization: Bearer`,
+    /// or `?token=` for the status page in a browser).
+    #[arg(long)]
+    pub read_token: Option<String>,
+    /// Bytes of request bodies read at once across all requests; over it: 503 [default: 64 MiB].
+    #[arg(long)]
+    pub inflight_budget: Option<usize>,
 }
 
 /// The TOML file. Unknown keys are errors.
@@ -241,6 +264,9 @@ pub struct FileConfig {
     pub state_dir: Option<PathBuf>,
     pub workers: Option<usize>,
     pub log_format: Option<LogFormat>,
+    pub read_listen: Option<String>,
+    pub read_token: Option<String>,
+    pub inflight_budget: Option<usize>,
     /// Job settings (retries, durability, Sentry API, handoff, push, GitHub); keys in
     /// [`env::JOBS_KEYS`]. The environment overrides them.
     pub jobs: Option<toml::Table>,
@@ -373,6 +399,12 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub workers: usize,
     pub log_format: LogFormat,
+    /// The read side's own address (reads there need no token); `None`: no read listener.
+    pub read_listen: Option<String>,
+    /// Opens the read routes on the webhook address; `None`: they answer 401 there.
+    pub read_token: Option<String>,
+    /// Bytes of bodies being read at once across all requests.
+    pub inflight_budget: usize,
     /// Configured projects; one catch-all entry when no `[[project]]` was given.
     pub projects: Vec<ProjectConfig>,
     /// True when `projects` is the implicit `--repo` project.
@@ -398,6 +430,9 @@ impl fmt::Debug for Settings {
                 &self.legacy_token.as_ref().map(|_| "<redacted>"),
             )
             .field("body_limit", &self.body_limit)
+            .field("read_listen", &self.read_listen)
+            .field("read_token", &self.read_token.as_ref().map(|_| "<redacted>"))
+            .field("inflight_budget", &self.inflight_budget)
             .field("timestamp_window", &self.timestamp_window)
             .field("request_timeout", &self.request_timeout)
             .field("state_dir", &self.state_dir)
@@ -424,6 +459,9 @@ impl Default for Settings {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             workers: default_workers(),
             log_format: LogFormat::Text,
+            read_listen: Some(DEFAULT_READ_LISTEN.into()),
+            read_token: None,
+            inflight_budget: DEFAULT_INFLIGHT_BUDGET,
             projects: vec![ProjectConfig::for_repo(".")],
             implicit_project: true,
             config_file: None,
@@ -503,6 +541,13 @@ impl Settings {
         if let Some(v) = file.log_format {
             s.log_format = v;
         }
+        if let Some(v) = file.read_listen {
+            s.read_listen = read_listen(&v);
+        }
+        s.read_token = file.read_token;
+        if let Some(v) = file.inflight_budget {
+            s.inflight_budget = v;
+        }
         let has_projects = !file.projects.is_empty();
         if has_projects {
             s.projects = file
@@ -555,6 +600,15 @@ impl Settings {
                 _ => bail!("{}: expected `text` or `json`, got {v:?}", env::LOG_FORMAT),
             };
         }
+        if let Some(v) = envv(env::READ_LISTEN) {
+            s.read_listen = read_listen(&v);
+        }
+        if let Some(v) = envv(env::READ_TOKEN) {
+            s.read_token = Some(v);
+        }
+        if let Some(v) = envv(env::INFLIGHT_BUDGET) {
+            s.inflight_budget = parse_num(env::INFLIGHT_BUDGET, &v)?;
+        }
         let env_repo = envv(env::REPO).map(PathBuf::from);
 
         // 3. flags
@@ -585,6 +639,15 @@ impl Settings {
         if let Some(v) = args.log_format {
             s.log_format = v;
         }
+        if let Some(v) = &args.read_listen {
+            s.read_listen = read_listen(v);
+        }
+        if let Some(v) = &args.read_token {
+            s.read_token = Some(v.clone());
+        }
+        if let Some(v) = args.inflight_budget {
+            s.inflight_budget = v;
+        }
         let repo = args.repo.clone().or(env_repo);
         match (repo, has_projects) {
             (Some(r), false) => s.projects = vec![ProjectConfig::for_repo(r)],
@@ -613,6 +676,7 @@ impl Settings {
         if self.legacy_token.as_deref() == Some("") {
             bail!("legacy_token is empty");
         }
+        self.validate_read_side()?;
         for p in &self.projects {
             if p.repro_dir.is_empty()
                 || !crate::repo::is_safe_rel_path(p.repro_dir.trim_end_matches('/'))
@@ -623,6 +687,35 @@ impl Settings {
                     p.repro_dir
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// The read token, the read address and the body budget.
+    fn validate_read_side(&self) -> Result<()> {
+        if let Some(t) = &self.read_token {
+            if t.len() < 16 {
+                bail!(
+                    "read_token ({}) must be at least 16 characters: it guards event data",
+                    env::READ_TOKEN
+                );
+            }
+        }
+        if self.read_listen.as_deref() == Some(self.listen.as_str()) {
+            bail!(
+                "read_listen ({}) must differ from listen: the read side needs its own address, \
+                 or `off`",
+                env::READ_LISTEN
+            );
+        }
+        if self.inflight_budget < self.body_limit {
+            bail!(
+                "inflight_budget ({}) is {} bytes, below body_limit ({} bytes): no body of the \
+                 largest accepted size could ever be read",
+                env::INFLIGHT_BUDGET,
+                self.inflight_budget,
+                self.body_limit
+            );
         }
         Ok(())
     }
@@ -671,6 +764,12 @@ impl Settings {
             known.join(", ")
         )))
     }
+}
+
+/// `off` (or `none`) disables the read listener.
+fn read_listen(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!matches!(v.to_ascii_lowercase().as_str(), "off" | "none" | "")).then(|| v.to_string())
 }
 
 fn window(secs: u64) -> Option<Duration> {
