@@ -188,6 +188,7 @@ fn init_tracing(format: LogFormat) {
 fn serve(args: ServeArgs) -> Result<ExitCode> {
     let settings = Settings::from_args(&args)?;
     init_tracing(settings.log_format);
+    server::return_freed_bodies_to_the_os();
     settings.require_secret()?;
     if settings.allow_unsigned {
         tracing::warn!(
