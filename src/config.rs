@@ -433,7 +433,10 @@ impl fmt::Debug for Settings {
             )
             .field("body_limit", &self.body_limit)
             .field("read_listen", &self.read_listen)
-            .field("read_token", &self.read_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "read_token",
+                &self.read_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("inflight_budget", &self.inflight_budget)
             .field("timestamp_window", &self.timestamp_window)
             .field("request_timeout", &self.request_timeout)
@@ -987,7 +990,10 @@ mod tests {
         assert!(!format!("{s:?}").contains("file-token"), "Debug redacts it");
         let s = resolve(
             &args,
-            &[(env::READ_LISTEN, "off"), (env::INFLIGHT_BUDGET, "20971520")],
+            &[
+                (env::READ_LISTEN, "off"),
+                (env::INFLIGHT_BUDGET, "20971520"),
+            ],
         )
         .unwrap();
         assert_eq!((s.read_listen, s.inflight_budget), (None, 20 << 20));
@@ -1002,12 +1008,18 @@ mod tests {
         };
         let none = ServeArgs::default();
         let e = err(&none, &[(env::READ_TOKEN, "short")]);
-        assert!(e.contains("read_token") && e.contains(env::READ_TOKEN), "{e}");
+        assert!(
+            e.contains("read_token") && e.contains(env::READ_TOKEN),
+            "{e}"
+        );
         let e = err(&none, &[(env::READ_LISTEN, DEFAULT_LISTEN)]);
         assert!(e.contains("read_listen"), "{e}");
         let e = err(&none, &[(env::INFLIGHT_BUDGET, "1000")]);
-        assert!(DEFAULT_INFLIGHT_BUDGET >= DEFAULT_BODY_LIMIT);
-        assert!(e.contains("inflight_budget") && e.contains("body_limit"), "{e}");
+        const { assert!(DEFAULT_INFLIGHT_BUDGET >= DEFAULT_BODY_LIMIT) };
+        assert!(
+            e.contains("inflight_budget") && e.contains("body_limit"),
+            "{e}"
+        );
         let e = err(&none, &[(env::INFLIGHT_BUDGET, "lots")]);
         assert!(e.contains(env::INFLIGHT_BUDGET), "{e}");
     }

@@ -429,7 +429,14 @@ async fn process(
         }
         Outcome::Alert(a) => a,
     };
-    queue(req, state, *alert, (&parsed.resource, &parsed.action), received).await
+    queue(
+        req,
+        state,
+        *alert,
+        (&parsed.resource, &parsed.action),
+        received,
+    )
+    .await
 }
 
 /// Steps 1 to 5 of the module doc: headers, budget, body. No body byte is read before the headers
@@ -589,7 +596,10 @@ fn declared_length(headers: &HeaderMap, limit: usize) -> Result<Option<usize>, H
         return Ok(None);
     };
     let len: u64 = v.trim().parse().map_err(|_| {
-        HookError::BodyRead(format!("Content-Length {:?} is not a number", header_safe(v)))
+        HookError::BodyRead(format!(
+            "Content-Length {:?} is not a number",
+            header_safe(v)
+        ))
     })?;
     if len > limit as u64 {
         return Err(HookError::TooLarge { limit });

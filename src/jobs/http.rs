@@ -94,10 +94,13 @@ struct Row {
     sentry_url: Option<String>,
 }
 
+/// A job's project name and its issue's web URL, as stored.
+type Links = (Option<String>, Option<String>);
+
 /// Project name and Sentry web URL of the most recent jobs, by job id. They live in the stored
 /// project and alert JSON, which `JobRecord` leaves out, so they are read here on a read-only
 /// connection of their own.
-fn links(jobs: &Jobs) -> anyhow::Result<HashMap<String, (Option<String>, Option<String>)>> {
+fn links(jobs: &Jobs) -> anyhow::Result<HashMap<String, Links>> {
     let path = jobs.config().db_path();
     let conn = rusqlite::Connection::open_with_flags(
         &path,

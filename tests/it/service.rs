@@ -1496,11 +1496,24 @@ fn reads_need_the_read_token_on_the_webhook_address_and_are_open_on_the_read_add
     assert!(text.contains("sentry_repro_alerts_total"), "{text}");
     let (code, policy, html) = get(&s.url(&format!("/?token={READ_TOKEN}")), None);
     assert_eq!(code, 200, "{html}");
-    assert_eq!(policy.as_deref(), Some("no-referrer"), "the token must not leak to Sentry");
-    assert!(html.contains("ZeroDivisionError"), "the title the strangers did not see: {html}");
-    assert!(html.contains(&format!("?token={READ_TOKEN}")), "job links keep the token: {html}");
+    assert_eq!(
+        policy.as_deref(),
+        Some("no-referrer"),
+        "the token must not leak to Sentry"
+    );
+    assert!(
+        html.contains("ZeroDivisionError"),
+        "the title the strangers did not see: {html}"
+    );
+    assert!(
+        html.contains(&format!("?token={READ_TOKEN}")),
+        "job links keep the token: {html}"
+    );
     // The project column and the issue's page in Sentry.
-    assert!(html.contains("<th>Project</th>") && html.contains("<td>backend</td>"), "{html}");
+    assert!(
+        html.contains("<th>Project</th>") && html.contains("<td>backend</td>"),
+        "{html}"
+    );
     assert!(
         html.contains("acme.sentry.io&#x2F;issues&#x2F;4504123456") && html.contains("noreferrer"),
         "{html}"
@@ -1527,7 +1540,10 @@ fn without_a_read_token_reads_are_served_on_the_read_address_only() {
     for path in ["/", "/jobs/1", "/metrics"] {
         let (code, _, text) = get(&s.url(path), Some("Bearer anything-at-all-000000"));
         assert_eq!(code, 401, "{path}: {text}");
-        assert_eq!(get(&s.read_url(path), None).0, if path == "/jobs/1" { 404 } else { 200 });
+        assert_eq!(
+            get(&s.read_url(path), None).0,
+            if path == "/jobs/1" { 404 } else { 200 }
+        );
     }
 }
 
@@ -1538,7 +1554,11 @@ fn unsigned_requests_are_refused_before_the_body_is_read() {
     // not after the 5 s body timeout (408), and without the server waiting for a byte.
     let declared = 4_000_000;
     let cases = [
-        ("/handle-sentry-alert", "Sentry-Hook-Resource: event_alert\r\n", "missing_signature"),
+        (
+            "/handle-sentry-alert",
+            "Sentry-Hook-Resource: event_alert\r\n",
+            "missing_signature",
+        ),
         ("/handle-sentry-alert", "", "unauthorized"),
         ("/handle-sentry-alert?token=wrong", "", "unauthorized"),
         (
@@ -1593,10 +1613,16 @@ fn spent_body_budget_answers_503_with_retry_after_and_recovers() {
         if code == 503 {
             break text;
         }
-        assert!(Instant::now() < deadline, "no 503 while the budget is held: {text}");
+        assert!(
+            Instant::now() < deadline,
+            "no 503 while the budget is held: {text}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(text.to_ascii_lowercase().contains("retry-after: 2"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 2"),
+        "{text}"
+    );
     assert!(text.contains("\"busy\""), "{text}");
     assert_eq!(s.sink.count(), 0);
     // The holder goes away: its share comes back and valid deliveries pass again.
@@ -1607,7 +1633,11 @@ fn spent_body_budget_answers_503_with_retry_after_and_recovers() {
         if r.status == 202 {
             break;
         }
-        assert!(Instant::now() < deadline, "the budget was not given back: {}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "the budget was not given back: {}",
+            r.body
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(s.sink.count(), 1);
