@@ -765,6 +765,44 @@ mod tests {
     }
 
     #[test]
+    fn budget_caps_reservations_and_gets_them_back_on_drop() {
+        let b = Arc::new(BodyBudget::new(100));
+        let first = b.try_reserve(60).expect("fits");
+        assert!(b.try_reserve(41).is_none(), "60 + 41 is over 100");
+        let second = b.try_reserve(40).expect("60 + 40 fits exactly");
+        assert_eq!(b.in_use(), 100);
+        assert!(b.try_reserve(1).is_none());
+        assert!(b.try_reserve(usize::MAX).is_none(), "no overflow");
+        drop(first);
+        assert_eq!(b.in_use(), 40);
+        assert!(b.try_reserve(60).is_some());
+        drop(second);
+        assert_eq!(b.in_use(), 0);
+    }
+
+    #[test]
+    fn read_token_from_bearer_header_or_query() {
+        let t = "read-token-0123456789";
+        let with = |auth: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+            h
+        };
+        assert!(read_token_given(&with(&format!("Bearer {t}")), "", t));
+        assert!(read_token_given(&with(&format!("bearer  {t} ")), "", t));
+        assert!(!read_token_given(&with(&format!("Basic {t}")), "", t));
+        assert!(!read_token_given(&with("Bearer wrong"), "", t));
+        assert!(!read_token_given(&with(t), "", t), "no scheme");
+        assert!(read_token_given(
+            &HeaderMap::new(),
+            &format!("x=1&token={t}"),
+            t
+        ));
+        assert!(!read_token_given(&HeaderMap::new(), "token=", t));
+        assert!(!read_token_given(&HeaderMap::new(), "", t));
+    }
+
+    #[test]
     fn header_values_are_safe() {
         assert_eq!(header_safe("a\nb\u{2028}c"), "a?b?c");
     }
