@@ -154,6 +154,9 @@ fn start_server(
         .arg("--state-dir")
         .arg(state)
         .env("SENTRY_CLIENT_SECRET", SECRET)
+        // No read listener: its default port is fixed, and runs may overlap (older binaries
+        // ignore the variable).
+        .env("SENTRY_REPRO_READ_LISTEN", "off")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", state)
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -80,6 +80,12 @@ pub mod env {
     pub const STATE_DIR: &str = "SENTRY_REPRO_STATE_DIR";
     pub const WORKERS: &str = "SENTRY_REPRO_WORKERS";
     pub const LOG_FORMAT: &str = "SENTRY_REPRO_LOG_FORMAT";
+    /// Address of the read side (status page, `/jobs/{id}`, `/metrics`); `off` disables it.
+    pub const READ_LISTEN: &str = "SENTRY_REPRO_READ_LISTEN";
+    /// Bearer token that opens the read routes on the webhook address too.
+    pub const READ_TOKEN: &str = "SENTRY_REPRO_READ_TOKEN";
+    /// Bytes of request bodies being read at once, across all requests (over it: 503).
+    pub const INFLIGHT_BUDGET: &str = "SENTRY_REPRO_INFLIGHT_BUDGET";
     /// Standard tracing filter (`info`, `sentry_repro=debug`, ...).
     pub const LOG: &str = "RUST_LOG";
 
@@ -154,6 +160,9 @@ pub mod env {
         STATE_DIR,
         WORKERS,
         LOG_FORMAT,
+        READ_LISTEN,
+        READ_TOKEN,
+        INFLIGHT_BUDGET,
         LOG,
         MAX_ATTEMPTS,
         BACKOFF_MS,
@@ -186,6 +195,11 @@ pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 pub const DEFAULT_TIMESTAMP_WINDOW_SECS: u64 = 600;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_STATE_DIR: &str = ".sentry-repro";
+/// The read side's default address: loopback only, next to the webhook's default port.
+pub const DEFAULT_READ_LISTEN: &str = "127.0.0.1:8081";
+/// Six bodies of the 5 MiB limit at once, or hundreds of Sentry's usual 10-100 KB ones; with it,
+/// `bench/flood.py` keeps the process under 100 MB (64 MiB came within a few MB of it).
+pub const DEFAULT_INFLIGHT_BUDGET: usize = 32 * 1024 * 1024;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -233,6 +247,17 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Address of the read side (status page, /jobs/{id}, /metrics), served without a token;
+    /// `off` disables it [default: 127.0.0.1:8081].
+    #[arg(long)]
+    pub read_listen: Option<String>,
+    /// Token that opens the read routes on the webhook address too (`Authorization: Bearer`,
+    /// or `?token=` for the status page in a browser).
+    #[arg(long)]
+    pub read_token: Option<String>,
+    /// Bytes of request bodies read at once across all requests; over it: 503 [default: 32 MiB].
+    #[arg(long)]
+    pub inflight_budget: Option<usize>,
 }
 
 /// The TOML file. Unknown keys are errors.
@@ -249,6 +274,9 @@ pub struct FileConfig {
     pub state_dir: Option<PathBuf>,
     pub workers: Option<usize>,
     pub log_format: Option<LogFormat>,
+    pub read_listen: Option<String>,
+    pub read_token: Option<String>,
+    pub inflight_budget: Option<usize>,
     /// Job settings (retries, durability, Sentry API, handoff, push, GitHub); keys in
     /// [`env::JOBS_KEYS`]. The environment overrides them.
     pub jobs: Option<toml::Table>,
@@ -381,6 +409,12 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub workers: usize,
     pub log_format: LogFormat,
+    /// The read side's own address (reads there need no token); `None`: no read listener.
+    pub read_listen: Option<String>,
+    /// Opens the read routes on the webhook address; `None`: they answer 401 there.
+    pub read_token: Option<String>,
+    /// Bytes of bodies being read at once across all requests.
+    pub inflight_budget: usize,
     /// Configured projects; one catch-all entry when no `[[project]]` was given.
     pub projects: Vec<ProjectConfig>,
     /// True when `projects` is the implicit `--repo` project.
@@ -406,6 +440,12 @@ impl fmt::Debug for Settings {
                 &self.legacy_token.as_ref().map(|_| "<redacted>"),
             )
             .field("body_limit", &self.body_limit)
+            .field("read_listen", &self.read_listen)
+            .field(
+                "read_token",
+                &self.read_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("inflight_budget", &self.inflight_budget)
             .field("timestamp_window", &self.timestamp_window)
             .field("request_timeout", &self.request_timeout)
             .field("state_dir", &self.state_dir)
@@ -432,6 +472,9 @@ impl Default for Settings {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             workers: default_workers(),
             log_format: LogFormat::Text,
+            read_listen: Some(DEFAULT_READ_LISTEN.into()),
+            read_token: None,
+            inflight_budget: DEFAULT_INFLIGHT_BUDGET,
             projects: vec![ProjectConfig::for_repo(".")],
             implicit_project: true,
             config_file: None,
@@ -511,6 +554,13 @@ impl Settings {
         if let Some(v) = file.log_format {
             s.log_format = v;
         }
+        if let Some(v) = file.read_listen {
+            s.read_listen = read_listen(&v);
+        }
+        s.read_token = file.read_token;
+        if let Some(v) = file.inflight_budget {
+            s.inflight_budget = v;
+        }
         let has_projects = !file.projects.is_empty();
         if has_projects {
             s.projects = file
@@ -563,6 +613,15 @@ impl Settings {
                 _ => bail!("{}: expected `text` or `json`, got {v:?}", env::LOG_FORMAT),
             };
         }
+        if let Some(v) = envv(env::READ_LISTEN) {
+            s.read_listen = read_listen(&v);
+        }
+        if let Some(v) = envv(env::READ_TOKEN) {
+            s.read_token = Some(v);
+        }
+        if let Some(v) = envv(env::INFLIGHT_BUDGET) {
+            s.inflight_budget = parse_num(env::INFLIGHT_BUDGET, &v)?;
+        }
         let env_repo = envv(env::REPO).map(PathBuf::from);
 
         // 3. flags
@@ -593,6 +652,15 @@ impl Settings {
         if let Some(v) = args.log_format {
             s.log_format = v;
         }
+        if let Some(v) = &args.read_listen {
+            s.read_listen = read_listen(v);
+        }
+        if let Some(v) = &args.read_token {
+            s.read_token = Some(v.clone());
+        }
+        if let Some(v) = args.inflight_budget {
+            s.inflight_budget = v;
+        }
         let repo = args.repo.clone().or(env_repo);
         match (repo, has_projects) {
             (Some(r), false) => s.projects = vec![ProjectConfig::for_repo(r)],
@@ -621,6 +689,7 @@ impl Settings {
         if self.legacy_token.as_deref() == Some("") {
             bail!("legacy_token is empty");
         }
+        self.validate_read_side()?;
         for p in &self.projects {
             if p.repro_dir.is_empty()
                 || !crate::repo::is_safe_rel_path(p.repro_dir.trim_end_matches('/'))
@@ -631,6 +700,35 @@ impl Settings {
                     p.repro_dir
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// The read token, the read address and the body budget.
+    fn validate_read_side(&self) -> Result<()> {
+        if let Some(t) = &self.read_token {
+            if t.len() < 16 {
+                bail!(
+                    "read_token ({}) must be at least 16 characters: it guards event data",
+                    env::READ_TOKEN
+                );
+            }
+        }
+        if self.read_listen.as_deref() == Some(self.listen.as_str()) {
+            bail!(
+                "read_listen ({}) must differ from listen: the read side needs its own address, \
+                 or `off`",
+                env::READ_LISTEN
+            );
+        }
+        if self.inflight_budget < self.body_limit {
+            bail!(
+                "inflight_budget ({}) is {} bytes, below body_limit ({} bytes): no body of the \
+                 largest accepted size could ever be read",
+                env::INFLIGHT_BUDGET,
+                self.inflight_budget,
+                self.body_limit
+            );
         }
         Ok(())
     }
@@ -679,6 +777,12 @@ impl Settings {
             known.join(", ")
         )))
     }
+}
+
+/// `off` (or `none`) disables the read listener.
+fn read_listen(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!matches!(v.to_ascii_lowercase().as_str(), "off" | "none" | "")).then(|| v.to_string())
 }
 
 fn window(secs: u64) -> Option<Duration> {
@@ -871,5 +975,60 @@ mod tests {
         assert_eq!(by(Some("7"), None).unwrap(), "b");
         let e = by(Some("8"), Some("web")).unwrap_err();
         assert!(e.0.contains("\"8\"") && e.0.contains("\"web\""), "{}", e.0);
+    }
+
+    #[test]
+    fn read_side_settings_follow_file_env_flags_and_errors_name_the_key() {
+        let s = resolve(&ServeArgs::default(), &[]).unwrap();
+        assert_eq!(s.read_listen.as_deref(), Some(DEFAULT_READ_LISTEN));
+        assert_eq!(s.read_token, None);
+        assert_eq!(s.inflight_budget, DEFAULT_INFLIGHT_BUDGET);
+        let (_d, p) = write_config(
+            "read_listen = \"127.0.0.1:9001\"\nread_token = \"file-token-0123456789\"\n\
+             inflight_budget = 10485760\n",
+        );
+        let mut args = ServeArgs {
+            config: Some(p),
+            ..Default::default()
+        };
+        let s = resolve(&args, &[]).unwrap();
+        assert_eq!(s.read_listen.as_deref(), Some("127.0.0.1:9001"));
+        assert_eq!(s.read_token.as_deref(), Some("file-token-0123456789"));
+        assert_eq!(s.inflight_budget, 10 << 20);
+        assert!(!format!("{s:?}").contains("file-token"), "Debug redacts it");
+        let s = resolve(
+            &args,
+            &[
+                (env::READ_LISTEN, "off"),
+                (env::INFLIGHT_BUDGET, "20971520"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((s.read_listen, s.inflight_budget), (None, 20 << 20));
+        args.read_listen = Some("127.0.0.1:9002".into());
+        args.inflight_budget = Some(6 << 20);
+        let s = resolve(&args, &[(env::READ_LISTEN, "off")]).unwrap();
+        assert_eq!(s.read_listen.as_deref(), Some("127.0.0.1:9002"));
+        assert_eq!(s.inflight_budget, 6 << 20);
+
+        let err = |args: &ServeArgs, env: &[(&str, &str)]| {
+            format!("{:#}", resolve(args, env).unwrap_err())
+        };
+        let none = ServeArgs::default();
+        let e = err(&none, &[(env::READ_TOKEN, "short")]);
+        assert!(
+            e.contains("read_token") && e.contains(env::READ_TOKEN),
+            "{e}"
+        );
+        let e = err(&none, &[(env::READ_LISTEN, DEFAULT_LISTEN)]);
+        assert!(e.contains("read_listen"), "{e}");
+        let e = err(&none, &[(env::INFLIGHT_BUDGET, "1000")]);
+        const { assert!(DEFAULT_INFLIGHT_BUDGET >= DEFAULT_BODY_LIMIT) };
+        assert!(
+            e.contains("inflight_budget") && e.contains("body_limit"),
+            "{e}"
+        );
+        let e = err(&none, &[(env::INFLIGHT_BUDGET, "lots")]);
+        assert!(e.contains(env::INFLIGHT_BUDGET), "{e}");
     }
 }

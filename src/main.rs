@@ -269,6 +269,7 @@ fn init_tracing(format: LogFormat) {
 fn serve(args: ServeArgs) -> Result<ExitCode> {
     let settings = Settings::from_args(&args)?;
     init_tracing(settings.log_format);
+    server::return_freed_bodies_to_the_os();
     settings.require_secret()?;
     doctor::startup(&settings)?;
     if settings.allow_unsigned {
@@ -280,6 +281,14 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     let listener = std::net::TcpListener::bind(&settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    // The read side (status page, /jobs/{id}, /metrics) on its own, private address.
+    let read_listener = match &settings.read_listen {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr} (read_listen)"))?,
+        ),
+        None => None,
+    };
     tracing::info!(
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         projects = settings.projects.len(),
@@ -287,6 +296,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         legacy_plugin = settings.legacy_token.is_some(),
         body_limit = settings.body_limit,
         "sentry-repro serving POST /handle-sentry-alert"
+    );
+    tracing::info!(
+        read_listen = %read_listener.as_ref().and_then(|l| l.local_addr().ok()).map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+        read_token = settings.read_token.is_some(),
+        inflight_budget = settings.inflight_budget,
+        "reads: status page, /jobs/{{id}}, /metrics on the read address; on the webhook address only with the read token"
     );
     for p in &settings.projects {
         tracing::info!(
@@ -311,11 +326,14 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     let served = rt.block_on(async {
         let sink = std::sync::Arc::new(jobs.sink());
         // actix stops on SIGINT/SIGTERM: no new connections, in-flight requests finish.
-        server::build(
+        let state = AppState::new(settings, sink).with_delivery_log(jobs.clone());
+        server::build_service(
             listener,
-            AppState::new(settings, sink),
+            read_listener,
+            state,
             jobs::http::configure_with(jobs.clone()),
         )?
+        .run()
         .await
     });
     // Then the workers: running jobs get the grace period to finish, the rest are requeued.

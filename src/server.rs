@@ -1,32 +1,49 @@
-//! The HTTP service: `POST /handle-sentry-alert` and `GET /healthz` on actix-web.
+//! The HTTP service: the webhook (`POST /handle-sentry-alert`), `GET /healthz` and the read side
+//! (status page, `/jobs/{id}`, `/metrics`) on actix-web.
 //!
-//! The request path does only cheap, bounded work and never waits on git or the network, because
-//! Sentry gives a webhook one second and unsubscribes receivers that keep timing out. In order:
-//! content type (415), declared and actual body size (413), body arrival time (408), the unsigned
-//! `Sentry-Hook-Timestamp` window (401), authentication over the RAW bytes — HMAC-SHA256 from
-//! `Sentry-Hook-Signature` / `Sentry-App-Signature`, or our own `?token=` for unsigned legacy bodies,
-//! both compared in constant time (401) — and only then JSON parsing and shape checks (400 naming the
-//! field). The alert is handed to an [`AlertSink`], which answers with a job id (202). Deliveries with
-//! nothing to reproduce, and alerts for projects we do not map, get 200 with a body saying why: a 4xx
-//! would count against the integration in Sentry.
+//! The webhook path does only cheap, bounded work and never waits on git or the network, because
+//! Sentry gives a webhook one second and unsubscribes receivers that keep timing out. What the
+//! headers can decide comes first, so a request that cannot be authentic costs no body read:
 //!
-//! Extra routes (the jobs API) mount through [`build`]'s `extra` hook or [`app_config`].
+//! 1. Content type (415).
+//! 2. Authentication from the headers alone (401): a signature header (`Sentry-Hook-Signature` /
+//!    `Sentry-App-Signature`) when a client secret is set, our own `?token=` for unsigned legacy
+//!    bodies (constant time), or `allow_unsigned`.
+//! 3. The `Sentry-Hook-Timestamp` window (401) and the declared size (413).
+//! 4. A share of the global in-flight budget ([`BodyBudget`]) of the declared size: when it is
+//!    spent, 503 with `Retry-After` and nothing allocated. Memory for bodies stays bounded
+//!    whatever the number of connections.
+//! 5. The body within the request timeout (408), into one buffer of the declared size; then the
+//!    HMAC over the raw bytes (401), JSON parsing and shape checks (400 naming the field).
+//! 6. The alert goes to an [`AlertSink`], which answers with a job id (202). Deliveries with nothing
+//!    to reproduce, and alerts for unmapped projects, get 200 saying why: a 4xx would count against
+//!    the integration in Sentry. A signed body without a timestamp that repeats a delivery stored
+//!    longer ago than the window is refused (401, see [`DeliveryLog`]).
+//!
+//! Reads show event data, so strangers get none. On the webhook address every route but the
+//! webhook and `/healthz` needs the read token ([`read_gate`]); the read address ([`build_read`])
+//! serves them without one and must stay private (loopback by default).
 
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
+use futures_core::Stream;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::alert::percent_decode;
+use crate::alert::{percent_decode, Alert};
 use crate::config::Settings;
-use crate::sink::{AlertSink, Delivery};
+use crate::sink::{Accepted, AlertSink, Delivery, DeliveryLog};
 use crate::webhook::{self, HookError, Outcome};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -40,20 +57,89 @@ pub const HEADER_TIMESTAMP: &str = "sentry-hook-timestamp";
 pub const HEADER_REQUEST_ID: &str = "request-id";
 /// Shown in the integration's request log in Sentry.
 pub const HEADER_HOOK_ERROR: &str = "sentry-hook-error";
+/// `Retry-After` of a 503 when the in-flight budget is spent: bodies in flight take about that long.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
 /// Shared by every worker.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub sink: Arc<dyn AlertSink>,
+    /// Bytes of bodies being read right now, across all requests.
+    pub budget: Arc<BodyBudget>,
+    /// The store's memory of deliveries, for timestamp-less replays (`None`: not checked).
+    pub log: Option<Arc<dyn DeliveryLog>>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, sink: Arc<dyn AlertSink>) -> Self {
         AppState {
+            budget: Arc::new(BodyBudget::new(settings.inflight_budget)),
             settings: Arc::new(settings),
             sink,
+            log: None,
         }
+    }
+
+    /// Refuse signed, timestamp-less replays of deliveries `log` stored longer ago than the window.
+    pub fn with_delivery_log(mut self, log: Arc<dyn DeliveryLog>) -> Self {
+        self.log = Some(log);
+        self
+    }
+}
+
+/// The global budget for request bodies being read. A request reserves its declared size (the body
+/// limit when it declares none) before it reads a byte, and gives it back when its handler ends.
+#[derive(Debug)]
+pub struct BodyBudget {
+    cap: usize,
+    used: AtomicUsize,
+}
+
+impl BodyBudget {
+    pub fn new(cap: usize) -> Self {
+        BodyBudget {
+            cap,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Reserve `n` bytes, or `None` when that would pass the cap.
+    pub fn try_reserve(self: &Arc<Self>, n: usize) -> Option<BodyPermit> {
+        let mut cur = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = cur.checked_add(n).filter(|&v| v <= self.cap)?;
+            match self
+                .used
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Some(BodyPermit {
+                        budget: self.clone(),
+                        n,
+                    })
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Bytes reserved right now.
+    pub fn in_use(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// Bytes of the [`BodyBudget`] held by one request; given back on drop.
+#[derive(Debug)]
+pub struct BodyPermit {
+    budget: Arc<BodyBudget>,
+    n: usize,
+}
+
+impl Drop for BodyPermit {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.n, Ordering::AcqRel);
     }
 }
 
@@ -69,7 +155,28 @@ impl ResponseError for HookError {
             resp.headers_mut()
                 .insert(header::HeaderName::from_static(HEADER_HOOK_ERROR), v);
         }
+        if let HookError::Busy { retry_after } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         resp
+    }
+}
+
+/// A read refused on the webhook address (401). It says what would open it, and nothing else.
+#[derive(Debug, thiserror::Error)]
+#[error("reads need the read token (`Authorization: Bearer <token>`) or the private read address")]
+pub struct ReadDenied;
+
+impl ResponseError for ReadDenied {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::UNAUTHORIZED
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"sentry-repro\""))
+            .json(json!({"error": "unauthorized", "detail": self.to_string()}))
     }
 }
 
@@ -100,7 +207,8 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone +
 /// No extra routes.
 pub fn no_extra(_: &mut web::ServiceConfig) {}
 
-/// Build the server on an already bound listener (tests bind port 0). `extra` mounts more routes.
+/// Build the webhook server on an already bound listener (tests bind port 0). `extra` mounts the
+/// read routes, which answer only requests carrying the read token here ([`read_gate`]).
 pub fn build<F>(
     listener: TcpListener,
     state: AppState,
@@ -114,6 +222,7 @@ where
     let routes = app_config(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(read_gate))
             .configure(routes.clone())
             .configure(extra.clone())
     })
@@ -127,6 +236,88 @@ where
     Ok(server)
 }
 
+/// The read side on its own listener: `/healthz` and `extra`'s routes, no token asked, no webhook.
+/// Whoever reaches this address reads event data, so it must stay private (loopback, or a port
+/// published only to the host's loopback). One worker: reads are rare and must not take threads
+/// from the webhook.
+pub fn build_read<F>(listener: TcpListener, state: AppState, extra: F) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let timeout = state.settings.request_timeout;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .service(web::resource(HEALTH_PATH).route(web::get().to(healthz)))
+            .configure(extra.clone())
+    })
+    .client_request_timeout(timeout)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(5)
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// The webhook server and, when there is a read address, the read server. Each stops on
+/// SIGINT/SIGTERM.
+pub struct Servers {
+    pub webhook: Server,
+    pub read: Option<Server>,
+}
+
+impl Servers {
+    /// Handles to stop both (tests).
+    pub fn handles(&self) -> Vec<ServerHandle> {
+        std::iter::once(self.webhook.handle())
+            .chain(self.read.as_ref().map(Server::handle))
+            .collect()
+    }
+
+    /// Serve until both have stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        match self.read {
+            Some(read) => tokio::try_join!(self.webhook, read).map(|_| ()),
+            None => self.webhook.await,
+        }
+    }
+}
+
+/// Both sides on bound listeners; `extra` (the read routes) is mounted on both, token-gated on the
+/// webhook address and open on the read address.
+pub fn build_service<F>(
+    webhook: TcpListener,
+    read: Option<TcpListener>,
+    state: AppState,
+    extra: F,
+) -> std::io::Result<Servers>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let read = read
+        .map(|l| build_read(l, state.clone(), extra.clone()))
+        .transpose()?;
+    Ok(Servers {
+        webhook: build(webhook, state, extra)?,
+        read,
+    })
+}
+
+/// Give freed request bodies back to the OS at once. glibc raises its mmap threshold after the first
+/// large block is freed and then keeps later blocks of that size in its arenas, so after a burst of
+/// bodies the process would stay as large as the burst made it, and the next burst would add to it.
+/// A fixed threshold keeps every buffer over 256 KiB in its own mapping, unmapped on drop. Call once,
+/// before serving (`serve` does).
+pub fn return_freed_bodies_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before the server threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// Serve until stopped (SIGINT/SIGTERM).
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     build(listener, state, no_extra)?.await
@@ -134,6 +325,36 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// On the webhook address, every route but the webhook and `/healthz` needs the read token: with no
+/// token configured, reads are served on the read address only.
+pub async fn read_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.path() == ALERT_PATH || req.path() == HEALTH_PATH {
+        return next.call(req).await;
+    }
+    let token = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.settings.read_token.clone());
+    match token {
+        Some(t) if read_token_given(req.headers(), req.query_string(), &t) => next.call(req).await,
+        _ => Err(ReadDenied.into()),
+    }
+}
+
+/// `Authorization: Bearer <token>`, or `?token=<token>` (a browser cannot send the header);
+/// compared in constant time.
+pub fn read_token_given(headers: &HeaderMap, query: &str, token: &str) -> bool {
+    let bearer = header_str(headers, header::AUTHORIZATION.as_str())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    bearer
+        .or_else(|| query_param(query, "token"))
+        .is_some_and(|given| constant_time_eq(token.as_bytes(), given.as_bytes()))
 }
 
 async fn handle_alert(
@@ -157,46 +378,44 @@ async fn handle_alert(
     result
 }
 
+/// How a delivery proves itself, decided from its headers before the body is read.
+#[derive(Debug, PartialEq)]
+enum Proof {
+    /// An HMAC to check over the raw body once it is read.
+    Signature(String),
+    /// The legacy `?token=` matched, or unsigned requests are allowed.
+    Admitted,
+}
+
+/// A delivery that passed every check up to the body: its raw bytes, its proof, and the budget it
+/// holds until the handler ends.
+struct Received {
+    raw: Vec<u8>,
+    proof: Proof,
+    /// Signed and without `Sentry-Hook-Timestamp`: a replay is checked against the delivery log.
+    untimed: bool,
+    _permit: BodyPermit,
+}
+
 async fn process(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
 ) -> Result<HttpResponse, HookError> {
-    let settings = &state.settings;
-    let headers = req.headers();
-
-    check_content_type(headers)?;
-    let limit = settings.body_limit;
-    if let Some(len) =
-        header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > limit as u64 {
-            return Err(HookError::TooLarge { limit });
-        }
-    }
-    let raw = match tokio::time::timeout(settings.request_timeout, payload.to_bytes_limited(limit))
-        .await
-    {
-        Err(_) => {
-            return Err(HookError::BodyTimeout(
-                settings.request_timeout.as_millis() as u64
-            ))
-        }
-        Ok(Err(_)) => return Err(HookError::TooLarge { limit }),
-        Ok(Ok(Err(e))) => return Err(HookError::BodyRead(e.to_string())),
-        Ok(Ok(Ok(b))) => b,
-    };
-
-    check_timestamp(headers, settings.timestamp_window)?;
-    let resource = header_str(headers, HEADER_RESOURCE)
+    let resource = header_str(req.headers(), HEADER_RESOURCE)
         .map(str::trim)
         .filter(|r| !r.is_empty());
-    authenticate(req, &raw, settings, resource.is_some())?;
+    let received = receive(req, payload, state, resource.is_some()).await?;
+    if let Proof::Signature(sig) = &received.proof {
+        let secret = state.settings.client_secret.as_deref().unwrap_or_default();
+        verify_signature(secret.as_bytes(), &received.raw, sig)?;
+    }
 
     // Only now is the body parsed. The parser does not panic, but a bug must cost one 500, not a worker.
-    let parsed =
-        std::panic::catch_unwind(AssertUnwindSafe(|| webhook::parse_delivery(resource, &raw)))
-            .map_err(|_| HookError::Internal("the webhook parser panicked".into()))??;
+    let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        webhook::parse_delivery(resource, &received.raw)
+    }))
+    .map_err(|_| HookError::Internal("the webhook parser panicked".into()))??;
 
     let alert = match parsed.outcome {
         Outcome::Acknowledge(what) => {
@@ -210,7 +429,68 @@ async fn process(
         }
         Outcome::Alert(a) => a,
     };
-    let project = match settings.project_for(&alert) {
+    queue(
+        req,
+        state,
+        *alert,
+        (&parsed.resource, &parsed.action),
+        received,
+    )
+    .await
+}
+
+/// Steps 1 to 5 of the module doc: headers, budget, body. No body byte is read before the headers
+/// passed, and none without a share of the budget.
+async fn receive(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    has_resource: bool,
+) -> Result<Received, HookError> {
+    let settings = &state.settings;
+    let headers = req.headers();
+    check_content_type(headers)?;
+    let proof = admit(req, settings, has_resource)?;
+    check_timestamp(headers, settings.timestamp_window)?;
+    let declared = declared_length(headers, settings.body_limit)?;
+    let permit = state
+        .budget
+        .try_reserve(declared.unwrap_or(settings.body_limit))
+        .ok_or(HookError::Busy {
+            retry_after: BUSY_RETRY_AFTER_SECS,
+        })?;
+    let raw = match tokio::time::timeout(
+        settings.request_timeout,
+        read_body(payload, declared, settings.body_limit),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(HookError::BodyTimeout(
+                settings.request_timeout.as_millis() as u64
+            ))
+        }
+        Ok(r) => r?,
+    };
+    let untimed =
+        matches!(proof, Proof::Signature(_)) && header_str(headers, HEADER_TIMESTAMP).is_none();
+    Ok(Received {
+        raw,
+        proof,
+        untimed,
+        _permit: permit,
+    })
+}
+
+/// Hand the alert to the sink (202), or answer 200 "ignored" for an unmapped project.
+async fn queue(
+    req: &HttpRequest,
+    state: &AppState,
+    alert: Alert,
+    (resource, action): (&str, &str),
+    received: Received,
+) -> Result<HttpResponse, HookError> {
+    let project = match state.settings.project_for(&alert) {
         Ok(p) => p.clone(),
         Err(unmapped) => {
             tracing::info!(
@@ -220,8 +500,8 @@ async fn process(
             );
             return Ok(HttpResponse::Ok().json(json!({
                 "status": "ignored",
-                "resource": parsed.resource,
-                "action": parsed.action,
+                "resource": resource,
+                "action": action,
                 "issue_id": alert.issue_id,
                 "reason": unmapped.0,
             })));
@@ -230,24 +510,27 @@ async fn process(
     let issue_id = alert.issue_id.clone();
     let event_id = alert.event_id.clone();
     let delivery = Delivery {
-        resource: parsed.resource.clone(),
-        action: parsed.action.clone(),
-        request_id: header_str(headers, HEADER_REQUEST_ID).map(header_safe),
-        raw_body: raw.to_vec(),
+        resource: resource.to_string(),
+        action: action.to_string(),
+        request_id: header_str(req.headers(), HEADER_REQUEST_ID).map(header_safe),
+        raw_body: received.raw,
     };
     // The sink blocks until the alert is durable (a disk sync): on the blocking pool, so the HTTP
     // worker keeps serving, and concurrent alerts share one commit.
     let sink = state.sink.clone();
     let alert_project = project.clone();
-    let accepted = web::block(move || sink.accept(*alert, alert_project, delivery))
+    let accepted = web::block(move || sink.accept(alert, alert_project, delivery))
         .await
         .map_err(|e| HookError::Internal(format!("could not queue the alert: {e}")))?
         .map_err(|e| HookError::Internal(format!("could not queue the alert: {e:#}")))?;
+    if received.untimed {
+        check_replay(state, &accepted).await?;
+    }
     tracing::info!(
         job_id = %accepted.job_id,
         duplicate = accepted.duplicate,
-        resource = %parsed.resource,
-        action = %parsed.action,
+        resource = %resource,
+        action = %action,
         issue = issue_id.as_deref().unwrap_or(""),
         repo = %project.repo.display(),
         "accepted alert"
@@ -256,12 +539,41 @@ async fn process(
         "status": "accepted",
         "job_id": accepted.job_id,
         "duplicate": accepted.duplicate,
-        "resource": parsed.resource,
-        "action": parsed.action,
+        "resource": resource,
+        "action": action,
         "issue_id": issue_id,
         "event_id": event_id,
         "project": project.slug.or(project.id),
     })))
+}
+
+/// A signed body without `Sentry-Hook-Timestamp` that repeats a stored delivery is accepted (as a
+/// duplicate) only within the timestamp window since the store first saw it. Sentry's own retries
+/// carry the header; a body captured and replayed later does not get through.
+async fn check_replay(state: &AppState, accepted: &Accepted) -> Result<(), HookError> {
+    let (Some(log), Some(window)) = (state.log.clone(), state.settings.timestamp_window) else {
+        return Ok(());
+    };
+    if !accepted.duplicate {
+        return Ok(());
+    }
+    let job_id = accepted.job_id.clone();
+    let first = web::block(move || log.first_seen(&job_id))
+        .await
+        .map_err(|e| HookError::Internal(format!("reading the delivery log: {e}")))?
+        .map_err(|e| HookError::Internal(format!("reading the delivery log: {e:#}")))?;
+    let Some(first) = first else {
+        return Ok(());
+    };
+    let age = SystemTime::now().duration_since(first).unwrap_or_default();
+    if age > window {
+        return Err(HookError::StaleReplay(format!(
+            "this delivery was first received {} s ago, outside the {} s window",
+            age.as_secs(),
+            window.as_secs()
+        )));
+    }
+    Ok(())
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -276,6 +588,47 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), HookError> {
     } else {
         Err(HookError::UnsupportedMediaType(header_safe(ct)))
     }
+}
+
+/// The declared `Content-Length`, refused over the limit (413) before anything is read.
+fn declared_length(headers: &HeaderMap, limit: usize) -> Result<Option<usize>, HookError> {
+    let Some(v) = header_str(headers, header::CONTENT_LENGTH.as_str()) else {
+        return Ok(None);
+    };
+    let len: u64 = v.trim().parse().map_err(|_| {
+        HookError::BodyRead(format!(
+            "Content-Length {:?} is not a number",
+            header_safe(v)
+        ))
+    })?;
+    if len > limit as u64 {
+        return Err(HookError::TooLarge { limit });
+    }
+    Ok(Some(len as usize))
+}
+
+/// Read the body into one buffer: allocated once at the declared size when there is one, else grown
+/// (at most to `limit`) as chunks arrive. Never more than `limit` bytes.
+async fn read_body(
+    payload: web::Payload,
+    declared: Option<usize>,
+    limit: usize,
+) -> Result<Vec<u8>, HookError> {
+    let mut payload = std::pin::pin!(payload);
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = std::future::poll_fn(|cx| payload.as_mut().poll_next(cx)).await {
+        let chunk = chunk.map_err(|e| HookError::BodyRead(e.to_string()))?;
+        let need = buf.len() + chunk.len();
+        if need > limit {
+            return Err(HookError::TooLarge { limit });
+        }
+        if buf.capacity() < need {
+            let want = (buf.capacity() * 2).max(need).min(limit);
+            buf.reserve_exact(want - buf.len());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
 }
 
 /// `Sentry-Hook-Timestamp` is Unix seconds and not signed; refusing old ones limits replays.
@@ -306,42 +659,41 @@ fn check_timestamp(headers: &HeaderMap, window: Option<Duration>) -> Result<(), 
     Ok(())
 }
 
-/// Signed deliveries verify against the raw bytes; unsigned ones (legacy plugin, bare event) need our
-/// `?token=`; `allow_unsigned` lets requests without either through (a wrong signature never passes).
-fn authenticate(
-    req: &HttpRequest,
-    raw: &[u8],
-    settings: &Settings,
-    has_resource: bool,
-) -> Result<(), HookError> {
+/// Decide from the headers how the delivery proves itself. Signed deliveries are checked over the
+/// raw bytes once read (a signature that is not 32 bytes of hex fails here already); unsigned ones
+/// (legacy plugin, bare event) need our `?token=`; `allow_unsigned` lets requests without either
+/// through (a wrong signature never passes).
+fn admit(req: &HttpRequest, settings: &Settings, has_resource: bool) -> Result<Proof, HookError> {
     let headers = req.headers();
     let sig = header_str(headers, HEADER_SIGNATURE)
         .or_else(|| header_str(headers, HEADER_APP_SIGNATURE))
         .map(str::trim);
     if let Some(sig) = sig {
         return match &settings.client_secret {
-            Some(secret) => verify_signature(secret.as_bytes(), raw, sig),
-            None if settings.allow_unsigned => Ok(()),
-            None => Err(HookError::BadSignature),
+            Some(_) if sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(Proof::Signature(sig.to_string()))
+            }
+            None if settings.allow_unsigned => Ok(Proof::Admitted),
+            _ => Err(HookError::BadSignature),
         };
     }
     if has_resource {
         return if settings.allow_unsigned {
-            Ok(())
+            Ok(Proof::Admitted)
         } else {
             Err(HookError::MissingSignature)
         };
     }
     let given = query_param(req.query_string(), "token");
     match (&settings.legacy_token, given) {
-        (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(()),
+        (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(Proof::Admitted),
         (Some(_), Some(_)) => Err(HookError::Unauthorized("the `token` query parameter is wrong".into())),
-        (Some(_), None) if settings.allow_unsigned => Ok(()),
+        (Some(_), None) if settings.allow_unsigned => Ok(Proof::Admitted),
         (Some(_), None) => Err(HookError::Unauthorized(
             "unsigned delivery without `Sentry-Hook-Resource`: add `?token=<legacy_token>` to the legacy plugin URL"
                 .into(),
         )),
-        (None, _) if settings.allow_unsigned => Ok(()),
+        (None, _) if settings.allow_unsigned => Ok(Proof::Admitted),
         (None, _) => Err(HookError::Unauthorized(
             "unsigned legacy plugin deliveries are disabled: configure `legacy_token` and add `?token=` to the plugin URL, \
              or sign the body with `Sentry-Hook-Signature`"
@@ -410,6 +762,44 @@ mod tests {
             Some("a b")
         );
         assert_eq!(query_param("tokens=1", "token"), None);
+    }
+
+    #[test]
+    fn budget_caps_reservations_and_gets_them_back_on_drop() {
+        let b = Arc::new(BodyBudget::new(100));
+        let first = b.try_reserve(60).expect("fits");
+        assert!(b.try_reserve(41).is_none(), "60 + 41 is over 100");
+        let second = b.try_reserve(40).expect("60 + 40 fits exactly");
+        assert_eq!(b.in_use(), 100);
+        assert!(b.try_reserve(1).is_none());
+        assert!(b.try_reserve(usize::MAX).is_none(), "no overflow");
+        drop(first);
+        assert_eq!(b.in_use(), 40);
+        assert!(b.try_reserve(60).is_some());
+        drop(second);
+        assert_eq!(b.in_use(), 0);
+    }
+
+    #[test]
+    fn read_token_from_bearer_header_or_query() {
+        let t = "read-token-0123456789";
+        let with = |auth: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+            h
+        };
+        assert!(read_token_given(&with(&format!("Bearer {t}")), "", t));
+        assert!(read_token_given(&with(&format!("bearer  {t} ")), "", t));
+        assert!(!read_token_given(&with(&format!("Basic {t}")), "", t));
+        assert!(!read_token_given(&with("Bearer wrong"), "", t));
+        assert!(!read_token_given(&with(t), "", t), "no scheme");
+        assert!(read_token_given(
+            &HeaderMap::new(),
+            &format!("x=1&token={t}"),
+            t
+        ));
+        assert!(!read_token_given(&HeaderMap::new(), "token=", t));
+        assert!(!read_token_given(&HeaderMap::new(), "", t));
     }
 
     #[test]

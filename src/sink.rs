@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::alert::Alert;
@@ -42,6 +44,26 @@ pub trait AlertSink: Send + Sync + 'static {
         project: ProjectConfig,
         delivery: Delivery,
     ) -> anyhow::Result<Accepted>;
+}
+
+/// What the store remembers of a delivery: when its job was first stored. The HTTP side asks it
+/// about a signed body that came again without `Sentry-Hook-Timestamp`: such a replay is accepted
+/// (as the duplicate it is) only within the timestamp window, so a body captured once cannot be
+/// replayed for ever.
+pub trait DeliveryLog: Send + Sync + 'static {
+    /// When the job `job_id` was stored; `None` when the log does not know it.
+    fn first_seen(&self, job_id: &str) -> anyhow::Result<Option<SystemTime>>;
+}
+
+impl DeliveryLog for crate::jobs::Jobs {
+    fn first_seen(&self, job_id: &str) -> anyhow::Result<Option<SystemTime>> {
+        let Some(rec) = self.job(job_id)? else {
+            return Ok(None);
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(&rec.created_at)
+            .with_context(|| format!("job {job_id}: created_at {:?}", rec.created_at))?;
+        Ok(Some(SystemTime::from(at)))
+    }
 }
 
 /// A sink that runs [`pipeline::generate`] in the background right away (no durability: an alert in

@@ -41,6 +41,10 @@ pub enum HookError {
     Unauthorized(String),
     #[error("`Sentry-Hook-Timestamp` {0}")]
     StaleTimestamp(String),
+    #[error("replayed delivery without `Sentry-Hook-Timestamp`: {0}")]
+    StaleReplay(String),
+    #[error("too many request bodies in flight; retry in {retry_after} s")]
+    Busy { retry_after: u64 },
     #[error("the body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("content type must be application/json, got {0:?}")]
@@ -65,11 +69,13 @@ impl HookError {
             HookError::MissingSignature
             | HookError::BadSignature
             | HookError::Unauthorized(_)
-            | HookError::StaleTimestamp(_) => 401,
+            | HookError::StaleTimestamp(_)
+            | HookError::StaleReplay(_) => 401,
             HookError::BodyTimeout(_) => 408,
             HookError::TooLarge { .. } => 413,
             HookError::UnsupportedMediaType(_) => 415,
             HookError::Internal(_) => 500,
+            HookError::Busy { .. } => 503,
         }
     }
 
@@ -84,6 +90,8 @@ impl HookError {
             HookError::BadSignature => "bad_signature",
             HookError::Unauthorized(_) => "unauthorized",
             HookError::StaleTimestamp(_) => "stale_timestamp",
+            HookError::StaleReplay(_) => "stale_replay",
+            HookError::Busy { .. } => "busy",
             HookError::TooLarge { .. } => "payload_too_large",
             HookError::UnsupportedMediaType(_) => "unsupported_media_type",
             HookError::BodyTimeout(_) => "body_timeout",

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::jobs::{branches, event_alert_body, make_repo, run_bin};
 
 const SECRET: &str = "e2e-test-secret";
+const READ_TOKEN: &str = "e2e-read-token-0123456789";
 
 struct Service {
     child: Child,
@@ -61,6 +62,9 @@ fn start_with(
         .env("SENTRY_REPRO_BACKOFF_MS", "50")
         .env("SENTRY_REPRO_SHUTDOWN_GRACE_MS", "3000")
         .env("SENTRY_REPRO_DURABILITY", "full")
+        // Reads on the webhook address with the token; no read listener (tests run in parallel).
+        .env("SENTRY_REPRO_READ_TOKEN", READ_TOKEN)
+        .env("SENTRY_REPRO_READ_LISTEN", "off")
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -126,6 +130,7 @@ fn send(base: &str, body: &[u8], request_id: &str) -> Result<(String, bool), Str
 
 fn job(base: &str, id: &str) -> Value {
     ureq::get(&format!("{base}/jobs/{id}"))
+        .set("Authorization", &format!("Bearer {READ_TOKEN}"))
         .call()
         .unwrap()
         .into_json()
@@ -292,6 +297,7 @@ fn jobs_e2e_kill_9_midway_loses_nothing_and_duplicates_nothing() {
         assert_eq!(branches(&repo, issue).len(), 1, "issue {issue}");
     }
     let metrics = ureq::get(&format!("{base}/metrics"))
+        .set("Authorization", &format!("Bearer {READ_TOKEN}"))
         .call()
         .unwrap()
         .into_string()

@@ -896,11 +896,15 @@ fn slow_partial_body_times_out() {
         request_timeout: Duration::from_millis(700),
         ..test_settings()
     });
-    let head = "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nSentry-Hook-Resource: event_alert\r\nContent-Length: 1000\r\n\r\n";
+    // Signed (a well-formed signature), so the body is read: unsigned requests end before it.
+    let head = format!(
+        "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nSentry-Hook-Resource: event_alert\r\nSentry-Hook-Signature: {}\r\nContent-Length: 1000\r\n\r\n",
+        "ab".repeat(32)
+    );
     let started = Instant::now();
     let (code, text) = raw_request(
         s.addr,
-        head,
+        &head,
         &[(b"{\"action\":", Duration::from_millis(50))],
     );
     assert!(
@@ -1343,6 +1347,329 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reads, and what strangers cost: the service as `serve` wires it
+
+const READ_TOKEN: &str = "read-token-0123456789abcdef";
+
+/// The service as `serve` builds it: the durable store (no workers: jobs stay queued), the webhook
+/// address with the read routes behind the read token, and the read address with them open.
+struct Service {
+    webhook: SocketAddr,
+    read: SocketAddr,
+    handles: Vec<actix_web::dev::ServerHandle>,
+    _state: tempfile::TempDir,
+}
+
+impl Service {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.webhook, path)
+    }
+    fn read_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.read, path)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let handles = std::mem::take(&mut self.handles);
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            for h in handles {
+                rt.block_on(h.stop(false));
+            }
+        }
+    }
+}
+
+fn start_service(settings: Settings) -> Service {
+    use sentry_repro::jobs::{self, Jobs, JobsConfig};
+    use sentry_repro::server::{self, AppState};
+    let state = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        state_dir: state.path().to_path_buf(),
+        ..settings
+    };
+    let webhook = TcpListener::bind("127.0.0.1:0").unwrap();
+    let read = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (webhook_addr, read_addr) = (webhook.local_addr().unwrap(), read.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let jobs = Jobs::open(JobsConfig::from_settings(&settings).unwrap()).unwrap();
+            let state =
+                AppState::new(settings, Arc::new(jobs.sink())).with_delivery_log(jobs.clone());
+            let routes = jobs::http::configure_with(jobs.clone());
+            let servers = server::build_service(webhook, Some(read), state, routes).unwrap();
+            tx.send(servers.handles()).unwrap();
+            servers.run().await.unwrap();
+        });
+    });
+    Service {
+        webhook: webhook_addr,
+        read: read_addr,
+        handles: rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+        _state: state,
+    }
+}
+
+/// GET with an optional `Authorization` value: status, `Referrer-Policy`, body.
+fn get(url: &str, auth: Option<&str>) -> (u16, Option<String>, String) {
+    let mut req = agent().get(url);
+    if let Some(a) = auth {
+        req = req.set("Authorization", a);
+    }
+    let resp = match req.call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error on {url}: {e}"),
+    };
+    let policy = resp.header("Referrer-Policy").map(str::to_owned);
+    (resp.status(), policy, resp.into_string().unwrap())
+}
+
+/// A signed delivery; `timestamp: false` leaves `Sentry-Hook-Timestamp` out.
+fn post_signed_to(url: &str, body: &[u8], timestamp: bool) -> Resp {
+    let sig = sign(SECRET.as_bytes(), body);
+    let ts = now_secs().to_string();
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("Sentry-Hook-Resource", "event_alert"),
+        ("Sentry-Hook-Signature", sig.as_str()),
+    ];
+    if timestamp {
+        headers.push(("Sentry-Hook-Timestamp", ts.as_str()));
+    }
+    post(url, &headers, body)
+}
+
+fn api_project() -> Vec<ProjectConfig> {
+    vec![ProjectConfig {
+        slug: Some("backend".into()),
+        ..ProjectConfig::for_repo("/nonexistent-repo")
+    }]
+}
+
+#[test]
+fn reads_need_the_read_token_on_the_webhook_address_and_are_open_on_the_read_address() {
+    let s = start_service(Settings {
+        read_token: Some(READ_TOKEN.into()),
+        projects: api_project(),
+        ..test_settings()
+    });
+    let body = read_fixture("events/wrapped/py-rating-average-empty.event_alert.json");
+    let r = post_signed_to(&s.url("/handle-sentry-alert"), &body, true);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.body["job_id"].as_str().unwrap().to_string();
+    let job_path = format!("/jobs/{id}");
+
+    // Strangers get nothing on the webhook address: no job, no page, no metrics.
+    let bearer = format!("Bearer {READ_TOKEN}");
+    for (path, auth) in [
+        ("/", None),
+        (job_path.as_str(), None),
+        ("/jobs/1", None),
+        ("/metrics", None),
+        ("/metrics", Some("Bearer wrong-token-0123456789")),
+        ("/?token=wrong-token-0123456789", None),
+        ("/", Some(READ_TOKEN)), // not a Bearer header
+    ] {
+        let (code, _, text) = get(&s.url(path), auth);
+        assert_eq!(code, 401, "{path} {auth:?}: {text}");
+        assert!(
+            !text.contains("ZeroDivision") && !text.contains("nonexistent-repo"),
+            "{path}: {text}"
+        );
+    }
+
+    // The token opens them: as a Bearer header, and as `?token=` for a browser.
+    let (code, _, text) = get(&s.url(&job_path), Some(&bearer));
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["id"], id);
+    let (code, _, text) = get(&s.url("/metrics"), Some(&format!("bearer {READ_TOKEN}")));
+    assert_eq!(code, 200, "the scheme is case-insensitive: {text}");
+    assert!(text.contains("sentry_repro_alerts_total"), "{text}");
+    let (code, policy, html) = get(&s.url(&format!("/?token={READ_TOKEN}")), None);
+    assert_eq!(code, 200, "{html}");
+    assert_eq!(
+        policy.as_deref(),
+        Some("no-referrer"),
+        "the token must not leak to Sentry"
+    );
+    assert!(
+        html.contains("ZeroDivisionError"),
+        "the title the strangers did not see: {html}"
+    );
+    assert!(
+        html.contains(&format!("?token={READ_TOKEN}")),
+        "job links keep the token: {html}"
+    );
+    // The project column and the issue's page in Sentry.
+    assert!(
+        html.contains("<th>Project</th>") && html.contains("<td>backend</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("acme.sentry.io&#x2F;issues&#x2F;4504123456") && html.contains("noreferrer"),
+        "{html}"
+    );
+
+    // The read address serves them without a token, and no webhook.
+    for path in ["/", job_path.as_str(), "/metrics"] {
+        let (code, _, text) = get(&s.read_url(path), None);
+        assert_eq!(code, 200, "{path}: {text}");
+    }
+    let (_, _, html) = get(&s.read_url("/"), None);
+    assert!(html.contains(&format!("href=\"jobs/{id}\"")), "{html}");
+    let r = post_signed_to(&s.read_url("/handle-sentry-alert"), &body, true);
+    assert_eq!(r.status, 404, "the webhook is not on the read address");
+
+    // `/healthz` is open on both.
+    assert_eq!(get(&s.url("/healthz"), None).0, 200);
+    assert_eq!(get(&s.read_url("/healthz"), None).0, 200);
+}
+
+#[test]
+fn without_a_read_token_reads_are_served_on_the_read_address_only() {
+    let s = start_service(test_settings());
+    for path in ["/", "/jobs/1", "/metrics"] {
+        let (code, _, text) = get(&s.url(path), Some("Bearer anything-at-all-000000"));
+        assert_eq!(code, 401, "{path}: {text}");
+        assert_eq!(
+            get(&s.read_url(path), None).0,
+            if path == "/jobs/1" { 404 } else { 200 }
+        );
+    }
+}
+
+#[test]
+fn unsigned_requests_are_refused_before_the_body_is_read() {
+    let s = start(test_settings());
+    // Each declares 4 MB (under the 5 MiB limit) and sends none of it: the 401 must come at once,
+    // not after the 5 s body timeout (408), and without the server waiting for a byte.
+    let declared = 4_000_000;
+    let cases = [
+        (
+            "/handle-sentry-alert",
+            "Sentry-Hook-Resource: event_alert\r\n",
+            "missing_signature",
+        ),
+        ("/handle-sentry-alert", "", "unauthorized"),
+        ("/handle-sentry-alert?token=wrong", "", "unauthorized"),
+        (
+            "/handle-sentry-alert",
+            "Sentry-Hook-Resource: event_alert\r\nSentry-Hook-Signature: zz\r\n",
+            "bad_signature",
+        ),
+    ];
+    for (path, extra, error) in cases {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: {declared}\r\n\r\n"
+        );
+        let started = Instant::now();
+        let (code, text) = raw_request(s.addr, &head, &[]);
+        assert_eq!(code, 401, "{path} {extra:?}: {text}");
+        assert!(text.contains(error), "{text}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{path} {extra:?}: answered after {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(s.sink.count(), 0);
+    assert!(healthy(&s));
+}
+
+#[test]
+fn spent_body_budget_answers_503_with_retry_after_and_recovers() {
+    let budget = 256 * 1024;
+    let s = start(Settings {
+        inflight_budget: budget,
+        body_limit: budget,
+        request_timeout: Duration::from_secs(10),
+        ..test_settings()
+    });
+    // A signed-looking request declares the whole budget and sends almost nothing: it holds it.
+    let mut holder = TcpStream::connect(s.addr).unwrap();
+    let head = format!(
+        "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nSentry-Hook-Resource: event_alert\r\nSentry-Hook-Signature: {}\r\nContent-Length: {budget}\r\n\r\n{{",
+        "ab".repeat(32)
+    );
+    holder.write_all(head.as_bytes()).unwrap();
+    let body = go_body();
+    let sig = sign(SECRET.as_bytes(), &body);
+    let request = format!(
+        "POST /handle-sentry-alert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nSentry-Hook-Resource: event_alert\r\nSentry-Hook-Signature: {sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let (code, text) = raw_request(s.addr, &request, &[(&body, Duration::ZERO)]);
+        if code == 503 {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 503 while the budget is held: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 2"),
+        "{text}"
+    );
+    assert!(text.contains("\"busy\""), "{text}");
+    assert_eq!(s.sink.count(), 0);
+    // The holder goes away: its share comes back and valid deliveries pass again.
+    drop(holder);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = post_signed(&s, "event_alert", &body);
+        if r.status == 202 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the budget was not given back: {}",
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(s.sink.count(), 1);
+}
+
+#[test]
+fn signed_replay_without_timestamp_is_refused_outside_the_window() {
+    let s = start_service(Settings {
+        timestamp_window: Some(Duration::from_secs(1)),
+        ..test_settings()
+    });
+    let url = s.url("/handle-sentry-alert");
+    let body = go_body();
+    let first = post_signed_to(&url, &body, false);
+    assert_eq!(first.status, 202, "{}", first.body);
+    assert_eq!(first.body["duplicate"], false);
+    // Inside the window the store knows the delivery: a duplicate, no new job.
+    let again = post_signed_to(&url, &body, false);
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(again.body["duplicate"], true);
+    assert_eq!(again.body["job_id"], first.body["job_id"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let late = post_signed_to(&url, &body, false);
+    assert_eq!(late.status, 401, "{}", late.body);
+    assert_eq!(late.body["error"], "stale_replay");
+    // A delivery that carries a fresh timestamp (as Sentry's retries do) is still a duplicate.
+    let timed = post_signed_to(&url, &body, true);
+    assert_eq!(timed.status, 202, "{}", timed.body);
+    assert_eq!(timed.body["duplicate"], true);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The binary
 
 fn bin() -> std::process::Command {
@@ -1393,6 +1720,11 @@ fn serve_binary_answers_signed_deliveries() {
         .local_addr()
         .unwrap()
         .port();
+    let read_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     init_repo(dir.path());
     let mut child = bin()
@@ -1400,6 +1732,8 @@ fn serve_binary_answers_signed_deliveries() {
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--read-listen",
+            &format!("127.0.0.1:{read_port}"),
             "--log-format",
             "json",
             "--repo",
@@ -1440,6 +1774,7 @@ fn serve_binary_answers_signed_deliveries() {
         &body,
     );
     assert_eq!(r.status, 202, "{}", r.body);
+    let job = format!("/jobs/{}", r.body["job_id"].as_str().unwrap());
     let r = post(
         &url,
         &[
@@ -1449,6 +1784,10 @@ fn serve_binary_answers_signed_deliveries() {
         &body,
     );
     assert_eq!(r.status, 401);
+    // The job is readable on the read address only (no read token configured).
+    assert_eq!(get(&format!("{base}{job}"), None).0, 401);
+    let (code, _, text) = get(&format!("http://127.0.0.1:{read_port}{job}"), None);
+    assert_eq!(code, 200, "{text}");
     drop(_guard);
     // JSON logs: every line parses.
     let logs = std::io::read_to_string(stderr).unwrap();
