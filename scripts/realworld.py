@@ -40,6 +40,14 @@ GIT_ENV = {
 }
 
 
+def project_of(case):
+    """(dataset, project, bug) of a case: BugsInPy for Python, BugsJS for JavaScript."""
+    for dataset in ("bugsinpy", "bugsjs"):
+        if dataset in case:
+            return dataset, case[dataset]["project"], case[dataset]["bug"]
+    raise SystemExit(f"realworld: {case['id']}: case.json names neither bugsinpy nor bugsjs")
+
+
 class CaseError(Exception):
     """A step of one case failed; the case is reported as ERROR with this message."""
 
@@ -103,9 +111,13 @@ def build_repo(case, dest, mirror_root, clone_root):
         if archive.wait() != 0:
             raise CaseError(f"git archive {case['buggy_commit']} failed in {gitdir}")
     git(dest, "init", "-q", "-b", "main")
+    # node_modules is a link to the case's install outside the tree: never committed
+    with open(dest / ".git" / "info" / "exclude", "a") as f:
+        f.write("node_modules\n")
     git(dest, "add", "-A")
+    dataset, project, bug = project_of(case)
     git(dest, "commit", "-q", "--no-verify", "-m",
-        f"{case['bugsinpy']['project']} at {case['buggy_commit'][:12]} (BugsInPy bug {case['bugsinpy']['bug']})")
+        f"{project} at {case['buggy_commit'][:12]} ({dataset} bug {bug})")
 
 
 def find_python(version, any_python):
@@ -130,7 +142,7 @@ def ensure_venv(case, venvs, any_python):
     """The case's virtualenv outside the repository, keyed by Python version and install line."""
     python = find_python(case["python_version"], any_python)
     key = hashlib.sha256(json.dumps([python, case["install"]]).encode()).hexdigest()[:10]
-    venv = Path(venvs) / f"{case['bugsinpy']['project'].lower()}-{key}"
+    venv = Path(venvs) / f"{project_of(case)[1].lower()}-{key}"
     if (venv / ".realworld-ok").is_file():
         return venv
     shutil.rmtree(venv, ignore_errors=True)
@@ -141,12 +153,31 @@ def ensure_venv(case, venvs, any_python):
     return venv
 
 
+def ensure_node_modules(case, repo, venvs):
+    """The case's node_modules, installed once outside the repository from the buggy commit's
+    package.json and linked into the fresh repository."""
+    manifest = (repo / "package.json").read_text()
+    node = run(["node", "--version"]).stdout.strip()
+    key = hashlib.sha256((node + manifest).encode()).hexdigest()[:10]
+    home = Path(venvs) / f"{project_of(case)[1].lower()}-node-{key}"
+    if not (home / ".realworld-ok").is_file():
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        (home / "package.json").write_text(manifest)
+        print(f"  npm install in {home} (node {node})", file=sys.stderr)
+        run(["npm", "install", "--no-audit", "--no-fund"], cwd=home, timeout=1800)
+        (home / ".realworld-ok").write_text(node)
+    (repo / "node_modules").symlink_to(home / "node_modules")
+    return home
+
+
 def case_env(case, venv):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env.update(GIT_ENV)
-    env["VIRTUAL_ENV"] = str(venv)
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if venv is not None:
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(case.get("env", {}))
     return env
 
@@ -162,8 +193,11 @@ def run_case(case, args, work):
     """generate, fix, verify; returns the result row (raises CaseError on a broken step)."""
     repo = work / "repo"
     build_repo(case, repo, args.mirror, args.clone_dir)
-    venv = ensure_venv(case, args.venvs, args.any_python)
-    env = case_env(case, venv)
+    if case["language"] == "javascript":
+        ensure_node_modules(case, repo, args.venvs)
+        env = case_env(case, None)
+    else:
+        env = case_env(case, ensure_venv(case, args.venvs, args.any_python))
     gen_cmd = [args.binary, "generate", "--json", "--repo", str(repo)]
     if args.confirm:
         gen_cmd.append("--confirm")
@@ -176,7 +210,7 @@ def run_case(case, args, work):
     git(repo, "checkout", "-q", gen["branch"])
     run(["patch", "-p1", "--batch", "-i", str(case["dir"] / "fix.patch")], cwd=repo)
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "-m", "developers' fix (BugsInPy bug_patch.txt)")
+    git(repo, "commit", "-q", "--no-verify", "-m", f"developers' fix ({project_of(case)[0]})")
     report_path = work / "verify.json"
     run([args.binary, "verify", "--repo", str(repo), "--base", "main", "--no-suite",
          "--json", str(report_path)], env=env, timeout=args.timeout, check=False)
@@ -192,7 +226,7 @@ def run_case(case, args, work):
 
 def measure(case, args):
     work = Path(tempfile.mkdtemp(prefix=f"realworld-{case['id']}-"))
-    row = {"case": case["id"], "project": case["bugsinpy"]["project"], "language": case["language"],
+    row = {"case": case["id"], "project": project_of(case)[1], "language": case["language"],
            "exception": case["exception_type"], "sdk": case["sdk"], "work": str(work)}
     started = time.monotonic()
     try:
