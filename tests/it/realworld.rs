@@ -23,7 +23,15 @@ fn measure(case: &str) -> Option<Value> {
     let root = manifest_dir();
     let status = Command::new("python3")
         .arg(root.join("scripts/realworld.py"))
-        .args(["--case", case, "--binary", BIN, "--any-python", "--timeout", "300"])
+        .args([
+            "--case",
+            case,
+            "--binary",
+            BIN,
+            "--any-python",
+            "--timeout",
+            "300",
+        ])
         .arg("--venvs")
         .arg(root.join("target/realworld-venvs"))
         .arg("--json-out")
@@ -31,7 +39,8 @@ fn measure(case: &str) -> Option<Value> {
         .status()
         .expect("python3 scripts/realworld.py starts");
     assert!(status.success(), "scripts/realworld.py failed for {case}");
-    let rows: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(&out)).unwrap()).unwrap();
+    let rows: Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&out)).unwrap()).unwrap();
     Some(rows[0].clone())
 }
 
