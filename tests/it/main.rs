@@ -9,6 +9,8 @@ mod jobs_e2e;
 mod js_cases;
 mod js_runners;
 mod python_cases;
+// Real BugsInPy crashes (sentry-sdk events) through scripts/realworld.py: verdicts guarded.
+mod realworld;
 mod rust_cases;
 mod service;
 mod support;
