@@ -80,6 +80,10 @@ enum Command {
         /// (SENTRY_AUTH_TOKEN, SENTRY_URL, optional SENTRY_ORG).
         #[arg(long)]
         resolve_sentry: bool,
+        /// A human approves head's changes to the runner's configuration (conftest.py, pytest.ini,
+        /// jest/vitest/mocha config, package.json test settings, Surefire…); see docs/gate.md.
+        #[arg(long)]
+        allow_config_change: bool,
     },
 }
 
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_suite,
             timeout,
             resolve_sentry,
+            allow_config_change,
         } => {
             let opts = verify::VerifyOptions {
                 repo,
@@ -166,6 +171,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 no_suite,
                 timeout_secs: timeout,
                 resolve_sentry,
+                allow_config_change,
             };
             let report = verify::run(&opts)?;
             Ok(ExitCode::from(report.exit_code))

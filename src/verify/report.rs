@@ -35,6 +35,12 @@ pub struct TestReport {
     pub expected_exception: Option<String>,
     pub verdict: Verdict,
     pub detail: String,
+    /// `sentry-repro/<issue>` (the pin tag the test was taken from), or `unpinned`.
+    pub pin: String,
+    /// The commit the test, contract and commands were taken from.
+    pub pin_commit: Option<String>,
+    /// What head changed that it must not (the evidence of `TAMPERED`).
+    pub tampered: Vec<String>,
     pub base_runs: Vec<RunReport>,
     pub head_runs: Vec<RunReport>,
 }
@@ -104,6 +110,9 @@ fn paint(tty: bool, verdict: &str) -> String {
 
 const TAIL_LINES: usize = 30;
 
+/// `TestReport::pin` of a test judged without a pin tag.
+pub const UNPINNED: &str = "unpinned";
+
 /// The final summary on stdout: a table on a terminal, plain lines otherwise.
 pub fn print_summary(report: &Report, tty: bool) {
     let mut out = std::io::stdout().lock();
@@ -155,6 +164,29 @@ pub fn print_summary(report: &Report, tty: bool) {
     } else {
         for (v, t, d) in &rows {
             let _ = writeln!(out, "{v} {t}: {d}");
+        }
+    }
+    for t in report.tests.iter().filter(|t| t.pin == UNPINNED) {
+        let _ = writeln!(
+            out,
+            "\nunpinned: {}: no tag sentry-repro/{} (fetch the tags?): judged against {}, the \
+             first commit on the branch with its contract, which the branch's author wrote",
+            t.test,
+            t.issue_id,
+            t.pin_commit
+                .as_deref()
+                .map(|c| &c[..c.len().min(10)])
+                .unwrap_or("?"),
+        );
+    }
+    for t in report.tests.iter().filter(|t| !t.tampered.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n--- {} (TAMPERED): head changed what the pin {} holds:",
+            t.test, t.pin
+        );
+        for why in &t.tampered {
+            let _ = writeln!(out, "  - {why}");
         }
     }
     for t in report
@@ -244,10 +276,15 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_type(t.verdict.as_str()).set_message(t.detail.clone());
             let tail = t
-                .base_runs
+                .tampered
                 .iter()
-                .chain(&t.head_runs)
-                .map(|r| format!("$ {}\n{}\n", r.command, r.tail))
+                .map(|w| format!("tampered: {w}\n"))
+                .chain(
+                    t.base_runs
+                        .iter()
+                        .chain(&t.head_runs)
+                        .map(|r| format!("$ {}\n{}\n", r.command, r.tail)),
+                )
                 .collect::<String>();
             s.set_description(tail);
             s
@@ -269,6 +306,7 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
             .sum();
         case.set_time(Duration::from_millis(ms));
         case.add_property(("verdict", t.verdict.as_str()));
+        case.add_property(("pin", t.pin.as_str()));
         suite.add_test_case(case);
     }
     for s in &report.suites {
