@@ -121,7 +121,12 @@ fn assert_tampered(g: &Gate, game: &str, evidence: &str) {
 
 /// The honest fix passes with the pin, and the JSON names the pin.
 fn assert_honest_fix_flips(gen: &Generated) {
-    let g = gen.play("honest-fix", |g| g.apply_fix());
+    // The server rewrites the handoff note on a new occurrence: that is no tampering.
+    let note = gen.contract.replace(".json", ".md");
+    let g = gen.play("honest-fix", |g| {
+        g.apply_fix();
+        g.edit(&note, |n| format!("{n}\nSeen again.\n"));
+    });
     assert_eq!(g.exit, 0, "the honest fix passes\n{}", g.output);
     assert_eq!(g.verdicts(), ["FLIPPED"], "{}", g.output);
     let pin = format!("sentry-repro/{}", gen.issue);
@@ -390,4 +395,35 @@ fn javascript_games_are_tampered() {
     assert_warns_uncommitted(&gen);
 
     assert_honest_fix_flips(&gen);
+}
+
+#[test]
+fn the_pin_is_pushed_with_the_branch() {
+    let case = support::fixtures("corpus/py-rating-average-empty");
+    let gen = Generated::new(
+        &case.join("app"),
+        &case.join("event.json"),
+        case.join("fix.patch"),
+        None,
+    );
+    let bare = gen.repo.tmp.path().join("remote.git");
+    git2::Repository::init_bare(&bare).unwrap();
+    let repo = git2::Repository::open(&gen.repo.dir).unwrap();
+    let cfg = sentry_repro::jobs::JobsConfig::default();
+    let remote = bare.to_str().unwrap();
+    sentry_repro::jobs::push::push_branch(&repo, remote, &gen.branch, &cfg).unwrap();
+    // Again, as after an occurrence's commit: the pin is already there and stays.
+    sentry_repro::jobs::push::push_branch(&repo, remote, &gen.branch, &cfg).unwrap();
+    let remote = git2::Repository::open_bare(&bare).unwrap();
+    let tag = remote
+        .find_reference(&format!("refs/tags/sentry-repro/{}", gen.issue))
+        .expect("the pin was pushed");
+    assert!(tag.peel_to_tag().is_ok(), "an annotated tag");
+    let branch = remote
+        .find_reference(&format!("refs/heads/{}", gen.branch))
+        .unwrap();
+    assert_eq!(
+        tag.peel_to_commit().unwrap().id(),
+        branch.peel_to_commit().unwrap().id()
+    );
 }
