@@ -94,25 +94,13 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
         )
     })?;
     warn_if_dirty(&repo);
-    let head = discover::resolve_commit(&repo, &opts.head)?;
-    let base_spec = match &opts.base {
-        Some(b) => b.clone(),
-        None => discover::default_base(&repo)?,
-    };
-    let base = discover::resolve_commit(&repo, &base_spec)?;
-    let merge_base = repo
-        .merge_base(base, head)
-        .map_err(|_| anyhow!("{base_spec} and {} have no common ancestor", opts.head))?;
-    let settings = match tree::read_file(&repo, merge_base, SETTINGS_FILE) {
-        Some(text) => RepoSettings::parse(&text)?,
-        None => RepoSettings::default(),
-    };
-    let timeout = Duration::from_secs(
-        opts.timeout_secs
-            .or(settings.verify.timeout_secs)
-            .unwrap_or(DEFAULT_TIMEOUT_SECS)
-            .max(1),
-    );
+    let Refs {
+        head,
+        base_spec,
+        merge_base,
+        settings,
+        timeout,
+    } = resolve_refs(&repo, opts)?;
     let tests = select_tests(&repo, opts, merge_base, head, &base_spec)?;
     let sentry_api = if opts.resolve_sentry {
         Some(sentry::SentryApi::from_env()?)
@@ -175,6 +163,45 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
         return Err(e.context("the gate passed, but resolving the Sentry issue failed"));
     }
     Ok(report)
+}
+
+/// The commits and settings one gate run is about.
+struct Refs {
+    head: git2::Oid,
+    base_spec: String,
+    merge_base: git2::Oid,
+    /// `.sentry-repro.toml` of the merge-base: a fix branch cannot loosen its own gate.
+    settings: RepoSettings,
+    timeout: Duration,
+}
+
+fn resolve_refs(repo: &Repository, opts: &VerifyOptions) -> Result<Refs> {
+    let head = discover::resolve_commit(repo, &opts.head)?;
+    let base_spec = match &opts.base {
+        Some(b) => b.clone(),
+        None => discover::default_base(repo)?,
+    };
+    let base = discover::resolve_commit(repo, &base_spec)?;
+    let merge_base = repo
+        .merge_base(base, head)
+        .map_err(|_| anyhow!("{base_spec} and {} have no common ancestor", opts.head))?;
+    let settings = match tree::read_file(repo, merge_base, SETTINGS_FILE) {
+        Some(text) => RepoSettings::parse(&text)?,
+        None => RepoSettings::default(),
+    };
+    let timeout = Duration::from_secs(
+        opts.timeout_secs
+            .or(settings.verify.timeout_secs)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+            .max(1),
+    );
+    Ok(Refs {
+        head,
+        base_spec,
+        merge_base,
+        settings,
+        timeout,
+    })
 }
 
 /// `verify` judges commits: say so when the work tree holds changes it will not see.

@@ -330,3 +330,65 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
     let xml = junit.to_string().context("serializing JUnit XML")?;
     std::fs::write(path, xml).with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tampered() -> Report {
+        Report {
+            ok: false,
+            exit_code: 1,
+            base: "main".into(),
+            head: "HEAD".into(),
+            merge_base: "a".repeat(40),
+            head_commit: "b".repeat(40),
+            runs: 1,
+            tests: vec![TestReport {
+                test: "repro/test_sentry_1.py".into(),
+                contract: Some("repro/sentry-1.json".into()),
+                issue_id: "1".into(),
+                short_id: None,
+                language: "python".into(),
+                strategy: "call_replay".into(),
+                expected_exception: Some("KeyError".into()),
+                verdict: Verdict::Tampered,
+                detail: "head changed what the generator pinned (not run): added repro/conftest.py"
+                    .into(),
+                pin: "sentry-repro/1".into(),
+                pin_commit: Some("c".repeat(40)),
+                tampered: vec!["added repro/conftest.py in the repro folder".into()],
+                base_runs: vec![],
+                head_runs: vec![],
+            }],
+            suites: vec![],
+            sentry: None,
+        }
+    }
+
+    #[test]
+    fn tampered_in_json_and_junit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (json, xml) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+        write_json(&tampered(), &json).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["tests"][0]["verdict"], "TAMPERED");
+        assert_eq!(v["tests"][0]["pin"], "sentry-repro/1");
+        write_junit(&tampered(), &xml).unwrap();
+        let text = std::fs::read_to_string(&xml).unwrap();
+        let junit = quick_junit::Report::deserialize_from_str(&text).unwrap();
+        match &junit.test_suites[0].test_cases[0].status {
+            TestCaseStatus::NonSuccess {
+                ty, description, ..
+            } => {
+                assert_eq!(ty.as_ref().unwrap().as_str(), "TAMPERED");
+                assert!(description
+                    .as_ref()
+                    .unwrap()
+                    .contains("tampered: added repro/conftest.py"));
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+}

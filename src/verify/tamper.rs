@@ -35,10 +35,19 @@ pub fn tampering(
     allow_config: bool,
 ) -> Result<Vec<String>> {
     let mut why = Vec::new();
-    // 1. The generator's files, byte for byte.
+    // 1. The generator's files, byte for byte; a manifest it edited outside the repro folder (a
+    // Cargo.toml `[[test]]` entry) may take the fix's changes too: without its entry the test is
+    // not found, which no verdict counts as green.
     let pin_tree = repo.find_commit(p.commit)?.tree()?;
     let head_tree = repo.find_commit(head)?.tree()?;
-    for f in &p.files {
+    let prefix = format!("{}/", p.repro_dir);
+    let owned = |f: &str| {
+        f == p.contract_path
+            || p.contract.test_files.iter().any(|t| t == f)
+            || p.repro_dir.is_empty()
+            || f.starts_with(&prefix)
+    };
+    for f in p.files.iter().filter(|f| owned(f)) {
         let pinned = pin_tree.get_path(Path::new(f)).ok().map(|e| e.id());
         match head_tree.get_path(Path::new(f)).ok().map(|e| e.id()) {
             None => why.push(format!("removed {f}")),
@@ -50,7 +59,6 @@ pub fn tampering(
     let base_tree = repo.find_commit(merge_base)?.tree()?;
     let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&head_tree), None)?;
     let test_dirs: Vec<String> = p.contract.test_files.iter().map(|f| dir_of(f)).collect();
-    let prefix = format!("{}/", p.repro_dir);
     for d in diff.deltas() {
         let Some(path) = d
             .new_file()
