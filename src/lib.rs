@@ -12,6 +12,7 @@ pub mod contract;
 pub mod git;
 pub mod jobs;
 pub mod lang;
+pub mod pin;
 pub mod pipeline;
 pub mod plan;
 pub mod prune;

@@ -87,6 +87,10 @@ enum Command {
         /// (SENTRY_AUTH_TOKEN, SENTRY_URL, optional SENTRY_ORG).
         #[arg(long)]
         resolve_sentry: bool,
+        /// A human approves head's changes to the runner's configuration (conftest.py, pytest.ini,
+        /// jest/vitest/mocha config, package.json test settings, Surefire…); see docs/gate.md.
+        #[arg(long)]
+        allow_config_change: bool,
     },
     /// The job store: `jobs list`, `jobs show <id>`, `jobs retry <id>` (docs/operations.md).
     Jobs(sentry_repro::jobs::cli::JobsArgs),
@@ -189,6 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_suite,
             timeout,
             resolve_sentry,
+            allow_config_change,
         } => {
             let opts = verify::VerifyOptions {
                 repo,
@@ -201,6 +206,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 no_suite,
                 timeout_secs: timeout,
                 resolve_sentry,
+                allow_config_change,
             };
             let report = verify::run(&opts)?;
             Ok(ExitCode::from(report.exit_code))

@@ -227,6 +227,14 @@ pub fn generate(
     )?;
     match outcome {
         CommitOutcome::Created { branch, commit } => {
+            // The pin: what `verify` judges against, out of the fixer's branch (src/pin.rs).
+            crate::pin::create(
+                repo,
+                ident,
+                commit,
+                &project.author_name,
+                &project.author_email,
+            )?;
             generated.branch = Some(branch);
             generated.commit = Some(commit.to_string());
             generated.created = true;

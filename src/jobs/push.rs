@@ -14,7 +14,7 @@ use git2::{Cred, CredentialType, PushOptions, RemoteCallbacks, Repository};
 use super::retry::Transient;
 use super::JobsConfig;
 
-/// Push `refs/heads/<branch>` (fast-forward only) to `remote`.
+/// Push `refs/heads/<branch>` (fast-forward only) and its pin tag, when there is one, to `remote`.
 pub fn push_branch(repo: &Repository, remote: &str, branch: &str, cfg: &JobsConfig) -> Result<()> {
     push_inner(repo, remote, branch, cfg).map_err(|e| {
         Transient(redact(&format!(
@@ -76,8 +76,16 @@ fn push_inner(
     });
     let mut opts = PushOptions::new();
     opts.remote_callbacks(cb);
-    let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
-    r.push(&[spec.as_str()], Some(&mut opts))
+    let mut specs = vec![format!("refs/heads/{branch}:refs/heads/{branch}")];
+    // The pin goes with the branch (never forced: a pin on the remote is not moved).
+    if let Some(issue) = crate::pin::issue_of_branch(branch) {
+        if crate::pin::find(repo, issue).is_some() {
+            let tag = crate::pin::tag_ref(issue);
+            specs.push(format!("{tag}:{tag}"));
+        }
+    }
+    let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    r.push(&specs, Some(&mut opts))
         .map_err(|e| e.message().to_string())?;
     drop(opts);
     if let Some(msg) = rejected.into_inner() {

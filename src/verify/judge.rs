@@ -25,6 +25,8 @@ pub enum Verdict {
     NoTests,
     Regression,
     Error,
+    /// Head changed the pinned repro files or the runner's configuration (see `tamper`).
+    Tampered,
 }
 
 impl Verdict {
@@ -38,6 +40,7 @@ impl Verdict {
             Verdict::NoTests => "NO_TESTS",
             Verdict::Regression => "REGRESSION",
             Verdict::Error => "ERROR",
+            Verdict::Tampered => "TAMPERED",
         }
     }
 }
@@ -200,6 +203,11 @@ pub fn classify(run: &RunOutput, contract: &Contract) -> Outcome {
             _ => Outcome::NoTests,
         };
     }
+    // A runner that printed nothing (an old mocha under a new Node exits 1 silently) ran nothing
+    // the gate saw: a red nobody saw is not a red.
+    if run.output.trim().is_empty() {
+        return Outcome::NoTests;
+    }
     if let Some(why) = wrong_reason(&run.output, contract) {
         return Outcome::FailWrong(why);
     }
@@ -361,6 +369,7 @@ mod tests {
         ));
         assert_eq!(classify(&run(0, "1 passed in 0.01s"), &c), Outcome::Pass);
         assert_eq!(classify(&run(0, "ok"), &c), Outcome::NoTests);
+        assert_eq!(classify(&run(1, " \n"), &c), Outcome::NoTests);
         assert_eq!(
             classify(&run(5, "no tests ran in 0.01s"), &c),
             Outcome::NoTests

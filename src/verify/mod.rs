@@ -2,22 +2,28 @@
 //!
 //! Agents (and people) claim "tests pass" when they did not run, or when zero tests ran. This gate
 //! re-runs everything itself from git objects: each repro test must fail on the merge-base (with
-//! head's repro files laid over it) for the reported reason every time, pass on head every time with
-//! at least one test really run, and the project's suite must not fail on head where it passed on
-//! base. Nothing touches the user's working tree, index or HEAD: both sides are exported to
-//! temporary directories.
+//! the pinned repro files laid over it) for the reported reason every time, pass on head every time
+//! with at least one test really run, and the project's suite must not fail on head where it passed
+//! on base. The branch under review is the fixer's, so it is never trusted for what is judged: the
+//! test, the contract and the commands come from the pin (`pinned`), and a head that changed them or
+//! the runner's configuration is `TAMPERED` (`tamper`). Nothing touches the user's working tree,
+//! index or HEAD: both sides are exported to temporary directories.
 //!
-//! Submodules: `discover` (refs, merge-base, contracts), `tree` (exports), `runner` (commands,
-//! timeouts, runner output parsing), `judge` (outcomes and verdicts), `report` (terminal, JSON,
-//! JUnit), `sentry` (optional issue resolution).
+//! Submodules: `discover` (refs, merge-base, contracts), `pinned` (the reference commit), `tamper`
+//! (what head must not change), `tree` (exports), `runner` (commands, timeouts, runner output
+//! parsing), `judge` (outcomes and verdicts), `report` (terminal, JSON, JUnit), `sentry` (optional
+//! issue resolution).
 
 pub mod discover;
 pub mod judge;
+pub mod pinned;
 pub mod report;
 pub mod runner;
 pub mod sentry;
+pub mod tamper;
 pub mod tree;
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +54,9 @@ pub struct VerifyOptions {
     pub no_suite: bool,
     pub timeout_secs: Option<u64>,
     pub resolve_sentry: bool,
+    /// A human approved head's changes to the runner's configuration (conftest.py, pytest.ini,
+    /// jest config, package.json test settings, Surefire…): they do not make the test `TAMPERED`.
+    pub allow_config_change: bool,
 }
 
 impl Default for VerifyOptions {
@@ -63,6 +72,7 @@ impl Default for VerifyOptions {
             no_suite: false,
             timeout_secs: None,
             resolve_sentry: false,
+            allow_config_change: false,
         }
     }
 }
@@ -83,44 +93,20 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
             e.message()
         )
     })?;
-    let head = discover::resolve_commit(&repo, &opts.head)?;
-    let base_spec = match &opts.base {
-        Some(b) => b.clone(),
-        None => discover::default_base(&repo)?,
-    };
-    let base = discover::resolve_commit(&repo, &base_spec)?;
-    let merge_base = repo
-        .merge_base(base, head)
-        .map_err(|_| anyhow!("{base_spec} and {} have no common ancestor", opts.head))?;
-    let settings = match tree::read_file(&repo, merge_base, SETTINGS_FILE) {
-        Some(text) => RepoSettings::parse(&text)?,
-        None => RepoSettings::default(),
-    };
-    let timeout = Duration::from_secs(
-        opts.timeout_secs
-            .or(settings.verify.timeout_secs)
-            .unwrap_or(DEFAULT_TIMEOUT_SECS)
-            .max(1),
-    );
-    let tests = if opts.tests.is_empty() {
-        discover::changed_contracts(&repo, merge_base, head)?
-    } else {
-        let all = discover::head_contracts(&repo, head);
-        discover::explicit_tests(&repo, head, &opts.tests, &all)?
-    };
-    if tests.is_empty() {
-        bail!(
-            "no repro contract (repro/sentry-*.json) added or changed between {} ({base_spec}) and {}; pass --test PATH",
-            short(&merge_base.to_string()),
-            opts.head
-        );
-    }
+    warn_if_dirty(&repo);
+    let Refs {
+        head,
+        base_spec,
+        merge_base,
+        settings,
+        timeout,
+    } = resolve_refs(&repo, opts)?;
+    let tests = select_tests(&repo, opts, merge_base, head, &base_spec)?;
     let sentry_api = if opts.resolve_sentry {
         Some(sentry::SentryApi::from_env()?)
     } else {
         None
     };
-    let workdir = repo.workdir().map(Path::to_path_buf);
     progress.step(&format!(
         "{} repro test(s); base {base_spec} (merge-base {}), head {} ({}); {} run(s) each, timeout {}s",
         tests.len(),
@@ -130,82 +116,17 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
         opts.runs,
         timeout.as_secs()
     ));
-
-    // Red side: the merge-base with head's repro files (and only them) laid over it.
-    let mut overlay: Vec<String> = Vec::new();
-    for t in &tests {
-        for f in t.contract.test_files.iter().chain(t.contract_path.iter()) {
-            if !overlay.contains(f) {
-                overlay.push(f.clone());
-            }
-        }
-    }
-    // One export serves every step when nothing disturbs it (see `tree::switch`): red runs on the
-    // base (with head's repro files), then the same folder switched to head for the green runs and
-    // the suite.
-    let mut base_x = tree::export_commit(&repo, merge_base, "base")?;
-    tree::overlay(&repo, head, &overlay, &base_x)?;
-    prepare(&base_x, workdir.as_deref(), timeout, &progress)?;
-    base_x.seal()?;
-    let mut base_sides = Vec::new();
-    for t in &tests {
-        base_sides.push(run_side(
-            t,
-            &settings,
-            &base_x,
-            "red on base",
-            opts.runs,
-            timeout,
-            &progress,
-        )?);
-    }
-    let mut head_x = tree::switch(&repo, base_x, head, "head")?;
-    prepare(&head_x, workdir.as_deref(), timeout, &progress)?;
-    head_x.seal()?;
-    let mut reports = Vec::new();
-    for (t, base_runs) in tests.iter().zip(base_sides) {
-        let head_runs = run_side(
-            t,
-            &settings,
-            &head_x,
-            "green on head",
-            opts.runs,
-            timeout,
-            &progress,
-        )?;
-        reports.push(finish_test(t, base_runs, head_runs, &progress));
-    }
-    // Suite commands are resolved against head's files (package.json scripts, pom.xml).
-    let mut commands: Vec<String> = Vec::new();
-    for t in &tests {
-        let cmd = runner::suite_command(&t.contract, &settings.verify, head_x.path());
-        if !commands.contains(&cmd) {
-            commands.push(cmd);
-        }
-    }
-
-    let mut suites = Vec::new();
-    if !opts.no_suite {
-        for cmd in &commands {
-            // The suite runs on a pristine head: the same export if the runs left it untouched.
-            head_x = tree::switch(&repo, head_x, head, "suite-head")?;
-            prepare(&head_x, workdir.as_deref(), timeout, &progress)?;
-            head_x.seal()?;
-            suites.push(run_suite(
-                &repo,
-                cmd,
-                &tests,
-                &head_x,
-                merge_base,
-                workdir.as_deref(),
-                timeout,
-                &progress,
-            )?);
-        }
-    } else {
-        progress.step("suite skipped (--no-suite)");
-    }
-    drop(head_x);
+    let judged = pin_tests(&repo, merge_base, head, tests, opts, &progress)?;
+    let sides = Sides {
+        repo: &repo,
+        settings: &settings,
+        merge_base,
+        head,
+        workdir: repo.workdir().map(Path::to_path_buf),
+        timeout,
+        progress: &progress,
+    };
+    let (reports, suites) = sides.run(&judged, opts)?;
 
     let all_flipped = reports.iter().all(|r| r.verdict == Verdict::Flipped);
     let mut report = Report {
@@ -225,24 +146,9 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
 
     let mut sentry_error = None;
     if let (true, Some(api)) = (report.ok, &sentry_api) {
-        let mut resolved = Vec::new();
-        for t in &tests {
-            let id = &t.contract.issue_id;
-            if id.is_empty() || resolved.contains(id) {
-                continue;
-            }
-            match api.resolve_in_next_release(id) {
-                Ok(()) => {
-                    progress.step(&format!("Sentry issue {id}: resolved in next release"));
-                    resolved.push(id.clone());
-                }
-                Err(e) => {
-                    sentry_error = Some(e);
-                    break;
-                }
-            }
-        }
+        let (resolved, err) = resolve_issues(api, &judged, &progress);
         report.sentry = Some(resolved);
+        sentry_error = err;
     }
 
     report::print_summary(&report, std::io::stdout().is_terminal());
@@ -257,6 +163,351 @@ pub fn run(opts: &VerifyOptions) -> Result<Report> {
         return Err(e.context("the gate passed, but resolving the Sentry issue failed"));
     }
     Ok(report)
+}
+
+/// The commits and settings one gate run is about.
+struct Refs {
+    head: git2::Oid,
+    base_spec: String,
+    merge_base: git2::Oid,
+    /// `.sentry-repro.toml` of the merge-base: a fix branch cannot loosen its own gate.
+    settings: RepoSettings,
+    timeout: Duration,
+}
+
+fn resolve_refs(repo: &Repository, opts: &VerifyOptions) -> Result<Refs> {
+    let head = discover::resolve_commit(repo, &opts.head)?;
+    let base_spec = match &opts.base {
+        Some(b) => b.clone(),
+        None => discover::default_base(repo)?,
+    };
+    let base = discover::resolve_commit(repo, &base_spec)?;
+    let merge_base = repo
+        .merge_base(base, head)
+        .map_err(|_| anyhow!("{base_spec} and {} have no common ancestor", opts.head))?;
+    let settings = match tree::read_file(repo, merge_base, SETTINGS_FILE) {
+        Some(text) => RepoSettings::parse(&text)?,
+        None => RepoSettings::default(),
+    };
+    let timeout = Duration::from_secs(
+        opts.timeout_secs
+            .or(settings.verify.timeout_secs)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+            .max(1),
+    );
+    Ok(Refs {
+        head,
+        base_spec,
+        merge_base,
+        settings,
+        timeout,
+    })
+}
+
+/// `verify` judges commits: say so when the work tree holds changes it will not see.
+fn warn_if_dirty(repo: &Repository) {
+    if repo.is_bare() {
+        return;
+    }
+    let mut o = git2::StatusOptions::new();
+    o.include_untracked(true)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    if let Ok(st) = repo.statuses(Some(&mut o)) {
+        if !st.is_empty() {
+            eprintln!(
+                "verify: warning: the work tree has uncommitted changes ({} path(s)); only commits are judged",
+                st.len()
+            );
+        }
+    }
+}
+
+/// The contracts the branch added or changed (or `--test`), plus every pin on the branch: a
+/// branch that deleted its contract and test is still judged against its pin.
+fn select_tests(
+    repo: &Repository,
+    opts: &VerifyOptions,
+    merge_base: git2::Oid,
+    head: git2::Oid,
+    base_spec: &str,
+) -> Result<Vec<ReproTest>> {
+    let mut tests = if opts.tests.is_empty() {
+        discover::changed_contracts(repo, merge_base, head)?
+    } else {
+        let all = discover::head_contracts(repo, head);
+        discover::explicit_tests(repo, head, &opts.tests, &all)?
+    };
+    if opts.tests.is_empty() {
+        for issue in pinned::pins_on_branch(repo, merge_base, head)? {
+            let known = tests.iter().any(|t| {
+                t.contract.issue_id == issue
+                    || t.contract_path
+                        .as_deref()
+                        .and_then(crate::pin::issue_of_contract)
+                        == Some(issue.as_str())
+            });
+            if !known {
+                tests.extend(pinned::test_of_pin(repo, &issue)?);
+            }
+        }
+    }
+    if tests.is_empty() {
+        bail!(
+            "no repro contract (repro/sentry-*.json) added or changed between {} ({base_spec}) and {}; pass --test PATH",
+            short(&merge_base.to_string()),
+            opts.head
+        );
+    }
+    Ok(tests)
+}
+
+/// One repro test, the reference it is judged against, and what head changed that it must not.
+struct Judged {
+    /// With the pinned contract: the test, expectations and commands come from the pin.
+    test: ReproTest,
+    pin: Option<pinned::Pinned>,
+    tampered: Vec<String>,
+}
+
+fn pin_tests(
+    repo: &Repository,
+    merge_base: git2::Oid,
+    head: git2::Oid,
+    tests: Vec<ReproTest>,
+    opts: &VerifyOptions,
+    progress: &Progress,
+) -> Result<Vec<Judged>> {
+    let mut judged: Vec<Judged> = Vec::new();
+    for t in tests {
+        let pin = pinned::resolve(repo, merge_base, head, &t)?;
+        let test = match &pin {
+            Some(p) => ReproTest {
+                contract_path: Some(p.contract_path.clone()),
+                contract: p.contract.clone(),
+            },
+            None => t,
+        };
+        if judged
+            .iter()
+            .any(|j| j.test.contract_path.is_some() && j.test.contract_path == test.contract_path)
+        {
+            continue;
+        }
+        judged.push(Judged {
+            test,
+            pin,
+            tampered: vec![],
+        });
+    }
+    let all_pinned: HashSet<String> = judged
+        .iter()
+        .filter_map(|j| j.pin.as_ref())
+        .flat_map(|p| p.files.iter().cloned())
+        .collect();
+    for j in &mut judged {
+        let Some(p) = &j.pin else {
+            progress.step(&format!("{}: unpinned (no contract)", j.test.name()));
+            continue;
+        };
+        j.tampered = tamper::tampering(
+            repo,
+            merge_base,
+            head,
+            p,
+            &all_pinned,
+            opts.allow_config_change,
+        )?;
+        let state = if j.tampered.is_empty() {
+            "head keeps it"
+        } else {
+            "TAMPERED"
+        };
+        progress.step(&format!(
+            "{}: reference {}: {state}",
+            j.test.name(),
+            p.label()
+        ));
+    }
+    Ok(judged)
+}
+
+fn resolve_issues(
+    api: &sentry::SentryApi,
+    judged: &[Judged],
+    progress: &Progress,
+) -> (Vec<String>, Option<anyhow::Error>) {
+    let mut resolved: Vec<String> = Vec::new();
+    for j in judged {
+        let id = &j.test.contract.issue_id;
+        if id.is_empty() || resolved.contains(id) {
+            continue;
+        }
+        match api.resolve_in_next_release(id) {
+            Ok(()) => {
+                progress.step(&format!("Sentry issue {id}: resolved in next release"));
+                resolved.push(id.clone());
+            }
+            Err(e) => return (resolved, Some(e)),
+        }
+    }
+    (resolved, None)
+}
+
+/// What every step of the runs shares.
+struct Sides<'a> {
+    repo: &'a Repository,
+    settings: &'a RepoSettings,
+    merge_base: git2::Oid,
+    head: git2::Oid,
+    workdir: Option<PathBuf>,
+    timeout: Duration,
+    progress: &'a Progress,
+}
+
+impl Sides<'_> {
+    /// Red on base, green on head, then the suite, for the tests head did not tamper with.
+    fn run(
+        &self,
+        judged: &[Judged],
+        opts: &VerifyOptions,
+    ) -> Result<(Vec<TestReport>, Vec<SuiteReport>)> {
+        let (live, tampered): (Vec<&Judged>, Vec<&Judged>) =
+            judged.iter().partition(|j| j.tampered.is_empty());
+        let mut reports: Vec<TestReport> = tampered.iter().map(|j| tampered_report(j)).collect();
+        if live.is_empty() {
+            self.progress
+                .step("nothing run: head changed what every repro test was pinned to");
+            return Ok((reports, vec![]));
+        }
+        let (repo, workdir, timeout, progress) = (
+            self.repo,
+            self.workdir.as_deref(),
+            self.timeout,
+            self.progress,
+        );
+        // Red side: the merge-base with the pinned files laid over it (untampered: head has the
+        // same ones, so both sides run one test infrastructure). One export serves every step when
+        // nothing disturbs it (see `tree::switch`).
+        let mut base_x = tree::export_commit(repo, self.merge_base, "base")?;
+        for j in &live {
+            match &j.pin {
+                Some(p) => tree::overlay(repo, p.commit, &p.files, &base_x)?,
+                None => tree::overlay(repo, self.head, &own_files(&j.test), &base_x)?,
+            }
+        }
+        prepare(&base_x, workdir, timeout, progress)?;
+        base_x.seal()?;
+        let mut base_sides = Vec::new();
+        for j in &live {
+            base_sides.push(self.side(&j.test, &base_x, "red on base", opts.runs)?);
+        }
+        // Suite commands: the pinned contract's, else the base's settings and manifests (never
+        // head's: a fix branch must not narrow its own suite).
+        let mut commands: Vec<String> = Vec::new();
+        for j in &live {
+            let cmd = runner::suite_command(&j.test.contract, &self.settings.verify, base_x.path());
+            if !commands.contains(&cmd) {
+                commands.push(cmd);
+            }
+        }
+        let mut head_x = tree::switch(repo, base_x, self.head, "head")?;
+        prepare(&head_x, workdir, timeout, progress)?;
+        head_x.seal()?;
+        for (j, base_runs) in live.iter().zip(base_sides) {
+            let head_runs = self.side(&j.test, &head_x, "green on head", opts.runs)?;
+            reports.push(finish_test(j, base_runs, head_runs, progress));
+        }
+        reports.sort_by(|a, b| a.contract.cmp(&b.contract).then(a.test.cmp(&b.test)));
+        let mut suites = Vec::new();
+        if !tampered.is_empty() {
+            progress.step("suite skipped: a repro test was tampered with");
+        } else if opts.no_suite {
+            progress.step("suite skipped (--no-suite)");
+        } else {
+            let tests: Vec<ReproTest> = live.iter().map(|j| j.test.clone()).collect();
+            for cmd in &commands {
+                // The suite runs on a pristine head: the same export if the runs left it untouched.
+                head_x = tree::switch(repo, head_x, self.head, "suite-head")?;
+                prepare(&head_x, workdir, timeout, progress)?;
+                head_x.seal()?;
+                suites.push(run_suite(
+                    repo,
+                    cmd,
+                    &tests,
+                    &head_x,
+                    self.merge_base,
+                    workdir,
+                    timeout,
+                    progress,
+                )?);
+            }
+        }
+        drop(head_x);
+        Ok((reports, suites))
+    }
+
+    fn side(&self, t: &ReproTest, x: &Export, label: &str, runs: u32) -> Result<Vec<RunReport>> {
+        run_side(
+            t,
+            self.settings,
+            x,
+            label,
+            runs,
+            self.timeout,
+            self.progress,
+        )
+    }
+}
+
+/// A test without a pin (a bare `--test` path): its own files on head.
+fn own_files(t: &ReproTest) -> Vec<String> {
+    let mut files = t.contract.test_files.clone();
+    files.extend(t.contract_path.iter().cloned());
+    files
+}
+
+fn pin_fields(j: &Judged) -> (String, Option<String>) {
+    match &j.pin {
+        Some(p) => (
+            p.name.clone().unwrap_or_else(|| report::UNPINNED.into()),
+            Some(p.commit.to_string()),
+        ),
+        None => (report::UNPINNED.into(), None),
+    }
+}
+
+fn tampered_report(j: &Judged) -> TestReport {
+    const SHOWN: usize = 5;
+    let mut detail = j.tampered[..j.tampered.len().min(SHOWN)].join("; ");
+    if j.tampered.len() > SHOWN {
+        detail.push_str(&format!("; and {} more", j.tampered.len() - SHOWN));
+    }
+    let mut r = test_report(j, vec![], vec![]);
+    r.verdict = Verdict::Tampered;
+    r.detail = format!("head changed what the generator pinned (not run): {detail}");
+    r
+}
+
+fn test_report(j: &Judged, base_runs: Vec<RunReport>, head_runs: Vec<RunReport>) -> TestReport {
+    let c = &j.test.contract;
+    let (pin, pin_commit) = pin_fields(j);
+    TestReport {
+        test: j.test.name(),
+        contract: j.test.contract_path.clone(),
+        issue_id: c.issue_id.clone(),
+        short_id: c.short_id.clone(),
+        language: c.language.clone(),
+        strategy: c.strategy.as_str().into(),
+        expected_exception: c.expected.exception_type.clone(),
+        verdict: Verdict::Error,
+        detail: String::new(),
+        pin,
+        pin_commit,
+        tampered: j.tampered.clone(),
+        base_runs,
+        head_runs,
+    }
 }
 
 fn short(s: &str) -> &str {
@@ -361,30 +612,19 @@ fn run_side(
 }
 
 fn finish_test(
-    t: &ReproTest,
+    j: &Judged,
     base_runs: Vec<RunReport>,
     head_runs: Vec<RunReport>,
     progress: &Progress,
 ) -> TestReport {
-    let name = t.name();
     let base_o: Vec<Outcome> = base_runs.iter().map(|r| r.outcome.clone()).collect();
     let head_o: Vec<Outcome> = head_runs.iter().map(|r| r.outcome.clone()).collect();
     let (verdict, detail) = judge::verdict(&base_o, &head_o);
-    progress.step(&format!("{name}: {}", verdict.as_str()));
-    let c = &t.contract;
-    TestReport {
-        test: name,
-        contract: t.contract_path.clone(),
-        issue_id: c.issue_id.clone(),
-        short_id: c.short_id.clone(),
-        language: c.language.clone(),
-        strategy: c.strategy.as_str().into(),
-        expected_exception: c.expected.exception_type.clone(),
-        verdict,
-        detail,
-        base_runs,
-        head_runs,
-    }
+    progress.step(&format!("{}: {}", j.test.name(), verdict.as_str()));
+    let mut r = test_report(j, base_runs, head_runs);
+    r.verdict = verdict;
+    r.detail = detail;
+    r
 }
 
 fn suite_outcome(out: &RunOutput) -> Outcome {

@@ -35,6 +35,12 @@ pub struct TestReport {
     pub expected_exception: Option<String>,
     pub verdict: Verdict,
     pub detail: String,
+    /// `sentry-repro/<issue>` (the pin tag the test was taken from), or `unpinned`.
+    pub pin: String,
+    /// The commit the test, contract and commands were taken from.
+    pub pin_commit: Option<String>,
+    /// What head changed that it must not (the evidence of `TAMPERED`).
+    pub tampered: Vec<String>,
     pub base_runs: Vec<RunReport>,
     pub head_runs: Vec<RunReport>,
 }
@@ -104,6 +110,9 @@ fn paint(tty: bool, verdict: &str) -> String {
 
 const TAIL_LINES: usize = 30;
 
+/// `TestReport::pin` of a test judged without a pin tag.
+pub const UNPINNED: &str = "unpinned";
+
 /// The final summary on stdout: a table on a terminal, plain lines otherwise.
 pub fn print_summary(report: &Report, tty: bool) {
     let mut out = std::io::stdout().lock();
@@ -155,6 +164,29 @@ pub fn print_summary(report: &Report, tty: bool) {
     } else {
         for (v, t, d) in &rows {
             let _ = writeln!(out, "{v} {t}: {d}");
+        }
+    }
+    for t in report.tests.iter().filter(|t| t.pin == UNPINNED) {
+        let _ = writeln!(
+            out,
+            "\nunpinned: {}: no tag sentry-repro/{} (fetch the tags?): judged against {}, the \
+             first commit on the branch with its contract, which the branch's author wrote",
+            t.test,
+            t.issue_id,
+            t.pin_commit
+                .as_deref()
+                .map(|c| &c[..c.len().min(10)])
+                .unwrap_or("?"),
+        );
+    }
+    for t in report.tests.iter().filter(|t| !t.tampered.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n--- {} (TAMPERED): head changed what the pin {} holds:",
+            t.test, t.pin
+        );
+        for why in &t.tampered {
+            let _ = writeln!(out, "  - {why}");
         }
     }
     for t in report
@@ -244,10 +276,15 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_type(t.verdict.as_str()).set_message(t.detail.clone());
             let tail = t
-                .base_runs
+                .tampered
                 .iter()
-                .chain(&t.head_runs)
-                .map(|r| format!("$ {}\n{}\n", r.command, r.tail))
+                .map(|w| format!("tampered: {w}\n"))
+                .chain(
+                    t.base_runs
+                        .iter()
+                        .chain(&t.head_runs)
+                        .map(|r| format!("$ {}\n{}\n", r.command, r.tail)),
+                )
                 .collect::<String>();
             s.set_description(tail);
             s
@@ -269,6 +306,7 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
             .sum();
         case.set_time(Duration::from_millis(ms));
         case.add_property(("verdict", t.verdict.as_str()));
+        case.add_property(("pin", t.pin.as_str()));
         suite.add_test_case(case);
     }
     for s in &report.suites {
@@ -291,4 +329,66 @@ pub fn write_junit(report: &Report, path: &std::path::Path) -> Result<()> {
     junit.add_test_suite(suite);
     let xml = junit.to_string().context("serializing JUnit XML")?;
     std::fs::write(path, xml).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tampered() -> Report {
+        Report {
+            ok: false,
+            exit_code: 1,
+            base: "main".into(),
+            head: "HEAD".into(),
+            merge_base: "a".repeat(40),
+            head_commit: "b".repeat(40),
+            runs: 1,
+            tests: vec![TestReport {
+                test: "repro/test_sentry_1.py".into(),
+                contract: Some("repro/sentry-1.json".into()),
+                issue_id: "1".into(),
+                short_id: None,
+                language: "python".into(),
+                strategy: "call_replay".into(),
+                expected_exception: Some("KeyError".into()),
+                verdict: Verdict::Tampered,
+                detail: "head changed what the generator pinned (not run): added repro/conftest.py"
+                    .into(),
+                pin: "sentry-repro/1".into(),
+                pin_commit: Some("c".repeat(40)),
+                tampered: vec!["added repro/conftest.py in the repro folder".into()],
+                base_runs: vec![],
+                head_runs: vec![],
+            }],
+            suites: vec![],
+            sentry: None,
+        }
+    }
+
+    #[test]
+    fn tampered_in_json_and_junit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (json, xml) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+        write_json(&tampered(), &json).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["tests"][0]["verdict"], "TAMPERED");
+        assert_eq!(v["tests"][0]["pin"], "sentry-repro/1");
+        write_junit(&tampered(), &xml).unwrap();
+        let text = std::fs::read_to_string(&xml).unwrap();
+        let junit = quick_junit::Report::deserialize_from_str(&text).unwrap();
+        match &junit.test_suites[0].test_cases[0].status {
+            TestCaseStatus::NonSuccess {
+                ty, description, ..
+            } => {
+                assert_eq!(ty.as_ref().unwrap().as_str(), "TAMPERED");
+                assert!(description
+                    .as_ref()
+                    .unwrap()
+                    .contains("tampered: added repro/conftest.py"));
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
 }

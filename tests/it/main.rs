@@ -1,6 +1,8 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
 mod e2e;
+// The games a fixer can play on the branch verify judges: each must be TAMPERED, the fix FLIPPED.
+mod games;
 mod go_cases;
 mod hostile;
 mod java_cases;

@@ -25,7 +25,7 @@ fn fixture(case: &str) -> PathBuf {
         .join(case)
 }
 
-fn have_pytest() -> bool {
+pub(crate) fn have_pytest() -> bool {
     let ok = Command::new("python")
         .args(["-m", "pytest", "--version"])
         .output()
