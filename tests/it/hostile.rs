@@ -920,3 +920,306 @@ fn arbitrary_events_render_files_that_parse() {
         Err(_) => eprintln!("node not found: JavaScript files not checked"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Values side by side (issue 14): a source-encoding cookie, an escape or a directive assembled
+// from several fields, in every language. Each generated file is parsed by the language's own
+// tool, every line holding the marker is a comment or a string literal as the language splits
+// lines, and running the Python and JavaScript files writes no canary.
+
+const MARK: &str = "PWNED";
+
+/// The fixture app, its event and the language, for each generator.
+fn side_by_side_cases() -> Vec<(&'static str, PathBuf, Value)> {
+    // `exception` as a bare list (an older SDK's shape) becomes `{"values": [...]}`.
+    let read = |rel: &str| -> Value {
+        let text = std::fs::read_to_string(Path::new(MANIFEST).join(rel)).unwrap();
+        let mut ev: Value = serde_json::from_str(&text).unwrap();
+        if ev["exception"].is_array() {
+            ev["exception"] = json!({"values": ev["exception"].take()});
+        }
+        ev
+    };
+    let fx = |rel: &str| Path::new(MANIFEST).join(rel);
+    let mut py = python_event(json!("7070"));
+    py["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"] = json!({"xs": "<object at 0x1>"});
+    vec![
+        ("python", PathBuf::new(), py),
+        (
+            "javascript",
+            fx("tests/fixtures/corpus/js-expense-tofixed/app"),
+            read("tests/fixtures/corpus/js-expense-tofixed/event.json"),
+        ),
+        (
+            "go",
+            fx("tests/fixtures/go/go-bill-share/app"),
+            read("tests/fixtures/go/go-bill-share/event.json"),
+        ),
+        (
+            "rust",
+            fx("tests/fixtures/rust/rs-money-fromstr/app"),
+            read("tests/fixtures/rust/rs-money-fromstr/event.json"),
+        ),
+        (
+            "java",
+            fx("tests/fixtures/java/java-price-parse/app"),
+            read("tests/fixtures/java/java-price-parse/event.json"),
+        ),
+    ]
+}
+
+/// Every exception's frames (`exception.values[*].stacktrace.frames`).
+fn frames_mut(ev: &mut Value) -> Vec<&mut Value> {
+    let mut out = Vec::new();
+    if let Some(values) = ev["exception"]["values"].as_array_mut() {
+        for v in values {
+            if let Some(frames) = v["stacktrace"]["frames"].as_array_mut() {
+                out.extend(frames.iter_mut().filter(|f| f.is_object()));
+            }
+        }
+    }
+    out
+}
+
+/// Poisons the fields that sit side by side in the templates. `variant` 0: the reported type and
+/// value form a PEP 263 cookie (`Xcoding: raw_unicode_escape`) while the context lines carry
+/// `\u000a` escapes; 1: the type and value are kept (so the replays render) and the rest is
+/// poisoned; 2: as 1 with no frame mapping to the repository (boilerplate).
+fn poison_side_by_side(ev: &mut Value, canary: &str, variant: usize) {
+    let py = format!("open({canary:?}, 'w').write('{MARK}')");
+    let js = format!("require('fs').writeFileSync({canary:?}, '{MARK}')");
+    let lines = [
+        format!("x = 1 \\u000a{py} \\u000a{js} // \\u002a\\u002f {MARK}"),
+        format!("{MARK}\u{2028}{js}\u{2029}{js}\r{py}\n{py}"),
+        format!("*/ {js}; /* {MARK} \\u002a\\u002f class {MARK} {{}} /*"),
+        format!("\n//go:build ignore\n//line {MARK}.go:1\n#cgo LDFLAGS: -l{MARK}\n//! {MARK}"),
+        format!("\u{85}{py}\u{0b}{py}\u{0c}{py}\u{1c}{py}\\"),
+    ];
+    ev["title"] = json!(format!("{MARK} -*- coding"));
+    ev["culprit"] = json!(": utf-7 -*- +AAo-");
+    if variant == 0 {
+        ev["exception"]["values"][0]["type"] = json!("Xcoding");
+        ev["exception"]["values"][0]["value"] = json!("raw_unicode_escape");
+    }
+    ev["breadcrumbs"] = json!([{"message": lines[1], "category": "x\\"}, {"message": "u000a"}]);
+    ev["web_url"] = json!(format!("https://sentry.example/{MARK}\\\n*/"));
+    for (i, f) in frames_mut(ev).into_iter().enumerate() {
+        f["context_line"] = json!(lines[i % lines.len()]);
+        f["pre_context"] = json!([lines[(i + 1) % lines.len()], lines[(i + 2) % lines.len()]]);
+        f["post_context"] = json!([lines[(i + 3) % lines.len()], lines[(i + 4) % lines.len()]]);
+        if variant == 2 {
+            f["filename"] = json!(format!("nowhere/{MARK}\\u000a.x"));
+            f["abs_path"] = json!(format!("/nowhere/{MARK}\\u000a.x"));
+        }
+    }
+    // an outermost library frame whose file and function form a cookie and an escape
+    if let Some(frames) = ev["exception"]["values"][0]["stacktrace"]["frames"].as_array_mut() {
+        frames.insert(
+            0,
+            json!({"filename": "lib/x.coding", "function": format!(": raw_unicode_escape \\u000a{py}"),
+                   "module": format!("go:linkname {MARK}"), "lineno": 1, "in_app": false,
+                   "context_line": lines[3]}),
+        );
+    }
+}
+
+/// Lines as the language's lexer splits them (Java after its unicode-escape translation).
+fn language_lines(lang: &str, text: &str) -> Vec<String> {
+    let text = if lang == "java" {
+        java_unicode_escapes(text)
+    } else {
+        text.to_string()
+    };
+    let breaks: &[char] = match lang {
+        "javascript" => &['\n', '\r', '\u{2028}', '\u{2029}'],
+        _ => &['\n', '\r'],
+    };
+    text.split(breaks).map(str::to_string).collect()
+}
+
+/// Java's first translation step: `\uXXXX` (any number of `u`) after a backslash preceded by an
+/// even number of backslashes becomes that UTF-16 unit, before comments and strings are lexed.
+fn java_unicode_escapes(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let (mut out, mut i, mut run) = (String::new(), 0, 0);
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && run % 2 == 0 && chars.get(i + 1) == Some(&'u') {
+            let mut j = i + 1;
+            while chars.get(j) == Some(&'u') {
+                j += 1;
+            }
+            let hex: String = chars.iter().skip(j).take(4).collect();
+            if let Ok(n) = u32::from_str_radix(&hex, 16) {
+                out.push(char::from_u32(n).unwrap_or('\u{FFFD}'));
+                (i, run) = (j + 4, 0);
+                continue;
+            }
+        }
+        run = if c == '\\' { run + 1 } else { 0 };
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Every line holding the marker is a whole-line comment, or holds it only inside double-quoted
+/// literals; no line starts a Go directive; a Python file starts with the fixed coding line.
+fn assert_marker_only_in_comments_and_literals(lang: &str, path: &str, text: &str) {
+    let literal = regex::Regex::new(r#""(?:[^"\\]|\\.)*""#).unwrap();
+    let comment = if lang == "python" { "#" } else { "//" };
+    if lang == "python" {
+        assert!(
+            text.starts_with(sentry_repro::render::PY_CODING_LINE),
+            "{path}"
+        );
+    }
+    for line in language_lines(lang, text) {
+        let t = line.trim_start_matches([' ', '\t', '\x0c']);
+        for directive in ["//go:", "//line ", "// +build", "#cgo", "//export "] {
+            assert!(!t.starts_with(directive), "{path}: directive {line:?}");
+        }
+        if !line.contains(MARK) || t.starts_with(comment) {
+            continue;
+        }
+        let code = literal.replace_all(&line, "\"\"");
+        assert!(
+            !code.contains(MARK),
+            "{path}: event text outside a comment or literal: {line:?}\n{text}"
+        );
+    }
+}
+
+/// Runs `cmd`; None when the tool is missing (an error under CI=true), else (success, output).
+fn run_tool(cmd: &mut Command) -> Option<(bool, String)> {
+    match cmd.output() {
+        Ok(o) => Some((
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )),
+        Err(_) if ci() => panic!("{cmd:?} is required when CI=true"),
+        Err(_) => {
+            eprintln!("SKIPPED: {cmd:?} not available");
+            None
+        }
+    }
+}
+
+/// The language's own parser accepts the file (javac: no syntax error; its missing-symbol errors
+/// for JUnit and the app are expected without a classpath).
+fn assert_parses(lang: &str, file: &Path, text: &str) {
+    let name = file.display();
+    let parsed = match lang {
+        "python" => run_tool(Command::new("python3").args([
+            "-c",
+            "import sys; compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec')",
+            &file.display().to_string(),
+        ])),
+        "javascript" => run_tool(Command::new("node").arg("--check").arg(file)),
+        "go" => run_tool(Command::new("gofmt").arg("-e").arg(file)),
+        "rust" => {
+            // From stdin: rustfmt parses without looking for `#[path]` module files.
+            let mut child = match Command::new("rustfmt")
+                .args(["--edition", "2021", "--emit", "stdout"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+            {
+                Ok(c) => c,
+                Err(_) if ci() => panic!("rustfmt is required when CI=true"),
+                Err(_) => return,
+            };
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            let o = child.wait_with_output().unwrap();
+            Some((o.status.success(), String::from_utf8_lossy(&o.stderr).into()))
+        }
+        "java" => run_tool(
+            Command::new("javac")
+                .args(["-proc:none", "-d"])
+                .arg(file.parent().unwrap().join("classes"))
+                .arg(file),
+        )
+        .map(|(_, out)| {
+            let syntax = ["illegal", "expected", "unclosed", "not a statement", "end of file"];
+            (!syntax.iter().any(|s| out.contains(s)), out)
+        }),
+        _ => return,
+    };
+    if let Some((ok, out)) = parsed {
+        assert!(ok, "{lang} does not parse {name}:\n{out}\n{text}");
+    }
+}
+
+#[test]
+fn values_side_by_side_stay_comments_and_literals_in_every_language() {
+    let out = tempfile::tempdir().unwrap();
+    let canary = out.path().join("CANARY");
+    let canary_s = canary.display().to_string();
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    for (lang, app, event) in side_by_side_cases() {
+        let (_tmp, repo) = if lang == "python" {
+            python_app()
+        } else {
+            make_repo(&app)
+        };
+        let mut project = ProjectConfig::for_repo(&repo);
+        project.language = Some(lang.into());
+        for variant in 0..3 {
+            let mut ev = event.clone();
+            poison_side_by_side(&mut ev, &canary_s, variant);
+            let g = pipeline::generate(
+                &Alert::from_event(&ev),
+                &project,
+                &GenerateOptions {
+                    dry_run: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{lang} variant {variant}: {e:#}"));
+            for (i, f) in g.rendered.iter().enumerate() {
+                let ext = f.path.rsplit('.').next().unwrap();
+                if !["py", "js", "mjs", "cjs", "go", "rs", "java"].contains(&ext) {
+                    continue;
+                }
+                let dir = out.path().join(format!("{lang}{variant}_{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let file = dir.join(f.path.rsplit('/').next().unwrap());
+                std::fs::write(&file, &f.content).unwrap();
+                assert_marker_only_in_comments_and_literals(lang, &f.path, &f.content);
+                assert_parses(lang, &file, &f.content);
+                // Running the file (its app import fails here) must not run the event's text.
+                let run = match lang {
+                    "python" => run_tool(Command::new("python3").arg(&file).current_dir(&dir)),
+                    "javascript" => run_tool(Command::new("node").arg(&file).current_dir(&dir)),
+                    _ => None,
+                };
+                assert!(
+                    !canary.exists(),
+                    "{lang} variant {variant} ran event text: {run:?}\n{}",
+                    f.content
+                );
+                *checked
+                    .entry(format!("{lang}/{}", g.strategy))
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    eprintln!("checked: {checked:?}");
+    for lang in ["python", "javascript", "go", "rust", "java"] {
+        assert!(
+            checked.keys().any(|k| k.starts_with(lang)),
+            "no {lang} file checked: {checked:?}"
+        );
+    }
+}
