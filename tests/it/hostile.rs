@@ -1223,3 +1223,155 @@ fn values_side_by_side_stay_comments_and_literals_in_every_language() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Generated tests report nothing (issue 15): an app that initialises its Sentry SDK with a DSN in
+// its source, run by the generated request replay with SENTRY_DSN also set, sends nothing to a
+// local DSN receiver; the same app imported without the test's header does send (the control).
+
+/// A stand-in for Sentry's ingest endpoint on a free loopback port: a DSN pointing at it, and the
+/// number of connections it got (any connection counts as a report).
+fn dsn_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        }
+    });
+    (format!("http://public@127.0.0.1:{port}/1"), hits)
+}
+
+/// Waits up to `secs` for the receiver to have at least one connection.
+fn received(hits: &std::sync::atomic::AtomicUsize, secs: u64) -> usize {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end && hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    hits.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Whether `python3` imports `modules` (an error under CI=true).
+fn python_has(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok || !ci(), "python3 with {modules} is required when CI=true (scripts/test.sh)");
+    if !ok {
+        eprintln!("SKIPPED: python3 lacks one of {modules}");
+    }
+    ok
+}
+
+const PY_APP_WITH_SENTRY: &str = "\
+import sentry_sdk
+from flask import Flask, request
+
+sentry_sdk.init(dsn=\"{dsn}\")
+sentry_sdk.capture_message(\"the app was imported\")
+app = Flask(__name__)
+
+
+@app.post(\"/submit\")
+def submit():
+    data = request.get_json(silent=True) or {}
+    return {\"v\": data[\"missing\"]}
+";
+
+#[test]
+fn generated_python_request_replay_reports_nothing_to_sentry() {
+    if !python_has("pytest, flask, sentry_sdk") {
+        return;
+    }
+    let (dsn, hits) = dsn_receiver();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("app")).unwrap();
+    std::fs::write(src.path().join("app/__init__.py"), "").unwrap();
+    std::fs::write(
+        src.path().join("app/web.py"),
+        PY_APP_WITH_SENTRY.replace("{dsn}", &dsn),
+    )
+    .unwrap();
+    std::fs::write(
+        src.path().join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"0\"\n",
+    )
+    .unwrap();
+    let repo = crate::support::Repo::of(src.path());
+    let event = json!({
+        "event_id": "5e17c0de5e17c0de5e17c0de5e17c0de", "issue_id": "8080", "platform": "python",
+        "exception": {"values": [{"type": "KeyError", "value": "'missing'",
+            "stacktrace": {"frames": [{"filename": "app/web.py", "abs_path": "/srv/app/app/web.py",
+                "module": "app.web", "function": "submit", "lineno": 12, "in_app": true,
+                "context_line": "    return {\"v\": data[\"missing\"]}", "vars": {"data": "{}"}}]}}]},
+        "request": {"method": "POST", "url": "http://localhost/submit",
+            "headers": {"Content-Type": "application/json"}, "data": {}}
+    });
+    let out = repo.generate_and_checkout(&event);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let test = out.files.iter().find(|f| f.ends_with(".py")).unwrap();
+    let env_dsn = dsn.replace("/1", "/2");
+    let env = [("SENTRY_DSN", env_dsn.as_str()), ("PYTHONDONTWRITEBYTECODE", "1")];
+    let (ok, text) = repo.sh(&format!("python3 -m pytest -q -p no:cacheprovider {test}"), &env);
+    assert!(
+        !ok && text.contains(sentry_repro::contract::MARKER_REPRODUCED),
+        "the replay should run the app and reproduce the crash:\n{text}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(received(&hits, 0), 0, "the generated test reported to Sentry:\n{text}");
+    // The control: imported on its own, the same app reports (so the receiver and app work).
+    let (ok, text) = repo.sh("python3 -c 'import app.web'", &env);
+    assert!(ok, "{text}");
+    assert!(received(&hits, 10) > 0, "the app itself sent nothing: the test proves nothing");
+}
+
+#[test]
+fn generated_javascript_request_replay_reports_nothing_to_sentry() {
+    if !crate::support::have("node", "--version") || !crate::support::have("npm", "--version") {
+        return;
+    }
+    let case = "js-http-plain-parcel-rates";
+    let fixture = Path::new(MANIFEST).join("tests/fixtures/corpus-extra").join(case);
+    let modules = crate::js_cases::dependencies(case, &fixture.join("app"));
+    let (dsn, hits) = dsn_receiver();
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&fixture.join("app"), src.path());
+    // Appended (the event's line numbers stay right): the app reports as soon as it is loaded.
+    let app_js = src.path().join("src/app.js");
+    let mut text = std::fs::read_to_string(&app_js).unwrap();
+    text.push_str(&format!(
+        "\nconst SentryForTest = require('@sentry/node');\nSentryForTest.init({{ dsn: '{dsn}' }});\nSentryForTest.captureMessage('the app was loaded');\n"
+    ));
+    std::fs::write(&app_js, text).unwrap();
+    let repo = crate::support::Repo::of(src.path());
+    let event: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("event.json")).unwrap())
+            .unwrap();
+    let out = repo.generate_and_checkout(&event);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    std::os::unix::fs::symlink(&modules, repo.dir.join("node_modules")).unwrap();
+    let env_dsn = dsn.replace("/1", "/2");
+    let env = [("SENTRY_DSN", env_dsn.as_str())];
+    let (ok, text) = repo.sh(&out.test_command, &env);
+    assert!(
+        !ok && text.contains(sentry_repro::contract::MARKER_SERVER_ERROR),
+        "the replay should run the app and fail with the server error:\n{text}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(received(&hits, 0), 0, "the generated test reported to Sentry:\n{text}");
+    let (ok, text) = repo.sh(
+        "node -e \"require('./src/app.js'); setTimeout(() => {}, 3000)\"",
+        &env,
+    );
+    assert!(ok, "{text}");
+    assert!(received(&hits, 10) > 0, "the app itself sent nothing: the test proves nothing");
+}
