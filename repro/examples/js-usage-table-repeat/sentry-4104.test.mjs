@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 // Report nothing to Sentry: this test's crash is not production's. The DSN the SDK reads is emptied
-// before the app is loaded by a dynamic import (a static import runs first, see
-// docs/security-of-generated-files.md).
+// before anything this test loads with import() (the app of a request replay); static imports are
+// evaluated before this line (see docs/security-of-generated-files.md).
 process.env.SENTRY_DSN = '';
 
 import * as target from "../src/table.js";

@@ -5,6 +5,7 @@
 # Make it pass by fixing the application code; do not weaken, skip or delete this test.
 # Note: replayed from the state captured at the crash: Playlist.advance had already changed self before it raised, and no caller's inputs could be rebuilt unchanged
 
+
 def _report_nothing():
     """Keep the app's Sentry SDK from sending this test's crash (done before the app is imported):
     an empty SENTRY_DSN (also read by the SDK, and kept by .env loaders that do not override), and
@@ -31,6 +32,7 @@ def _report_nothing():
 
 
 _report_nothing()
+
 
 from tunequeue.models import Playlist
 from tunequeue.models import Track

@@ -4,6 +4,7 @@
 # Crash site: reviewhub/ratings.py:21 in average_rating
 # Make it pass by fixing the application code; do not weaken, skip or delete this test.
 
+
 def _report_nothing():
     """Keep the app's Sentry SDK from sending this test's crash (done before the app is imported):
     an empty SENTRY_DSN (also read by the SDK, and kept by .env loaders that do not override), and
@@ -30,6 +31,7 @@ def _report_nothing():
 
 
 _report_nothing()
+
 
 from reviewhub.ratings import average_rating
 

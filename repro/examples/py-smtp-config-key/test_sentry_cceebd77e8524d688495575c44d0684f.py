@@ -4,6 +4,7 @@
 # Crash site: notifykit/config.py:39 in smtp_settings
 # Make it pass by fixing the application code; do not weaken, skip or delete this test.
 
+
 def _report_nothing():
     """Keep the app's Sentry SDK from sending this test's crash (done before the app is imported):
     an empty SENTRY_DSN (also read by the SDK, and kept by .env loaders that do not override), and
@@ -30,6 +31,7 @@ def _report_nothing():
 
 
 _report_nothing()
+
 
 from notifykit.config import smtp_settings
 
