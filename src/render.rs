@@ -494,7 +494,13 @@ mod tests {
         let c = code_comment("a\nb\rc\x0bd\x0ce\x1cf\x1dg\x1eh\u{85}i\u{2028}j\u{2029}k");
         assert_eq!(c, "a b c d e f g h i j k");
         // directives a template could let a value start
-        for d in ["go:generate rm -rf /", "line x.go:1", "+build ignore", "#cgo LDFLAGS: -x", "!"] {
+        for d in [
+            "go:generate rm -rf /",
+            "line x.go:1",
+            "+build ignore",
+            "#cgo LDFLAGS: -x",
+            "!",
+        ] {
             assert!(code_comment(d).starts_with(' '), "{d}");
         }
         assert_eq!(code_comment("gopher: go:x"), "gopher: go:x");
@@ -591,9 +597,19 @@ mod tests {
         let glued = regex::Regex::new(r"(//!?|#)\{\{").unwrap();
         let adjacent = regex::Regex::new(r"comment \}\}\{\{").unwrap();
         for name in template_names() {
-            let text = TEMPLATE_DIR.get_file(&name).unwrap().contents_utf8().unwrap();
-            assert!(!glued.is_match(text), "{name}: a value right after a comment marker");
-            assert!(!adjacent.is_match(text), "{name}: two comment values side by side");
+            let text = TEMPLATE_DIR
+                .get_file(&name)
+                .unwrap()
+                .contents_utf8()
+                .unwrap();
+            assert!(
+                !glued.is_match(text),
+                "{name}: a value right after a comment marker"
+            );
+            assert!(
+                !adjacent.is_match(text),
+                "{name}: two comment values side by side"
+            );
         }
     }
 
@@ -602,7 +618,11 @@ mod tests {
         for name in template_names() {
             let partial = name.rsplit('/').next().unwrap().starts_with('_');
             if name.ends_with(".py.tera") && !partial {
-                let text = TEMPLATE_DIR.get_file(&name).unwrap().contents_utf8().unwrap();
+                let text = TEMPLATE_DIR
+                    .get_file(&name)
+                    .unwrap()
+                    .contents_utf8()
+                    .unwrap();
                 let first = if text.starts_with("{% include") {
                     TEMPLATE_DIR
                         .get_file("python/_header.py.tera")

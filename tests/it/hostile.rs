@@ -957,7 +957,8 @@ fn side_by_side_cases() -> Vec<(&'static str, PathBuf, Value)> {
     };
     let fx = |rel: &str| Path::new(MANIFEST).join(rel);
     let mut py = python_event(json!("7070"));
-    py["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"] = json!({"xs": "<object at 0x1>"});
+    py["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"] =
+        json!({"xs": "<object at 0x1>"});
     vec![
         ("python", PathBuf::new(), py),
         (
@@ -1157,7 +1158,10 @@ fn assert_parses(lang: &str, file: &Path, text: &str) {
                 .write_all(text.as_bytes())
                 .unwrap();
             let o = child.wait_with_output().unwrap();
-            Some((o.status.success(), String::from_utf8_lossy(&o.stderr).into()))
+            Some((
+                o.status.success(),
+                String::from_utf8_lossy(&o.stderr).into(),
+            ))
         }
         "java" => run_tool(
             Command::new("javac")
@@ -1166,7 +1170,13 @@ fn assert_parses(lang: &str, file: &Path, text: &str) {
                 .arg(file),
         )
         .map(|(_, out)| {
-            let syntax = ["illegal", "expected", "unclosed", "not a statement", "end of file"];
+            let syntax = [
+                "illegal",
+                "expected",
+                "unclosed",
+                "not a statement",
+                "end of file",
+            ];
             (!syntax.iter().any(|s| out.contains(s)), out)
         }),
         _ => return,
@@ -1224,9 +1234,7 @@ fn values_side_by_side_stay_comments_and_literals_in_every_language() {
                     "{lang} variant {variant} ran event text: {run:?}\n{}",
                     f.content
                 );
-                *checked
-                    .entry(format!("{lang}/{}", g.strategy))
-                    .or_insert(0) += 1;
+                *checked.entry(format!("{lang}/{}", g.strategy)).or_insert(0) += 1;
             }
         }
     }
@@ -1259,7 +1267,8 @@ fn dsn_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
             let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
             let mut buf = vec![0u8; 1 << 16];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
         }
     });
     (format!("http://public@127.0.0.1:{port}/1"), hits)
@@ -1280,7 +1289,10 @@ fn python_has(modules: &str) -> bool {
         .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok || !ci(), "python3 with {modules} is required when CI=true (scripts/test.sh)");
+    assert!(
+        ok || !ci(),
+        "python3 with {modules} is required when CI=true (scripts/test.sh)"
+    );
     if !ok {
         eprintln!("SKIPPED: python3 lacks one of {modules}");
     }
@@ -1335,18 +1347,31 @@ fn generated_python_request_replay_reports_nothing_to_sentry() {
     assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
     let test = out.files.iter().find(|f| f.ends_with(".py")).unwrap();
     let env_dsn = dsn.replace("/1", "/2");
-    let env = [("SENTRY_DSN", env_dsn.as_str()), ("PYTHONDONTWRITEBYTECODE", "1")];
-    let (ok, text) = repo.sh(&format!("python3 -m pytest -q -p no:cacheprovider {test}"), &env);
+    let env = [
+        ("SENTRY_DSN", env_dsn.as_str()),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+    ];
+    let (ok, text) = repo.sh(
+        &format!("python3 -m pytest -q -p no:cacheprovider {test}"),
+        &env,
+    );
     assert!(
         !ok && text.contains(sentry_repro::contract::MARKER_REPRODUCED),
         "the replay should run the app and reproduce the crash:\n{text}"
     );
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(received(&hits, 0), 0, "the generated test reported to Sentry:\n{text}");
+    assert_eq!(
+        received(&hits, 0),
+        0,
+        "the generated test reported to Sentry:\n{text}"
+    );
     // The control: imported on its own, the same app reports (so the receiver and app work).
     let (ok, text) = repo.sh("python3 -c 'import app.web'", &env);
     assert!(ok, "{text}");
-    assert!(received(&hits, 10) > 0, "the app itself sent nothing: the test proves nothing");
+    assert!(
+        received(&hits, 10) > 0,
+        "the app itself sent nothing: the test proves nothing"
+    );
 }
 
 #[test]
@@ -1355,7 +1380,9 @@ fn generated_javascript_request_replay_reports_nothing_to_sentry() {
         return;
     }
     let case = "js-http-plain-parcel-rates";
-    let fixture = Path::new(MANIFEST).join("tests/fixtures/corpus-extra").join(case);
+    let fixture = Path::new(MANIFEST)
+        .join("tests/fixtures/corpus-extra")
+        .join(case);
     let modules = crate::js_cases::dependencies(case, &fixture.join("app"));
     let (dsn, hits) = dsn_receiver();
     let src = tempfile::tempdir().unwrap();
@@ -1382,11 +1409,18 @@ fn generated_javascript_request_replay_reports_nothing_to_sentry() {
         "the replay should run the app and fail with the server error:\n{text}"
     );
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(received(&hits, 0), 0, "the generated test reported to Sentry:\n{text}");
+    assert_eq!(
+        received(&hits, 0),
+        0,
+        "the generated test reported to Sentry:\n{text}"
+    );
     let (ok, text) = repo.sh(
         "node -e \"require('./src/app.js'); setTimeout(() => {}, 3000)\"",
         &env,
     );
     assert!(ok, "{text}");
-    assert!(received(&hits, 10) > 0, "the app itself sent nothing: the test proves nothing");
+    assert!(
+        received(&hits, 10) > 0,
+        "the app itself sent nothing: the test proves nothing"
+    );
 }
