@@ -4,9 +4,19 @@
 //! Autoescaping is off (it is HTML escaping, meaningless in code); instead, every event-derived value
 //! must go through a language filter: `py_str`, `js_str`, `go_str`, `rust_str`, `java_str` produce
 //! ASCII-only string literals (every quote, backslash, control, line terminator, bidi and zero-width
-//! character escaped), `*_ident` refuse anything that is not a plain identifier, `comment` makes a value
-//! safe on one comment line, `md_code` fences a value in Markdown. Templates are reviewed for this rule;
-//! the injection tests check it.
+//! character escaped), `*_ident` refuse anything that is not a plain identifier, `comment` (and
+//! `java_comment`, the same) makes a value inert on one comment line of every generated language,
+//! `md_code` fences a value in Markdown. Templates are reviewed for this rule; the injection tests
+//! (`tests/it/hostile.rs`) check it, also for values that only become dangerous side by side.
+//!
+//! Why comments are escaped for all languages at once (see [`code_comment`]):
+//! - Python: a generated file starts with [`PY_CODING_LINE`], so no comment can declare a source
+//!   encoding (PEP 263 reads lines 1-2 only, and stops at line 1 when it declares one); `\` is
+//!   doubled anyway, which keeps `\u000a` literal even under a `unicode_escape` codec.
+//! - Java processes `\uXXXX` before lexing, anywhere: a doubled backslash starts no escape.
+//! - JavaScript ends a `//` comment at U+2028/U+2029 too; Go reads `//go:`, `//line` and `#cgo`
+//!   directives at line start; Rust rejects bare CR and bidi controls in comments; `*/` closes a
+//!   block comment in JavaScript, Go, Rust and Java.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -42,11 +52,22 @@ fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(String, &'a str)>) {
     }
 }
 
+/// The first line of every generated Python file. CPython reads a source-encoding declaration
+/// (PEP 263) on line 1 or 2 only, and skips line 2 when line 1 declares one: with this line fixed
+/// first, no event text, nor two values side by side, can choose a codec such as `utf-7` or
+/// `raw_unicode_escape` that would turn a later comment into code.
+pub const PY_CODING_LINE: &str = "# -*- coding: utf-8 -*-";
+
 /// Render an embedded template (`python/call_replay.py.tera`) with a typed, serializable context.
 pub fn render<C: Serialize>(template: &str, ctx: &C) -> Result<String> {
     let ctx = tera::Context::from_serialize(ctx).context("template context")?;
-    TERA.render(template, &ctx)
-        .map_err(|e| anyhow::anyhow!("rendering {template}: {}", error_chain(&e)))
+    let out = TERA
+        .render(template, &ctx)
+        .map_err(|e| anyhow::anyhow!("rendering {template}: {}", error_chain(&e)))?;
+    if template.ends_with(".py.tera") && !out.starts_with(PY_CODING_LINE) {
+        anyhow::bail!("rendering {template}: a Python file must start with {PY_CODING_LINE:?}");
+    }
+    Ok(out)
 }
 
 /// Names of all embedded templates (for tests).
@@ -75,7 +96,7 @@ fn register_filters(tera: &mut Tera) {
         ("go_str", go_str),
         ("rust_str", rust_str),
         ("java_str", java_str),
-        ("comment", comment),
+        ("comment", code_comment),
         ("java_comment", java_comment),
         ("md_code", md_code),
         ("md_inline", md_inline),
@@ -249,11 +270,36 @@ fn defuse_coding(s: &str) -> String {
     out
 }
 
-/// A comment line for Java source. javac turns `\u000a` into a line break before lexing, even inside
-/// comments, so a backslash is doubled: a `\` preceded by an odd number of backslashes starts no
-/// Unicode escape.
+/// A value on one comment line of generated code (the `comment` filter), inert in Python,
+/// JavaScript, Go, Rust and Java alike, whatever sits next to it:
+/// - [`comment`] first: one line (every control character, U+2028/U+2029, bidi and zero-width
+///   character replaced by a space), `*/` and `/*` broken, `coding:` broken, at most 400 chars;
+/// - every `\` doubled: no Java `\u000a` or `\u002a\u002f` (unicode escapes are processed before
+///   lexing, even in comments), nothing a `unicode_escape` codec would decode, and since every run
+///   of backslashes is even, two values side by side cannot form an escape either;
+/// - a value that would form a directive if a template put it right after `//` or `#` (`go:`,
+///   `line `, `+build`, `export `, `extern `, `#cgo`, `/`, `!`) gets a leading space;
+/// - `@vitest-environment` / `@jest-environment` pragmas (read anywhere in a test file) are broken.
+pub fn code_comment(s: &str) -> String {
+    let line = comment(s).replace('\\', "\\\\");
+    let line = line
+        .replace("@vitest-", "@ vitest-")
+        .replace("@jest-", "@ jest-");
+    const DIRECTIVE_STARTS: &[&str] = &[
+        "go:", "line ", "line:", "+build", "export ", "extern ", "#cgo", "#!", "!", "//", "/*",
+        "/!",
+    ];
+    if DIRECTIVE_STARTS.iter().any(|d| line.starts_with(d)) {
+        format!(" {line}")
+    } else {
+        line
+    }
+}
+
+/// A comment line for Java source: [`code_comment`] (which doubles every backslash, so that no
+/// `\u` escape survives to the lexer). Kept as its own filter name for the Java templates.
 pub fn java_comment(s: &str) -> String {
-    comment(s).replace('\\', "\\\\")
+    code_comment(s)
 }
 
 /// A fenced Markdown code block whose fence is longer than any backtick run in the value.
@@ -436,6 +482,159 @@ mod tests {
         }
         assert_eq!(comment("coding is fun"), "coding is fun");
         assert_eq!(java_comment("coding:x"), "coding :x");
+    }
+
+    #[test]
+    fn code_comments_escape_what_each_language_reads_in_comments() {
+        // Java: a unicode escape needs an eligible (evenly preceded) backslash.
+        assert_eq!(code_comment(r"a\u000ab"), r"a\\u000ab");
+        assert_eq!(java_comment(r"\u002a\u002f"), r"\\u002a\\u002f");
+        assert_eq!(code_comment(r"C:\app\x.py"), r"C:\\app\\x.py");
+        // every line terminator a language honours: \n \r VT FF FS GS RS NEL LS PS
+        let c = code_comment("a\nb\rc\x0bd\x0ce\x1cf\x1dg\x1eh\u{85}i\u{2028}j\u{2029}k");
+        assert_eq!(c, "a b c d e f g h i j k");
+        // directives a template could let a value start
+        for d in [
+            "go:generate rm -rf /",
+            "line x.go:1",
+            "+build ignore",
+            "#cgo LDFLAGS: -x",
+            "!",
+        ] {
+            assert!(code_comment(d).starts_with(' '), "{d}");
+        }
+        assert_eq!(code_comment("gopher: go:x"), "gopher: go:x");
+        assert_eq!(
+            code_comment("// @vitest-environment jsdom"),
+            " // @ vitest-environment jsdom"
+        );
+    }
+
+    /// Java's first translation step: `\uXXXX` (with any number of `u`) after an eligible
+    /// backslash becomes that UTF-16 unit, before the lexer sees comments or strings.
+    fn java_unicode_preprocess(s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        let mut run = 0; // backslashes just before chars[i]
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '\\' && run % 2 == 0 && chars.get(i + 1) == Some(&'u') {
+                let mut j = i + 1;
+                while chars.get(j) == Some(&'u') {
+                    j += 1;
+                }
+                let hex: String = chars.iter().skip(j).take(4).collect();
+                if let Ok(n) = u32::from_str_radix(&hex, 16) {
+                    out.push(char::from_u32(n).unwrap_or('\u{FFFD}'));
+                    i = j + 4;
+                    run = 0;
+                    continue;
+                }
+            }
+            run = if c == '\\' { run + 1 } else { 0 };
+            out.push(c);
+            i += 1;
+        }
+        out
+    }
+
+    fn hostile_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pieces = prop_oneof![
+            Just("\\".to_string()),
+            Just("u000a".to_string()),
+            Just("\\u000a".to_string()),
+            Just("\\u002a\\u002f".to_string()),
+            Just("*".to_string()),
+            Just("/".to_string()),
+            Just("coding".to_string()),
+            Just(":".to_string()),
+            Just("=".to_string()),
+            Just("go:".to_string()),
+            Just("\u{2028}".to_string()),
+            Just("\u{85}".to_string()),
+            Just("\"".to_string()),
+            "[ -~]{0,4}",
+            any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(pieces, 0..8).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        /// Two comment values side by side (with any separator the templates use, even none) stay
+        /// one inert comment line in every language, and literals stay ASCII and one line.
+        #[test]
+        fn comment_values_side_by_side_stay_inert(
+            a in hostile_text(),
+            b in hostile_text(),
+            sep in proptest::sample::select(vec!["", ": ", ":", " in ", " ("]),
+        ) {
+            let line = format!("// {}{sep}{}", code_comment(&a), code_comment(&b));
+            for text in [line.clone(), java_unicode_preprocess(&line)] {
+                proptest::prop_assert!(!text.chars().any(|c| c.is_control()
+                    || matches!(c, '\u{2028}' | '\u{2029}')), "{text:?}");
+                if sep.is_empty() && code_comment(&a).ends_with('*') {
+                    continue; // `*` then `/`: no template puts two values side by side
+                }
+                proptest::prop_assert!(!text.contains("*/"), "{text:?}");
+            }
+            let runs_even = line
+                .split(|c| c != '\\')
+                .all(|run| run.len() % 2 == 0);
+            proptest::prop_assert!(runs_even, "{line:?}");
+            for f in [py_str, js_str, go_str, rust_str, java_str] {
+                let lit = f(&a);
+                proptest::prop_assert!(lit.is_ascii() && !lit.contains('\n'), "{lit}");
+            }
+            let java = java_unicode_preprocess(&java_str(&a));
+            proptest::prop_assert!(!java.contains('\n') && !java.contains('\r'), "{java:?}");
+        }
+    }
+
+    #[test]
+    fn templates_never_put_a_value_right_after_a_comment_marker_or_another_value() {
+        let glued = regex::Regex::new(r"(//!?|#)\{\{").unwrap();
+        let adjacent = regex::Regex::new(r"comment \}\}\{\{").unwrap();
+        for name in template_names() {
+            let text = TEMPLATE_DIR
+                .get_file(&name)
+                .unwrap()
+                .contents_utf8()
+                .unwrap();
+            assert!(
+                !glued.is_match(text),
+                "{name}: a value right after a comment marker"
+            );
+            assert!(
+                !adjacent.is_match(text),
+                "{name}: two comment values side by side"
+            );
+        }
+    }
+
+    #[test]
+    fn every_python_template_starts_with_the_coding_line() {
+        for name in template_names() {
+            let partial = name.rsplit('/').next().unwrap().starts_with('_');
+            if name.ends_with(".py.tera") && !partial {
+                let text = TEMPLATE_DIR
+                    .get_file(&name)
+                    .unwrap()
+                    .contents_utf8()
+                    .unwrap();
+                let first = if text.starts_with("{% include") {
+                    TEMPLATE_DIR
+                        .get_file("python/_header.py.tera")
+                        .unwrap()
+                        .contents_utf8()
+                        .unwrap()
+                } else {
+                    text
+                };
+                assert!(first.starts_with(PY_CODING_LINE), "{name}");
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! value is a clean error naming it, or a branch that passes `git check-ref-format` and whose commit
 //! only adds files under `repro/` (or the language's test folder) — checked by diffing trees — while
 //! the working tree and everything around the repository stay untouched.
+//!
+//! Issues 14 and 15: values that are harmless alone but not side by side (a PEP 263 cookie from the
+//! exception type and value, `\u000a` escapes for Java or a `unicode_escape` codec, Go directives)
+//! stay comments and literals in all five languages, checked with each language's own parser; and a
+//! generated request replay (pytest, node:test) of an app that initialises its Sentry SDK with a DSN
+//! sends nothing to a local DSN receiver.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -622,7 +628,16 @@ fn event_text_cannot_declare_a_python_source_encoding() {
         )
         .unwrap();
         for f in g.rendered.iter().filter(|f| f.path.ends_with(".py")) {
-            for line in f.content.lines().take(2) {
+            // Line 1 is the fixed declaration (CPython then reads no other); no event text
+            // declares one on line 2 either.
+            let mut lines = f.content.lines();
+            assert_eq!(
+                lines.next(),
+                Some(sentry_repro::render::PY_CODING_LINE),
+                "{}",
+                f.path
+            );
+            for line in lines.take(1) {
                 assert!(!declares_encoding(line), "{}: {line}", f.path);
             }
             let path = tmp.path().join("t.py");
@@ -919,4 +934,493 @@ fn arbitrary_events_render_files_that_parse() {
         Err(_) if ci() => panic!("node is required when CI=true"),
         Err(_) => eprintln!("node not found: JavaScript files not checked"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values side by side (issue 14): a source-encoding cookie, an escape or a directive assembled
+// from several fields, in every language. Each generated file is parsed by the language's own
+// tool, every line holding the marker is a comment or a string literal as the language splits
+// lines, and running the Python and JavaScript files writes no canary.
+
+const MARK: &str = "PWNED";
+
+/// The fixture app, its event and the language, for each generator.
+fn side_by_side_cases() -> Vec<(&'static str, PathBuf, Value)> {
+    // `exception` as a bare list (an older SDK's shape) becomes `{"values": [...]}`.
+    let read = |rel: &str| -> Value {
+        let text = std::fs::read_to_string(Path::new(MANIFEST).join(rel)).unwrap();
+        let mut ev: Value = serde_json::from_str(&text).unwrap();
+        if ev["exception"].is_array() {
+            ev["exception"] = json!({"values": ev["exception"].take()});
+        }
+        ev
+    };
+    let fx = |rel: &str| Path::new(MANIFEST).join(rel);
+    let mut py = python_event(json!("7070"));
+    py["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"] =
+        json!({"xs": "<object at 0x1>"});
+    vec![
+        ("python", PathBuf::new(), py),
+        (
+            "javascript",
+            fx("tests/fixtures/corpus/js-expense-tofixed/app"),
+            read("tests/fixtures/corpus/js-expense-tofixed/event.json"),
+        ),
+        (
+            "go",
+            fx("tests/fixtures/go/go-bill-share/app"),
+            read("tests/fixtures/go/go-bill-share/event.json"),
+        ),
+        (
+            "rust",
+            fx("tests/fixtures/rust/rs-money-fromstr/app"),
+            read("tests/fixtures/rust/rs-money-fromstr/event.json"),
+        ),
+        (
+            "java",
+            fx("tests/fixtures/java/java-price-parse/app"),
+            read("tests/fixtures/java/java-price-parse/event.json"),
+        ),
+    ]
+}
+
+/// Every exception's frames (`exception.values[*].stacktrace.frames`).
+fn frames_mut(ev: &mut Value) -> Vec<&mut Value> {
+    let mut out = Vec::new();
+    if let Some(values) = ev["exception"]["values"].as_array_mut() {
+        for v in values {
+            if let Some(frames) = v["stacktrace"]["frames"].as_array_mut() {
+                out.extend(frames.iter_mut().filter(|f| f.is_object()));
+            }
+        }
+    }
+    out
+}
+
+/// Poisons the fields that sit side by side in the templates. `variant` 0: the reported type and
+/// value form a PEP 263 cookie (`Xcoding: raw_unicode_escape`) while the context lines carry
+/// `\u000a` escapes; 1: the type and value are kept (so the replays render) and the rest is
+/// poisoned; 2: as 1 with no frame mapping to the repository (boilerplate).
+fn poison_side_by_side(ev: &mut Value, canary: &str, variant: usize) {
+    let py = format!("open({canary:?}, 'w').write('{MARK}')");
+    let js = format!("require('fs').writeFileSync({canary:?}, '{MARK}')");
+    let lines = [
+        format!("x = 1 \\u000a{py} \\u000a{js} // \\u002a\\u002f {MARK}"),
+        format!("{MARK}\u{2028}{js}\u{2029}{js}\r{py}\n{py}"),
+        format!("*/ {js}; /* {MARK} \\u002a\\u002f class {MARK} {{}} /*"),
+        format!("\n//go:build ignore\n//line {MARK}.go:1\n#cgo LDFLAGS: -l{MARK}\n//! {MARK}"),
+        format!("\u{85}{py}\u{0b}{py}\u{0c}{py}\u{1c}{py}\\"),
+    ];
+    ev["title"] = json!(format!("{MARK} -*- coding"));
+    ev["culprit"] = json!(": utf-7 -*- +AAo-");
+    if variant == 0 {
+        ev["exception"]["values"][0]["type"] = json!("Xcoding");
+        ev["exception"]["values"][0]["value"] = json!("raw_unicode_escape");
+    }
+    ev["breadcrumbs"] = json!([{"message": lines[1], "category": "x\\"}, {"message": "u000a"}]);
+    ev["web_url"] = json!(format!("https://sentry.example/{MARK}\\\n*/"));
+    for (i, f) in frames_mut(ev).into_iter().enumerate() {
+        f["context_line"] = json!(lines[i % lines.len()]);
+        f["pre_context"] = json!([lines[(i + 1) % lines.len()], lines[(i + 2) % lines.len()]]);
+        f["post_context"] = json!([lines[(i + 3) % lines.len()], lines[(i + 4) % lines.len()]]);
+        if variant == 2 {
+            f["filename"] = json!(format!("nowhere/{MARK}\\u000a.x"));
+            f["abs_path"] = json!(format!("/nowhere/{MARK}\\u000a.x"));
+        }
+    }
+    // an outermost library frame whose file and function form a cookie and an escape
+    if let Some(frames) = ev["exception"]["values"][0]["stacktrace"]["frames"].as_array_mut() {
+        frames.insert(
+            0,
+            json!({"filename": "lib/x.coding", "function": format!(": raw_unicode_escape \\u000a{py}"),
+                   "module": format!("go:linkname {MARK}"), "lineno": 1, "in_app": false,
+                   "context_line": lines[3]}),
+        );
+    }
+}
+
+/// Lines as the language's lexer splits them (Java after its unicode-escape translation).
+fn language_lines(lang: &str, text: &str) -> Vec<String> {
+    let text = if lang == "java" {
+        java_unicode_escapes(text)
+    } else {
+        text.to_string()
+    };
+    let breaks: &[char] = match lang {
+        "javascript" => &['\n', '\r', '\u{2028}', '\u{2029}'],
+        _ => &['\n', '\r'],
+    };
+    text.split(breaks).map(str::to_string).collect()
+}
+
+/// Java's first translation step: `\uXXXX` (any number of `u`) after a backslash preceded by an
+/// even number of backslashes becomes that UTF-16 unit, before comments and strings are lexed.
+fn java_unicode_escapes(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let (mut out, mut i, mut run) = (String::new(), 0, 0);
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && run % 2 == 0 && chars.get(i + 1) == Some(&'u') {
+            let mut j = i + 1;
+            while chars.get(j) == Some(&'u') {
+                j += 1;
+            }
+            let hex: String = chars.iter().skip(j).take(4).collect();
+            if let Ok(n) = u32::from_str_radix(&hex, 16) {
+                out.push(char::from_u32(n).unwrap_or('\u{FFFD}'));
+                (i, run) = (j + 4, 0);
+                continue;
+            }
+        }
+        run = if c == '\\' { run + 1 } else { 0 };
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Every line holding the marker is a whole-line comment, or holds it only inside double-quoted
+/// literals; no line starts a Go directive; a Python file starts with the fixed coding line.
+fn assert_marker_only_in_comments_and_literals(lang: &str, path: &str, text: &str) {
+    let literal = regex::Regex::new(r#""(?:[^"\\]|\\.)*""#).unwrap();
+    let comment = if lang == "python" { "#" } else { "//" };
+    if lang == "python" {
+        assert!(
+            text.starts_with(sentry_repro::render::PY_CODING_LINE),
+            "{path}"
+        );
+    }
+    for line in language_lines(lang, text) {
+        let t = line.trim_start_matches([' ', '\t', '\x0c']);
+        for directive in ["//go:", "//line ", "// +build", "#cgo", "//export "] {
+            assert!(!t.starts_with(directive), "{path}: directive {line:?}");
+        }
+        if !line.contains(MARK) || t.starts_with(comment) {
+            continue;
+        }
+        let code = literal.replace_all(&line, "\"\"");
+        assert!(
+            !code.contains(MARK),
+            "{path}: event text outside a comment or literal: {line:?}\n{text}"
+        );
+    }
+}
+
+/// Runs `cmd`; None when the tool is missing (an error under CI=true), else (success, output).
+fn run_tool(cmd: &mut Command) -> Option<(bool, String)> {
+    match cmd.output() {
+        Ok(o) => Some((
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )),
+        Err(_) if ci() => panic!("{cmd:?} is required when CI=true"),
+        Err(_) => {
+            eprintln!("SKIPPED: {cmd:?} not available");
+            None
+        }
+    }
+}
+
+/// The language's own parser accepts the file (javac: no syntax error; its missing-symbol errors
+/// for JUnit and the app are expected without a classpath).
+fn assert_parses(lang: &str, file: &Path, text: &str) {
+    let name = file.display();
+    let parsed = match lang {
+        "python" => run_tool(Command::new("python3").args([
+            "-c",
+            "import sys; compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec')",
+            &file.display().to_string(),
+        ])),
+        "javascript" => run_tool(Command::new("node").arg("--check").arg(file)),
+        "go" => run_tool(Command::new("gofmt").arg("-e").arg(file)),
+        "rust" => {
+            // From stdin: rustfmt parses without looking for `#[path]` module files.
+            let mut child = match Command::new("rustfmt")
+                .args(["--edition", "2021", "--emit", "stdout"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+            {
+                Ok(c) => c,
+                Err(_) if ci() => panic!("rustfmt is required when CI=true"),
+                Err(_) => return,
+            };
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            let o = child.wait_with_output().unwrap();
+            Some((
+                o.status.success(),
+                String::from_utf8_lossy(&o.stderr).into(),
+            ))
+        }
+        "java" => run_tool(
+            Command::new("javac")
+                .args(["-proc:none", "-d"])
+                .arg(file.parent().unwrap().join("classes"))
+                .arg(file),
+        )
+        .map(|(_, out)| {
+            let syntax = [
+                "illegal",
+                "expected",
+                "unclosed",
+                "not a statement",
+                "end of file",
+            ];
+            (!syntax.iter().any(|s| out.contains(s)), out)
+        }),
+        _ => return,
+    };
+    if let Some((ok, out)) = parsed {
+        assert!(ok, "{lang} does not parse {name}:\n{out}\n{text}");
+    }
+}
+
+#[test]
+fn values_side_by_side_stay_comments_and_literals_in_every_language() {
+    let out = tempfile::tempdir().unwrap();
+    let canary = out.path().join("CANARY");
+    let canary_s = canary.display().to_string();
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    for (lang, app, event) in side_by_side_cases() {
+        let (_tmp, repo) = if lang == "python" {
+            python_app()
+        } else {
+            make_repo(&app)
+        };
+        let mut project = ProjectConfig::for_repo(&repo);
+        project.language = Some(lang.into());
+        for variant in 0..3 {
+            let mut ev = event.clone();
+            poison_side_by_side(&mut ev, &canary_s, variant);
+            let g = pipeline::generate(
+                &Alert::from_event(&ev),
+                &project,
+                &GenerateOptions {
+                    dry_run: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{lang} variant {variant}: {e:#}"));
+            for (i, f) in g.rendered.iter().enumerate() {
+                let ext = f.path.rsplit('.').next().unwrap();
+                if !["py", "js", "mjs", "cjs", "go", "rs", "java"].contains(&ext) {
+                    continue;
+                }
+                let dir = out.path().join(format!("{lang}{variant}_{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let file = dir.join(f.path.rsplit('/').next().unwrap());
+                std::fs::write(&file, &f.content).unwrap();
+                assert_marker_only_in_comments_and_literals(lang, &f.path, &f.content);
+                assert_parses(lang, &file, &f.content);
+                // Running the file (its app import fails here) must not run the event's text.
+                let run = match lang {
+                    "python" => run_tool(Command::new("python3").arg(&file).current_dir(&dir)),
+                    "javascript" => run_tool(Command::new("node").arg(&file).current_dir(&dir)),
+                    _ => None,
+                };
+                assert!(
+                    !canary.exists(),
+                    "{lang} variant {variant} ran event text: {run:?}\n{}",
+                    f.content
+                );
+                *checked.entry(format!("{lang}/{}", g.strategy)).or_insert(0) += 1;
+            }
+        }
+    }
+    eprintln!("checked: {checked:?}");
+    for lang in ["python", "javascript", "go", "rust", "java"] {
+        assert!(
+            checked.keys().any(|k| k.starts_with(lang)),
+            "no {lang} file checked: {checked:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated tests report nothing (issue 15): an app that initialises its Sentry SDK with a DSN in
+// its source, run by the generated request replay with SENTRY_DSN also set, sends nothing to a
+// local DSN receiver; the same app imported without the test's header does send (the control).
+
+/// A stand-in for Sentry's ingest endpoint on a free loopback port: a DSN pointing at it, and the
+/// number of connections it got (any connection counts as a report).
+fn dsn_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+            let mut buf = vec![0u8; 1 << 16];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        }
+    });
+    (format!("http://public@127.0.0.1:{port}/1"), hits)
+}
+
+/// Waits up to `secs` for the receiver to have at least one connection.
+fn received(hits: &std::sync::atomic::AtomicUsize, secs: u64) -> usize {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end && hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    hits.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Whether `python3` imports `modules` (an error under CI=true).
+fn python_has(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || !ci(),
+        "python3 with {modules} is required when CI=true (scripts/test.sh)"
+    );
+    if !ok {
+        eprintln!("SKIPPED: python3 lacks one of {modules}");
+    }
+    ok
+}
+
+const PY_APP_WITH_SENTRY: &str = "\
+import sentry_sdk
+from flask import Flask, request
+
+sentry_sdk.init(dsn=\"{dsn}\")
+sentry_sdk.capture_message(\"the app was imported\")
+app = Flask(__name__)
+
+
+@app.post(\"/submit\")
+def submit():
+    data = request.get_json(silent=True) or {}
+    return {\"v\": data[\"missing\"]}
+";
+
+#[test]
+fn generated_python_request_replay_reports_nothing_to_sentry() {
+    if !python_has("pytest, flask, sentry_sdk") {
+        return;
+    }
+    let (dsn, hits) = dsn_receiver();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("app")).unwrap();
+    std::fs::write(src.path().join("app/__init__.py"), "").unwrap();
+    std::fs::write(
+        src.path().join("app/web.py"),
+        PY_APP_WITH_SENTRY.replace("{dsn}", &dsn),
+    )
+    .unwrap();
+    std::fs::write(
+        src.path().join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"0\"\n",
+    )
+    .unwrap();
+    let repo = crate::support::Repo::of(src.path());
+    let event = json!({
+        "event_id": "5e17c0de5e17c0de5e17c0de5e17c0de", "issue_id": "8080", "platform": "python",
+        "exception": {"values": [{"type": "KeyError", "value": "'missing'",
+            "stacktrace": {"frames": [{"filename": "app/web.py", "abs_path": "/srv/app/app/web.py",
+                "module": "app.web", "function": "submit", "lineno": 12, "in_app": true,
+                "context_line": "    return {\"v\": data[\"missing\"]}", "vars": {"data": "{}"}}]}}]},
+        "request": {"method": "POST", "url": "http://localhost/submit",
+            "headers": {"Content-Type": "application/json"}, "data": {}}
+    });
+    let out = repo.generate_and_checkout(&event);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    let test = out.files.iter().find(|f| f.ends_with(".py")).unwrap();
+    let env_dsn = dsn.replace("/1", "/2");
+    let env = [
+        ("SENTRY_DSN", env_dsn.as_str()),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+    ];
+    let (ok, text) = repo.sh(
+        &format!("python3 -m pytest -q -p no:cacheprovider {test}"),
+        &env,
+    );
+    assert!(
+        !ok && text.contains(sentry_repro::contract::MARKER_REPRODUCED),
+        "the replay should run the app and reproduce the crash:\n{text}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        received(&hits, 0),
+        0,
+        "the generated test reported to Sentry:\n{text}"
+    );
+    // The control: imported on its own, the same app reports (so the receiver and app work).
+    let (ok, text) = repo.sh("python3 -c 'import app.web'", &env);
+    assert!(ok, "{text}");
+    assert!(
+        received(&hits, 10) > 0,
+        "the app itself sent nothing: the test proves nothing"
+    );
+}
+
+#[test]
+fn generated_javascript_request_replay_reports_nothing_to_sentry() {
+    if !crate::support::have("node", "--version") || !crate::support::have("npm", "--version") {
+        return;
+    }
+    let case = "js-http-plain-parcel-rates";
+    let fixture = Path::new(MANIFEST)
+        .join("tests/fixtures/corpus-extra")
+        .join(case);
+    let modules = crate::js_cases::dependencies(case, &fixture.join("app"));
+    let (dsn, hits) = dsn_receiver();
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&fixture.join("app"), src.path());
+    // Appended (the event's line numbers stay right): the app reports as soon as it is loaded.
+    let app_js = src.path().join("src/app.js");
+    let mut text = std::fs::read_to_string(&app_js).unwrap();
+    text.push_str(&format!(
+        "\nconst SentryForTest = require('@sentry/node');\nSentryForTest.init({{ dsn: '{dsn}' }});\nSentryForTest.captureMessage('the app was loaded');\n"
+    ));
+    std::fs::write(&app_js, text).unwrap();
+    let repo = crate::support::Repo::of(src.path());
+    let event: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("event.json")).unwrap())
+            .unwrap();
+    let out = repo.generate_and_checkout(&event);
+    assert_eq!(out.strategy, "request_replay", "{:?}", out.reasons);
+    std::os::unix::fs::symlink(&modules, repo.dir.join("node_modules")).unwrap();
+    let env_dsn = dsn.replace("/1", "/2");
+    let env = [("SENTRY_DSN", env_dsn.as_str())];
+    let (ok, text) = repo.sh(&out.test_command, &env);
+    assert!(
+        !ok && text.contains(sentry_repro::contract::MARKER_SERVER_ERROR),
+        "the replay should run the app and fail with the server error:\n{text}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        received(&hits, 0),
+        0,
+        "the generated test reported to Sentry:\n{text}"
+    );
+    let (ok, text) = repo.sh(
+        "node -e \"require('./src/app.js'); setTimeout(() => {}, 3000)\"",
+        &env,
+    );
+    assert!(ok, "{text}");
+    assert!(
+        received(&hits, 10) > 0,
+        "the app itself sent nothing: the test proves nothing"
+    );
 }
