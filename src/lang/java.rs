@@ -1,17 +1,21 @@
-//! Java: a JUnit 5 test in the Maven/Gradle test source tree, in the crashing class's package.
+//! Java: a test in the project's own framework (JUnit 5, 4, 3 or TestNG, see `project`), in the
+//! Maven/Gradle test source tree, in the crashing class's package.
 //!
 //! sentry-java events carry no vars: frames have `module` (the class, `com.acme.invoice.PriceParser`,
 //! inner classes after `$`), `function` (the method, lambdas as `lambda$parse$0`) and `filename`
 //! (`PriceParser.java`). The crash site is the innermost frame whose class resolves to a file under a
 //! source root (`src/main/java`, `src/main/kotlin`, also one module level down).
 //!
-//! Strategy: a Spring MVC request replay (MockMvc, see `spring`) when the event has a complete request
-//! and the repository is a Spring MVC app. Otherwise, call replay when a JDK message reveals the whole
-//! argument (`For input string: "12,50"`, `Text '…' could not be parsed`, `No enum constant …`, a
-//! helpful NPE naming the only parameter, … see [`quoted_input`]) and the crashing method is static (or
-//! its class has a no-argument constructor) and takes exactly that one parameter: it is called under
-//! a catch that fails, marked REPRODUCED, only for the reported type. Otherwise a scaffold that names
-//! the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
+//! Strategy:
+//! - a Spring MVC request replay (MockMvc, JUnit 5, see `spring`) when the event has a complete
+//!   request and the repository is a Spring MVC app;
+//! - else a call replay when the crashing method is static (or its class has a no-argument
+//!   constructor) and takes no parameter, or one whose value is known: from the project's own throw
+//!   message, from a JDK message that quotes its input (see [`quoted_input`]) when the method did not
+//!   transform the parameter first, or null from a helpful NPE (see `source`). It is called under a
+//!   catch that fails, marked REPRODUCED, only for the reported type;
+//! - else a scaffold that names the class (a rename breaks the compile) and fails with NOT YET
+//!   REPRODUCED.
 //!
 //! Placement: `src/test/java/<package path>/SentryRepro<id>Test.java`: the same package as the
 //! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
@@ -414,33 +418,66 @@ fn plan_call(
             ),
         });
     }
-    let Some(quoted) = quoted_input(ty, value) else {
-        return Err(
-            "Java events carry no local variables and the exception message does not carry the inputs".into(),
-        );
-    };
+    let from_jdk = quoted_call(input, roots, &text, &call, line, ty, value).map_err(|r| match r {
+        Unquoted::NoMessage => {
+            "Java events carry no local variables and the exception message does not carry the inputs"
+                .to_string()
+        }
+        Unquoted::NoLine => format!(
+            "the {ty} message quotes a value, but the frame has no line number to check it is {who}'s argument"
+        ),
+        Unquoted::Transformed(why) => format!(
+            "the {ty} message quotes the text the JDK parsed, but {why}: that is not the argument {who} was called with, and no run can confirm a guess"
+        ),
+    })?;
+    Ok(CallPlan {
+        is_static: call.is_static,
+        reason: format!(
+            "the {ty} message reveals its input ({}); {who}(String) is called{on} with it",
+            if from_jdk.is_none() {
+                "null"
+            } else {
+                "a quoted string"
+            },
+        ),
+        arg: Some(from_jdk),
+    })
+}
+
+/// Why a JDK message gives no argument.
+enum Unquoted {
+    /// The message is not one that quotes its input.
+    NoMessage,
+    /// The frame has no line to check the source at.
+    NoLine,
+    /// The parameter is transformed before the crash line (the reason).
+    Transformed(String),
+}
+
+/// The argument a JDK message quotes (`None`: null), when the method kept its parameter as it was
+/// up to the crash line.
+fn quoted_call(
+    input: &GenInput,
+    roots: &[String],
+    text: &str,
+    call: &source::Callable,
+    line: Option<usize>,
+    ty: &str,
+    value: &str,
+) -> Result<Option<String>, Unquoted> {
+    let name = call.param.as_ref().map_or("", |p| p.name.as_str());
+    let quoted = quoted_input(ty, value).ok_or(Unquoted::NoMessage)?;
     let quoted = quoted.map(|v| {
         enum_constant_in_repo(value, input.snap, roots)
             .filter(|_| ty.ends_with("IllegalArgumentException"))
             .unwrap_or(v)
     });
     // A JDK message quotes what the JDK parsed: the argument only if the method kept it as it was.
-    let Some(l) = line else {
-        return Err(format!("the {ty} message quotes a value, but the frame has no line number to check it is {who}'s argument"));
-    };
-    if let Some(why) = source::transformed(&text, call.line, l, &param.name) {
-        return Err(format!(
-            "the {ty} message quotes the text the JDK parsed, but {why}: that is not the argument {who} was called with, and no run can confirm a guess"
-        ));
+    let l = line.ok_or(Unquoted::NoLine)?;
+    match source::transformed(text, call.line, l, name) {
+        Some(why) => Err(Unquoted::Transformed(why)),
+        None => Ok(quoted),
     }
-    Ok(CallPlan {
-        is_static: call.is_static,
-        reason: format!(
-            "the {ty} message reveals its input ({}); {who}(String) is called{on} with it",
-            if quoted.is_none() { "null" } else { "a quoted string" },
-        ),
-        arg: Some(quoted),
-    })
 }
 
 /// The test framework, and the notes on the build that the handoff should carry.
@@ -496,6 +533,39 @@ fn commands(snap: &Snapshot, root: &str, package: &str, class_name: &str) -> (St
     }
 }
 
+/// The crash site for the contract; fills the crash fields of `ctx`.
+fn crash_site(jf: &JavaFrame, ctx: &mut Ctx) -> CrashSite {
+    ctx.event.crash_function = format!(
+        "{}.{}",
+        jf.class,
+        jf.frame.function.as_deref().unwrap_or("?")
+    );
+    ctx.event.crash_file = jf.path.clone();
+    ctx.event.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
+    ctx.package = jf.package.join(".");
+    ctx.crash_class = jf.class.clone();
+    ctx.method = jf.method.clone();
+    CrashSite {
+        file: jf.path.clone(),
+        function: jf.frame.function.clone(),
+        line: jf.frame.lineno,
+    }
+}
+
+/// `<module>/src/test/java/<package path>`.
+fn test_dir(root: &str, package: &str) -> String {
+    let test_root = if root.is_empty() {
+        "src/test/java".to_string()
+    } else {
+        format!("{root}/src/test/java")
+    };
+    if package.is_empty() {
+        test_root
+    } else {
+        format!("{test_root}/{}", package.replace('.', "/"))
+    }
+}
+
 impl Generator for Java {
     fn language(&self) -> &'static str {
         "java"
@@ -539,21 +609,7 @@ impl Generator for Java {
         };
         if let Some(jf) = &crash_frame {
             strategy = Strategy::Scaffold;
-            crash = Some(CrashSite {
-                file: jf.path.clone(),
-                function: jf.frame.function.clone(),
-                line: jf.frame.lineno,
-            });
-            ctx.event.crash_function = format!(
-                "{}.{}",
-                jf.class,
-                jf.frame.function.as_deref().unwrap_or("?")
-            );
-            ctx.event.crash_file = jf.path.clone();
-            ctx.event.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
-            ctx.package = jf.package.join(".");
-            ctx.crash_class = jf.class.clone();
-            ctx.method = jf.method.clone();
+            crash = Some(crash_site(jf, &mut ctx));
         }
         if let Some(target) = &replay {
             strategy = Strategy::RequestReplay;
@@ -578,17 +634,7 @@ impl Generator for Java {
         }
         ctx.event.reasons = reasons.clone();
         let content = render::render(template, &ctx)?;
-        let pkg_path = ctx.package.replace('.', "/");
-        let test_root = if root.is_empty() {
-            "src/test/java".to_string()
-        } else {
-            format!("{root}/src/test/java")
-        };
-        let dir = if pkg_path.is_empty() {
-            test_root
-        } else {
-            format!("{test_root}/{pkg_path}")
-        };
+        let dir = test_dir(&root, &ctx.package);
         let path = format!("{dir}/{class_name}.java");
         let (test_command, suite) = commands(snap, &root, &ctx.package, &class_name);
         Ok(GenOutput {

@@ -119,9 +119,7 @@ fn read_pom(text: &str, facts: &mut BuildFacts) {
                         }
                         props.push((name.to_string(), value));
                     }
-                    (Some("configuration"), "source" | "target" | "release") => {
-                        levels.push(value)
-                    }
+                    (Some("configuration"), "source" | "target" | "release") => levels.push(value),
                     _ => {}
                 }
             }
@@ -306,11 +304,16 @@ mod tests {
     #[test]
     fn pom_frameworks() {
         let d = |g: &str, a: &str, v: &str| {
-            format!("<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>{v}</dependency>")
+            format!(
+                "<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>{v}</dependency>"
+            )
         };
         let f = pom(&d("junit", "junit", "<version>4.13.2</version>"), "");
         assert_eq!(f.frameworks, vec![Junit4]);
-        let f = pom(&d("junit", "junit", "<version>${junit.version}</version>"), "");
+        let f = pom(
+            &d("junit", "junit", "<version>${junit.version}</version>"),
+            "",
+        );
         assert_eq!(f.frameworks, vec![Junit3]);
         // Version managed by a parent: JUnit 4.
         assert_eq!(pom(&d("junit", "junit", ""), "").frameworks, vec![Junit4]);
@@ -348,7 +351,10 @@ mod tests {
     fn style_and_choice() {
         assert_eq!(style_of("import org.junit.Test;"), Some(Junit4));
         assert_eq!(style_of("import junit.framework.TestCase;"), Some(Junit3));
-        assert_eq!(style_of("import org.testng.annotations.Test;"), Some(TestNg));
+        assert_eq!(
+            style_of("import org.testng.annotations.Test;"),
+            Some(TestNg)
+        );
         assert_eq!(style_of("import org.junit.jupiter.api.Test;"), Some(Junit5));
         let facts = |v: Vec<TestFramework>| BuildFacts {
             frameworks: v,

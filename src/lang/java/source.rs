@@ -45,7 +45,12 @@ impl OneParam {
 /// The declaration of `method` that encloses `crash_line` (the last one before it; the first one
 /// without a line), when it is not private and takes zero or one parameter; instance methods need a
 /// class without constructors or with a non-private no-argument one.
-pub fn callable(text: &str, class: &str, method: &str, crash_line: Option<u32>) -> Option<Callable> {
+pub fn callable(
+    text: &str,
+    class: &str,
+    method: &str,
+    crash_line: Option<u32>,
+) -> Option<Callable> {
     let decl = regex::Regex::new(&format!(
         r"(?m)^[ \t]*((?:(?:public|protected|private|static|final|synchronized|abstract)\s+)*)[\w<>\[\], ?.]+\s+{}\s*\(([^()]*)\)\s*(?:throws\s+[\w.,\s]+)?\{{",
         regex::escape(method)
@@ -67,10 +72,8 @@ pub fn callable(text: &str, class: &str, method: &str, crash_line: Option<u32>) 
     let param = if params.is_empty() {
         None
     } else {
-        let p = regex::Regex::new(
-            r"^(?:@[\w.]+\s+|final\s+)*([\w.]+(?:<.*>)?(?:\[\])*)\s+(\w+)$",
-        )
-        .ok()?;
+        let p = regex::Regex::new(r"^(?:@[\w.]+\s+|final\s+)*([\w.]+(?:<.*>)?(?:\[\])*)\s+(\w+)$")
+            .ok()?;
         let c = p.captures(params)?;
         if c[1].contains(',') && !c[1].contains('<') {
             return None;
@@ -199,25 +202,58 @@ pub fn project_message_input(
             .collect()
     };
     let (before, after) = (lits(&pieces[..at]), lits(&pieces[at + 1..]));
-    let value = msg.strip_prefix(before.as_str())?.strip_suffix(after.as_str())?;
+    let value = msg
+        .strip_prefix(before.as_str())?
+        .strip_suffix(after.as_str())?;
     Some(value.to_string())
 }
 
 /// String methods that only read.
 const READERS: &[&str] = &[
-    "length", "isEmpty", "isBlank", "charAt", "indexOf", "lastIndexOf", "startsWith", "endsWith",
-    "contains", "equals", "equalsIgnoreCase", "matches", "hashCode", "compareTo", "codePointAt",
-    "regionMatches", "contentEquals",
+    "length",
+    "isEmpty",
+    "isBlank",
+    "charAt",
+    "indexOf",
+    "lastIndexOf",
+    "startsWith",
+    "endsWith",
+    "contains",
+    "equals",
+    "equalsIgnoreCase",
+    "matches",
+    "hashCode",
+    "compareTo",
+    "codePointAt",
+    "regionMatches",
+    "contentEquals",
 ];
 /// String methods whose result, normalised again, stays the same.
 const IDEMPOTENT: &[&str] = &[
-    "trim", "strip", "stripLeading", "stripTrailing", "toLowerCase", "toUpperCase", "intern",
+    "trim",
+    "strip",
+    "stripLeading",
+    "stripTrailing",
+    "toLowerCase",
+    "toUpperCase",
+    "intern",
     "toString",
 ];
 /// Calls that parse their argument as it is (the JDK messages `quoted_input` reads).
 const PARSERS: &[&str] = &[
-    "parseInt", "parseLong", "parseShort", "parseByte", "parseDouble", "parseFloat", "valueOf",
-    "parse", "fromString", "BigDecimal", "BigInteger", "parseUnsignedInt", "parseUnsignedLong",
+    "parseInt",
+    "parseLong",
+    "parseShort",
+    "parseByte",
+    "parseDouble",
+    "parseFloat",
+    "valueOf",
+    "parse",
+    "fromString",
+    "BigDecimal",
+    "BigInteger",
+    "parseUnsignedInt",
+    "parseUnsignedLong",
 ];
 
 /// Why the value a JDK message quotes at `crash_line` may not be the parameter's: the parameter (or
@@ -231,7 +267,8 @@ pub fn transformed(text: &str, start: usize, crash_line: usize, param: &str) -> 
     }
     let mut clean = vec![param.to_string()];
     let mut derived: Vec<String> = Vec::new();
-    let assign = regex::Regex::new(r"^(?:final\s+)?(?:[\w.<>\[\]]+\s+)?(\w+)\s*=([^=].*?);?$").unwrap();
+    let assign =
+        regex::Regex::new(r"^(?:final\s+)?(?:[\w.<>\[\]]+\s+)?(\w+)\s*=([^=].*?);?$").unwrap();
     for (i, raw) in lines[start..crash_line].iter().enumerate() {
         let l = raw.split("//").next().unwrap_or("").trim();
         let n = start + i + 1;
@@ -253,7 +290,9 @@ pub fn transformed(text: &str, start: usize, crash_line: usize, param: &str) -> 
         }
         if is_crash {
             if let Some(d) = derived.iter().find(|d| uses(l, d)) {
-                return Some(format!("the crash line parses {d}, derived from {param} at an earlier line"));
+                return Some(format!(
+                    "the crash line parses {d}, derived from {param} at an earlier line"
+                ));
             }
             for v in &clean {
                 if let Some(why) = transformed_on_line(l, v) {
@@ -268,8 +307,11 @@ pub fn transformed(text: &str, start: usize, crash_line: usize, param: &str) -> 
 /// Why `param` may not hold the argument at `line`: it is assigned between the declaration at
 /// `start` and that line.
 pub fn reassigned(text: &str, start: usize, line: usize, param: &str) -> Option<String> {
-    let re = regex::Regex::new(&format!(r"(?:^|[^.\w]){}\s*(?:[-+*/]?=[^=]|\+\+|--)", regex::escape(param)))
-        .ok()?;
+    let re = regex::Regex::new(&format!(
+        r"(?:^|[^.\w]){}\s*(?:[-+*/]?=[^=]|\+\+|--)",
+        regex::escape(param)
+    ))
+    .ok()?;
     let n = text
         .lines()
         .enumerate()
@@ -277,7 +319,10 @@ pub fn reassigned(text: &str, start: usize, line: usize, param: &str) -> Option<
         .skip(start)
         .find(|(_, l)| re.is_match(l.split("//").next().unwrap_or("")))?
         .0;
-    Some(format!("{param} is reassigned at line {} before the crash", n + 1))
+    Some(format!(
+        "{param} is reassigned at line {} before the crash",
+        n + 1
+    ))
 }
 
 /// `v` as a whole word in `s`.
@@ -328,7 +373,9 @@ fn transformed_on_line(l: &str, v: &str) -> Option<String> {
         }
         if let Some(f) = enclosing_call(&l[..m.start()]) {
             if !PARSERS.contains(&f.as_str()) && !READERS.contains(&f.as_str()) {
-                return Some(format!("{f}({v}) transforms the parameter before the parse"));
+                return Some(format!(
+                    "{f}({v}) transforms the parameter before the parse"
+                ));
             }
         }
     }
@@ -392,12 +439,25 @@ mod tests {
             None
         );
         assert_eq!(
-            project_message_input(NUMBERS, 8, "IllegalStateException", "x is not a valid number.", "str"),
+            project_message_input(
+                NUMBERS,
+                8,
+                "IllegalStateException",
+                "x is not a valid number.",
+                "str"
+            ),
             None
         );
         let t = "throw new IllegalArgumentException(\"Bad \\\"code\\\": \" + code + \"!\");";
         assert_eq!(
-            project_message_input(t, 1, "IllegalArgumentException", "Bad \"code\": a+b!", "code").as_deref(),
+            project_message_input(
+                t,
+                1,
+                "IllegalArgumentException",
+                "Bad \"code\": a+b!",
+                "code"
+            )
+            .as_deref(),
             Some("a+b")
         );
         // A call or a field in the message: nothing certain.
@@ -407,7 +467,11 @@ mod tests {
             "throw new X(\"bad: \" + code + other);",
             "throw new X(String.format(\"bad %s\", code));",
         ] {
-            assert_eq!(project_message_input(t, 1, "X", "bad: a", "code"), None, "{t}");
+            assert_eq!(
+                project_message_input(t, 1, "X", "bad: a", "code"),
+                None,
+                "{t}"
+            );
         }
     }
 
@@ -422,12 +486,14 @@ mod tests {
         assert!(transformed(t, 1, 3, "s").unwrap().contains("substring"));
         let t = "static int n(String s) {\n    String d = s.replace(\",\", \"\");\n    return Integer.parseInt(d);\n}";
         assert!(transformed(t, 1, 3, "s").unwrap().contains("derived"));
-        let t = "static int n(String s) {\n    s = s.substring(1);\n    return Integer.parseInt(s);\n}";
+        let t =
+            "static int n(String s) {\n    s = s.substring(1);\n    return Integer.parseInt(s);\n}";
         assert!(transformed(t, 1, 3, "s").unwrap().contains("reassigned"));
         let t = "static int n(String s) {\n    return Integer.parseInt(clean(s));\n}";
         assert!(transformed(t, 1, 2, "s").unwrap().contains("clean(s)"));
         assert!(transformed(t, 5, 2, "s").is_some());
-        let t = "static int n(String s) {\n    s = s.substring(1);\n    throw new X(s + \" bad\");\n}";
+        let t =
+            "static int n(String s) {\n    s = s.substring(1);\n    throw new X(s + \" bad\");\n}";
         assert!(reassigned(t, 1, 3, "s").is_some());
         assert_eq!(reassigned(NUMBERS, 4, 8, "str"), None);
     }
