@@ -4,8 +4,9 @@
 //! Java events carry no local variables, so an argument is known only when a message reveals it.
 //! This module refuses to guess in two ways:
 //! - a project message (`throw new NumberFormatException(str + " is not a valid number.")`) reveals
-//!   the argument only when the thrown expression is string literals and the one parameter, and the
-//!   event's message matches those literals around it;
+//!   the argument only when the thrown expression is string literals and the one parameter (joined
+//!   with `+`, or `String.format` with one `%s`), and the event's message matches those literals
+//!   around it;
 //! - a JDK message (`For input string: "80000000"`) quotes what the JDK parsed, which is the argument
 //!   only if the method did not transform the parameter first (`substring`, `replace`, `decode`, a
 //!   helper's result, a reassignment): then it is refused, since no run confirms a guessed input.
@@ -169,6 +170,34 @@ fn concatenation(expr: &str) -> Option<Vec<Piece>> {
     }
 }
 
+/// `String.format("… %s …", x)` as pieces: one `%s`, no other directive but `%%`.
+fn format_call(expr: &str) -> Option<Vec<Piece>> {
+    let inner = expr
+        .trim()
+        .strip_prefix("String.format")?
+        .trim_start()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let (fmt, var) = inner.rsplit_once(',')?;
+    let var = var.trim();
+    let [Piece::Lit(fmt)] = &concatenation(fmt)?[..] else {
+        return None;
+    };
+    if !var.chars().all(|c| c.is_alphanumeric() || c == '_') || var.is_empty() {
+        return None;
+    }
+    let (before, after) = fmt.split_once("%s")?;
+    let unescape = |s: &str| -> Option<String> {
+        let t = s.replace("%%", "");
+        (!t.contains('%')).then(|| s.replace("%%", "%"))
+    };
+    Some(vec![
+        Piece::Lit(unescape(before)?),
+        Piece::Var(var.to_string()),
+        Piece::Lit(unescape(after)?),
+    ])
+}
+
 /// The argument a project message reveals: the statement at `line` is `throw new <ty>(<literals and
 /// param>)`, and `msg` is those literals around the parameter's text.
 pub fn project_message_input(
@@ -185,7 +214,8 @@ pub fn project_message_input(
         regex::escape(short)
     ))
     .ok()?;
-    let pieces = concatenation(&re.captures(&stmt)?[1])?;
+    let arg = &re.captures(&stmt)?[1];
+    let pieces = concatenation(arg).or_else(|| format_call(arg))?;
     let vars: Vec<usize> = (0..pieces.len())
         .filter(|&i| matches!(&pieces[i], Piece::Var(_)))
         .collect();
@@ -465,7 +495,8 @@ mod tests {
             "throw new X(\"bad: \" + code.trim());",
             "throw new X(\"bad: \" + other);",
             "throw new X(\"bad: \" + code + other);",
-            "throw new X(String.format(\"bad %s\", code));",
+            "throw new X(String.format(\"bad %s %d\", code, n));",
+            "throw new X(String.format(\"bad %s\", code.trim()));",
         ] {
             assert_eq!(
                 project_message_input(t, 1, "X", "bad: a", "code"),
@@ -473,6 +504,22 @@ mod tests {
                 "{t}"
             );
         }
+    }
+
+    #[test]
+    fn format_messages() {
+        let t = "throw new IllegalArgumentException(String.format(\"Unknown region %s (100%% sure)\", code));";
+        assert_eq!(
+            project_message_input(
+                t,
+                1,
+                "IllegalArgumentException",
+                "Unknown region eu-x (100% sure)",
+                "code"
+            )
+            .as_deref(),
+            Some("eu-x")
+        );
     }
 
     #[test]
