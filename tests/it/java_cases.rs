@@ -650,3 +650,34 @@ fn java_old_source_level_is_reported() {
         out.reasons
     );
 }
+
+/// Parent-managed versions: the root pom's `dependencyManagement` sets junit 3.8.1 and the module
+/// declares `junit:junit` without a version; no test exists yet. The test is JUnit 3, in the
+/// module's test tree, run with `-pl core -am` (generation only, no Maven run).
+#[test]
+fn java_junit_version_from_the_parent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let core = app.join("core");
+    support::copy_dir(&case_dir("java-junit3-listen-port").join("app"), &core);
+    std::fs::remove_dir_all(core.join("src/test")).unwrap();
+    let pom = std::fs::read_to_string(core.join("pom.xml"))
+        .unwrap()
+        .replace("<version>${junit.version}</version>\n", "");
+    std::fs::write(core.join("pom.xml"), pom).unwrap();
+    std::fs::write(
+        app.join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion><groupId>com.acme</groupId><artifactId>parent</artifactId><version>1</version><packaging>pom</packaging><modules><module>core</module></modules><dependencyManagement><dependencies><dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>3.8.1</version></dependency></dependencies></dependencyManagement></project>\n",
+    )
+    .unwrap();
+    let repo = Repo::of(&app);
+    let out = generate_value(&repo, &event_of("java-junit3-listen-port"));
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert_eq!(contract_of(&repo, &out)["framework"], "junit3");
+    assert!(
+        out.files[0].starts_with("core/src/test/java/com/acme/relay/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    assert!(out.test_command.contains(" -pl core -am test -Dtest=SentryRepro"));
+}

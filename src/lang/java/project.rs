@@ -3,7 +3,8 @@
 //! A repro test only helps if it compiles in the project as it is: much Java code that Sentry users
 //! run tests with JUnit 4, JUnit 3 (`extends TestCase`) or TestNG, not JUnit 5. So:
 //! - the build file says which frameworks are on the test classpath: Maven `pom.xml` dependencies
-//!   (versions from `<properties>` or absent when a parent manages them; JUnit `3.x` is JUnit 3) and
+//!   (versions from `<properties>`, or from the root pom's `dependencyManagement` when a module
+//!   leaves them out, JUnit 4 when nothing says; JUnit `3.x` is JUnit 3) and
 //!   Gradle `build.gradle(.kts)` (`junit:junit:4.13.2`, `useTestNG()`, `useJUnitPlatform()`);
 //! - the existing tests say which style the project writes (`org.junit.jupiter`, `org.junit.Test`,
 //!   `junit.framework.TestCase`, `org.testng.annotations`);
@@ -46,6 +47,8 @@ pub struct BuildFacts {
     pub frameworks: Vec<TestFramework>,
     /// The lowest `source`/`target`/`release` level set, as written (`1.5`, `8`).
     pub source_level: Option<String>,
+    /// `junit:junit` without a version (a parent's `dependencyManagement` sets it).
+    unversioned_junit: bool,
 }
 
 /// One `<dependency>` or Gradle coordinate.
@@ -58,6 +61,8 @@ struct Dep {
 fn framework_of(dep: &Dep) -> Option<TestFramework> {
     match (dep.group.as_str(), dep.artifact.as_str()) {
         ("junit", "junit") if dep.version.starts_with("3.") => Some(TestFramework::Junit3),
+        // Managed elsewhere: decided once all build files are read (see `build_facts`).
+        ("junit", "junit") if dep.version.is_empty() => None,
         ("junit", "junit") | ("org.junit.vintage", _) => Some(TestFramework::Junit4),
         ("org.testng", "testng") => Some(TestFramework::TestNg),
         ("org.junit.jupiter", _) | ("org.springframework.boot", "spring-boot-starter-test") => {
@@ -136,6 +141,8 @@ fn read_pom(text: &str, facts: &mut BuildFacts) {
     };
     for mut d in deps {
         d.version = resolve(&d.version);
+        facts.unversioned_junit |=
+            d.group == "junit" && d.artifact == "junit" && d.version.is_empty();
         facts.frameworks.extend(framework_of(&d));
     }
     for l in levels {
@@ -205,6 +212,11 @@ pub fn build_facts(snap: &Snapshot, root: &str) -> BuildFacts {
                 read_gradle(&t, &mut facts);
             }
         }
+    }
+    // A versionless junit:junit is JUnit 4 unless the managed version read here is 3.x.
+    let junit = [TestFramework::Junit3, TestFramework::Junit4];
+    if facts.unversioned_junit && !junit.iter().any(|f| facts.frameworks.contains(f)) {
+        facts.frameworks.push(TestFramework::Junit4);
     }
     facts.frameworks.sort();
     facts.frameworks.dedup();
@@ -315,8 +327,9 @@ mod tests {
             "",
         );
         assert_eq!(f.frameworks, vec![Junit3]);
-        // Version managed by a parent: JUnit 4.
-        assert_eq!(pom(&d("junit", "junit", ""), "").frameworks, vec![Junit4]);
+        // Version managed by a parent: decided by `build_facts` (JUnit 4 unless the parent says 3.x).
+        let f = pom(&d("junit", "junit", ""), "");
+        assert!(f.unversioned_junit && f.frameworks.is_empty());
         let f = pom(&d("org.testng", "testng", "<version>7.10.2</version>"), "");
         assert_eq!(f.frameworks, vec![TestNg]);
         let f = pom(&d("org.junit.jupiter", "junit-jupiter-api", ""), "");
@@ -358,7 +371,7 @@ mod tests {
         assert_eq!(style_of("import org.junit.jupiter.api.Test;"), Some(Junit5));
         let facts = |v: Vec<TestFramework>| BuildFacts {
             frameworks: v,
-            source_level: None,
+            ..Default::default()
         };
         assert_eq!(choose(&facts(vec![Junit4]), Some(Junit3)), Junit3);
         assert_eq!(choose(&facts(vec![Junit4, Junit5]), Some(Junit4)), Junit4);
