@@ -59,7 +59,23 @@ struct JavaFrame<'a> {
     method: String,
 }
 
-fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option<JavaFrame<'a>> {
+/// The source folders of each build root: the standard ones, and the pom's `sourceDirectory`.
+fn source_dirs(snap: &Snapshot, roots: &[String]) -> Vec<(String, Vec<String>)> {
+    roots
+        .iter()
+        .map(|root| {
+            let mut dirs = vec!["src/main/java".to_string(), "src/main/kotlin".to_string()];
+            dirs.extend(project::build_facts(snap, root).source_dir);
+            (root.clone(), dirs)
+        })
+        .collect()
+}
+
+fn map_java_frame<'a>(
+    f: &'a Frame,
+    snap: &Snapshot,
+    roots: &[(String, Vec<String>)],
+) -> Option<JavaFrame<'a>> {
     let module = f.module.as_deref()?;
     let outer = module.split('$').next()?;
     let mut segs: Vec<String> = outer.split('.').map(str::to_owned).collect();
@@ -83,8 +99,8 @@ fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option
         .cloned()
         .collect::<Vec<_>>()
         .join("/");
-    for root in roots {
-        for src in ["src/main/java", "src/main/kotlin"] {
+    for (root, srcs) in roots {
+        for src in srcs {
             for ext in ["java", "kt"] {
                 let p = if root.is_empty() {
                     format!("{src}/{rel}.{ext}")
@@ -552,12 +568,15 @@ fn crash_site(jf: &JavaFrame, ctx: &mut Ctx) -> CrashSite {
     }
 }
 
-/// `<module>/src/test/java/<package path>`.
-fn test_dir(root: &str, package: &str) -> String {
+/// `<module>/src/test/java/<package path>` (or the pom's `testSourceDirectory`).
+fn test_dir(snap: &Snapshot, root: &str, package: &str) -> String {
+    let tests = project::build_facts(snap, root)
+        .test_source_dir
+        .unwrap_or_else(|| "src/test/java".into());
     let test_root = if root.is_empty() {
-        "src/test/java".to_string()
+        tests
     } else {
-        format!("{root}/src/test/java")
+        format!("{root}/{tests}")
     };
     if package.is_empty() {
         test_root
@@ -585,10 +604,11 @@ impl Generator for Java {
             ..Default::default()
         };
         let frames = alert.primary_frames();
+        let srcs = source_dirs(snap, &roots);
         let crash_frame = frames
             .iter()
             .rev()
-            .find_map(|f| map_java_frame(f, snap, &roots));
+            .find_map(|f| map_java_frame(f, snap, &srcs));
         let mut reasons = Vec::new();
         let mut strategy = Strategy::Boilerplate;
         let mut template = "java/scaffold.java.tera";
@@ -634,7 +654,7 @@ impl Generator for Java {
         }
         ctx.event.reasons = reasons.clone();
         let content = render::render(template, &ctx)?;
-        let dir = test_dir(&root, &ctx.package);
+        let dir = test_dir(snap, &root, &ctx.package);
         let path = format!("{dir}/{class_name}.java");
         let (test_command, suite) = commands(snap, &root, &ctx.package, &class_name);
         Ok(GenOutput {

@@ -679,5 +679,39 @@ fn java_junit_version_from_the_parent() {
         "{:?}",
         out.files
     );
-    assert!(out.test_command.contains(" -pl core -am test -Dtest=SentryRepro"));
+    assert!(out
+        .test_command
+        .contains(" -pl core -am test -Dtest=SentryRepro"));
+}
+
+/// An old Apache Commons layout: `<sourceDirectory>src/java</sourceDirectory>`,
+/// `<testSourceDirectory>src/test</testSourceDirectory>`, junit 3.8.1 and
+/// `maven.compile.source` 1.5. The crash maps to `src/java`, the JUnit 3 test lands in `src/test`,
+/// and the note says why JDK 17 will not compile the build (generation only, no Maven run).
+#[test]
+fn java_commons_layout_and_old_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let src = case_dir("java-junit3-listen-port").join("app/src");
+    support::copy_dir(&src.join("main/java"), &app.join("src/java"));
+    support::copy_dir(&src.join("test/java"), &app.join("src/test"));
+    std::fs::write(
+        app.join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion><groupId>commons-relay</groupId><artifactId>commons-relay</artifactId><version>2.1</version>\n<dependencies><dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>3.8.1</version><scope>test</scope></dependency></dependencies>\n<properties><maven.compile.source>1.5</maven.compile.source><maven.compile.target>1.5</maven.compile.target></properties>\n<build><sourceDirectory>src/java</sourceDirectory><testSourceDirectory>src/test</testSourceDirectory></build></project>\n",
+    )
+    .unwrap();
+    let repo = Repo::of(&app);
+    let out = generate_value(&repo, &event_of("java-junit3-listen-port"));
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert_eq!(contract_of(&repo, &out)["framework"], "junit3");
+    assert!(
+        out.files[0].starts_with("src/test/com/acme/relay/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    assert!(
+        out.reasons.iter().any(|r| r.contains("level 1.5")),
+        "{:?}",
+        out.reasons
+    );
 }

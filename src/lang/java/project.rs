@@ -12,7 +12,8 @@
 //!   newest framework, else JUnit 5.
 //!
 //! Source levels below 7 (`<source>1.5</source>`) are reported, not fixed: JDK 17's javac rejects
-//! them, and the build file is the user's.
+//! them, and the build file is the user's. Moved source trees (`<sourceDirectory>src/java`, as old
+//! Apache Commons poms have) are read too, so the crash maps and the test lands where Maven looks.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -49,6 +50,25 @@ pub struct BuildFacts {
     pub source_level: Option<String>,
     /// `junit:junit` without a version (a parent's `dependencyManagement` sets it).
     unversioned_junit: bool,
+    /// `<build><sourceDirectory>` when the pom moves it (`src/java`), relative to the module.
+    pub source_dir: Option<String>,
+    /// `<build><testSourceDirectory>` when the pom moves it (`src/test`), relative to the module.
+    pub test_source_dir: Option<String>,
+}
+
+/// A build directory as the pom writes it, relative to the module: `${basedir}/src/java` → `src/java`.
+fn relative_dir(value: &str) -> Option<String> {
+    let v = value.trim();
+    let v = ["${basedir}/", "${project.basedir}/"]
+        .iter()
+        .find_map(|p| v.strip_prefix(p))
+        .unwrap_or(v)
+        .trim_end_matches('/');
+    let ok = !v.is_empty()
+        && !v.starts_with('/')
+        && v.split('/')
+            .all(|s| !s.is_empty() && s != ".." && s != "." && !s.contains('$'));
+    ok.then(|| v.to_string())
 }
 
 /// One `<dependency>` or Gradle coordinate.
@@ -119,10 +139,17 @@ fn read_pom(text: &str, facts: &mut BuildFacts) {
                             "maven.compiler.source"
                                 | "maven.compiler.target"
                                 | "maven.compiler.release"
+                                // Apache Commons parents read these.
+                                | "maven.compile.source"
+                                | "maven.compile.target"
                         ) {
                             levels.push(value.clone());
                         }
                         props.push((name.to_string(), value));
+                    }
+                    (Some("build"), "sourceDirectory") => facts.source_dir = relative_dir(&value),
+                    (Some("build"), "testSourceDirectory") => {
+                        facts.test_source_dir = relative_dir(&value)
                     }
                     (Some("configuration"), "source" | "target" | "release") => levels.push(value),
                     _ => {}
@@ -337,6 +364,14 @@ mod tests {
         let f = pom("", "<maven.compiler.source>1.5</maven.compiler.source>");
         assert_eq!(f.source_level.as_deref(), Some("1.5"));
         assert!(old_level_warning(&f).unwrap().contains("below 7"));
+        let f = pom("", "<maven.compile.source>1.5</maven.compile.source>");
+        assert_eq!(f.source_level.as_deref(), Some("1.5"));
+        let mut f = BuildFacts::default();
+        read_pom("<project><build><sourceDirectory>${basedir}/src/java</sourceDirectory><testSourceDirectory>src/test/</testSourceDirectory></build></project>", &mut f);
+        assert_eq!(f.source_dir.as_deref(), Some("src/java"));
+        assert_eq!(f.test_source_dir.as_deref(), Some("src/test"));
+        assert_eq!(relative_dir("../outside"), None);
+        assert_eq!(relative_dir("/abs"), None);
         let f = pom("", "<maven.compiler.release>17</maven.compiler.release>");
         assert_eq!(old_level_warning(&f), None);
         // Plugin configuration, lowest level kept.
