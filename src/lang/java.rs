@@ -1,22 +1,28 @@
-//! Java: a JUnit 5 test in the Maven/Gradle test source tree, in the crashing class's package.
+//! Java: a test in the project's own framework (JUnit 5, 4, 3 or TestNG, see `project`), in the
+//! Maven/Gradle test source tree, in the crashing class's package.
 //!
 //! sentry-java events carry no vars: frames have `module` (the class, `com.acme.invoice.PriceParser`,
 //! inner classes after `$`), `function` (the method, lambdas as `lambda$parse$0`) and `filename`
 //! (`PriceParser.java`). The crash site is the innermost frame whose class resolves to a file under a
 //! source root (`src/main/java`, `src/main/kotlin`, also one module level down).
 //!
-//! Strategy: a Spring MVC request replay (MockMvc, see `spring`) when the event has a complete request
-//! and the repository is a Spring MVC app. Otherwise, call replay when a JDK message reveals the whole
-//! argument (`For input string: "12,50"`, `Text '…' could not be parsed`, `No enum constant …`, a
-//! helpful NPE naming the only parameter, … see [`quoted_input`]) and the crashing method is static (or
-//! its class has a no-argument constructor) and takes exactly that one parameter: it is called under
-//! a catch that fails, marked REPRODUCED, only for the reported type. Otherwise a scaffold that names
-//! the class (a rename breaks the compile) and fails with NOT YET REPRODUCED.
+//! Strategy:
+//! - a Spring MVC request replay (MockMvc, JUnit 5, see `spring`) when the event has a complete
+//!   request and the repository is a Spring MVC app;
+//! - else a call replay when the crashing method is static (or its class has a no-argument
+//!   constructor) and takes no parameter, or one whose value is known: from the project's own throw
+//!   message, from a JDK message that quotes its input (see [`quoted_input`]) when the method did not
+//!   transform the parameter first, or null from a helpful NPE (see `source`). It is called under a
+//!   catch that fails, marked REPRODUCED, only for the reported type;
+//! - else a scaffold that names the class (a rename breaks the compile) and fails with NOT YET
+//!   REPRODUCED.
 //!
 //! Placement: `src/test/java/<package path>/SentryRepro<id>Test.java`: the same package as the
 //! crashing class (package-private access works), in the tree Maven and Gradle already compile. That
 //! folder is the extra prefix the commit may write to.
 
+mod project;
+mod source;
 mod spring;
 
 use crate::lang::EventHeader;
@@ -53,7 +59,23 @@ struct JavaFrame<'a> {
     method: String,
 }
 
-fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option<JavaFrame<'a>> {
+/// The source folders of each build root: the standard ones, and the pom's `sourceDirectory`.
+fn source_dirs(snap: &Snapshot, roots: &[String]) -> Vec<(String, Vec<String>)> {
+    roots
+        .iter()
+        .map(|root| {
+            let mut dirs = vec!["src/main/java".to_string(), "src/main/kotlin".to_string()];
+            dirs.extend(project::build_facts(snap, root).source_dir);
+            (root.clone(), dirs)
+        })
+        .collect()
+}
+
+fn map_java_frame<'a>(
+    f: &'a Frame,
+    snap: &Snapshot,
+    roots: &[(String, Vec<String>)],
+) -> Option<JavaFrame<'a>> {
     let module = f.module.as_deref()?;
     let outer = module.split('$').next()?;
     let mut segs: Vec<String> = outer.split('.').map(str::to_owned).collect();
@@ -77,8 +99,8 @@ fn map_java_frame<'a>(f: &'a Frame, snap: &Snapshot, roots: &[String]) -> Option
         .cloned()
         .collect::<Vec<_>>()
         .join("/");
-    for root in roots {
-        for src in ["src/main/java", "src/main/kotlin"] {
+    for (root, srcs) in roots {
+        for src in srcs {
             for ext in ["java", "kt"] {
                 let p = if root.is_empty() {
                     format!("{src}/{rel}.{ext}")
@@ -256,57 +278,6 @@ fn enum_constant_in_repo(msg: &str, snap: &Snapshot, roots: &[String]) -> Option
     None
 }
 
-/// The crashing method's one parameter, and how to call it.
-#[derive(Debug, PartialEq, Eq)]
-struct OneParam {
-    /// Static, or called on `new Class()` (no-argument constructor).
-    is_static: bool,
-    ty: String,
-    name: String,
-}
-
-impl OneParam {
-    fn is_string(&self) -> bool {
-        self.ty == "String" || self.ty == "java.lang.String"
-    }
-    fn is_reference(&self) -> bool {
-        !matches!(
-            self.ty.as_str(),
-            "int" | "long" | "short" | "byte" | "char" | "boolean" | "float" | "double"
-        )
-    }
-}
-
-/// How the crashing method can be called with its one argument; None when it is private, takes
-/// another number of parameters, or is an instance method of a class without a no-argument constructor.
-fn one_param_call(text: &str, class: &str, method: &str) -> Option<OneParam> {
-    let re = regex::Regex::new(&format!(
-        r"(?m)^\s*((?:public|protected|private|static|final|synchronized|\s)*)[\w<>\[\], ?.]+\s+{}\s*\(\s*(?:@[\w.]+\s+|final\s+)*([\w.]+(?:<[^()]*?>)?(?:\[\])*)\s+(\w+)\s*\)",
-        regex::escape(method)
-    ))
-    .ok()?;
-    let caps = re.captures(text)?;
-    let mods = caps.get(1).map(|m| m.as_str()).unwrap_or("");
-    if mods.contains("private") {
-        return None;
-    }
-    let param = |is_static| OneParam {
-        is_static,
-        ty: caps[2].to_string(),
-        name: caps[3].to_string(),
-    };
-    if mods.contains("static") {
-        return Some(param(true));
-    }
-    let ctor = regex::Regex::new(&format!(r"\b{}\s*\(", regex::escape(class))).ok()?;
-    let noarg = regex::Regex::new(&format!(
-        r"(?m)^\s*(public|protected)?\s*{}\s*\(\s*\)",
-        regex::escape(class)
-    ))
-    .ok()?;
-    (!ctor.is_match(text) || noarg.is_match(text)).then(|| param(false))
-}
-
 /// JDK 14+ helpful NullPointerException messages name what was null: `Cannot invoke
 /// "String.trim()" because "text" is null` (a parameter or local, by name when compiled with
 /// debug info, the Maven and Gradle default) or `"<parameter1>"` without it. The name, when the null
@@ -361,11 +332,15 @@ fn build_tool(snap: &Snapshot, module: &str) -> Build {
 struct Ctx {
     #[serde(flatten)]
     event: EventHeader,
+    /// `junit5`, `junit4`, `junit3` or `testng` (see `project`).
+    framework: &'static str,
     class_name: String,
     package: String,
     crash_class: String,
     method: String,
     is_static: bool,
+    /// The method takes one argument (else none).
+    has_arg: bool,
     input: String,
     input_null: bool,
     // request replay
@@ -377,6 +352,237 @@ struct Ctx {
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: String,
+}
+
+/// What a call replay calls, and with what.
+struct CallPlan {
+    is_static: bool,
+    /// None: no argument; `Some(None)`: null; `Some(Some(s))`: the string `s`.
+    arg: Option<Option<String>>,
+    reason: String,
+}
+
+/// A call replay of the crashing method when its source and the event's message determine the call
+/// (see `source`); else the reason why not.
+fn plan_call(
+    input: &GenInput,
+    jf: &JavaFrame,
+    roots: &[String],
+    ty: &str,
+    value: &str,
+) -> Result<CallPlan, String> {
+    let who = format!("{}.{}", jf.class, jf.method);
+    let text = jf
+        .path
+        .ends_with(".java")
+        .then(|| input.snap.read(&jf.path))
+        .flatten()
+        .filter(|_| is_java_ident(&jf.method))
+        .ok_or_else(|| format!("{who} is not in a readable Java source file"))?;
+    let line = jf.frame.lineno.and_then(|l| u32::try_from(l).ok());
+    let call = source::callable(&text, &jf.class, &jf.method, line).ok_or_else(|| {
+        format!("{who} is private, takes more than one parameter, or its class has no no-argument constructor")
+    })?;
+    let on = if call.is_static {
+        String::new()
+    } else {
+        format!(" on new {}()", jf.class)
+    };
+    let Some(param) = &call.param else {
+        return Ok(CallPlan {
+            is_static: call.is_static,
+            arg: None,
+            reason: format!(
+                "{who} takes no arguments: it is called{on} as it is; a crash that depends on state set before the call does not reproduce (verify then reports the test green on the buggy code)"
+            ),
+        });
+    };
+    // A helpful NPE naming the method's only parameter: it was called with null.
+    if let Some(n) = npe_null_variable(ty, value)
+        .filter(|n| param.is_reference() && (param.name == *n || n == "<parameter1>"))
+    {
+        return Ok(CallPlan {
+            is_static: call.is_static,
+            arg: Some(None),
+            reason: format!(
+                "the NullPointerException says the parameter {n:?} was null; {who}({}) is called{on} with null",
+                param.ty
+            ),
+        });
+    }
+    if !param.is_string() {
+        return Err(format!(
+            "{who} takes a {}, and the message reveals no such value",
+            param.ty
+        ));
+    }
+    let line = line.map(|l| l as usize);
+    // The project's own message, read from the throw statement at the crash line.
+    let own = line.and_then(|l| {
+        source::project_message_input(&text, l, ty, value, &param.name)
+            .filter(|_| source::reassigned(&text, call.line, l, &param.name).is_none())
+    });
+    if let Some(v) = own {
+        return Ok(CallPlan {
+            is_static: call.is_static,
+            arg: Some(Some(v)),
+            reason: format!(
+                "the message is the project's own (the throw at {}:{}), built from string literals and the parameter {}; {who}(String) is called{on} with the text between them",
+                jf.path,
+                line.unwrap_or(0),
+                param.name
+            ),
+        });
+    }
+    let from_jdk = quoted_call(input, roots, &text, &call, line, ty, value).map_err(|r| match r {
+        Unquoted::NoMessage => {
+            "Java events carry no local variables and the exception message does not carry the inputs"
+                .to_string()
+        }
+        Unquoted::NoLine => format!(
+            "the {ty} message quotes a value, but the frame has no line number to check it is {who}'s argument"
+        ),
+        Unquoted::Transformed(why) => format!(
+            "the {ty} message quotes the text the JDK parsed, but {why}: that is not the argument {who} was called with, and no run can confirm a guess"
+        ),
+    })?;
+    Ok(CallPlan {
+        is_static: call.is_static,
+        reason: format!(
+            "the {ty} message reveals its input ({}); {who}(String) is called{on} with it",
+            if from_jdk.is_none() {
+                "null"
+            } else {
+                "a quoted string"
+            },
+        ),
+        arg: Some(from_jdk),
+    })
+}
+
+/// Why a JDK message gives no argument.
+enum Unquoted {
+    /// The message is not one that quotes its input.
+    NoMessage,
+    /// The frame has no line to check the source at.
+    NoLine,
+    /// The parameter is transformed before the crash line (the reason).
+    Transformed(String),
+}
+
+/// The argument a JDK message quotes (`None`: null), when the method kept its parameter as it was
+/// up to the crash line.
+fn quoted_call(
+    input: &GenInput,
+    roots: &[String],
+    text: &str,
+    call: &source::Callable,
+    line: Option<usize>,
+    ty: &str,
+    value: &str,
+) -> Result<Option<String>, Unquoted> {
+    let name = call.param.as_ref().map_or("", |p| p.name.as_str());
+    let quoted = quoted_input(ty, value).ok_or(Unquoted::NoMessage)?;
+    let quoted = quoted.map(|v| {
+        enum_constant_in_repo(value, input.snap, roots)
+            .filter(|_| ty.ends_with("IllegalArgumentException"))
+            .unwrap_or(v)
+    });
+    // A JDK message quotes what the JDK parsed: the argument only if the method kept it as it was.
+    let l = line.ok_or(Unquoted::NoLine)?;
+    match source::transformed(text, call.line, l, name) {
+        Some(why) => Err(Unquoted::Transformed(why)),
+        None => Ok(quoted),
+    }
+}
+
+/// The test framework, and the notes on the build that the handoff should carry.
+fn framework_for(snap: &Snapshot, root: &str, reasons: &mut Vec<String>) -> project::TestFramework {
+    let facts = project::build_facts(snap, root);
+    let style = project::test_style(snap, root);
+    let fw = project::choose(&facts, style);
+    reasons.push(format!(
+        "the test is written for {} ({})",
+        fw.as_str(),
+        match style {
+            Some(s) if s == fw => "the framework the existing tests use",
+            Some(_) => "the existing tests' framework is not in the build",
+            None if facts.frameworks.contains(&fw) => "the framework the build declares",
+            None => "no framework declared or used: JUnit 5",
+        }
+    ));
+    reasons.extend(project::old_level_warning(&facts));
+    fw
+}
+
+/// The commands that run the repro test and the suite: `(test_command, suite_command)`.
+fn commands(snap: &Snapshot, root: &str, package: &str, class_name: &str) -> (String, String) {
+    let module_flag = if root.is_empty() {
+        String::new()
+    } else {
+        format!(" -pl {root} -am")
+    };
+    match build_tool(snap, root) {
+        // `-Dtest` selects the class for every surefire provider (JUnit 3/4/5, TestNG); the two
+        // failIfNo… flags keep other modules (and surefire 2.x) from failing on no match.
+        Build::Maven => (
+            format!("mvn -q -B{module_flag} test -Dtest={class_name} -DfailIfNoTests=false -Dsurefire.failIfNoSpecifiedTests=false"),
+            "mvn -q -B test".to_string(),
+        ),
+        Build::Gradle { wrapper } => {
+            let task = if root.is_empty() {
+                "test".to_string()
+            } else {
+                format!(":{root}:test")
+            };
+            // Fully qualified: `--tests` with a simple name depends on the Gradle version.
+            let fqcn = if package.is_empty() {
+                class_name.to_string()
+            } else {
+                format!("{package}.{class_name}")
+            };
+            (
+                format!("{wrapper} {task} --tests {fqcn}"),
+                format!("{wrapper} test"),
+            )
+        }
+    }
+}
+
+/// The crash site for the contract; fills the crash fields of `ctx`.
+fn crash_site(jf: &JavaFrame, ctx: &mut Ctx) -> CrashSite {
+    ctx.event.crash_function = format!(
+        "{}.{}",
+        jf.class,
+        jf.frame.function.as_deref().unwrap_or("?")
+    );
+    ctx.event.crash_file = jf.path.clone();
+    ctx.event.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
+    ctx.package = jf.package.join(".");
+    ctx.crash_class = jf.class.clone();
+    ctx.method = jf.method.clone();
+    CrashSite {
+        file: jf.path.clone(),
+        function: jf.frame.function.clone(),
+        line: jf.frame.lineno,
+    }
+}
+
+/// `<module>/src/test/java/<package path>` (or the pom's `testSourceDirectory`).
+fn test_dir(snap: &Snapshot, root: &str, package: &str) -> String {
+    let tests = project::build_facts(snap, root)
+        .test_source_dir
+        .unwrap_or_else(|| "src/test/java".into());
+    let test_root = if root.is_empty() {
+        tests
+    } else {
+        format!("{root}/{tests}")
+    };
+    if package.is_empty() {
+        test_root
+    } else {
+        format!("{test_root}/{}", package.replace('.', "/"))
+    }
 }
 
 impl Generator for Java {
@@ -398,34 +604,32 @@ impl Generator for Java {
             ..Default::default()
         };
         let frames = alert.primary_frames();
+        let srcs = source_dirs(snap, &roots);
         let crash_frame = frames
             .iter()
             .rev()
-            .find_map(|f| map_java_frame(f, snap, &roots));
+            .find_map(|f| map_java_frame(f, snap, &srcs));
         let mut reasons = Vec::new();
         let mut strategy = Strategy::Boilerplate;
         let mut template = "java/scaffold.java.tera";
         let mut crash = None;
-        let mut root = String::new();
-        let replay = request_replay(input, &roots, &mut ctx, &mut reasons);
+        let mut root = crash_frame
+            .as_ref()
+            .map(|jf| jf.root.clone())
+            .unwrap_or_default();
+        let framework = framework_for(snap, &root, &mut reasons);
+        ctx.framework = framework.as_str();
+        let replay = if framework == project::TestFramework::Junit5 {
+            request_replay(input, &roots, &mut ctx, &mut reasons)
+        } else {
+            if alert.request.is_some() {
+                reasons.push(format!("the event has a request, but the MockMvc replay is written for JUnit 5 and this project tests with {}", framework.as_str()));
+            }
+            None
+        };
         if let Some(jf) = &crash_frame {
-            root = jf.root.clone();
             strategy = Strategy::Scaffold;
-            crash = Some(CrashSite {
-                file: jf.path.clone(),
-                function: jf.frame.function.clone(),
-                line: jf.frame.lineno,
-            });
-            ctx.event.crash_function = format!(
-                "{}.{}",
-                jf.class,
-                jf.frame.function.as_deref().unwrap_or("?")
-            );
-            ctx.event.crash_file = jf.path.clone();
-            ctx.event.crash_line = jf.frame.lineno.map(|l| l.to_string()).unwrap_or_default();
-            ctx.package = jf.package.join(".");
-            ctx.crash_class = jf.class.clone();
-            ctx.method = jf.method.clone();
+            crash = Some(crash_site(jf, &mut ctx));
         }
         if let Some(target) = &replay {
             strategy = Strategy::RequestReplay;
@@ -433,112 +637,29 @@ impl Generator for Java {
             root = target.root.clone();
             ctx.package = target.package.join(".");
         } else if let Some(jf) = &crash_frame {
-            let quoted = quoted_input(&ty, &value).map(|q| {
-                q.map(|v| {
-                    enum_constant_in_repo(&value, snap, &roots)
-                        .filter(|_| ty.ends_with("IllegalArgumentException"))
-                        .unwrap_or(v)
-                })
-            });
-            let call = jf
-                .path
-                .ends_with(".java")
-                .then(|| snap.read(&jf.path))
-                .flatten()
-                .filter(|_| is_java_ident(&jf.method))
-                .and_then(|t| one_param_call(&t, &jf.class, &jf.method));
-            // A helpful NPE naming the method's only parameter: it was called with null.
-            let npe_param = npe_null_variable(&ty, &value).and_then(|n| {
-                call.as_ref()
-                    .filter(|p| p.is_reference() && (p.name == n || n == "<parameter1>"))
-                    .map(|p| p.name.clone())
-            });
-            let quoted = match npe_param {
-                Some(_) => Some(None),
-                None => quoted,
-            };
-            let call = call.filter(|p| npe_param.is_some() || p.is_string());
-            match (quoted, call) {
-                (Some(q), Some(param)) => {
-                    let is_static = param.is_static;
+            match plan_call(input, jf, &roots, &ty, &value) {
+                Ok(plan) => {
                     strategy = Strategy::CallReplay;
                     template = "java/call_replay.java.tera";
-                    ctx.is_static = is_static;
-                    ctx.input_null = q.is_none();
-                    ctx.input = q.unwrap_or_default();
-                    reasons.push(match &npe_param {
-                        Some(n) => format!(
-                            "the NullPointerException says the parameter {n:?} was null; {}.{}({}) is called with null",
-                            jf.class, jf.method, param.ty
-                        ),
-                        None => format!(
-                            "the {} message reveals its input ({}); {}.{}(String) is called with it",
-                            ty,
-                            if ctx.input_null { "null" } else { "a quoted string" },
-                            jf.class,
-                            jf.method
-                        ),
-                    });
+                    ctx.is_static = plan.is_static;
+                    ctx.has_arg = plan.arg.is_some();
+                    ctx.input_null = matches!(plan.arg, Some(None));
+                    ctx.input = plan.arg.flatten().unwrap_or_default();
+                    reasons.push(plan.reason);
                 }
-                (Some(_), None) => reasons.push(format!(
-                    "the exception quotes its input, but {}.{} is not a non-private method taking one String",
-                    jf.class, jf.method
-                )),
-                (None, _) => reasons.push(
-                    "Java events carry no local variables and the exception message does not carry the inputs".into(),
-                ),
+                Err(why) => reasons.push(why),
             }
         } else {
             reasons.push("no frame's class resolves to a source file of this repository".into());
         }
         ctx.event.reasons = reasons.clone();
         let content = render::render(template, &ctx)?;
-        let pkg_path = ctx.package.replace('.', "/");
-        let test_root = if root.is_empty() {
-            "src/test/java".to_string()
-        } else {
-            format!("{root}/src/test/java")
-        };
-        let dir = if pkg_path.is_empty() {
-            test_root
-        } else {
-            format!("{test_root}/{pkg_path}")
-        };
+        let dir = test_dir(snap, &root, &ctx.package);
         let path = format!("{dir}/{class_name}.java");
-        let build = build_tool(snap, &root);
-        let module_flag = if root.is_empty() {
-            String::new()
-        } else {
-            format!(" -pl {root} -am")
-        };
-        let (framework, test_command, suite) = match build {
-            Build::Maven => (
-                "maven",
-                format!("mvn -q -B{module_flag} test -Dtest={class_name} -Dsurefire.failIfNoSpecifiedTests=false"),
-                "mvn -q -B test".to_string(),
-            ),
-            Build::Gradle { wrapper } => {
-                let task = if root.is_empty() {
-                    "test".to_string()
-                } else {
-                    format!(":{root}:test")
-                };
-                // Fully qualified: `--tests` with a simple name depends on the Gradle version.
-                let fqcn = if ctx.package.is_empty() {
-                    class_name.clone()
-                } else {
-                    format!("{}.{class_name}", ctx.package)
-                };
-                (
-                    "gradle",
-                    format!("{wrapper} {task} --tests {fqcn}"),
-                    format!("{wrapper} test"),
-                )
-            }
-        };
+        let (test_command, suite) = commands(snap, &root, &ctx.package, &class_name);
         Ok(GenOutput {
             language: "java",
-            framework: framework.into(),
+            framework: framework.as_str().into(),
             strategy,
             files: vec![NewFile {
                 path: path.clone(),
@@ -622,28 +743,6 @@ mod tests {
             quoted_input("java.lang.IllegalStateException", "For input string: \"x\""),
             None
         );
-    }
-
-    #[test]
-    fn callable() {
-        let t = "public final class P { private P() {}\n    public static long parseCents(String text) {";
-        let call = |t: &str, c: &str, m: &str| one_param_call(t, c, m).map(|p| p.is_static);
-        assert_eq!(call(t, "P", "parseCents"), Some(true));
-        let t = "class Q {\n    long parse(final String s) {";
-        assert_eq!(call(t, "Q", "parse"), Some(false));
-        let t = "class R { R(int x) {}\n    long parse(String s) {";
-        assert_eq!(call(t, "R", "parse"), None);
-        let t = "class S {\n    public static Color color(@Nonnull final String s) {";
-        assert_eq!(call(t, "S", "color"), Some(true));
-        let t = "class T {\n    public int count(List<Map<String, Integer>> rows) {";
-        let p = one_param_call(t, "T", "count").unwrap();
-        assert_eq!(
-            (p.ty.as_str(), p.name.as_str()),
-            ("List<Map<String, Integer>>", "rows")
-        );
-        assert!(p.is_reference() && !p.is_string());
-        let t = "class U {\n    static int twice(int n) {";
-        assert!(!one_param_call(t, "U", "twice").unwrap().is_reference());
     }
 
     #[test]

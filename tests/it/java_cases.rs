@@ -1,4 +1,5 @@
-//! Java end to end with the real toolchain (mvn, JUnit 5): generation on sample apps whose events
+//! Java end to end with the real toolchain (mvn; JUnit 5, 4, 3 and TestNG, each the project's own):
+//! generation on sample apps whose events
 //! come from the real sentry-java SDK, the generated test run with Maven (red for the right reason:
 //! the reported exception, or the NOT YET REPRODUCED marker for a scaffold), `fix.patch` applied
 //! (green, and the app's own suite green), and the gate itself: the real binary's `verify` fails the
@@ -422,7 +423,7 @@ fn java_gradle_layouts_and_commands() {
     let contract: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo.dir.join(contract_path)).unwrap())
             .unwrap();
-    assert_eq!(contract["framework"], "gradle");
+    assert_eq!(contract["framework"], "junit5");
     assert_eq!(contract["test_command"], out.test_command.as_str());
     assert_eq!(contract["suite_command"], "gradle test");
 
@@ -511,4 +512,206 @@ fn java_spring_replay_needs_mvc_and_test_support() {
             out.reasons
         );
     }
+}
+
+/// The contract the generation committed.
+fn contract_of(repo: &Repo, out: &Generated) -> serde_json::Value {
+    let path = out.files.iter().find(|f| f.ends_with(".json")).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(repo.dir.join(path)).unwrap()).unwrap()
+}
+
+fn event_file(case: &str, file: &str) -> serde_json::Value {
+    let raw = std::fs::read_to_string(case_dir(case).join(file)).unwrap();
+    serde_json::from_str(&raw).unwrap()
+}
+
+/// A generated test in the project's framework: it is red with REPRODUCED and the reported type
+/// when run alone, and the gate FLIPS it once `fix.patch` is committed (the suite still passes).
+fn framework_case(case: &str, framework: &str, expect_in_test: &[&str]) {
+    let repo = repo_of(case);
+    let out = generate(&repo, case);
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert_eq!(contract_of(&repo, &out)["framework"], framework);
+    let test = std::fs::read_to_string(repo.dir.join(&out.files[0])).unwrap();
+    for want in expect_in_test {
+        assert!(test.contains(want), "{want}:\n{test}");
+    }
+    assert!(!test.contains("org.junit.jupiter"), "{test}");
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok, "{text}");
+    assert!(text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
+    assert!(text.contains("java.lang.NumberFormatException"), "{text}");
+    gate_case(&repo, case, "STILL_RED");
+}
+
+/// JUnit 4 project (`junit:junit` `${junit.version}` = 4.13.2, tests import `org.junit.Test`), and
+/// an input only the project's own message reveals: `0Xfade is not a valid number.` is thrown by
+/// `throw new NumberFormatException(str + " is not a valid number.")`, so the replay calls
+/// `NumberUtils.createNumber("0Xfade")`; the fix (an upper-case hex prefix) flips it.
+#[test]
+fn java_junit4_project_message_input() {
+    if !have_mvn() {
+        return;
+    }
+    framework_case(
+        "java-junit4-create-number",
+        "junit4",
+        &[
+            "import org.junit.Test;",
+            "public void doesNotThrow()",
+            "INPUT = \"0Xfade\"",
+        ],
+    );
+}
+
+/// The "0x stripped" trap (real event): `For input string: "80000000" under radix 16` quotes what
+/// `Integer.decode` parsed after it dropped the `0x` of createInteger's argument; calling
+/// `createInteger("80000000")` would pass on the buggy code. The generator refuses (scaffold with the
+/// reason), and the JUnit 4 scaffold compiles and fails with the NOT YET REPRODUCED marker.
+#[test]
+fn java_transformed_value_is_not_the_argument() {
+    let case = "java-junit4-create-number";
+    let repo = repo_of(case);
+    let out = generate_value(&repo, &event_file(case, "event-hex-overflow.json"));
+    assert_eq!(out.strategy, "scaffold", "{:?}", out.reasons);
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("decode(str) transforms the parameter")),
+        "{:?}",
+        out.reasons
+    );
+    if !have_mvn() {
+        return;
+    }
+    let (ok, text) = mvn(&repo, &out.test_command);
+    assert!(!ok && text.contains(MARKER_NOT_REPRODUCED), "{text}");
+    assert!(!text.contains("COMPILATION ERROR"), "{text}");
+}
+
+/// JUnit 3 project (junit 3.8.2, tests `extends TestCase`): an instance method, called on
+/// `new ListenerConfig()` (public no-argument constructor) with the quoted `"8025/tcp"` (the
+/// method only trims it, which keeps the value); the test is `public void testDoesNotThrow()` in a
+/// `TestCase`, run by surefire's JUnit 3 provider.
+#[test]
+fn java_junit3_instance_method() {
+    if !have_mvn() {
+        return;
+    }
+    framework_case(
+        "java-junit3-listen-port",
+        "junit3",
+        &[
+            "extends TestCase",
+            "public void testDoesNotThrow()",
+            "new ListenerConfig().port(INPUT)",
+        ],
+    );
+}
+
+/// TestNG project (`org.testng:testng`): the crash is in `PageLayout.printableWidth()`, a method
+/// without parameters, so the replay calls it on a new instance; the test uses
+/// `org.testng.annotations.Test` and `org.testng.Assert.fail`.
+#[test]
+fn java_testng_zero_argument_method() {
+    if !have_mvn() {
+        return;
+    }
+    framework_case(
+        "java-testng-report-margin",
+        "testng",
+        &[
+            "import org.testng.annotations.Test;",
+            "import static org.testng.Assert.fail;",
+            "new PageLayout().printableWidth()",
+        ],
+    );
+}
+
+/// Old builds: a source level JDK 17 rejects (`1.5`) is the user's to fix, and the handoff says what
+/// fails and why; the framework still follows the build (generation only, no Maven run).
+#[test]
+fn java_old_source_level_is_reported() {
+    let case = "java-junit4-create-number";
+    let repo = repo_of(case);
+    let pom = repo.dir.join("pom.xml");
+    let text = std::fs::read_to_string(&pom)
+        .unwrap()
+        .replace(">1.8<", ">1.5<");
+    std::fs::write(&pom, text).unwrap();
+    repo.git(&["commit", "-q", "-am", "old build"]);
+    let out = generate(&repo, case);
+    assert_eq!(contract_of(&repo, &out)["framework"], "junit4");
+    assert!(
+        out.reasons
+            .iter()
+            .any(|r| r.contains("level 1.5") && r.contains("below 7")),
+        "{:?}",
+        out.reasons
+    );
+}
+
+/// Parent-managed versions: the root pom's `dependencyManagement` sets junit 3.8.1 and the module
+/// declares `junit:junit` without a version; no test exists yet. The test is JUnit 3, in the
+/// module's test tree, run with `-pl core -am` (generation only, no Maven run).
+#[test]
+fn java_junit_version_from_the_parent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let core = app.join("core");
+    support::copy_dir(&case_dir("java-junit3-listen-port").join("app"), &core);
+    std::fs::remove_dir_all(core.join("src/test")).unwrap();
+    let pom = std::fs::read_to_string(core.join("pom.xml"))
+        .unwrap()
+        .replace("<version>${junit.version}</version>\n", "");
+    std::fs::write(core.join("pom.xml"), pom).unwrap();
+    std::fs::write(
+        app.join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion><groupId>com.acme</groupId><artifactId>parent</artifactId><version>1</version><packaging>pom</packaging><modules><module>core</module></modules><dependencyManagement><dependencies><dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>3.8.1</version></dependency></dependencies></dependencyManagement></project>\n",
+    )
+    .unwrap();
+    let repo = Repo::of(&app);
+    let out = generate_value(&repo, &event_of("java-junit3-listen-port"));
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert_eq!(contract_of(&repo, &out)["framework"], "junit3");
+    assert!(
+        out.files[0].starts_with("core/src/test/java/com/acme/relay/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    assert!(out
+        .test_command
+        .contains(" -pl core -am test -Dtest=SentryRepro"));
+}
+
+/// An old Apache Commons layout: `<sourceDirectory>src/java</sourceDirectory>`,
+/// `<testSourceDirectory>src/test</testSourceDirectory>`, junit 3.8.1 and
+/// `maven.compile.source` 1.5. The crash maps to `src/java`, the JUnit 3 test lands in `src/test`,
+/// and the note says why JDK 17 will not compile the build (generation only, no Maven run).
+#[test]
+fn java_commons_layout_and_old_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let src = case_dir("java-junit3-listen-port").join("app/src");
+    support::copy_dir(&src.join("main/java"), &app.join("src/java"));
+    support::copy_dir(&src.join("test/java"), &app.join("src/test"));
+    std::fs::write(
+        app.join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion><groupId>commons-relay</groupId><artifactId>commons-relay</artifactId><version>2.1</version>\n<dependencies><dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>3.8.1</version><scope>test</scope></dependency></dependencies>\n<properties><maven.compile.source>1.5</maven.compile.source><maven.compile.target>1.5</maven.compile.target></properties>\n<build><sourceDirectory>src/java</sourceDirectory><testSourceDirectory>src/test</testSourceDirectory></build></project>\n",
+    )
+    .unwrap();
+    let repo = Repo::of(&app);
+    let out = generate_value(&repo, &event_of("java-junit3-listen-port"));
+    assert_eq!(out.strategy, "call_replay", "{:?}", out.reasons);
+    assert_eq!(contract_of(&repo, &out)["framework"], "junit3");
+    assert!(
+        out.files[0].starts_with("src/test/com/acme/relay/SentryRepro"),
+        "{:?}",
+        out.files
+    );
+    assert!(
+        out.reasons.iter().any(|r| r.contains("level 1.5")),
+        "{:?}",
+        out.reasons
+    );
 }
