@@ -55,7 +55,7 @@ pub struct Contract {
     pub web_url: Option<String>,
     /// `python`, `javascript`, `rust`, `go`, `java`.
     pub language: String,
-    /// Test framework / runner family: `pytest`, `node:test`, `jest`, `vitest`, `mocha`, `cargo`, `go`, `maven`, `gradle`.
+    /// Test framework / runner family: `pytest`, `node:test`, `jest`, `vitest`, `mocha`, `cargo`, `go`, and for Java the test framework: `junit5`, `junit4`, `junit3`, `testng`.
     pub framework: String,
     pub strategy: Strategy,
     pub expected: Expected,
