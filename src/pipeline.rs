@@ -39,6 +39,12 @@ pub struct Generated {
     /// False when the issue already had a branch and nothing new was created.
     pub created: bool,
     pub reasons: Vec<String>,
+    /// With `--confirm`: whether base confirmed the handed-over test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<bool>,
+    /// With `--confirm`: every candidate tried, in order, with its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<crate::confirm::Tried>,
     #[serde(skip)]
     pub rendered: Vec<NewFile>,
 }
@@ -121,6 +127,8 @@ pub fn generate(
                 test_command: String::new(),
                 created: false,
                 reasons: vec![format!("issue {ident} already has a branch")],
+                confirmed: None,
+                candidates: vec![],
                 rendered: vec![],
             });
         }
@@ -135,22 +143,37 @@ pub fn generate(
         })?;
     let generator = lang::generator_for(language)
         .ok_or_else(|| anyhow!("no generator for language {language} yet"))?;
-    let out = generator.generate(&GenInput {
+    let input = GenInput {
         alert,
         snap: &snap,
         project,
         ident,
         repro_dir,
-    })?;
+    };
+    // `[confirm]` / `--confirm`: the candidates are run on base and only a confirmed one is kept.
+    let (out, found) = if project.confirm.enabled {
+        let found = crate::confirm::search(
+            repo,
+            base,
+            generator.candidates(&input)?,
+            &project.confirm,
+            |o| contract_for(alert, ident, o, base),
+        )?;
+        (crate::confirm::with_reasons(&found), Some(found))
+    } else {
+        (generator.generate(&input)?, None)
+    };
     let contract = contract_for(alert, ident, &out, base);
+    let confirmation = found.as_ref().map(crate::confirm::confirmation);
     let mut files = out.files.clone();
     files.push(NewFile {
         path: Contract::path_for(repro_dir, ident),
-        content: contract.to_json(),
+        content: contract.to_json_with(confirmation.as_ref()),
     });
+    let tried = found.map(|f| f.tried).unwrap_or_default();
     files.push(NewFile {
         path: format!("{repro_dir}/sentry-{ident}.md"),
-        content: render_note(alert, ident, &out, &contract)?,
+        content: render_note(alert, ident, &out, &contract, &tried)?,
     });
     let mut generated = Generated {
         branch: None,
@@ -161,6 +184,8 @@ pub fn generate(
         test_command: out.test_command.clone(),
         created: false,
         reasons: out.reasons.clone(),
+        confirmed: confirmation.map(|c| c.confirmed),
+        candidates: tried,
         rendered: files.clone(),
     };
     if opts.dry_run {
@@ -269,6 +294,8 @@ struct NoteCtx<'a> {
     request: Option<NoteRequest>,
     breadcrumbs: Vec<String>,
     chain: Vec<String>,
+    /// `--confirm`: the candidates run on base (empty without it).
+    candidates: &'a [crate::confirm::Tried],
 }
 
 #[derive(Serialize)]
@@ -278,7 +305,13 @@ struct NoteRequest {
     body: String,
 }
 
-fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract) -> Result<String> {
+fn render_note(
+    alert: &Alert,
+    ident: &str,
+    out: &GenOutput,
+    contract: &Contract,
+    candidates: &[crate::confirm::Tried],
+) -> Result<String> {
     let crash = out.crash.as_ref();
     let ctx = NoteCtx {
         ident,
@@ -322,6 +355,7 @@ fn render_note(alert: &Alert, ident: &str, out: &GenOutput, contract: &Contract)
                 )
             })
             .collect(),
+        candidates,
     };
     render::render("common/note.md.tera", &ctx)
 }

@@ -10,6 +10,7 @@ mod js_cases;
 mod js_runners;
 mod python_cases;
 mod rust_cases;
+mod confirm; // generate --confirm: candidates run on base, only a confirmed one handed over
 mod service;
 mod support;
 mod verify;
