@@ -939,6 +939,10 @@ fn rebuild_var(
     let Some(v) = vars.get(name) else {
         return Ok(None);
     };
+    // only in a confirming search: an object repr without state becomes a no-argument constructor
+    if let Some(code) = candidates::reconstruct_object(name, v, imports) {
+        return Ok(Some(code));
+    }
     let m = meta.and_then(|m| m.get(name));
     let mut val =
         pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;

@@ -124,6 +124,36 @@ fn the_outermost_replay_is_chosen_when_several_reproduce() {
 }
 
 #[test]
+fn a_stateless_object_is_rebuilt_with_its_constructor_only_because_base_confirms_it() {
+    if !pytest() {
+        return;
+    }
+    let case = "corpus-extra/py-invoice-taxtable-object";
+    let ev = event(case);
+    // Static: taxes and self are `<billing.rates.TaxTable object at 0x…>`, so only a scaffold.
+    let plain = Repo::of(&fixtures(case).join("app"));
+    assert_eq!(generate(&plain, &ev, None).strategy, "scaffold");
+
+    let repo = Repo::of(&fixtures(case).join("app"));
+    let out = generate(&repo, &ev, Some(settings()));
+    assert_eq!(out.confirmed, Some(true), "{:#?}", out.candidates);
+    let chosen = &out.candidates[0];
+    assert!(
+        chosen.label.contains("invoice_total") && chosen.label.contains("taxes = TaxTable()"),
+        "{:#?}",
+        out.candidates
+    );
+    let test = file_of(&repo, out.branch.as_deref().unwrap(), &out.files[0]);
+    assert!(test.contains("from billing.rates import TaxTable"), "{test}");
+    assert!(test.contains("no-argument constructor"), "the test says so: {test}");
+
+    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: no VAT where none is known");
+    let gate = verify_in(&repo.dir, &repo.home, &["--base", "main", "--runs", "1"], &[]);
+    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+}
+
+#[test]
 fn when_nothing_confirms_the_branch_gets_the_scaffold_listing_every_candidate() {
     if !pytest() {
         return;

@@ -9,8 +9,15 @@
 //!    so in their notes: only a run on base can tell whether they still reproduce);
 //! 3. the static choice, when it is none of the above.
 //!
+//! Reconstructions only a confirming run makes safe (each candidate is kept only if base confirms):
+//! - an argument whose repr shows no state (`<pkg.mod.Thing object at 0x…>`) is rebuilt as
+//!   `Thing()`, for a frame whose exact replay was refused. Service objects (tax tables, clients
+//!   with defaults) are often built that way; when the state mattered, base says so.
+//!
 //! Nothing here is trusted: the search keeps a candidate only when it fails on base for the reported
 //! reason. The fallback, when none does, is the scaffold, naming what the event lacked.
+
+use std::cell::{Cell, RefCell};
 
 use anyhow::Result;
 
@@ -20,6 +27,58 @@ use super::{
 use crate::contract::{CrashSite, Strategy};
 use crate::lang::{Candidate, Candidates, GenInput, Generator};
 use crate::plan::mapped_frames;
+use crate::render::is_py_ident;
+
+use super::pyrepr::Imports;
+
+thread_local! {
+    /// On while [`candidates`] plans its reconstructed replays (the static path never sees it).
+    static RECONSTRUCT: Cell<bool> = const { Cell::new(false) };
+    /// `(argument, class)` rebuilt while it was on.
+    static RECONSTRUCTED: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `<pkg.mod.Thing object at 0x7f…>` as (`pkg.mod`, `Thing`): a module of plain identifiers, not
+/// `__main__` or `builtins`.
+fn stateless_object_repr(raw: &serde_json::Value) -> Option<(String, String)> {
+    let s = raw.as_str()?;
+    let (dotted, addr) = s.strip_prefix('<')?.split_once(" object at 0x")?;
+    let addr = addr.strip_suffix('>')?;
+    if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let (module, name) = dotted.rsplit_once('.')?;
+    let importable = !matches!(module, "__main__" | "builtins") && module.split('.').all(is_py_ident);
+    (importable && is_py_ident(name)).then(|| (module.to_string(), name.to_string()))
+}
+
+/// Called for every argument the call planner rebuilds: `Some("Thing()")` for a stateless object
+/// repr while reconstructions are on, else `None` (the planner goes on as always).
+pub(super) fn reconstruct_object(
+    name: &str,
+    raw: &serde_json::Value,
+    imports: &mut Imports,
+) -> Option<String> {
+    if !RECONSTRUCT.get() {
+        return None;
+    }
+    let (module, class) = stateless_object_repr(raw)?;
+    imports.names.insert((module, class.clone()));
+    RECONSTRUCTED.with_borrow_mut(|r| r.push((name.to_string(), class.clone())));
+    Some(format!("{class}()"))
+}
+
+/// `frame_plans` with reconstructions on, and what each rebuilt.
+fn reconstructed_plans(
+    input: &GenInput,
+    mapped: &[crate::plan::MappedFrame],
+) -> (Vec<Result<super::CallPlan, String>>, Vec<(String, String)>) {
+    RECONSTRUCTED.with_borrow_mut(Vec::clear);
+    RECONSTRUCT.set(true);
+    let (plans, _) = frame_plans(input, mapped, &mut Vec::new());
+    RECONSTRUCT.set(false);
+    (plans, RECONSTRUCTED.take())
+}
 
 /// The candidates for one alert; the static output is computed once and kept in the list.
 pub fn candidates(input: &GenInput) -> Result<Candidates> {
@@ -74,16 +133,28 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
     // 2. call replays, outermost first (plans come innermost first)
     let mut ignored = Vec::new();
     let (plans, _) = frame_plans(input, &mapped, &mut ignored);
-    let outermost = plans.iter().rposition(|p| p.is_ok());
+    let (rebuilt_plans, rebuilt) = reconstructed_plans(input, &mapped);
+    let outermost = plans
+        .iter()
+        .zip(&rebuilt_plans)
+        .rposition(|(p, r)| p.is_ok() || r.is_ok());
     for (pos, plan) in plans.iter().enumerate().rev() {
-        let plan = match plan {
-            Ok(p) => p,
-            Err(why) => {
+        // the exact plan, else the one with stateless objects rebuilt as `Thing()`
+        let (plan, with) = match (plan, &rebuilt_plans[pos]) {
+            (Ok(p), _) => (p, vec![]),
+            (Err(_), Ok(r)) => (r, reconstructions_in(r, &rebuilt)),
+            (Err(why), Err(_)) => {
                 lacked.push(why.clone());
                 continue;
             }
         };
         let mut notes = Vec::new();
+        if !with.is_empty() {
+            notes.push(format!(
+                "{} rebuilt with a no-argument constructor (the event showed only an object repr); kept because it failed on the base commit for the reported reason",
+                with.join(", ")
+            ));
+        }
         if !plan.mutated.is_empty() {
             notes.push(format!(
                 "replayed from the state captured at the crash: {} had already changed {} before it raised",
@@ -99,12 +170,15 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
         } else {
             "caller"
         };
-        let label = format!(
+        let mut label = format!(
             "call replay of {} ({}:{}, {place})",
             plan.qualname,
             plan.file,
             plan.line.unwrap_or(0)
         );
+        if !with.is_empty() {
+            label.push_str(&format!(" with {}", with.join(", ")));
+        }
         list.push(Candidate {
             output: variant(Strategy::CallReplay, content, label.clone()),
             label,
@@ -132,4 +206,48 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
         static_out
     };
     Ok(Candidates { list, fallback })
+}
+
+/// The reconstructions a plan used: `name = Class()` for each assign rebuilt that way.
+fn reconstructions_in(plan: &super::CallPlan, rebuilt: &[(String, String)]) -> Vec<String> {
+    let mut used: Vec<String> = rebuilt
+        .iter()
+        .filter(|(name, class)| {
+            let code = format!("{class}()");
+            plan.assigns.iter().any(|a| &a.name == name && a.code == code)
+        })
+        .map(|(name, class)| format!("{name} = {class}()"))
+        .collect();
+    used.dedup();
+    used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_object_reprs_are_reconstructed() {
+        let v = |s: &str| serde_json::Value::from(s);
+        assert_eq!(
+            stateless_object_repr(&v("<billing.rates.TaxTable object at 0x7f3a2c1d9e50>")),
+            Some(("billing.rates".into(), "TaxTable".into()))
+        );
+        for refused in [
+            "<__main__.Thing object at 0x7f00>",
+            "<builtins.object object at 0x7f00>",
+            "<a.B object at 0xzz>",
+            "<a.b-c.D object at 0x7f00>",
+            "TaxTable()",
+            "<function f at 0x7f00>",
+        ] {
+            assert_eq!(stateless_object_repr(&v(refused)), None, "{refused}");
+        }
+        let mut imports = Imports::default();
+        assert_eq!(
+            reconstruct_object("taxes", &v("<a.B object at 0x1>"), &mut imports),
+            None,
+            "off outside the search"
+        );
+    }
 }
