@@ -154,6 +154,37 @@ fn a_stateless_object_is_rebuilt_with_its_constructor_only_because_base_confirms
 }
 
 #[test]
+fn an_environment_variable_the_event_shows_is_set_when_the_plain_replay_is_green() {
+    if !pytest() {
+        return;
+    }
+    let case = "corpus-extra/py-payments-mode-env";
+    let repo = Repo::of(&fixtures(case).join("app"));
+    let out = generate(&repo, &event(case), Some(settings()));
+    assert_eq!(out.confirmed, Some(true), "{:#?}", out.candidates);
+    let outcomes: Vec<(&str, &str)> = out
+        .candidates
+        .iter()
+        .map(|c| (c.label.as_str(), c.outcome.as_str()))
+        .collect();
+    // The plain replay (the static choice) runs with PAYMENTS_MODE unset and passes on base.
+    assert_eq!(outcomes[0].1, "passed_on_base", "{outcomes:#?}");
+    assert!(outcomes[0].0.contains("static choice"), "{outcomes:#?}");
+    assert_eq!(outcomes[1].1, "confirmed", "{outcomes:#?}");
+    assert!(outcomes[1].0.contains("PAYMENTS_MODE=sandbox"), "{outcomes:#?}");
+    let test = file_of(&repo, out.branch.as_deref().unwrap(), &out.files[0]);
+    assert!(
+        test.contains(r#"monkeypatch.setenv("PAYMENTS_MODE", "sandbox")"#),
+        "{test}"
+    );
+
+    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: sandbox mode has no fee");
+    let gate = verify_in(&repo.dir, &repo.home, &["--base", "main", "--runs", "1"], &[]);
+    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+}
+
+#[test]
 fn when_nothing_confirms_the_branch_gets_the_scaffold_listing_every_candidate() {
     if !pytest() {
         return;

@@ -12,12 +12,19 @@
 //! Reconstructions only a confirming run makes safe (each candidate is kept only if base confirms):
 //! - an argument whose repr shows no state (`<pkg.mod.Thing object at 0x…>`) is rebuilt as
 //!   `Thing()`, for a frame whose exact replay was refused. Service objects (tax tables, clients
-//!   with defaults) are often built that way; when the state mattered, base says so.
+//!   with defaults) are often built that way; when the state mattered, base says so;
+//! - environment variables the crash path read into a local the event shows
+//!   (`mode = os.environ.get("PAYMENTS_MODE")` with `mode` among the frame's vars) are set with
+//!   pytest's `monkeypatch` in a variant right after each replay: a replay without the variable
+//!   the crash depended on can pass on the buggy code.
 //!
 //! Nothing here is trusted: the search keeps a candidate only when it fails on base for the reported
 //! reason. The fallback, when none does, is the scaffold, naming what the event lacked.
 
 use std::cell::{Cell, RefCell};
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use anyhow::Result;
 
@@ -27,7 +34,8 @@ use super::{
 use crate::contract::{CrashSite, Strategy};
 use crate::lang::{Candidate, Candidates, GenInput, Generator};
 use crate::plan::mapped_frames;
-use crate::render::is_py_ident;
+use crate::confirm::sandbox::looks_secret;
+use crate::render::{self, is_py_ident};
 
 use super::pyrepr::Imports;
 
@@ -197,6 +205,8 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
         c.label.push_str(" [static choice]");
     }
 
+    let list = with_env_variants(list, &env_from_event(input, &mapped));
+
     let fallback = if static_out.strategy.reproduces() {
         lacked.push("no replay failed on the base commit with the reported exception".into());
         lacked.dedup();
@@ -222,6 +232,66 @@ fn reconstructions_in(plan: &super::CallPlan, rebuilt: &[(String, String)]) -> V
     used
 }
 
+/// Environment variables the crash path read into a local whose value the event shows: in a mapped
+/// frame's file, `name = os.environ.get("X" …)`, `os.getenv("X" …)` or `os.environ["X"]`, with
+/// `name` among that frame's vars as a plain `'…'` string. Secret-looking names are left out.
+fn env_from_event(input: &GenInput, mapped: &[crate::plan::MappedFrame]) -> Vec<(String, String)> {
+    static READ: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?m)^\s*([A-Za-z_]\w*)\s*=\s*os\.(?:environ\.get\(|getenv\(|environ\[)\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"#)
+            .expect("env read regex")
+    });
+    let mut found: Vec<(String, String)> = Vec::new();
+    for mf in mapped {
+        let (Some(vars), Some(src)) = (mf.frame.vars.as_ref(), input.snap.read(&mf.path)) else {
+            continue;
+        };
+        for cap in READ.captures_iter(&src) {
+            let (local, name) = (&cap[1], &cap[2]);
+            let value = vars.get(local).and_then(|v| v.as_str()).and_then(plain_str_repr);
+            if let Some(value) = value {
+                if !looks_secret(name) && !found.iter().any(|(n, _)| n == name) {
+                    found.push((name.to_string(), value));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The text of a `'…'` repr without escapes or quotes inside (anything else is not rebuilt).
+fn plain_str_repr(repr: &str) -> Option<String> {
+    let inner = repr.strip_prefix('\'')?.strip_suffix('\'')?;
+    (!inner.contains(['\\', '\'', '\n'])).then(|| inner.to_string())
+}
+
+/// After each replay, the same replay with `env` set through an autouse `monkeypatch` fixture.
+fn with_env_variants(list: Vec<Candidate>, env: &[(String, String)]) -> Vec<Candidate> {
+    if env.is_empty() {
+        return list;
+    }
+    let names: Vec<String> = env.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let mut fixture = String::from(
+        "\n\n# The environment the crash ran with, as the event shows it; kept because the replay failed\n# on the base commit for the reported reason with it.\nimport pytest as _sentry_pytest\n\n\n@_sentry_pytest.fixture(autouse=True)\ndef _sentry_environment(monkeypatch):\n",
+    );
+    for (name, value) in env {
+        fixture.push_str(&format!(
+            "    monkeypatch.setenv({}, {})\n",
+            render::py_str(name),
+            render::py_str(value)
+        ));
+    }
+    let mut out = Vec::new();
+    for cand in list {
+        let mut variant = cand.clone();
+        variant.label = format!("{} with env {}", cand.label.replace(" [static choice]", ""), names.join(", "));
+        variant.output.files[0].content = format!("{}{fixture}", cand.output.files[0].content.trim_end());
+        variant.output.reasons.push(format!("environment set from the event: {}", names.join(", ")));
+        out.push(cand);
+        out.push(variant);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +313,9 @@ mod tests {
         ] {
             assert_eq!(stateless_object_repr(&v(refused)), None, "{refused}");
         }
+        assert_eq!(plain_str_repr("'sandbox'"), Some("sandbox".into()));
+        assert_eq!(plain_str_repr("'a\\'b'"), None);
+        assert_eq!(plain_str_repr("[Filtered]"), None);
         let mut imports = Imports::default();
         assert_eq!(
             reconstruct_object("taxes", &v("<a.B object at 0x1>"), &mut imports),
