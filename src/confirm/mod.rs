@@ -131,7 +131,11 @@ pub struct Found {
 /// The handed-over output with the search's outcome added to its reasons (note and commit).
 pub fn with_reasons(found: &Found) -> GenOutput {
     let mut out = found.output.clone();
-    let run = found.tried.iter().filter(|t| t.outcome != "not_run").count();
+    let run = found
+        .tried
+        .iter()
+        .filter(|t| t.outcome != "not_run")
+        .count();
     let line = match found.tried.iter().find(|t| t.outcome == "confirmed") {
         Some(t) => format!(
             "confirmed on the base commit: {} failed there for the reported reason ({run} candidate(s) run)",
@@ -192,9 +196,15 @@ pub fn search(
     for (i, cand) in runnable.into_iter().enumerate() {
         let left = alert_limit.saturating_sub(start.elapsed());
         let skip = if i >= settings.max_candidates {
-            Some(format!("max_candidates ({}) reached", settings.max_candidates))
+            Some(format!(
+                "max_candidates ({}) reached",
+                settings.max_candidates
+            ))
         } else if left.is_zero() {
-            Some(format!("alert_timeout_secs ({}) spent", settings.alert_timeout_secs))
+            Some(format!(
+                "alert_timeout_secs ({}) spent",
+                settings.alert_timeout_secs
+            ))
         } else {
             None
         };
@@ -204,7 +214,15 @@ pub fn search(
         }
         let timeout = left.min(Duration::from_secs(settings.run_timeout_secs.max(1)));
         let contract = contract_of(&cand.output);
-        let (tried, output) = run_candidate(&cand.label, &cand.output, &contract, &export, &repo_settings, settings, timeout)?;
+        let (tried, output) = run_candidate(
+            &cand.label,
+            &cand.output,
+            &contract,
+            &export,
+            &repo_settings,
+            settings,
+            timeout,
+        )?;
         let confirmed = tried.outcome == "confirmed";
         found.tried.push(tried);
         if confirmed {
@@ -249,9 +267,18 @@ fn run_candidate(
         None => judge::classify(&run, contract),
     };
     let (name, detail) = match &outcome {
-        Outcome::FailRight(r) => ("confirmed", format!("failed on base for the reported reason: {r}")),
-        Outcome::Pass => ("passed_on_base", "passed on base: green on the buggy code".into()),
-        Outcome::FailWrong(r) => ("failed_other_reason", format!("failed on base for another reason: {r}")),
+        Outcome::FailRight(r) => (
+            "confirmed",
+            format!("failed on base for the reported reason: {r}"),
+        ),
+        Outcome::Pass => (
+            "passed_on_base",
+            "passed on base: green on the buggy code".into(),
+        ),
+        Outcome::FailWrong(r) => (
+            "failed_other_reason",
+            format!("failed on base for another reason: {r}"),
+        ),
         Outcome::Timeout => ("timed_out", format!("killed after {} s", timeout.as_secs())),
         Outcome::NoTests => ("no_tests", "no test ran".into()),
     };
@@ -276,7 +303,8 @@ fn lay_over(root: &Path, files: &[NewFile]) -> Result<Vec<(String, Option<Vec<u8
         let dest = root.join(&f.path);
         saved.push((f.path.clone(), std::fs::read(&dest).ok()));
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         std::fs::write(&dest, &f.content).with_context(|| format!("writing {}", dest.display()))?;
     }
@@ -303,7 +331,9 @@ pub fn excerpt(output: &str) -> String {
     const MAX_CHARS: usize = 800;
     let picked: Vec<&str> = output
         .lines()
-        .filter(|l| l.starts_with("E ") || l.contains("SENTRY-REPRO") || l.contains("[sentry-repro:"))
+        .filter(|l| {
+            l.starts_with("E ") || l.contains("SENTRY-REPRO") || l.contains("[sentry-repro:")
+        })
         .take(MAX_LINES)
         .collect();
     let mut text = if picked.is_empty() {
@@ -326,6 +356,46 @@ pub fn excerpt(output: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ServeArgs, Settings};
+
+    fn settings_from(toml: &str) -> Result<Settings> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sentry-repro.toml");
+        std::fs::write(&path, toml).unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            allow_unsigned: true,
+            ..Default::default()
+        };
+        Settings::resolve(&args, |_| None)
+    }
+
+    #[test]
+    fn the_confirm_table_per_project_and_for_the_implicit_project() {
+        let s = settings_from(
+            "[[project]]\nrepo = \"/r\"\n[project.confirm]\nenabled = true\nmax_candidates = 2\ncommand = \"bwrap {command}\"\n\n[[project]]\nrepo = \"/s\"\nslug = \"s\"\n",
+        )
+        .unwrap();
+        let c = &s.projects[0].confirm;
+        assert!(c.enabled);
+        assert_eq!(c.max_candidates, 2);
+        assert_eq!(
+            c.run_timeout_secs,
+            ConfirmSettings::default().run_timeout_secs
+        );
+        assert_eq!(c.command.as_deref(), Some("bwrap {command}"));
+        assert!(!s.projects[1].confirm.enabled, "off unless asked for");
+
+        let s = settings_from("[confirm]\nenabled = true\nalert_timeout_secs = 9\n").unwrap();
+        assert!(s.implicit_project && s.projects[0].confirm.enabled);
+        assert_eq!(s.projects[0].confirm.alert_timeout_secs, 9);
+
+        let e = format!(
+            "{:#}",
+            settings_from("[confirm]\nenable = true\n").unwrap_err()
+        );
+        assert!(e.contains("enable"), "the error names the key: {e}");
+    }
 
     #[test]
     fn the_excerpt_keeps_error_lines_and_the_summary() {

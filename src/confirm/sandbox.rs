@@ -60,7 +60,9 @@ const KEEP: &[&str] = &[
 ];
 
 /// Variables kept by prefix (`PYTHONPATH`, `PYTHONDONTWRITEBYTECODE`, `LC_ALL`, …).
-const KEEP_PREFIXES: &[&str] = &["PYTHON", "LC_", "PYENV_", "CONDA_", "NVM_", "VOLTA_", "ASDF_"];
+const KEEP_PREFIXES: &[&str] = &[
+    "PYTHON", "LC_", "PYENV_", "CONDA_", "NVM_", "VOLTA_", "ASDF_",
+];
 
 /// Set by `verify::runner::run_shell` for every run: always passed through.
 const RUNNER_SET: &[&str] = &[
@@ -118,7 +120,9 @@ pub fn kept_names(env: impl IntoIterator<Item = String>) -> Vec<String> {
 /// Check a wrapper template before any run: it must place the command.
 pub fn check_template(template: &str) -> Result<()> {
     if !template.contains("{command}") {
-        bail!("confirm.command {template:?} must contain {{command}} (where the test command goes)");
+        bail!(
+            "confirm.command {template:?} must contain {{command}} (where the test command goes)"
+        );
     }
     Ok(())
 }
@@ -140,7 +144,12 @@ pub fn wrap(command: &str, root: &Path, template: Option<&str>, names: &[String]
 }
 
 /// Run `command` in `root` inside the sandbox, killed after `timeout`.
-pub fn run(command: &str, root: &Path, template: Option<&str>, timeout: Duration) -> Result<RunOutput> {
+pub fn run(
+    command: &str,
+    root: &Path,
+    template: Option<&str>,
+    timeout: Duration,
+) -> Result<RunOutput> {
     let names = kept_names(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
     let mut out = runner::run_shell(&wrap(command, root, template, &names), root, timeout)?;
     out.command = command.to_string();
@@ -168,7 +177,14 @@ mod tests {
         ]
         .map(String::from);
         let names = kept_names(env);
-        for keep in ["PATH", "HOME", "VIRTUAL_ENV", "PYTHONHASHSEED", "LC_ALL", "PYTHONPATH"] {
+        for keep in [
+            "PATH",
+            "HOME",
+            "VIRTUAL_ENV",
+            "PYTHONHASHSEED",
+            "LC_ALL",
+            "PYTHONPATH",
+        ] {
             assert!(names.iter().any(|n| n == keep), "{keep} kept: {names:?}");
         }
         for drop in [
@@ -179,7 +195,10 @@ mod tests {
             "DATABASE_URL",
             "SSH_AUTH_SOCK",
         ] {
-            assert!(!names.iter().any(|n| n == drop), "{drop} dropped: {names:?}");
+            assert!(
+                !names.iter().any(|n| n == drop),
+                "{drop} dropped: {names:?}"
+            );
         }
     }
 
@@ -210,6 +229,10 @@ mod tests {
         assert!(out.passed(), "{}", out.output);
         assert!(!out.output.contains("leaked"), "{}", out.output);
         assert!(out.output.contains("PATH="), "{}", out.output);
-        assert!(out.output.contains("PYTHONDONTWRITEBYTECODE=1"), "{}", out.output);
+        assert!(
+            out.output.contains("PYTHONDONTWRITEBYTECODE=1"),
+            "{}",
+            out.output
+        );
     }
 }

@@ -71,7 +71,10 @@ fn a_static_choice_green_on_base_is_skipped_for_the_outer_replay_that_reproduces
     let plain = Repo::of(&fixtures(case).join("app"));
     let static_out = generate(&plain, &ev, None);
     assert_eq!(static_out.strategy, "call_replay");
-    assert_eq!(static_out.confirmed, None, "no confirm keys without --confirm");
+    assert_eq!(
+        static_out.confirmed, None,
+        "no confirm keys without --confirm"
+    );
     plain.git(&["checkout", "-q", static_out.branch.as_deref().unwrap()]);
     let (green, text) = plain.sh(&static_out.test_command, &[]);
     assert!(green, "the static replay is green on base: {text}");
@@ -84,11 +87,18 @@ fn a_static_choice_green_on_base_is_skipped_for_the_outer_replay_that_reproduces
     let first = &out.candidates[0];
     assert!(first.label.contains("run_batch"), "{:#?}", out.candidates);
     assert_eq!(first.outcome, "confirmed");
-    assert_eq!(out.candidates.len(), 1, "the search stops at the first confirmed");
+    assert_eq!(
+        out.candidates.len(),
+        1,
+        "the search stops at the first confirmed"
+    );
     let contract = contract_of(&repo, &out);
     assert_eq!(contract["confirmed"], true);
     assert!(
-        contract["base_output"].as_str().unwrap().contains("ZeroDivisionError"),
+        contract["base_output"]
+            .as_str()
+            .unwrap()
+            .contains("ZeroDivisionError"),
         "{contract}"
     );
     let note = note_of(&repo, &out);
@@ -99,8 +109,16 @@ fn a_static_choice_green_on_base_is_skipped_for_the_outer_replay_that_reproduces
     repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
     let (red, text) = repo.sh(&out.test_command, &[]);
     assert!(!red && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
-    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: no share without workers");
-    let gate = verify_in(&repo.dir, &repo.home, &["--base", "main", "--runs", "1"], &[]);
+    repo.commit_patch(
+        &fixtures(case).join("fix.patch"),
+        "fix: no share without workers",
+    );
+    let gate = verify_in(
+        &repo.dir,
+        &repo.home,
+        &["--base", "main", "--runs", "1"],
+        &[],
+    );
     assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
 }
 
@@ -144,12 +162,26 @@ fn a_stateless_object_is_rebuilt_with_its_constructor_only_because_base_confirms
         out.candidates
     );
     let test = file_of(&repo, out.branch.as_deref().unwrap(), &out.files[0]);
-    assert!(test.contains("from billing.rates import TaxTable"), "{test}");
-    assert!(test.contains("no-argument constructor"), "the test says so: {test}");
+    assert!(
+        test.contains("from billing.rates import TaxTable"),
+        "{test}"
+    );
+    assert!(
+        test.contains("no-argument constructor"),
+        "the test says so: {test}"
+    );
 
     repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: no VAT where none is known");
-    let gate = verify_in(&repo.dir, &repo.home, &["--base", "main", "--runs", "1"], &[]);
+    repo.commit_patch(
+        &fixtures(case).join("fix.patch"),
+        "fix: no VAT where none is known",
+    );
+    let gate = verify_in(
+        &repo.dir,
+        &repo.home,
+        &["--base", "main", "--runs", "1"],
+        &[],
+    );
     assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
 }
 
@@ -171,7 +203,10 @@ fn an_environment_variable_the_event_shows_is_set_when_the_plain_replay_is_green
     assert_eq!(outcomes[0].1, "passed_on_base", "{outcomes:#?}");
     assert!(outcomes[0].0.contains("static choice"), "{outcomes:#?}");
     assert_eq!(outcomes[1].1, "confirmed", "{outcomes:#?}");
-    assert!(outcomes[1].0.contains("PAYMENTS_MODE=sandbox"), "{outcomes:#?}");
+    assert!(
+        outcomes[1].0.contains("PAYMENTS_MODE=sandbox"),
+        "{outcomes:#?}"
+    );
     let test = file_of(&repo, out.branch.as_deref().unwrap(), &out.files[0]);
     assert!(
         test.contains(r#"monkeypatch.setenv("PAYMENTS_MODE", "sandbox")"#),
@@ -179,8 +214,16 @@ fn an_environment_variable_the_event_shows_is_set_when_the_plain_replay_is_green
     );
 
     repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: sandbox mode has no fee");
-    let gate = verify_in(&repo.dir, &repo.home, &["--base", "main", "--runs", "1"], &[]);
+    repo.commit_patch(
+        &fixtures(case).join("fix.patch"),
+        "fix: sandbox mode has no fee",
+    );
+    let gate = verify_in(
+        &repo.dir,
+        &repo.home,
+        &["--base", "main", "--runs", "1"],
+        &[],
+    );
     assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
 }
 
@@ -209,7 +252,10 @@ fn when_nothing_confirms_the_branch_gets_the_scaffold_listing_every_candidate() 
     assert!(out.candidates[0].label.contains("share"));
     let note = note_of(&repo, &out);
     assert!(note.contains("passed_on_base"), "{note}");
-    assert!(note.contains("1 passed"), "the note shows what base printed: {note}");
+    assert!(
+        note.contains("1 passed"),
+        "the note shows what base printed: {note}"
+    );
     let contract = contract_of(&repo, &out);
     assert_eq!(contract["confirmed"], false);
     assert_eq!(contract["strategy"], "scaffold");
@@ -229,8 +275,16 @@ fn a_candidate_past_the_run_timeout_is_killed_and_not_confirmed() {
     let started = std::time::Instant::now();
     let out = generate(&repo, &event(case), Some(limits));
     assert_eq!(out.strategy, "scaffold", "{out:#?}");
-    assert_eq!(out.candidates[0].outcome, "timed_out", "{:#?}", out.candidates);
-    assert!(out.candidates[0].duration_ms < 2500, "{:#?}", out.candidates);
+    assert_eq!(
+        out.candidates[0].outcome, "timed_out",
+        "{:#?}",
+        out.candidates
+    );
+    assert!(
+        out.candidates[0].duration_ms < 2500,
+        "{:#?}",
+        out.candidates
+    );
     assert!(started.elapsed().as_secs() < 10);
 
     // No run at all when the budget allows none: listed as not run.
@@ -241,7 +295,11 @@ fn a_candidate_past_the_run_timeout_is_killed_and_not_confirmed() {
     };
     let out = generate(&repo, &event(case), Some(none));
     assert_eq!(out.strategy, "scaffold");
-    assert_eq!(out.candidates[0].outcome, "not_run", "{:#?}", out.candidates);
+    assert_eq!(
+        out.candidates[0].outcome, "not_run",
+        "{:#?}",
+        out.candidates
+    );
 }
 
 #[test]
@@ -258,11 +316,18 @@ fn generate_confirm_json_lists_the_candidates() {
         .env("HOME", &repo.home)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["confirmed"], true, "{v}");
     assert_eq!(v["candidates"][0]["outcome"], "confirmed", "{v}");
-    assert!(v["candidates"][0]["label"].as_str().unwrap().contains("run_batch"));
+    assert!(v["candidates"][0]["label"]
+        .as_str()
+        .unwrap()
+        .contains("run_batch"));
 }
 
 #[test]
@@ -292,5 +357,9 @@ fn the_bubblewrap_template_confirms_and_cuts_the_network() {
     assert!(outside.passed(), "{}", outside.output);
     let inside = sandbox::run(&connect, dir.path(), Some(sandbox::BWRAP_TEMPLATE), limit).unwrap();
     assert!(!inside.passed(), "the network is cut: {}", inside.output);
-    assert!(inside.output.contains("Connection refused") || inside.output.contains("Error"), "{}", inside.output);
+    assert!(
+        inside.output.contains("Connection refused") || inside.output.contains("Error"),
+        "{}",
+        inside.output
+    );
 }

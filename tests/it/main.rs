@@ -1,5 +1,6 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
+mod confirm; // generate --confirm: candidates run on base, only a confirmed one handed over
 mod e2e;
 mod go_cases;
 mod hostile;
@@ -10,7 +11,6 @@ mod js_cases;
 mod js_runners;
 mod python_cases;
 mod rust_cases;
-mod confirm; // generate --confirm: candidates run on base, only a confirmed one handed over
 mod service;
 mod support;
 mod verify;

@@ -31,10 +31,10 @@ use anyhow::Result;
 use super::{
     frame_plans, output, plan_request, render_call, render_request, render_scaffold, Python,
 };
+use crate::confirm::sandbox::looks_secret;
 use crate::contract::{CrashSite, Strategy};
 use crate::lang::{Candidate, Candidates, GenInput, Generator};
 use crate::plan::mapped_frames;
-use crate::confirm::sandbox::looks_secret;
 use crate::render::{self, is_py_ident};
 
 use super::pyrepr::Imports;
@@ -56,7 +56,8 @@ fn stateless_object_repr(raw: &serde_json::Value) -> Option<(String, String)> {
         return None;
     }
     let (module, name) = dotted.rsplit_once('.')?;
-    let importable = !matches!(module, "__main__" | "builtins") && module.split('.').all(is_py_ident);
+    let importable =
+        !matches!(module, "__main__" | "builtins") && module.split('.').all(is_py_ident);
     (importable && is_py_ident(name)).then(|| (module.to_string(), name.to_string()))
 }
 
@@ -76,11 +77,14 @@ pub(super) fn reconstruct_object(
     Some(format!("{class}()"))
 }
 
+/// A frame's call plan, or why there is none.
+type PlanOrWhy = Result<super::CallPlan, String>;
+
 /// `frame_plans` with reconstructions on, and what each rebuilt.
 fn reconstructed_plans(
     input: &GenInput,
     mapped: &[crate::plan::MappedFrame],
-) -> (Vec<Result<super::CallPlan, String>>, Vec<(String, String)>) {
+) -> (Vec<PlanOrWhy>, Vec<(String, String)>) {
     RECONSTRUCTED.with_borrow_mut(Vec::clear);
     RECONSTRUCT.set(true);
     let (plans, _) = frame_plans(input, mapped, &mut Vec::new());
@@ -195,13 +199,20 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
 
     // 3. the static choice, unless one of the above already renders the same test
     let static_file = &static_out.files[0].content;
-    if static_out.strategy.reproduces() && !list.iter().any(|c| &c.output.files[0].content == static_file) {
+    if static_out.strategy.reproduces()
+        && !list
+            .iter()
+            .any(|c| &c.output.files[0].content == static_file)
+    {
         list.push(Candidate {
             label: format!("{} (static choice)", static_out.strategy.as_str()),
             output: static_out.clone(),
         });
     }
-    if let Some(c) = list.iter_mut().find(|c| &c.output.files[0].content == static_file) {
+    if let Some(c) = list
+        .iter_mut()
+        .find(|c| &c.output.files[0].content == static_file)
+    {
         c.label.push_str(" [static choice]");
     }
 
@@ -211,7 +222,11 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
         lacked.push("no replay failed on the base commit with the reported exception".into());
         lacked.dedup();
         let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
-        variant(Strategy::Scaffold, content, format!("scaffold: {}", lacked.join("; ")))
+        variant(
+            Strategy::Scaffold,
+            content,
+            format!("scaffold: {}", lacked.join("; ")),
+        )
     } else {
         static_out
     };
@@ -224,7 +239,9 @@ fn reconstructions_in(plan: &super::CallPlan, rebuilt: &[(String, String)]) -> V
         .iter()
         .filter(|(name, class)| {
             let code = format!("{class}()");
-            plan.assigns.iter().any(|a| &a.name == name && a.code == code)
+            plan.assigns
+                .iter()
+                .any(|a| &a.name == name && a.code == code)
         })
         .map(|(name, class)| format!("{name} = {class}()"))
         .collect();
@@ -247,7 +264,10 @@ fn env_from_event(input: &GenInput, mapped: &[crate::plan::MappedFrame]) -> Vec<
         };
         for cap in READ.captures_iter(&src) {
             let (local, name) = (&cap[1], &cap[2]);
-            let value = vars.get(local).and_then(|v| v.as_str()).and_then(plain_str_repr);
+            let value = vars
+                .get(local)
+                .and_then(|v| v.as_str())
+                .and_then(plain_str_repr);
             if let Some(value) = value {
                 if !looks_secret(name) && !found.iter().any(|(n, _)| n == name) {
                     found.push((name.to_string(), value));
@@ -283,9 +303,17 @@ fn with_env_variants(list: Vec<Candidate>, env: &[(String, String)]) -> Vec<Cand
     let mut out = Vec::new();
     for cand in list {
         let mut variant = cand.clone();
-        variant.label = format!("{} with env {}", cand.label.replace(" [static choice]", ""), names.join(", "));
-        variant.output.files[0].content = format!("{}{fixture}", cand.output.files[0].content.trim_end());
-        variant.output.reasons.push(format!("environment set from the event: {}", names.join(", ")));
+        variant.label = format!(
+            "{} with env {}",
+            cand.label.replace(" [static choice]", ""),
+            names.join(", ")
+        );
+        variant.output.files[0].content =
+            format!("{}{fixture}", cand.output.files[0].content.trim_end());
+        variant.output.reasons.push(format!(
+            "environment set from the event: {}",
+            names.join(", ")
+        ));
         out.push(cand);
         out.push(variant);
     }
