@@ -68,7 +68,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             name = os.path.basename(case)
-            st, co, tried, confirmed, strategy = [], [], 0, None, ""
+            st, co, tried, confirmed, strategy, same = [], [], 0, None, "", ""
             for i in range(a.repeat):
                 for confirm in (False, True) if i % 2 == 0 else (True, False):
                     repo = os.path.join(tmp, f"{name}-{i}-{int(confirm)}")
@@ -80,17 +80,21 @@ def main():
                     if confirm and "error" not in out:
                         tried = sum(1 for c in out.get("candidates", []) if c["outcome"] != "not_run")
                         confirmed, strategy = out.get("confirmed"), out.get("strategy", "")
+                        chosen = [c for c in out.get("candidates", []) if c["outcome"] == "confirmed"]
+                        same = ("static" if chosen and "static choice" in chosen[0]["label"]
+                                else "other" if chosen else "-")
             static_all += st
             confirm_all += co
             rows.append((name, statistics.median(st), statistics.median(co), p90(co), tried,
-                         confirmed, strategy))
-    print("| case | static p50 ms | confirm p50 ms | confirm p90 ms | candidates run | confirmed | strategy |")
-    print("|---|---|---|---|---|---|---|")
+                         confirmed, strategy, same))
+    print("| case | static p50 ms | confirm p50 ms | confirm p90 ms | candidates run | confirmed | strategy | handed over |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]:.0f} | {r[2]:.0f} | {r[3]:.0f} | {r[4]} | {r[5]} | {r[6]} |")
+        print(f"| {r[0]} | {r[1]:.0f} | {r[2]:.0f} | {r[3]:.0f} | {r[4]} | {r[5]} | {r[6]} | {r[7]} |")
     print(f"| **all ({len(rows)} cases × {a.repeat})** | {statistics.median(static_all):.0f} | "
           f"{statistics.median(confirm_all):.0f} | {p90(confirm_all):.0f} | "
-          f"{sum(r[4] for r in rows)} | {sum(1 for r in rows if r[5])}/{len(rows)} | |")
+          f"{sum(r[4] for r in rows)} | {sum(1 for r in rows if r[5])}/{len(rows)} | | "
+          f"{sum(1 for r in rows if r[7] == 'other')} not the static choice |")
 
 
 if __name__ == "__main__":
