@@ -228,6 +228,33 @@ fn an_environment_variable_the_event_shows_is_set_when_the_plain_replay_is_green
 }
 
 #[test]
+fn a_command_line_entry_point_is_tried_after_the_functions_it_calls() {
+    if !pytest() {
+        return;
+    }
+    // The fix rejects the input with `parser.error()` (SystemExit) in the CLI's main: a replay of
+    // main stays red after it, the replay of schedule_digest flips.
+    let case = "corpus-extra/py-cli-kwargs-fromisoformat";
+    let repo = Repo::of(&fixtures(case).join("app"));
+    let out = generate(&repo, &event(case), Some(settings()));
+    assert_eq!(out.confirmed, Some(true), "{:#?}", out.candidates);
+    assert!(
+        out.candidates[0].label.contains("schedule_digest"),
+        "{:#?}",
+        out.candidates
+    );
+    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: usage error");
+    let gate = verify_in(
+        &repo.dir,
+        &repo.home,
+        &["--base", "main", "--runs", "1"],
+        &[],
+    );
+    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+}
+
+#[test]
 fn when_nothing_confirms_the_branch_gets_the_scaffold_listing_every_candidate() {
     if !pytest() {
         return;

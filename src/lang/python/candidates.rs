@@ -9,6 +9,11 @@
 //!    so in their notes: only a run on base can tell whether they still reproduce);
 //! 3. the static choice, when it is none of the above.
 //!
+//! A command-line entry point (a frame holding an `argparse` parser or an `argv`) is the exception:
+//! its careful fix rejects the input with `parser.error()`, a `SystemExit` the replay cannot tell
+//! from a crash (measured: `py-cli-kwargs-fromisoformat` stayed red after the real fix), so its
+//! replay goes after the others.
+//!
 //! Reconstructions only a confirming run makes safe (each candidate is kept only if base confirms):
 //! - an argument whose repr shows no state (`<pkg.mod.Thing object at 0x…>`) is rebuilt as
 //!   `Thing()`, for a frame whose exact replay was refused. Service objects (tax tables, clients
@@ -75,6 +80,16 @@ pub(super) fn reconstruct_object(
     imports.names.insert((module, class.clone()));
     RECONSTRUCTED.with_borrow_mut(|r| r.push((name.to_string(), class.clone())));
     Some(format!("{class}()"))
+}
+
+/// Whether the frame is a command-line entry point: it holds an `argparse` parser or an `argv`.
+fn is_cli_entry(mf: &crate::plan::MappedFrame) -> bool {
+    mf.frame.vars.as_ref().is_some_and(|vars| {
+        vars.contains_key("argv")
+            || vars
+                .values()
+                .any(|v| v.as_str().is_some_and(|s| s.starts_with("ArgumentParser(")))
+    })
 }
 
 /// A frame's call plan, or why there is none.
@@ -150,6 +165,9 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
         .iter()
         .zip(&rebuilt_plans)
         .rposition(|(p, r)| p.is_ok() || r.is_ok());
+    // a command-line entry point rejects bad input with `parser.error()` (SystemExit), which a
+    // replay cannot tell from a crash: its replay comes after the others
+    let mut deferred: Vec<Candidate> = Vec::new();
     for (pos, plan) in plans.iter().enumerate().rev() {
         // the exact plan, else the one with stateless objects rebuilt as `Thing()`
         let (plan, with) = match (plan, &rebuilt_plans[pos]) {
@@ -191,11 +209,17 @@ pub fn candidates(input: &GenInput) -> Result<Candidates> {
         if !with.is_empty() {
             label.push_str(&format!(" with {}", with.join(", ")));
         }
-        list.push(Candidate {
+        let cand = Candidate {
             output: variant(Strategy::CallReplay, content, label.clone()),
             label,
-        });
+        };
+        if mapped.get(plan.frame_pos).is_some_and(is_cli_entry) {
+            deferred.push(cand);
+        } else {
+            list.push(cand);
+        }
     }
+    list.append(&mut deferred);
 
     // 3. the static choice, unless one of the above already renders the same test
     let static_file = &static_out.files[0].content;
