@@ -39,6 +39,9 @@ pub struct ProjectConfig {
     pub app: Option<String>,
     pub author_name: String,
     pub author_email: String,
+    /// `[confirm]`: run candidate tests on base before handing one over (`crate::confirm`).
+    #[serde(default)]
+    pub confirm: crate::confirm::ConfirmSettings,
 }
 
 impl ProjectConfig {
@@ -55,6 +58,7 @@ impl ProjectConfig {
             app: None,
             author_name: "sentry-repro".into(),
             author_email: "sentry-repro@localhost".into(),
+            confirm: Default::default(),
         }
     }
 
@@ -282,6 +286,8 @@ pub struct FileConfig {
     pub jobs: Option<toml::Table>,
     #[serde(default, rename = "project")]
     pub projects: Vec<ProjectEntry>,
+    /// `[confirm]` for the implicit `--repo` project (a `[[project]]` has its own).
+    pub confirm: Option<crate::confirm::ConfirmSettings>,
 }
 
 /// A numeric id may be written as a TOML integer or a string.
@@ -310,6 +316,8 @@ pub struct ProjectEntry {
     pub author: Option<String>,
     pub author_name: Option<String>,
     pub author_email: Option<String>,
+    /// `[project.confirm]` (see `crate::confirm::ConfirmSettings`).
+    pub confirm: Option<crate::confirm::ConfirmSettings>,
 }
 
 impl ProjectEntry {
@@ -332,6 +340,7 @@ impl ProjectEntry {
             p.repro_dir = d;
         }
         p.app = self.app;
+        p.confirm = self.confirm.unwrap_or_default();
         if let Some(author) = self.author {
             match author.split_once('<') {
                 Some((name, email)) => {
@@ -670,6 +679,9 @@ impl Settings {
                 config_path.as_deref().unwrap_or(Path::new("?")).display()
             ),
             (None, _) => {}
+        }
+        if let (Some(c), false) = (file.confirm, has_projects) {
+            s.projects.iter_mut().for_each(|p| p.confirm = c.clone());
         }
         s.validate()?;
         Ok(s)

@@ -85,7 +85,41 @@ pub struct CrashSite {
     pub line: Option<u64>,
 }
 
+/// What `generate --confirm` found, written as extra top-level keys of the contract (`confirmed`,
+/// `base_output`). Kept out of [`Contract`] so the verifier, which builds contracts itself, is
+/// untouched; readers that know the keys parse them with this type, others ignore them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Confirmation {
+    /// The test failed on the base commit for the reported reason before it was handed over.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// What base printed for it (short excerpt); empty when nothing was confirmed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base_output: String,
+}
+
 impl Contract {
+    /// The contract JSON with the confirmation keys, when there is one.
+    pub fn to_json_with(&self, confirmation: Option<&Confirmation>) -> String {
+        #[derive(Serialize)]
+        struct WithConfirmation<'a> {
+            #[serde(flatten)]
+            contract: &'a Contract,
+            #[serde(flatten)]
+            confirmation: &'a Confirmation,
+        }
+        let Some(confirmation) = confirmation else {
+            return self.to_json();
+        };
+        let mut s = serde_json::to_string_pretty(&WithConfirmation {
+            contract: self,
+            confirmation,
+        })
+        .expect("contract serializes");
+        s.push('\n');
+        s
+    }
+
     pub fn path_for(repro_dir: &str, ident: &str) -> String {
         format!("{}/sentry-{}.json", repro_dir.trim_end_matches('/'), ident)
     }

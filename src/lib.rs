@@ -8,6 +8,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod confirm;
 pub mod contract;
 pub mod git;
 pub mod jobs;

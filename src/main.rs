@@ -49,6 +49,8 @@ enum Command {
         /// Language override.
         #[arg(long)]
         language: Option<String>,
+        #[command(flatten)]
+        confirm: sentry_repro::confirm::ConfirmArgs,
         /// Webhook body or event JSON file (`-` for stdin).
         file: PathBuf,
     },
@@ -136,6 +138,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             dry_run,
             language,
+            confirm,
             file,
         } => {
             let raw = if file.as_os_str() == "-" {
@@ -149,6 +152,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let alert = webhook::alert_from_any_json(&value);
             let mut project = ProjectConfig::for_repo(repo);
             project.language = language;
+            confirm.apply(&mut project.confirm);
             let out = pipeline::generate(
                 &alert,
                 &project,

@@ -41,6 +41,12 @@ pub struct Generated {
     /// The base the branch was (or would be) built on: its name as resolved (`main`, `origin/main`).
     pub base: String,
     pub reasons: Vec<String>,
+    /// With `--confirm`: whether base confirmed the handed-over test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<bool>,
+    /// With `--confirm`: every candidate tried, in order, with its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<crate::confirm::Tried>,
     #[serde(skip)]
     pub rendered: Vec<NewFile>,
 }
@@ -161,6 +167,8 @@ pub fn generate(
                 created: false,
                 base: base_ref,
                 reasons: vec![format!("issue {ident} already has a branch")],
+                confirmed: None,
+                candidates: vec![],
                 rendered: vec![],
             });
         }
@@ -175,22 +183,37 @@ pub fn generate(
         })?;
     let generator = lang::generator_for(language)
         .ok_or_else(|| anyhow!("no generator for language {language} yet"))?;
-    let out = generator.generate(&GenInput {
+    let input = GenInput {
         alert,
         snap: &snap,
         project,
         ident,
         repro_dir,
-    })?;
+    };
+    // `[confirm]` / `--confirm`: the candidates are run on base and only a confirmed one is kept.
+    let (out, found) = if project.confirm.enabled {
+        let found = crate::confirm::search(
+            repo,
+            base,
+            generator.candidates(&input)?,
+            &project.confirm,
+            |o| contract_for(alert, ident, o, base),
+        )?;
+        (crate::confirm::with_reasons(&found), Some(found))
+    } else {
+        (generator.generate(&input)?, None)
+    };
     let contract = contract_for(alert, ident, &out, base);
+    let confirmation = found.as_ref().map(crate::confirm::confirmation);
     let mut files = out.files.clone();
     files.push(NewFile {
         path: Contract::path_for(repro_dir, ident),
-        content: contract.to_json(),
+        content: contract.to_json_with(confirmation.as_ref()),
     });
+    let tried = found.map(|f| f.tried).unwrap_or_default();
     files.push(NewFile {
         path: format!("{repro_dir}/sentry-{ident}.md"),
-        content: render_note(alert, ident, &out, &contract, &base_ref)?,
+        content: render_note(alert, ident, &out, &contract, &base_ref, &tried)?,
     });
     let mut generated = Generated {
         branch: None,
@@ -202,6 +225,8 @@ pub fn generate(
         created: false,
         base: base_ref,
         reasons: out.reasons.clone(),
+        confirmed: confirmation.map(|c| c.confirmed),
+        candidates: tried,
         rendered: files.clone(),
     };
     if opts.dry_run {
@@ -339,6 +364,8 @@ struct NoteCtx<'a> {
     base_commit: String,
     /// `--base` for the note's verify command: the name when it is plain, else the commit.
     verify_base: String,
+    /// `--confirm`: the candidates run on base (empty without it).
+    candidates: &'a [crate::confirm::Tried],
 }
 
 #[derive(Serialize)]
@@ -354,6 +381,7 @@ fn render_note(
     out: &GenOutput,
     contract: &Contract,
     base: &str,
+    candidates: &[crate::confirm::Tried],
 ) -> Result<String> {
     let crash = out.crash.as_ref();
     let ctx = NoteCtx {
@@ -398,6 +426,7 @@ fn render_note(
             .map(|c| c.chars().take(12).collect())
             .unwrap_or_default(),
         verify_base: verify_base(base, contract.base_commit.as_deref()),
+        candidates,
     };
     render::render("common/note.md.tera", &ctx)
 }

@@ -86,9 +86,38 @@ impl EventHeader {
     }
 }
 
+/// One test the confirming search may hand over, with a short label for the note and `--json`.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// `request replay`, `call replay of pkg.mod.fn (outermost)`, …
+    pub label: String,
+    pub output: GenOutput,
+}
+
+/// What `generate --confirm` searches: replays in the order to try them, and the test the branch
+/// gets when none is confirmed on base.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    pub list: Vec<Candidate>,
+    pub fallback: GenOutput,
+}
+
 pub trait Generator: Sync {
     fn language(&self) -> &'static str;
     fn generate(&self, input: &GenInput) -> anyhow::Result<GenOutput>;
+
+    /// The tests a confirming search tries (see `crate::confirm`). Default: today's single output,
+    /// which is also the fallback (a language without its own list keeps its static choice).
+    fn candidates(&self, input: &GenInput) -> anyhow::Result<Candidates> {
+        let output = self.generate(input)?;
+        Ok(Candidates {
+            list: vec![Candidate {
+                label: format!("{} (static choice)", output.strategy.as_str()),
+                output: output.clone(),
+            }],
+            fallback: output,
+        })
+    }
 }
 
 pub fn generator_for(language: &str) -> Option<&'static dyn Generator> {

@@ -33,6 +33,7 @@ use crate::plan::{mapped_frames, MappedFrame};
 use crate::render::{self, is_py_ident};
 use crate::repo::Snapshot;
 
+pub mod candidates;
 pub mod pyrepr;
 pub mod source;
 
@@ -165,6 +166,10 @@ impl Generator for Python {
         "python"
     }
 
+    fn candidates(&self, input: &GenInput) -> Result<super::Candidates> {
+        candidates::candidates(input)
+    }
+
     fn generate(&self, input: &GenInput) -> Result<GenOutput> {
         let alert = input.alert;
         let snap = input.snap;
@@ -201,79 +206,7 @@ impl Generator for Python {
             function: crash_mf.frame.function.clone(),
             line: crash_mf.frame.lineno,
         };
-        let exc_index = exception_index(alert, crash_mf.frame);
-        let resolver = RepoClasses::new(snap, &mapped);
-        let shared = shared_mutations(snap, &mapped);
-
-        // Analyse every mapped frame, innermost first.
-        // A handled exception (logged with `logger.exception`, `capture_exception()` in an
-        // `except`) was caught by the first frame of its traceback: calling that function swallows
-        // it again, so its replay passes on the buggy code.
-        let handled = exc_index
-            .and_then(|e| alert.exceptions.get(e))
-            .and_then(|e| e.handled)
-            == Some(true);
-        let catcher = mapped.first().filter(|mf| mf.index == 0);
-        let first_caught = handled && catcher.is_some_and(|mf| catches_it(snap, mf));
-        // ...and when that frame is a decorator's wrapper (a nested function), the function it
-        // wraps is called unwrapped (`functools.wraps` keeps it as `__wrapped__`)
-        let catcher_wraps = first_caught && catcher.is_some_and(|mf| is_nested_def(snap, mf));
-        let logged = exc_index
-            .and_then(|e| alert.exceptions.get(e))
-            .and_then(|e| e.mechanism_type.as_deref())
-            == Some("logging");
-        let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
-        let mut crash_is_handler = false;
-        for (pos, mf) in mapped.iter().enumerate().rev() {
-            let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
-            let plan = plan_call(snap, mf, pos, meta, &resolver).and_then(|mut p| {
-                p.mutated.extend(shared[pos].iter().cloned());
-                if first_caught && mf.index == 0 && logged {
-                    // the app logged it (`logger.exception`): the replay watches the log records
-                    p.log_capture = true;
-                    reasons.push(format!(
-                        "{} caught the reported exception and logged it (the event says handled, mechanism logging): a replay of it captures the log records and counts the logged exception",
-                        p.qualname
-                    ));
-                    return Ok(p);
-                }
-                if first_caught && mf.index == 0 {
-                    let why = format!(
-                        "{}: {} caught the reported exception (the event says handled) in a try whose except clauses never re-raise, so calling it raises nothing: not replayed",
-                        frame_label(mf),
-                        p.qualname
-                    );
-                    reasons.push(why.clone());
-                    return Err(why);
-                }
-                if catcher_wraps && pos == 1 && p.decorated && p.qualname == p.function {
-                    let head = format!("{}(", p.function);
-                    if p.function == "list"
-                        || !p.call.contains(&head)
-                        || p.assigns.iter().any(|a| a.name == "inspect")
-                    {
-                        return Err(format!(
-                            "{}: {} is called through the decorator that caught the reported exception",
-                            frame_label(mf),
-                            p.qualname
-                        ));
-                    }
-                    p.call = p
-                        .call
-                        .replacen(&head, &format!("inspect.unwrap({})(", p.function), 1);
-                    p.imports.modules.insert("inspect".into());
-                    reasons.push(format!(
-                        "{} is called unwrapped (inspect.unwrap): its decorator's wrapper caught the reported exception (the event says handled), so a call through it raises nothing",
-                        p.qualname
-                    ));
-                }
-                Ok(p)
-            });
-            if pos == mapped.len() - 1 {
-                crash_is_handler = is_request_bound(snap, mf);
-            }
-            plans.push(plan);
-        }
+        let (plans, crash_is_handler) = frame_plans(input, &mapped, &mut reasons);
         let mut lacked: Vec<String> = Vec::new();
         for p in &plans {
             if let Err(e) = p {
@@ -420,6 +353,93 @@ impl Generator for Python {
         let content = render_scaffold(input, crash_mf, &crash, &lacked)?;
         Ok(finish(Strategy::Scaffold, content, Some(crash), reasons))
     }
+}
+
+/// A call plan (or the reason there is none) for every mapped frame, innermost first, and whether
+/// the crashing function is a request-bound route handler.
+fn frame_plans(
+    input: &GenInput,
+    mapped: &[MappedFrame],
+    reasons: &mut Vec<String>,
+) -> (Vec<Result<CallPlan, String>>, bool) {
+    let (alert, snap) = (input.alert, input.snap);
+    let Some(crash_mf) = mapped.last() else {
+        return (vec![], false);
+    };
+    let exc_index = exception_index(alert, crash_mf.frame);
+    let resolver = RepoClasses::new(snap, mapped);
+    let shared = shared_mutations(snap, mapped);
+
+    // Analyse every mapped frame, innermost first.
+    // A handled exception (logged with `logger.exception`, `capture_exception()` in an
+    // `except`) was caught by the first frame of its traceback: calling that function swallows
+    // it again, so its replay passes on the buggy code.
+    let handled = exc_index
+        .and_then(|e| alert.exceptions.get(e))
+        .and_then(|e| e.handled)
+        == Some(true);
+    let catcher = mapped.first().filter(|mf| mf.index == 0);
+    let first_caught = handled && catcher.is_some_and(|mf| catches_it(snap, mf));
+    // ...and when that frame is a decorator's wrapper (a nested function), the function it
+    // wraps is called unwrapped (`functools.wraps` keeps it as `__wrapped__`)
+    let catcher_wraps = first_caught && catcher.is_some_and(|mf| is_nested_def(snap, mf));
+    let logged = exc_index
+        .and_then(|e| alert.exceptions.get(e))
+        .and_then(|e| e.mechanism_type.as_deref())
+        == Some("logging");
+    let mut plans: Vec<Result<CallPlan, String>> = Vec::new();
+    let mut crash_is_handler = false;
+    for (pos, mf) in mapped.iter().enumerate().rev() {
+        let meta = exc_index.and_then(|e| frame_vars_meta(alert, e, mf.index));
+        let plan = plan_call(snap, mf, pos, meta, &resolver).and_then(|mut p| {
+            p.mutated.extend(shared[pos].iter().cloned());
+            if first_caught && mf.index == 0 && logged {
+                // the app logged it (`logger.exception`): the replay watches the log records
+                p.log_capture = true;
+                reasons.push(format!(
+                    "{} caught the reported exception and logged it (the event says handled, mechanism logging): a replay of it captures the log records and counts the logged exception",
+                    p.qualname
+                ));
+                return Ok(p);
+            }
+            if first_caught && mf.index == 0 {
+                let why = format!(
+                    "{}: {} caught the reported exception (the event says handled) in a try whose except clauses never re-raise, so calling it raises nothing: not replayed",
+                    frame_label(mf),
+                    p.qualname
+                );
+                reasons.push(why.clone());
+                return Err(why);
+            }
+            if catcher_wraps && pos == 1 && p.decorated && p.qualname == p.function {
+                let head = format!("{}(", p.function);
+                if p.function == "list"
+                    || !p.call.contains(&head)
+                    || p.assigns.iter().any(|a| a.name == "inspect")
+                {
+                    return Err(format!(
+                        "{}: {} is called through the decorator that caught the reported exception",
+                        frame_label(mf),
+                        p.qualname
+                    ));
+                }
+                p.call = p
+                    .call
+                    .replacen(&head, &format!("inspect.unwrap({})(", p.function), 1);
+                p.imports.modules.insert("inspect".into());
+                reasons.push(format!(
+                    "{} is called unwrapped (inspect.unwrap): its decorator's wrapper caught the reported exception (the event says handled), so a call through it raises nothing",
+                    p.qualname
+                ));
+            }
+            Ok(p)
+        });
+        if pos == mapped.len() - 1 {
+            crash_is_handler = is_request_bound(snap, mf);
+        }
+        plans.push(plan);
+    }
+    (plans, crash_is_handler)
 }
 
 fn output(
@@ -919,6 +939,10 @@ fn rebuild_var(
     let Some(v) = vars.get(name) else {
         return Ok(None);
     };
+    // only in a confirming search: an object repr without state becomes a no-argument constructor
+    if let Some(code) = candidates::reconstruct_object(name, v, imports) {
+        return Ok(Some(code));
+    }
     let m = meta.and_then(|m| m.get(name));
     let mut val =
         pyrepr::from_var(v, m).map_err(|r| format!("argument {name} {}", r.describe()))?;

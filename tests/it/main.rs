@@ -1,5 +1,6 @@
 //! One integration-test binary (link time on 2 cores): one module per area.
 
+mod confirm; // generate --confirm: candidates run on base, only a confirmed one handed over
 mod e2e;
 // The games a fixer can play on the branch verify judges: each must be TAMPERED, the fix FLIPPED.
 mod games;
