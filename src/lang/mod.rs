@@ -15,6 +15,7 @@ pub mod java;
 pub mod javascript;
 pub mod python;
 pub mod rust;
+pub(crate) mod text;
 
 /// What a generator gets.
 pub struct GenInput<'a, 'r> {
