@@ -379,7 +379,8 @@ fn hostile_issue_ids_are_refused_or_give_valid_refs_through_generate() {
             r == "refs/heads/master"
                 || r == "refs/heads/main"
                 || r.starts_with("refs/heads/fix/sentry-1")
-                || r.starts_with("refs/sentry-repro/issues/1"),
+                || r.starts_with("refs/sentry-repro/issues/1")
+                || r.starts_with("refs/tags/sentry-repro/1"),
             "unexpected ref {r}"
         );
     }

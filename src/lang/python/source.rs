@@ -238,6 +238,27 @@ pub fn find_def(src: &str, function: &str, lineno: Option<u64>) -> Option<FnDef>
     })
 }
 
+/// Index (0-based) of the def's first body line: past a signature written over several lines
+/// (`def f(\n    a,\n) -> T:`), whose closing line sits at the def's own indentation and would
+/// otherwise end the body before it starts.
+fn body_start(lines: &[&str], def: &FnDef) -> usize {
+    let mut depth: i32 = 0;
+    for (k, l) in lines.iter().enumerate().skip(def.line - 1) {
+        let code = l.split('#').next().unwrap_or("");
+        for ch in code.chars() {
+            match ch {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth <= 0 && code.trim_end().ends_with(':') {
+            return k + 1;
+        }
+    }
+    def.line
+}
+
 /// Whether the def's own body (not nested defs or classes) has a `yield`: calling it only builds
 /// a generator, so a replay must consume it.
 pub fn is_generator(src: &str, def: &FnDef) -> bool {
@@ -249,7 +270,7 @@ pub fn is_generator(src: &str, def: &FnDef) -> bool {
     };
     let indent = indent_of(head);
     let mut skip_below: Option<usize> = None;
-    for l in lines.iter().skip(def.line) {
+    for l in lines.iter().skip(body_start(&lines, def)) {
         let t = l.trim_start();
         if t.is_empty() || t.starts_with('#') {
             continue;
@@ -285,7 +306,7 @@ fn body_code(src: &str, def: &FnDef) -> Vec<String> {
     let indent = indent_of(head);
     lines
         .iter()
-        .skip(def.line)
+        .skip(body_start(&lines, def))
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .take_while(|l| indent_of(l) > indent)
         .map(|l| l.split('#').next().unwrap_or("").to_string())
@@ -1496,6 +1517,12 @@ def outer(x):
     fn generators() {
         let src = "def rows(path):\n    def inner():\n        yield 1\n    for r in path:\n        x = 'yield'\n        yield r  # one row\n\n\ndef plain(xs):\n    def inner():\n        yield 1\n    return list(inner())\n";
         assert!(is_generator(src, &find_def(src, "rows", Some(6)).unwrap()));
+        // a signature over several lines closes at the def's indentation (tornado's get_content)
+        let wrapped = "class H:\n    @classmethod\n    def get_content(\n        cls, path: str, start: int = None\n    ) -> Generator[bytes, None, None]:\n        with open(path) as f:\n            yield f.read()\n";
+        assert!(is_generator(
+            wrapped,
+            &find_def(wrapped, "get_content", Some(7)).unwrap()
+        ));
         assert!(!is_generator(
             src,
             &find_def(src, "plain", Some(12)).unwrap()
