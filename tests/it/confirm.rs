@@ -58,6 +58,19 @@ fn note_of(repo: &Repo, out: &Generated) -> String {
     file_of(repo, out.branch.as_deref().unwrap(), path)
 }
 
+/// Check out the handed-over branch, commit the case's fix on it and gate it: it must flip.
+fn assert_flips_with_the_fix(repo: &Repo, out: &Generated, case: &str, message: &str) {
+    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
+    repo.commit_patch(&fixtures(case).join("fix.patch"), message);
+    let gate = verify_in(
+        &repo.dir,
+        &repo.home,
+        &["--base", "main", "--runs", "1"],
+        &[],
+    );
+    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+}
+
 #[test]
 fn a_static_choice_green_on_base_is_skipped_for_the_outer_replay_that_reproduces() {
     if !pytest() {
@@ -109,17 +122,7 @@ fn a_static_choice_green_on_base_is_skipped_for_the_outer_replay_that_reproduces
     repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
     let (red, text) = repo.sh(&out.test_command, &[]);
     assert!(!red && text.contains("SENTRY-REPRO: REPRODUCED"), "{text}");
-    repo.commit_patch(
-        &fixtures(case).join("fix.patch"),
-        "fix: no share without workers",
-    );
-    let gate = verify_in(
-        &repo.dir,
-        &repo.home,
-        &["--base", "main", "--runs", "1"],
-        &[],
-    );
-    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+    assert_flips_with_the_fix(&repo, &out, case, "fix: no share without workers");
 }
 
 #[test]
@@ -171,18 +174,7 @@ fn a_stateless_object_is_rebuilt_with_its_constructor_only_because_base_confirms
         "the test says so: {test}"
     );
 
-    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-    repo.commit_patch(
-        &fixtures(case).join("fix.patch"),
-        "fix: no VAT where none is known",
-    );
-    let gate = verify_in(
-        &repo.dir,
-        &repo.home,
-        &["--base", "main", "--runs", "1"],
-        &[],
-    );
-    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+    assert_flips_with_the_fix(&repo, &out, case, "fix: no VAT where none is known");
 }
 
 #[test]
@@ -213,18 +205,7 @@ fn an_environment_variable_the_event_shows_is_set_when_the_plain_replay_is_green
         "{test}"
     );
 
-    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-    repo.commit_patch(
-        &fixtures(case).join("fix.patch"),
-        "fix: sandbox mode has no fee",
-    );
-    let gate = verify_in(
-        &repo.dir,
-        &repo.home,
-        &["--base", "main", "--runs", "1"],
-        &[],
-    );
-    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+    assert_flips_with_the_fix(&repo, &out, case, "fix: sandbox mode has no fee");
 }
 
 #[test]
@@ -243,15 +224,7 @@ fn a_command_line_entry_point_is_tried_after_the_functions_it_calls() {
         "{:#?}",
         out.candidates
     );
-    repo.git(&["checkout", "-q", out.branch.as_deref().unwrap()]);
-    repo.commit_patch(&fixtures(case).join("fix.patch"), "fix: usage error");
-    let gate = verify_in(
-        &repo.dir,
-        &repo.home,
-        &["--base", "main", "--runs", "1"],
-        &[],
-    );
-    assert_eq!(gate.verdicts(), ["FLIPPED"], "{}", gate.output);
+    assert_flips_with_the_fix(&repo, &out, case, "fix: usage error");
 }
 
 #[test]
